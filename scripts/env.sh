@@ -1,0 +1,55 @@
+# Sourced (not run) by the other scripts: the environment of the local stack.
+#   MOTO_PORT=4566 . scripts/env.sh
+# Everything points at the local emulator with dummy credentials, so nothing here
+# can reach a real AWS account. Do not source this before `sam deploy`.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+# .venv first: cargo-lambda runs `python3 -m ziglang` with the python3 found on PATH,
+# and only the venvs have ziglang. .venv-sam after it, for `sam`.
+export PATH="$ROOT/.venv/bin:$ROOT/.venv-sam/bin:$PATH"
+
+export MOTO_PORT="${MOTO_PORT:-4566}"
+
+# Dummy credentials, always: a real profile or session must not leak into local runs.
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+export SAM_CLI_TELEMETRY=0
+
+# The app's configuration (names from shared/src/config.rs). moto's account id is 123456789012.
+export TABLE_NAME="${TABLE_NAME:-inflow}"
+export APP_SECRET_ID="${APP_SECRET_ID:-inflow/app-secret}"
+export WEBHOOK_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks"
+export EMAIL_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-email"
+
+# The same, as `--env-var K=V` arguments for `cargo lambda watch`, in the array LAMBDA_ENV_ARGS.
+lambda_env_args() {
+  local v
+  LAMBDA_ENV_ARGS=()
+  for v in AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL \
+           TABLE_NAME APP_SECRET_ID WEBHOOK_QUEUE_URL EMAIL_QUEUE_URL; do
+    LAMBDA_ENV_ARGS+=(--env-var "$v=${!v}")
+  done
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port that is free right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Field of a JSON document on stdin, by dotted path: json_get organization.id
+json_get() {
+  python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the project-local tools when missing; a re-run with nothing to do is instant.
+#   .venv      moto[server] + cargo-lambda      (scripts/requirements-dev.txt)
+#   .venv-sam  aws-sam-cli + cfn-lint + cargo-lambda (scripts/requirements-sam.txt)
+# Two venvs because aws-sam-cli would downgrade the boto3 that moto wants.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# ensure_venv DIR REQUIREMENTS: (re)installs when the requirements file changed.
+ensure_venv() {
+  local dir=$1 req=$2 hash marker
+  hash=$(sha256sum "$req" | cut -c1-16)
+  marker="$dir/.installed-$hash"
+  if [[ -f $marker && -x $dir/bin/python3 ]] && "$dir/bin/python3" -c '' 2>/dev/null; then
+    return 0
+  fi
+  echo "tools: installing $dir from $req (once; about a minute)"
+  if ! "$dir/bin/python3" -c '' 2>/dev/null; then
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+  fi
+  "$dir/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$req"
+  rm -f "$dir"/.installed-*
+  touch "$marker"
+}
+
+command -v python3 >/dev/null || { echo "tools: python3 (3.9+) is required" >&2; exit 1; }
+command -v cargo >/dev/null || { echo "tools: cargo (rustup) is required" >&2; exit 1; }
+command -v curl >/dev/null || { echo "tools: curl is required" >&2; exit 1; }
+
+ensure_venv .venv scripts/requirements-dev.txt
+ensure_venv .venv-sam scripts/requirements-sam.txt
