@@ -1,0 +1,236 @@
+//! Assigning flows to users and their progress: assigned → started → completed (overdue when
+//! the due date passes first). Every step queues its `flow.*` event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use crate::{
+    app::App,
+    error::{Error, Resource},
+    ids,
+    jobs::{self, Event},
+    model::{Assignment, Caller, Priority, Progress},
+    store::assignments::{self as table, Step, Terms},
+    validate,
+};
+
+pub const MAX_NOTES_CHARS: usize = 2000;
+const MAX_ID_LEN: usize = 128;
+
+/// The assign request as sent, before validation.
+#[derive(Debug, Default, Clone)]
+pub struct AssignInput {
+    pub flow_id: String,
+    pub user_email: String,
+    pub due_date: Option<String>,
+    pub priority: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A validated assign request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignRequest {
+    pub flow_id: String,
+    pub user_email: String,
+    pub due_date: Option<DateTime<Utc>>,
+    pub priority: Priority,
+    pub notes: Option<String>,
+}
+
+impl AssignRequest {
+    pub fn validate(input: AssignInput, now: DateTime<Utc>) -> Result<Self, Error> {
+        if input.flow_id.len() > MAX_ID_LEN {
+            return Err(Error::invalid("flowId", format!("must be at most {MAX_ID_LEN} characters")));
+        }
+        let user_email = validate::email("userEmail", &input.user_email)?;
+        let due_date = input.due_date.as_deref().map(|d| parse_due_date(d, now)).transpose()?;
+        let priority = match input.priority.as_deref() {
+            None => Priority::Medium,
+            Some(p) => Priority::parse(p).ok_or_else(|| Error::invalid("priority", "must be one of low, medium, high"))?,
+        };
+        let notes = input.notes.map(|n| validate::text("notes", &n, MAX_NOTES_CHARS)).transpose()?;
+        Ok(Self { flow_id: input.flow_id, user_email, due_date, priority, notes })
+    }
+}
+
+/// ISO 8601: a full date-time with offset, or a date (meaning the end of that day, UTC).
+fn parse_due_date(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
+    let parsed = DateTime::parse_from_rfc3339(value.trim())
+        .map(|d| d.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(23, 59, 59))
+                .map(|d| d.and_utc())
+        })
+        .ok_or_else(|| Error::invalid("dueDate", "must be an ISO 8601 date-time such as 2024-11-25T23:59:59Z"))?;
+    if parsed <= now {
+        return Err(Error::invalid("dueDate", "must be in the future"));
+    }
+    Ok(parsed)
+}
+
+/// Assigns a flow; re-assigning a flow the user has unfinished updates that assignment.
+pub async fn assign(app: &App, caller: &Caller, request: AssignRequest, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+    let table_name = &app.config.table_name;
+    if !ids::looks_like("flow", &request.flow_id) {
+        return Err(Error::not_found(Resource::Flow, request.flow_id));
+    }
+    let terms = Terms { due_date: request.due_date, priority: request.priority, notes: request.notes.as_deref(), now };
+    let mut assignment = None;
+    // Concurrent assigns of the same flow to the same person race for the pointer; the loser
+    // updates the winner's assignment. Three rounds settle any realistic race.
+    for _ in 0..3 {
+        let found = table::lookup_for_assign(&app.ddb, table_name, &caller.org_id, &request.flow_id, &request.user_email).await?;
+        let flow = found.flow.ok_or_else(|| Error::not_found(Resource::Flow, &request.flow_id))?;
+        let user = found.user.ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
+        if let Some(active_id) = found.active_id {
+            if let Some(updated) = table::reassign(&app.ddb, table_name, &caller.org_id, &active_id, &terms).await? {
+                assignment = Some(updated);
+                break;
+            }
+        }
+        let fresh = Assignment {
+            id: ids::new("asgn"),
+            org_id: caller.org_id.clone(),
+            flow_id: flow.id,
+            flow_name: flow.name,
+            module_count: flow.module_count,
+            estimated_duration: flow.estimated_duration,
+            user_id: user.id,
+            user_email: user.email,
+            due_date: request.due_date,
+            priority: request.priority,
+            notes: request.notes.clone(),
+            progress: Progress::Assigned,
+            created_at: now,
+            assigned_at: now,
+            started_at: None,
+            completed_at: None,
+            overdue_at: None,
+        };
+        if table::insert(&app.ddb, table_name, &fresh).await? {
+            assignment = Some(fresh);
+            break;
+        }
+    }
+    let assignment = assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))?;
+    let event = Event::new("flow.assigned", &caller.org_id, request_id, now, event_data(&assignment));
+    jobs::publish(app, &event).await?;
+    Ok(assignment)
+}
+
+fn check_id(id: &str) -> Result<(), Error> {
+    if ids::looks_like("asgn", id) {
+        Ok(())
+    } else {
+        Err(Error::not_found(Resource::Assignment, id))
+    }
+}
+
+pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Error> {
+    check_id(id)?;
+    table::get(&app.ddb, &app.config.table_name, &caller.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(Resource::Assignment, id))
+}
+
+/// assigned → started. Starting a started assignment changes nothing and queues its
+/// `flow.started` event again under the same event id, so a retry after a failed queue call
+/// finishes the work and the event is still delivered once.
+pub async fn start(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+    check_id(id)?;
+    let assignment = match table::start(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
+        Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
+        Step::AlreadyThere(a) if a.progress == Progress::Completed => {
+            return Err(Error::Conflict { reason: "already_completed", message: format!("Assignment '{id}' is already completed") })
+        }
+        Step::Made(a) | Step::AlreadyThere(a) => a,
+    };
+    publish_fact(app, "flow.started", &assignment, request_id, now).await?;
+    Ok(assignment)
+}
+
+/// → completed (from assigned or started). Completing again changes nothing; see [`start`].
+pub async fn complete(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+    check_id(id)?;
+    let assignment = match table::complete(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
+        Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
+        Step::Made(a) | Step::AlreadyThere(a) => a,
+    };
+    publish_fact(app, "flow.completed", &assignment, request_id, now).await?;
+    Ok(assignment)
+}
+
+async fn publish_fact(app: &App, kind: &str, a: &Assignment, request_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    let event = Event::for_fact(kind, &a.id, &a.org_id, request_id, now, event_data(a));
+    jobs::publish(app, &event).await
+}
+
+/// The `data` of every `flow.*` event.
+pub fn event_data(a: &Assignment) -> serde_json::Value {
+    use crate::wire::{opt_time, time};
+    json!({
+        "assignmentId": a.id,
+        "flowId": a.flow_id,
+        "flowName": a.flow_name,
+        "userId": a.user_id,
+        "userEmail": a.user_email,
+        "priority": a.priority.as_str(),
+        "dueDate": opt_time(a.due_date),
+        "assignedAt": time(a.assigned_at),
+        "startedAt": opt_time(a.started_at),
+        "completedAt": opt_time(a.completed_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn input() -> AssignInput {
+        AssignInput { flow_id: "flow_1".into(), user_email: "a@b.co".into(), ..Default::default() }
+    }
+
+    fn field_of(result: Result<AssignRequest, Error>) -> String {
+        match result {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let r = AssignRequest::validate(input(), now()).unwrap();
+        assert_eq!(r.priority, Priority::Medium);
+        assert_eq!(r.due_date, None);
+    }
+
+    #[test]
+    fn due_dates() {
+        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25T23:59:59Z".into()), ..input() }, now()).unwrap();
+        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap()));
+        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25".into()), ..input() }, now()).unwrap();
+        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap()));
+        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25T10:00:00+02:00".into()), ..input() }, now()).unwrap();
+        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()));
+        for bad in ["2024-11-25T23:59:59Z", "tomorrow", "2026-13-01", ""] {
+            assert_eq!(field_of(AssignRequest::validate(AssignInput { due_date: Some(bad.into()), ..input() }, now())), "dueDate", "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_fields() {
+        assert_eq!(field_of(AssignRequest::validate(AssignInput { priority: Some("urgent".into()), ..input() }, now())), "priority");
+        assert_eq!(field_of(AssignRequest::validate(AssignInput { user_email: "nope".into(), ..input() }, now())), "userEmail");
+        let long = "n".repeat(MAX_NOTES_CHARS + 1);
+        assert_eq!(field_of(AssignRequest::validate(AssignInput { notes: Some(long), ..input() }, now())), "notes");
+        assert_eq!(field_of(AssignRequest::validate(AssignInput { flow_id: "f".repeat(200), ..input() }, now())), "flowId");
+    }
+}

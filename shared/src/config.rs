@@ -1,0 +1,44 @@
+//! Configuration, read once per container from the environment.
+
+use crate::error::Error;
+
+/// Names of the environment variables, shared by the functions, `inflowctl` and `make dev`.
+pub mod vars {
+    pub const TABLE_NAME: &str = "TABLE_NAME";
+    pub const WEBHOOK_QUEUE_URL: &str = "WEBHOOK_QUEUE_URL";
+    pub const EMAIL_QUEUE_URL: &str = "EMAIL_QUEUE_URL";
+    pub const APP_SECRET_ID: &str = "APP_SECRET_ID";
+    pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub webhook_queue_url: String,
+    pub email_queue_url: String,
+    /// Name or ARN of the Secrets Manager secret whose value keys every hash we store.
+    pub app_secret_id: String,
+    /// Base of absolute URLs we hand out; when unset they are built from the request's host.
+    pub public_base_url: Option<String>,
+}
+
+impl Config {
+    /// Reads the configuration; a missing variable fails init with a message naming it.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self {
+            table_name: required(vars::TABLE_NAME)?,
+            webhook_queue_url: required(vars::WEBHOOK_QUEUE_URL)?,
+            email_queue_url: required(vars::EMAIL_QUEUE_URL)?,
+            app_secret_id: required(vars::APP_SECRET_ID)?,
+            public_base_url: optional(vars::PUBLIC_BASE_URL),
+        })
+    }
+}
+
+fn required(name: &str) -> Result<String, Error> {
+    optional(name).ok_or_else(|| Error::Config(format!("environment variable {name} is not set")))
+}
+
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

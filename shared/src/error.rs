@@ -1,0 +1,105 @@
+//! The one domain error. Its variant decides the HTTP status; each API family's wire module
+//! decides only the body shape.
+
+use std::fmt::Debug;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Flow,
+    User,
+    Assignment,
+    Organization,
+    Key,
+}
+
+impl Resource {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Resource::Flow => "Flow",
+            Resource::User => "User",
+            Resource::Assignment => "Assignment",
+            Resource::Organization => "Organization",
+            Resource::Key => "Key",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Invalid or missing API key")]
+    Unauthenticated,
+    #[error("{} '{id}' does not exist", resource.noun())]
+    NotFound { resource: Resource, id: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("Request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("Too many requests. Please try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64, limit: u32 },
+    #[error("{message}")]
+    Conflict { reason: &'static str, message: String },
+    #[error("A request with this Idempotency-Key is still being processed")]
+    IdempotencyInFlight,
+    #[error("This Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("A dependency is unavailable: {0}")]
+    Unavailable(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), reason: reason.into() }
+    }
+
+    pub fn not_found(resource: Resource, id: impl Into<String>) -> Self {
+        Error::NotFound { resource, id: id.into() }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Invalid { .. } => 400,
+            Error::Unauthenticated => 401,
+            Error::NotFound { .. } => 404,
+            Error::Conflict { .. } | Error::IdempotencyInFlight => 409,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::UnsupportedMediaType => 415,
+            Error::IdempotencyMismatch => 422,
+            Error::RateLimited { .. } => 429,
+            Error::Unavailable(_) => 503,
+            Error::Config(_) | Error::Internal(_) => 500,
+        }
+    }
+}
+
+/// Any AWS SDK failure is a dependency failure: the caller may retry, nothing it sent caused it.
+impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+        let detail = match err.as_service_error() {
+            Some(service) => format!(
+                "{}: {}",
+                service.code().unwrap_or("unknown"),
+                service.message().unwrap_or("")
+            ),
+            None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+        };
+        Error::Unavailable(detail)
+    }
+}
+
+impl From<serde_dynamo::Error> for Error {
+    fn from(err: serde_dynamo::Error) -> Self {
+        Error::Internal(format!("item mapping: {err}"))
+    }
+}

@@ -1,0 +1,3 @@
+//! One handler per endpoint; each `functions/` binary calls exactly one of these.
+
+pub mod assignments;

@@ -1,0 +1,214 @@
+//! The request pipeline every HTTP function runs: request id, authentication with rate limit,
+//! body checks, idempotency, the handler, and rendering in the endpoint's family shape.
+
+use std::{future::Future, time::Instant};
+
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use tracing::{field::Empty, Instrument};
+
+use crate::{
+    app::App,
+    auth::{self, Schemes},
+    error::Error,
+    idempotency::{self, Begin},
+    ids,
+    model::Caller,
+    ratelimit::RateState,
+    wire::Family,
+};
+
+/// Larger bodies are refused before parsing (API Gateway itself allows 10 MB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Auth {
+    Admin(Schemes),
+}
+
+/// What the pipeline needs to know about an endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub name: &'static str,
+    pub family: Family,
+    pub auth: Auth,
+    /// A creating POST: honours `Idempotency-Key`.
+    pub idempotent: bool,
+    /// Requires `Content-Type: application/json`.
+    pub json_body: bool,
+}
+
+/// What a handler gets: the app, the authenticated caller and the request.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub caller: Caller,
+    pub request_id: String,
+    pub now: DateTime<Utc>,
+    pub req: Request,
+}
+
+impl Ctx<'_> {
+    pub fn path_param(&self, name: &str) -> Option<String> {
+        self.req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.req.body().as_ref()
+    }
+}
+
+/// A successful answer.
+pub struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Self {
+        Self { status, body: Some(body) }
+    }
+}
+
+/// A response before it becomes an HTTP response; also what idempotency stores.
+struct Outcome {
+    status: u16,
+    body: Option<String>,
+    headers: Vec<(&'static str, String)>,
+    error: Option<Error>,
+}
+
+impl Outcome {
+    fn failure(family: Family, err: Error) -> Self {
+        let mut headers = Vec::new();
+        if let Error::RateLimited { retry_after, limit } = &err {
+            headers.push(("retry-after", retry_after.to_string()));
+            headers.extend(RateState { limit: *limit, remaining: 0, reset_in: *retry_after }.headers());
+        }
+        Self { status: err.status(), body: Some(family.error_body(&err).to_string()), headers, error: Some(err) }
+    }
+
+    fn success(reply: Reply) -> Self {
+        Self { status: reply.status, body: reply.body.map(|b| b.to_string()), headers: Vec::new(), error: None }
+    }
+}
+
+/// Runs one request through the pipeline; always returns a response (only bugs reach the runtime).
+pub async fn serve<'a, F, Fut>(app: &'a App, req: Request, endpoint: &Endpoint, handler: F) -> Response<Body>
+where
+    F: FnOnce(Ctx<'a>) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
+    let request_id = request_id_of(&req);
+    let span = tracing::info_span!("request", request_id = %request_id, function = endpoint.name, org_id = Empty);
+    async move {
+        let started = Instant::now();
+        let mut outcome = run(app, req, endpoint, request_id.clone(), handler).await;
+        match &outcome.error {
+            Some(err) if outcome.status >= 500 => tracing::error!(status = outcome.status, error = %err, "request failed"),
+            _ => {}
+        }
+        tracing::info!(status = outcome.status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+        outcome.headers.push(("x-request-id", request_id));
+        into_response(outcome)
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run<'a, F, Fut>(app: &'a App, req: Request, endpoint: &Endpoint, request_id: String, handler: F) -> Outcome
+where
+    F: FnOnce(Ctx<'a>) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
+    let now = Utc::now();
+    let family = endpoint.family;
+    let (caller, rate) = match authenticate(app, &req, endpoint, now).await {
+        Ok(found) => found,
+        Err(err) => return Outcome::failure(family, err),
+    };
+    tracing::Span::current().record("org_id", caller.org_id.as_str());
+    let mut outcome = match check_body(&req, endpoint) {
+        Err(err) => Outcome::failure(family, err),
+        Ok(()) => match idempotency::begin(app, &caller, endpoint.idempotent, &req, now).await {
+            Err(err) => Outcome::failure(family, err),
+            Ok(Begin::Replay(stored)) => Outcome {
+                status: stored.status,
+                body: Some(stored.body),
+                headers: vec![(idempotency::REPLAYED_HEADER, "true".into())],
+                error: None,
+            },
+            Ok(Begin::Proceed(held)) => {
+                let org_id = caller.org_id.clone();
+                let ctx = Ctx { app, caller, request_id, now, req };
+                let outcome = match handler(ctx).await {
+                    Ok(reply) => Outcome::success(reply),
+                    Err(err) => Outcome::failure(family, err),
+                };
+                if let Some(held) = held {
+                    let kept = (outcome.status < 300).then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
+                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept).await {
+                        // The work is done; the client only loses replay protection for this key.
+                        tracing::warn!(error = %err, "could not finish the idempotency record");
+                    }
+                }
+                outcome
+            }
+        },
+    };
+    outcome.headers.extend(rate.headers());
+    outcome
+}
+
+async fn authenticate(app: &App, req: &Request, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
+    let key = match endpoint.auth {
+        Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
+    };
+    let key = key.ok_or(Error::Unauthenticated)?;
+    auth::authenticate(app, key, now).await
+}
+
+fn check_body(req: &Request, endpoint: &Endpoint) -> Result<(), Error> {
+    if req.body().len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    if endpoint.json_body && !is_json(req) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    Ok(())
+}
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The caller's `X-Request-ID` when it is a sane header value, else a new one.
+fn request_id_of(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| ids::new("req"))
+}
+
+fn into_response(outcome: Outcome) -> Response<Body> {
+    let mut builder = Response::builder().status(outcome.status);
+    if outcome.body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json; charset=utf-8");
+    }
+    for (name, value) in outcome.headers {
+        builder = builder.header(name, value);
+    }
+    let body = outcome.body.map(Body::Text).unwrap_or(Body::Empty);
+    builder.body(body).unwrap_or_else(|_| {
+        // Only reachable through a bug in a header value we made; still answer.
+        let mut fallback = Response::new(Body::Empty);
+        *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
+}

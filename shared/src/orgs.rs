@@ -1,0 +1,117 @@
+//! Operator actions (used by `inflowctl` and the tests): organizations, keys, users, flows,
+//! webhook endpoints. Each validates its input like a request would.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    app::App,
+    error::Error,
+    ids,
+    keys::{KeyKind, PlainKey},
+    model::{Flow, Organization, Role, Tier, User},
+    store,
+    validate,
+    webhooks::{self, Endpoint},
+};
+
+/// A key as shown once, at creation.
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub id: String,
+    pub kind: KeyKind,
+    pub key: PlainKey,
+}
+
+pub struct NewOrg<'a> {
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub email: Option<&'a str>,
+    pub tier: Tier,
+}
+
+/// Creates an organization with one admin key and one user key.
+pub async fn create_org(app: &App, new: NewOrg<'_>, now: DateTime<Utc>) -> Result<(Organization, IssuedKey, IssuedKey), Error> {
+    let org = Organization {
+        id: ids::new("org"),
+        slug: validate::slug("slug", new.slug)?,
+        name: validate::name("name", new.name, 200)?,
+        email: new.email.map(|e| validate::email("email", e)).transpose()?,
+        tier: new.tier,
+        created_at: now,
+    };
+    store::orgs::create_org(&app.ddb, &app.config.table_name, &org).await?;
+    let admin = issue_key(app, &org, KeyKind::Admin, now).await?;
+    let user = issue_key(app, &org, KeyKind::User, now).await?;
+    Ok((org, admin, user))
+}
+
+pub async fn create_key(app: &App, org_id: &str, kind: KeyKind, now: DateTime<Utc>) -> Result<IssuedKey, Error> {
+    let org = store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    issue_key(app, &org, kind, now).await
+}
+
+async fn issue_key(app: &App, org: &Organization, kind: KeyKind, now: DateTime<Utc>) -> Result<IssuedKey, Error> {
+    let key = PlainKey::generate(kind);
+    let id = ids::new("key");
+    let hash = app.hasher.hash_api_key(key.expose());
+    let new = store::keys::NewKey { hash: &hash, key_id: &id, org_id: &org.id, kind, tier: org.tier, now };
+    store::keys::put(&app.ddb, &app.config.table_name, new).await?;
+    Ok(IssuedKey { id, kind, key })
+}
+
+pub async fn revoke_key(app: &App, org_id: &str, key_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    store::keys::revoke(&app.ddb, &app.config.table_name, org_id, key_id, now).await
+}
+
+/// Raises or lowers an organization's tier; its keys' limits follow at once.
+pub async fn set_tier(app: &App, org_id: &str, tier: Tier) -> Result<usize, Error> {
+    store::orgs::set_org_tier(&app.ddb, &app.config.table_name, org_id, tier).await?;
+    store::keys::set_tier(&app.ddb, &app.config.table_name, org_id, tier).await
+}
+
+pub async fn create_user(app: &App, org_id: &str, email: &str, name: Option<&str>, role: Role, now: DateTime<Utc>) -> Result<User, Error> {
+    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    let user = User {
+        id: ids::new("usr"),
+        org_id: org_id.to_owned(),
+        email: validate::email("email", email)?,
+        name: name.map(|n| validate::name("name", n, 200)).transpose()?,
+        role,
+        created_at: now,
+    };
+    store::orgs::create_user(&app.ddb, &app.config.table_name, &user).await?;
+    Ok(user)
+}
+
+pub struct NewFlow<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub module_count: u32,
+    pub estimated_duration: &'a str,
+}
+
+pub async fn create_flow(app: &App, org_id: &str, new: NewFlow<'_>, now: DateTime<Utc>) -> Result<Flow, Error> {
+    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    let flow = Flow {
+        id: ids::new("flow"),
+        org_id: org_id.to_owned(),
+        slug: validate::slug("slug", new.slug)?,
+        name: validate::name("name", new.name, 200)?,
+        module_count: new.module_count,
+        estimated_duration: validate::name("estimated-duration", new.estimated_duration, 100)?,
+        created_at: now,
+    };
+    store::orgs::create_flow(&app.ddb, &app.config.table_name, &flow).await?;
+    Ok(flow)
+}
+
+/// Subscribes a URL to events; returns the endpoint and its signing secret (shown once).
+pub async fn add_webhook(app: &App, org_id: &str, url: &str, events: Option<&str>, now: DateTime<Utc>) -> Result<(Endpoint, String), Error> {
+    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    webhooks::check_url(url)?;
+    let events = webhooks::parse_events(events)?;
+    let secret = webhooks::new_signing_secret();
+    let endpoint = webhooks::new_endpoint(org_id, url, events, app.sealer.seal(&secret), now);
+    store::webhooks::put(&app.ddb, &app.config.table_name, &endpoint).await?;
+    Ok((endpoint, secret))
+}

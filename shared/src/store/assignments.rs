@@ -1,0 +1,277 @@
+//! Assignments, and the pointer that finds the unfinished assignment of a flow for an email.
+
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update},
+};
+use chrono::{DateTime, Utc};
+
+use super::{
+    cancelled_by_condition, from_item, get_s, key, org_pk,
+    orgs::{flow_key, user_by_email_key},
+    s, to_item, Item, GSI1PK, GSI1SK, SK,
+};
+use crate::{
+    error::Error,
+    model::{Assignment, Flow, Priority, Progress, User},
+};
+
+/// The sparse index partition the sweeper reads: unfinished assignments by due date.
+pub const DUE_PARTITION: &str = "DUE";
+
+fn asgn_key(org_id: &str, id: &str) -> Item {
+    key(org_pk(org_id), format!("ASGN#{id}"))
+}
+
+fn active_key(org_id: &str, flow_id: &str, email: &str) -> Item {
+    key(org_pk(org_id), format!("ACTIVE#{flow_id}#{}", email.to_lowercase()))
+}
+
+fn due_sort_key(due: DateTime<Utc>, org_id: &str, id: &str) -> String {
+    format!("{}#{org_id}#{id}", due.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+fn build_err(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}
+
+/// What an assign needs to know, read in one BatchGetItem.
+pub struct AssignLookup {
+    pub flow: Option<Flow>,
+    pub user: Option<User>,
+    pub active_id: Option<String>,
+}
+
+pub async fn lookup_for_assign(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    flow_id: &str,
+    email: &str,
+) -> Result<AssignLookup, Error> {
+    let wanted = [flow_key(org_id, flow_id), user_by_email_key(org_id, email), active_key(org_id, flow_id, email)];
+    let mut keys = KeysAndAttributes::builder().consistent_read(true);
+    for k in &wanted {
+        keys = keys.keys(k.clone());
+    }
+    let mut request = Some(keys.build().map_err(build_err)?);
+    let mut found: Vec<Item> = Vec::new();
+    // BatchGetItem may hand back unprocessed keys under load; ask again for those only.
+    for _ in 0..5 {
+        let Some(batch) = request.take() else { break };
+        let out = ddb.batch_get_item().request_items(table, batch).send().await?;
+        if let Some(mut responses) = out.responses {
+            found.extend(responses.remove(table).unwrap_or_default());
+        }
+        request = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty());
+    }
+    if request.is_some() {
+        return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
+    }
+    let mut lookup = AssignLookup { flow: None, user: None, active_id: None };
+    for item in found {
+        let sk = get_s(&item, SK).unwrap_or_default().to_owned();
+        if sk.starts_with("FLOW#") {
+            lookup.flow = Some(from_item(item)?);
+        } else if sk.starts_with("EMAIL#") {
+            lookup.user = Some(from_item(item)?);
+        } else if sk.starts_with("ACTIVE#") {
+            lookup.active_id = get_s(&item, "assignment_id").map(str::to_owned);
+        }
+    }
+    Ok(lookup)
+}
+
+/// Writes a new assignment and claims its (flow, email) pointer. `false`: another unfinished
+/// assignment holds the pointer (a concurrent assign won), so the caller should update that one.
+pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, a: &Assignment) -> Result<bool, Error> {
+    let mut item = to_item(org_pk(&a.org_id), format!("ASGN#{}", a.id), a)?;
+    if let Some(due) = a.due_date {
+        item.insert(GSI1PK.into(), s(DUE_PARTITION));
+        item.insert(GSI1SK.into(), s(due_sort_key(due, &a.org_id, &a.id)));
+    }
+    let mut pointer = active_key(&a.org_id, &a.flow_id, &a.user_email);
+    pointer.insert("assignment_id".into(), s(&a.id));
+    let put = |item: Item| -> Result<TransactWriteItem, Error> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    };
+    let result = ddb.transact_write_items().transact_items(put(item)?).transact_items(put(pointer)?).send().await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) => match cancelled_by_condition(&err) {
+            Some(_) => Ok(false),
+            None => Err(err.into()),
+        },
+    }
+}
+
+/// The new terms of a re-assignment.
+pub struct Terms<'a> {
+    pub due_date: Option<DateTime<Utc>>,
+    pub priority: Priority,
+    pub notes: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// Updates an unfinished assignment in place; `None` if it was completed meanwhile.
+pub async fn reassign(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    terms: &Terms<'_>,
+) -> Result<Option<Assignment>, Error> {
+    let mut set = vec!["priority = :p", "assigned_at = :now"];
+    // A new deadline may be missed anew, so the overdue mark is cleared.
+    let mut remove = vec!["overdue_at"];
+    let mut update = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(asgn_key(org_id, id)))
+        .expression_attribute_values(":p", s(terms.priority.as_str()))
+        .expression_attribute_values(":now", s(terms.now.to_rfc3339()))
+        .expression_attribute_values(":done", s(Progress::Completed.as_str()));
+    match terms.due_date {
+        Some(due) => {
+            set.extend(["due_date = :d", "GSI1PK = :gpk", "GSI1SK = :gsk"]);
+            update = update
+                .expression_attribute_values(":d", s(due.to_rfc3339()))
+                .expression_attribute_values(":gpk", s(DUE_PARTITION))
+                .expression_attribute_values(":gsk", s(due_sort_key(due, org_id, id)));
+        }
+        None => remove.extend(["due_date", "GSI1PK", "GSI1SK"]),
+    }
+    match terms.notes {
+        Some(notes) => {
+            set.push("notes = :n");
+            update = update.expression_attribute_values(":n", s(notes));
+        }
+        None => remove.push("notes"),
+    }
+    let result = update
+        .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+        .condition_expression("attribute_exists(PK) AND progress <> :done")
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Assignment>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(asgn_key(org_id, id))).consistent_read(true).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+/// The result of asking for a progress step.
+pub enum Step {
+    /// This call made the step.
+    Made(Assignment),
+    /// The assignment was already there (or further on, for start): nothing changed.
+    AlreadyThere(Assignment),
+    NotFound,
+}
+
+/// assigned → started, in one conditional UpdateItem.
+pub async fn start(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Step, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(asgn_key(org_id, id)))
+        .update_expression("SET progress = :started, started_at = :now")
+        .condition_expression("progress = :assigned")
+        .expression_attribute_values(":started", s(Progress::Started.as_str()))
+        .expression_attribute_values(":assigned", s(Progress::Assigned.as_str()))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Step::Made(from_item(out.attributes.unwrap_or_default())?)),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            Ok(match get(ddb, table, org_id, id).await? {
+                Some(a) => Step::AlreadyThere(a),
+                None => Step::NotFound,
+            })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// → completed, releasing the (flow, email) pointer in the same transaction so that the next
+/// assign of this flow creates a new assignment.
+pub async fn complete(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Step, Error> {
+    let Some(current) = get(ddb, table, org_id, id).await? else { return Ok(Step::NotFound) };
+    if current.progress == Progress::Completed {
+        return Ok(Step::AlreadyThere(current));
+    }
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(asgn_key(org_id, id)))
+        .update_expression(
+            "SET progress = :done, completed_at = :now, started_at = if_not_exists(started_at, :now) REMOVE GSI1PK, GSI1SK",
+        )
+        .condition_expression("attribute_exists(PK) AND progress <> :done")
+        .expression_attribute_values(":done", s(Progress::Completed.as_str()))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .build()
+        .map_err(build_err)?;
+    let release = Delete::builder()
+        .table_name(table)
+        .set_key(Some(active_key(org_id, &current.flow_id, &current.user_email)))
+        .condition_expression("attribute_not_exists(PK) OR assignment_id = :id")
+        .expression_attribute_values(":id", s(id))
+        .build()
+        .map_err(build_err)?;
+    let result = ddb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update).build())
+        .transact_items(TransactWriteItem::builder().delete(release).build())
+        .send()
+        .await;
+    match result {
+        Ok(_) => {
+            let mut done = current;
+            done.started_at = done.started_at.or(Some(now));
+            done.progress = Progress::Completed;
+            done.completed_at = Some(now);
+            Ok(Step::Made(done))
+        }
+        Err(err) => match cancelled_by_condition(&err) {
+            // Completed by a concurrent call: report what is there now.
+            Some(_) => Ok(match get(ddb, table, org_id, id).await? {
+                Some(a) => Step::AlreadyThere(a),
+                None => Step::NotFound,
+            }),
+            None => Err(err.into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn due_sort_keys_order_by_time() {
+        let early = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let late = Utc.with_ymd_and_hms(2026, 10, 2, 3, 4, 5).unwrap();
+        assert!(due_sort_key(early, "org_b", "asgn_z") < due_sort_key(late, "org_a", "asgn_a"));
+        assert_eq!(due_sort_key(early, "org_a", "asgn_a"), "2026-01-02T03:04:05Z#org_a#asgn_a");
+    }
+
+    #[test]
+    fn pointer_keys_ignore_email_case() {
+        assert_eq!(active_key("o", "f", "Jane@Example.com"), active_key("o", "f", "jane@example.com"));
+    }
+}

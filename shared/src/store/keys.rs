@@ -1,0 +1,261 @@
+//! API key items: `KEY#<hmac>` / `KEY`, with the rate-limit counter on the same item.
+
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
+};
+use chrono::{DateTime, Utc};
+
+use super::{get_n, get_s, key, n, s, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
+use crate::{
+    error::{Error, Resource},
+    keys::KeyKind,
+    model::{Caller, Tier},
+    ratelimit::{window_of, RateState},
+};
+
+fn key_pk(hash: &str) -> String {
+    format!("KEY#{hash}")
+}
+
+fn keys_of_org(org_id: &str) -> String {
+    format!("KEYS#{org_id}")
+}
+
+pub struct NewKey<'a> {
+    pub hash: &'a str,
+    pub key_id: &'a str,
+    pub org_id: &'a str,
+    pub kind: KeyKind,
+    pub tier: Tier,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, k: NewKey<'_>) -> Result<(), Error> {
+    let kind = match k.kind {
+        KeyKind::Admin => "admin",
+        KeyKind::User => "user",
+    };
+    let tier = match k.tier {
+        Tier::Standard => "standard",
+        Tier::Enterprise => "enterprise",
+    };
+    ddb.put_item()
+        .table_name(table)
+        .set_item(Some(Item::from([
+            (PK.into(), s(key_pk(k.hash))),
+            (SK.into(), s("KEY")),
+            (GSI1PK.into(), s(keys_of_org(k.org_id))),
+            (GSI1SK.into(), s(k.key_id)),
+            ("org_id".into(), s(k.org_id)),
+            ("key_id".into(), s(k.key_id)),
+            ("kind".into(), s(kind)),
+            ("tier".into(), s(tier)),
+            ("rl_limit".into(), n(k.tier.rate_limit())),
+            ("rl_window".into(), n(0)),
+            ("rl_count".into(), n(0)),
+            ("created_at".into(), s(k.now.to_rfc3339())),
+        ])))
+        .condition_expression("attribute_not_exists(PK)")
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Authenticates a key by its hash and counts the request against its window, in one
+/// conditional UpdateItem in the common case (two on the first request of a minute).
+/// The counter is exact under any concurrency: every increment is conditional on the count.
+pub async fn authorize(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(Caller, RateState), Error> {
+    let mut window = window_of(now);
+    for _ in 0..5 {
+        match count_in_window(ddb, table, hash, window).await? {
+            Counted::Allowed(item) => return allowed(&item, now),
+            Counted::Refused(None) => return Err(Error::Unauthenticated),
+            Counted::Refused(Some(old)) => {
+                if old.contains_key("revoked_at") {
+                    return Err(Error::Unauthenticated);
+                }
+                let stored = get_n(&old, "rl_window").unwrap_or(0);
+                if stored > window {
+                    // Another container's clock is ahead: count toward its window.
+                    window = stored;
+                } else if stored == window {
+                    let limit = get_n(&old, "rl_limit").unwrap_or(0);
+                    return Err(Error::RateLimited {
+                        retry_after: crate::ratelimit::seconds_to_reset(now),
+                        limit: limit as u32,
+                    });
+                } else if let Some(item) = open_window(ddb, table, hash, window).await? {
+                    return allowed(&item, now);
+                }
+            }
+        }
+    }
+    Err(Error::Unavailable("rate limit counter contention".into()))
+}
+
+enum Counted {
+    Allowed(Item),
+    /// The condition failed; the item as it was, if it exists.
+    Refused(Option<Item>),
+}
+
+async fn count_in_window(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash: &str,
+    window: i64,
+) -> Result<Counted, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(key_pk(hash), "KEY")))
+        .update_expression("SET rl_count = rl_count + :one")
+        .condition_expression(
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND rl_window = :w AND rl_count < rl_limit",
+        )
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":w", n(window))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Counted::Allowed(out.attributes.unwrap_or_default())),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                let old = match failed.item() {
+                    Some(item) => Some(item.clone()),
+                    // Emulators may omit the old item; read it.
+                    None => read(ddb, table, hash).await?,
+                };
+                Ok(Counted::Refused(old))
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
+/// Starts a new window with this request as its first; `None` if another request got there first.
+async fn open_window(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash: &str,
+    window: i64,
+) -> Result<Option<Item>, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(key_pk(hash), "KEY")))
+        .update_expression("SET rl_window = :w, rl_count = :one")
+        .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at) AND rl_window < :w")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":w", n(window))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn read(ddb: &aws_sdk_dynamodb::Client, table: &str, hash: &str) -> Result<Option<Item>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(key_pk(hash), "KEY")))
+        .consistent_read(true)
+        .send()
+        .await?;
+    Ok(out.item)
+}
+
+fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
+    let field = |name: &str| {
+        get_s(item, name).map(str::to_owned).ok_or_else(|| Error::Internal(format!("key item lacks {name}")))
+    };
+    let tier = Tier::parse(&field("tier")?).ok_or_else(|| Error::Internal("key item has an unknown tier".into()))?;
+    let caller = Caller { org_id: field("org_id")?, key_id: field("key_id")?, tier };
+    let limit = get_n(item, "rl_limit").unwrap_or(0) as u32;
+    let used = get_n(item, "rl_count").unwrap_or(0) as u32;
+    Ok((caller, RateState::after(limit, used, now)))
+}
+
+/// Revokes a key of an organization by its public id. Revoking twice is not an error.
+pub async fn revoke(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let found = ddb
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
+        .expression_attribute_values(":pk", s(keys_of_org(org_id)))
+        .expression_attribute_values(":sk", s(key_id))
+        .send()
+        .await?;
+    let pk = found
+        .items()
+        .first()
+        .and_then(|item| item.get(PK).cloned())
+        .ok_or_else(|| Error::not_found(Resource::Key, key_id))?;
+    ddb.update_item()
+        .table_name(table)
+        .key(PK, pk)
+        .key(SK, s("KEY"))
+        .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":now", AttributeValue::S(now.to_rfc3339()))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// Changes the tier (and so the limit) of every key of an organization.
+pub async fn set_tier(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    tier: Tier,
+) -> Result<usize, Error> {
+    let tier_name = match tier {
+        Tier::Standard => "standard",
+        Tier::Enterprise => "enterprise",
+    };
+    let mut updated = 0;
+    let mut pages = ddb
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk")
+        .expression_attribute_values(":pk", s(keys_of_org(org_id)))
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(item) = pages.next().await {
+        let item = item?;
+        let Some(pk) = item.get(PK).cloned() else { continue };
+        ddb.update_item()
+            .table_name(table)
+            .key(PK, pk)
+            .key(SK, s("KEY"))
+            .update_expression("SET tier = :t, rl_limit = :l")
+            .expression_attribute_values(":t", s(tier_name))
+            .expression_attribute_values(":l", n(tier.rate_limit()))
+            .send()
+            .await?;
+        updated += 1;
+    }
+    Ok(updated)
+}

@@ -1,0 +1,92 @@
+//! The single-table mapping. Only this module knows key layouts; see the README's table of
+//! access patterns.
+//!
+//! | item               | PK                | SK                         | GSI1PK / GSI1SK              |
+//! |--------------------|-------------------|----------------------------|------------------------------|
+//! | organization       | `ORG#<org>`       | `ORG`                      |                              |
+//! | org slug (unique)  | `ORGSLUG#<slug>`  | `ORGSLUG`                  |                              |
+//! | user               | `ORG#<org>`       | `USER#<user>`              |                              |
+//! | user email (unique)| `ORG#<org>`       | `EMAIL#<lowercase email>`  |                              |
+//! | flow               | `ORG#<org>`       | `FLOW#<flow>`              |                              |
+//! | flow slug (unique) | `ORG#<org>`       | `FLOWSLUG#<slug>`          |                              |
+//! | assignment         | `ORG#<org>`       | `ASGN#<asgn>`              | `DUE` / `<due>#<org>#<asgn>` while unfinished with a due date |
+//! | active assignment  | `ORG#<org>`       | `ACTIVE#<flow>#<email>`    |                              |
+//! | API key            | `KEY#<hmac>`      | `KEY`                      | `KEYS#<org>` / `<key id>`    |
+//! | idempotency record | `IDEM#<org>#<k>`  | `IDEM`                     |                              |
+//! | webhook endpoint   | `ORG#<org>`       | `WEBHOOK#<id>`             |                              |
+
+pub mod assignments;
+pub mod idempotency;
+pub mod keys;
+pub mod orgs;
+pub mod schema;
+pub mod webhooks;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::Error;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// DynamoDB's TTL attribute: epoch seconds after which the item may be removed.
+pub const TTL: &str = "ttl";
+
+pub(crate) fn org_pk(org_id: &str) -> String {
+    format!("ORG#{org_id}")
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A domain value as an item under the given keys.
+pub(crate) fn to_item<T: Serialize>(pk: String, sk: String, value: &T) -> Result<Item, Error> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    Ok(item)
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// Whether a transaction was cancelled by a failed condition (as opposed to a real failure).
+pub(crate) fn cancelled_by_condition(
+    err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> Option<Vec<bool>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => Some(
+            tce.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}

@@ -1,0 +1,81 @@
+//! Input checks shared by the API families.
+
+use crate::error::Error;
+
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A syntactically valid address, returned trimmed.
+pub fn email(field: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if value.len() > MAX_EMAIL_LEN || value.chars().any(char::is_control) || !email_address::EmailAddress::is_valid(value) {
+        return Err(Error::invalid(field, "is not a valid email address"));
+    }
+    Ok(value.to_owned())
+}
+
+/// Free text with a length limit in characters.
+pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// A single-line name (no control characters), e.g. a display name that may end up in a header.
+pub fn name(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    text(field, value, max_chars)
+}
+
+/// A URL slug: lowercase letters, digits and single hyphens.
+pub fn slug(field: &str, value: &str) -> Result<String, Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !value.starts_with('-')
+        && !value.ends_with('-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(field, "must be 1-64 lowercase letters, digits or hyphens"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("e", " a@b.co ").unwrap(), "a@b.co");
+        for bad in ["", "nope", "a@", "@b.c", "a@b.c\r\nBcc: x@y.z", &format!("{}@b.co", "a".repeat(260))] {
+            assert!(email("e", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn texts_and_names() {
+        assert!(text("n", "héllo", 5).is_ok());
+        assert!(text("n", "héllo!", 5).is_err());
+        assert!(name("n", "Jane\r\nBcc: x", 50).is_err());
+        assert!(name("n", "   ", 50).is_err());
+        assert_eq!(name("n", " Jane ", 50).unwrap(), "Jane");
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(slug("s", "my-flow-2").is_ok());
+        for bad in ["", "My", "-a", "a-", "a_b", "a/b"] {
+            assert!(slug("s", bad).is_err(), "{bad}");
+        }
+    }
+}
