@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (not run) by the other scripts: the environment of the local stack.
 #   MOTO_PORT=4566 . scripts/env.sh
 # Everything points at the local emulator with dummy credentials, so nothing here
@@ -45,11 +46,22 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Field of a JSON document on stdin, by dotted path: json_get organization.id
+# Prints a field of the JSON document on stdin; each argument is a dotted path to try in turn:
+#   json_get organization.id        json_get id flow.id
+# Tolerates log lines around the document (it takes the last line that is a JSON object).
 json_get() {
   python3 -c 'import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    v = v[k]
-print(v if isinstance(v, str) else json.dumps(v))' "$1"
+text = sys.stdin.read()
+try:
+    doc = json.loads(text)
+except ValueError:
+    doc = next((json.loads(l) for l in reversed(text.splitlines()) if l.strip().startswith("{")), {})
+for path in sys.argv[1:]:
+    v = doc
+    for k in path.split("."):
+        v = v.get(k) if isinstance(v, dict) else None
+    if v is not None:
+        print(v if isinstance(v, str) else json.dumps(v))
+        sys.exit(0)
+sys.exit("json_get: none of %s in: %s" % (sys.argv[1:], text.strip()[:300]))' "$@"
 }

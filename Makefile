@@ -1,0 +1,27 @@
+# Inflow. `make dev` serves the API locally; `make test` runs every CI check. See scripts/.
+.PHONY: dev test bench build deploy clean-tools
+
+# Project venvs first on PATH: cargo-lambda runs `python3 -m ziglang` from the PATH python3.
+TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.venv-sam/bin:$(PATH)
+
+dev:
+	scripts/dev.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo "no benchmarks yet"; exit 1; fi
+
+build:
+	scripts/tools.sh
+	PATH="$(TOOLS_PATH)" cargo lambda build --release --arm64
+
+# Uses your real AWS credentials (no scripts/env.sh here).
+deploy:
+	scripts/tools.sh
+	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam build
+	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy --guided
+
+clean-tools:
+	rm -rf .venv .venv-sam

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# HTTP smoke test over the real local path: curl -> cargo lambda watch (the router of
+# Cargo.toml) -> the function binaries -> the emulator already running on 127.0.0.1:MOTO_PORT.
+#   scripts/smoke.sh MOTO_PORT
+set -euo pipefail
+export MOTO_PORT=${1:?usage: scripts/smoke.sh MOTO_PORT}
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
+  { echo "smoke: no emulator answers at $AWS_ENDPOINT_URL" >&2; exit 1; }
+
+# Built up front, so watch's `cargo run` of each function starts at once.
+cargo build --workspace --quiet
+target/debug/inflowctl bootstrap >/dev/null
+seed=$(scripts/seed.sh "smoke-$(date +%s)-$RANDOM")
+sk=$(json_get adminKey <<<"$seed")
+flow_id=$(json_get flowId <<<"$seed")
+email=$(json_get userEmail <<<"$seed")
+
+api_port=$(free_port)
+base=http://127.0.0.1:$api_port
+mkdir -p .dev
+log=.dev/smoke-watch-$api_port.log
+tmp=$(mktemp -d)
+lambda_env_args
+# Own session and process group, so one kill stops watch and the functions it spawned.
+setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
+  "${LAMBDA_ENV_ARGS[@]}" >"$log" 2>&1 </dev/null &
+watch_pid=$!
+cleanup() {
+  kill -- "-$watch_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 120); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/") || true
+  [[ $code != 000 ]] && break
+  kill -0 "$watch_pid" 2>/dev/null || { echo "smoke: cargo lambda watch exited:" >&2; tail -n 30 "$log" >&2; exit 1; }
+  sleep 0.5
+done
+[[ $code != 000 ]] || { echo "smoke: cargo lambda watch did not answer on $base in 60 s" >&2; exit 1; }
+
+passed=0 failed=0
+
+# call METHOD PATH [curl args...]: sets STATUS, BODY and RID (the response's X-Request-ID).
+# The first call to each function may compile it, hence the long --max-time.
+call() {
+  local method=$1 path=$2
+  shift 2
+  STATUS=$(curl -s --max-time 300 -X "$method" -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' \
+    "$base$path" "$@") || STATUS=000
+  BODY=$(cat "$tmp/body" 2>/dev/null || true)
+  RID=$(tr -d '\r' <"$tmp/headers" 2>/dev/null | awk 'tolower($1) == "x-request-id:" { print $2 }' || true)
+}
+
+# expect NAME STATUS [PYTHON-CONDITION on the parsed body `b`]
+expect() {
+  local name=$1 want=$2 cond=${3:-True} why=""
+  [[ $STATUS == "$want" ]] || why="status $STATUS, want $want"
+  [[ -n $RID ]] || why="${why:+$why; }no X-Request-ID header"
+  if [[ -z $why ]] && ! python3 -c "import json, sys; b = json.loads(sys.argv[1]); sys.exit(0 if ($cond) else 1)" \
+      "$BODY" 2>/dev/null; then
+    why="body fails: $cond"
+  fi
+  if [[ -z $why ]]; then
+    passed=$((passed + 1))
+    echo "  ok    $name"
+  else
+    failed=$((failed + 1))
+    echo "  FAIL  $name: $why"
+    echo "        body: ${BODY:0:500}"
+  fi
+}
+
+json=(-H "Content-Type: application/json")
+auth=(-H "Authorization: Bearer $sk")
+echo "smoke: API at $base (log $log)"
+
+call POST /v1/flows/assign "${auth[@]}" "${json[@]}" -H "X-Request-ID: smoke-req-1" \
+  -d "{\"flowId\":\"$flow_id\",\"userEmail\":\"$email\",\"priority\":\"high\"}"
+expect "POST /v1/flows/assign -> 200" 200 \
+  'b.get("success") is True and str(b.get("assignmentId", "")).startswith("asgn_")'
+[[ $RID == smoke-req-1 ]] || { failed=$((failed + 1)); echo "  FAIL  X-Request-ID not echoed (got '$RID')"; }
+asgn=$(json_get assignmentId <<<"$BODY" 2>/dev/null || echo asgn_missing)
+
+call POST /v1/flows/assign "${json[@]}" -d "{\"flowId\":\"$flow_id\",\"userEmail\":\"$email\"}"
+expect "POST /v1/flows/assign without a key -> 401" 401
+
+call GET "/v1/assignments/$asgn" "${auth[@]}"
+expect "GET /v1/assignments/{id} -> 200" 200
+
+call POST "/v1/assignments/$asgn/start" "${auth[@]}" "${json[@]}" -d '{}'
+expect "POST /v1/assignments/{id}/start -> 200" 200
+
+call POST "/v1/assignments/$asgn/complete" "${auth[@]}" "${json[@]}" -d '{}'
+expect "POST /v1/assignments/{id}/complete -> 200" 200
+
+echo "smoke: $passed passed, $failed failed"
+if ((failed > 0)); then
+  echo "smoke: last lines of $log:"
+  tail -n 40 "$log"
+  exit 1
+fi

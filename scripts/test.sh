@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make test: every check CI runs (.ci/run calls it). Runs all steps, then exits non-zero if any failed.
+# Own emulator on a free port, so it can run beside `make dev`.
+#   SAM_BUILD=1 make test   also runs `sam build` (release arm64 build of every function, slow)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section tools
+scripts/tools.sh
+
+export MOTO_PORT
+MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. scripts/env.sh
+
+section "emulator (moto) on 127.0.0.1:$MOTO_PORT"
+scripts/moto.sh start "$MOTO_PORT"
+trap 'scripts/moto.sh stop "$MOTO_PORT"' EXIT
+
+failed=()
+# step NAME COMMAND...: runs it under a header and records a failure without stopping.
+step() {
+  local name=$1
+  shift
+  section "$name"
+  if "$@"; then echo "---- $name: ok"; else echo "---- $name: FAILED"; failed+=("$name"); fi
+}
+
+step "routes: template.yaml = Cargo.toml router" python3 scripts/check-routes.py
+if command -v cargo-nextest >/dev/null; then
+  step "cargo nextest" cargo nextest run --workspace --no-fail-fast
+else
+  echo "(cargo-nextest not installed: cargo install cargo-nextest --locked; using cargo test)"
+  step "cargo test" cargo test --workspace --no-fail-fast
+fi
+step "smoke: HTTP through cargo lambda watch" scripts/smoke.sh "$MOTO_PORT"
+step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
+step "sam validate --lint" .venv-sam/bin/sam validate --lint
+if [[ ${SAM_BUILD:-0} == 1 ]]; then
+  step "sam build" .venv-sam/bin/sam build
+fi
+
+section summary
+if ((${#failed[@]})); then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all checks passed"
