@@ -1,0 +1,285 @@
+//! Test support: a private set of AWS resources in the local emulator per test, tenants to
+//! call with, and requests built as API Gateway HTTP API v2 events, run through the real
+//! handlers. Needs `AWS_ENDPOINT_URL` (set by `make test`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use inflow::{
+    bootstrap::{self, Names},
+    config::Config,
+    handlers,
+    jobs::Event,
+    model::{Flow, Role, Tier, User},
+    orgs::{self, NewFlow, NewOrg},
+    App,
+};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Every HTTP function, so tests can name the one to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    AssignFlow,
+    GetAssignment,
+    StartAssignment,
+    CompleteAssignment,
+}
+
+impl Function {
+    pub const ALL: &'static [Function] =
+        &[Function::AssignFlow, Function::GetAssignment, Function::StartAssignment, Function::CompleteAssignment];
+
+    /// The binary's name in `functions/` (and its sample in `events/`).
+    pub fn binary(self) -> &'static str {
+        match self {
+            Function::AssignFlow => "assign-flow",
+            Function::GetAssignment => "get-assignment",
+            Function::StartAssignment => "start-assignment",
+            Function::CompleteAssignment => "complete-assignment",
+        }
+    }
+
+    pub fn from_binary(name: &str) -> Option<Function> {
+        Function::ALL.iter().copied().find(|f| f.binary() == name)
+    }
+
+    pub async fn call(self, app: &App, req: Request) -> Response<Body> {
+        use handlers::assignments as a;
+        match self {
+            Function::AssignFlow => a::assign_flow(app, req).await,
+            Function::GetAssignment => a::get_assignment(app, req).await,
+            Function::StartAssignment => a::start_assignment(app, req).await,
+            Function::CompleteAssignment => a::complete_assignment(app, req).await,
+        }
+    }
+}
+
+/// A test's own table, queues and secret, and the app pointed at them.
+pub struct Env {
+    pub app: App,
+    pub sdk: aws_config::SdkConfig,
+    pub names: Names,
+}
+
+/// An organization with keys, a user (jane@example.com) and a flow.
+pub struct Tenant {
+    pub org_id: String,
+    pub admin_key: String,
+    pub admin_key_id: String,
+    pub user_key: String,
+    pub user: User,
+    pub flow: Flow,
+}
+
+impl Env {
+    pub async fn new() -> Env {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok(),
+            "AWS_ENDPOINT_URL is not set: run the integration tests with `make test`, which starts the emulator"
+        );
+        let sdk = aws_config::load_from_env().await;
+        let names = Names::with_prefix(&format!("t{}", inflow::ids::random(12).to_lowercase()));
+        let made = bootstrap::ensure_all(&sdk, &names).await.expect("bootstrap the emulator");
+        let config = Config {
+            table_name: made.table,
+            webhook_queue_url: made.webhook_queue_url,
+            email_queue_url: made.email_queue_url,
+            app_secret_id: made.secret_id,
+            public_base_url: None,
+        };
+        let app = App::new(config, &sdk).await.expect("build the app");
+        Env { app, sdk, names }
+    }
+
+    pub async fn tenant(&self) -> Tenant {
+        self.tenant_with(Tier::Standard).await
+    }
+
+    pub async fn tenant_with(&self, tier: Tier) -> Tenant {
+        let now = chrono::Utc::now();
+        let slug = format!("org-{}", inflow::ids::random(8).to_lowercase());
+        let new = NewOrg { name: "Acme Inc", slug: &slug, email: Some("admin@acme.example"), tier };
+        let (org, admin, user_key) = orgs::create_org(&self.app, new, now).await.expect("create org");
+        let user = orgs::create_user(&self.app, &org.id, "jane@example.com", Some("Jane Doe"), Role::Member, now)
+            .await
+            .expect("create user");
+        let flow = NewFlow { slug: "onboarding", name: "Customer Onboarding", module_count: 5, estimated_duration: "2 hours" };
+        let flow = orgs::create_flow(&self.app, &org.id, flow, now).await.expect("create flow");
+        Tenant {
+            org_id: org.id,
+            admin_key: admin.key.expose().to_owned(),
+            admin_key_id: admin.id,
+            user_key: user_key.key.expose().to_owned(),
+            user,
+            flow,
+        }
+    }
+
+    pub async fn send(&self, function: Function, call: Call) -> Answer {
+        Answer::from(function.call(&self.app, call.request()).await)
+    }
+
+    /// Every item in this test's table (tests may scan; request paths never do).
+    pub async fn items(&self) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut pages = self.app.ddb.scan().table_name(&self.app.config.table_name).into_paginator().items().send();
+        while let Some(item) = pages.next().await {
+            items.push(item.expect("scan"));
+        }
+        items
+    }
+
+    /// Takes every job waiting in the webhook queue.
+    pub async fn webhook_jobs(&self) -> Vec<Event> {
+        self.drain(&self.app.config.webhook_queue_url.clone())
+            .await
+            .into_iter()
+            .map(|body| serde_json::from_str(&body).expect("a webhook job is an event envelope"))
+            .collect()
+    }
+
+    pub async fn drain(&self, queue_url: &str) -> Vec<String> {
+        let mut bodies = Vec::new();
+        loop {
+            let out = self
+                .app
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return bodies;
+            }
+            for m in messages {
+                if let Some(handle) = m.receipt_handle() {
+                    self.app.sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+                }
+                bodies.extend(m.body);
+            }
+        }
+    }
+}
+
+/// A request under construction.
+#[derive(Clone)]
+pub struct Call {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    params: Vec<(String, String)>,
+}
+
+pub fn call(method: &str, path: &str) -> Call {
+    Call { method: method.into(), path: path.into(), headers: Vec::new(), body: None, params: Vec::new() }
+}
+
+impl Call {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_lowercase(), value.to_owned()));
+        self
+    }
+
+    pub fn bearer(self, key: &str) -> Self {
+        self.header("authorization", &format!("Bearer {key}"))
+    }
+
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json").raw(body.to_string().as_bytes())
+    }
+
+    pub fn raw(mut self, body: &[u8]) -> Self {
+        self.body = Some(body.to_vec());
+        self
+    }
+
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The request as API Gateway would hand it to the function (v2 payload).
+    pub fn request(&self) -> Request {
+        use base64::Engine;
+        let headers: serde_json::Map<String, Value> = self.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let params: serde_json::Map<String, Value> = self.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let (body, base64) = match &self.body {
+            None => (Value::Null, false),
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => (json!(text), false),
+                Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(bytes)), true),
+            },
+        };
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": "",
+            "headers": headers,
+            "pathParameters": params,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "test", "domainName": "api.test.example",
+                "domainPrefix": "api", "requestId": "test", "routeKey": "$default", "stage": "$default",
+                "time": "22/Nov/2026:10:00:00 +0000", "timeEpoch": 1795341600000i64,
+                "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"}
+            },
+            "body": body,
+            "isBase64Encoded": base64,
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    }
+}
+
+/// A response, with its body parsed when it is JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub raw: String,
+    pub body: Value,
+}
+
+impl From<Response<Body>> for Answer {
+    fn from(res: Response<Body>) -> Self {
+        let (parts, body) = res.into_parts();
+        let raw = String::from_utf8_lossy(body.as_ref()).into_owned();
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Answer { status: parts.status.as_u16(), headers: parts.headers, raw, body }
+    }
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The JSON body of an assign request for this tenant.
+pub fn assign_body(t: &Tenant) -> Value {
+    json!({"flowId": t.flow.id, "userEmail": t.user.email})
+}
+
+pub fn assign(t: &Tenant, body: &Value) -> Call {
+    call("POST", "/v1/flows/assign").bearer(&t.admin_key).json(body)
+}
+
+pub fn on_assignment(method: &str, suffix: &str, t: &Tenant, id: &str) -> Call {
+    call(method, &format!("/v1/assignments/{id}{suffix}")).bearer(&t.admin_key).param("assignmentId", id)
+}
+
+/// Waits until a minute has at least `secs` seconds left, so a test's burst stays in one
+/// rate-limit window.
+pub async fn wait_for_window_with(secs: i64) {
+    let left = 60 - chrono::Utc::now().timestamp().rem_euclid(60);
+    if left < secs {
+        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+}
