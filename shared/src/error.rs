@@ -12,6 +12,8 @@ pub enum Resource {
     Assignment,
     Organization,
     Key,
+    Invitation,
+    UserGroup,
 }
 
 impl Resource {
@@ -22,6 +24,8 @@ impl Resource {
             Resource::Assignment => "Assignment",
             Resource::Organization => "Organization",
             Resource::Key => "Key",
+            Resource::Invitation => "Invitation",
+            Resource::UserGroup => "User group",
         }
     }
 }
@@ -42,6 +46,9 @@ pub enum Error {
     RateLimited { retry_after: u64, limit: u32 },
     #[error("{message}")]
     Conflict { reason: &'static str, message: String },
+    /// The operation is not allowed in the resource's current state (gRPC FAILED_PRECONDITION).
+    #[error("{message}")]
+    FailedPrecondition { reason: &'static str, message: String },
     #[error("A request with this Idempotency-Key is still being processed")]
     IdempotencyInFlight,
     #[error("This Idempotency-Key was already used with a different request")]
@@ -65,7 +72,7 @@ impl Error {
 
     pub fn status(&self) -> u16 {
         match self {
-            Error::Invalid { .. } => 400,
+            Error::Invalid { .. } | Error::FailedPrecondition { .. } => 400,
             Error::Unauthenticated => 401,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } | Error::IdempotencyInFlight => 409,

@@ -24,7 +24,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Auth {
+    /// An admin secret key (`sk_…`) in `Authorization`.
     Admin(Schemes),
+    /// A publishable user key (`pk_…`) in `UserHub-Api-Key`.
+    User,
 }
 
 /// What the pipeline needs to know about an endpoint.
@@ -163,6 +166,7 @@ where
 async fn authenticate(app: &App, req: &Request, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
+        Auth::User => auth::presented_user_key(req.headers()),
     };
     let key = key.ok_or(Error::Unauthenticated)?;
     auth::authenticate(app, key, now).await

@@ -14,8 +14,10 @@
 //! | API key            | `KEY#<hmac>`      | `KEY`                      | `KEYS#<org>` / `<key id>`    |
 //! | idempotency record | `IDEM#<org>#<k>`  | `IDEM`                     |                              |
 //! | webhook endpoint   | `ORG#<org>`       | `WEBHOOK#<id>`             |                              |
+//! | counter            | `ORG#<org>`       | `COUNTER#<name>`           |                              |
 
 pub mod assignments;
+pub mod counters;
 pub mod idempotency;
 pub mod keys;
 pub mod orgs;

@@ -81,6 +81,7 @@ pub fn error_body(err: &Error) -> Value {
         Error::UnsupportedMediaType => ("unsupported_media_type", err.to_string()),
         Error::PayloadTooLarge { .. } => ("payload_too_large", err.to_string()),
         Error::Conflict { message, .. } => ("conflict", message.clone()),
+        Error::FailedPrecondition { message, .. } => ("failed_precondition", message.clone()),
         Error::IdempotencyInFlight => ("idempotency_key_in_use", err.to_string()),
         Error::IdempotencyMismatch => ("idempotency_key_mismatch", err.to_string()),
         Error::Unavailable(_) => ("service_unavailable", "The service is temporarily unavailable; please retry".to_owned()),

@@ -1,6 +1,7 @@
 //! Wire formats: one module per API family. Only these modules know the seeds' field names.
 
 pub mod assign;
+pub mod user_groups;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -12,12 +13,15 @@ use crate::error::Error;
 pub enum Family {
     /// Seed 000: flow assignment.
     Assignment,
+    /// Seed 002: user groups (`{"success": 0, "message": …}`).
+    UserGroups,
 }
 
 impl Family {
     pub fn error_body(self, err: &Error) -> Value {
         match self {
             Family::Assignment => assign::error_body(err),
+            Family::UserGroups => user_groups::error_body(err),
         }
     }
 }
