@@ -37,6 +37,18 @@ pub struct Organization {
     pub email: Option<String>,
     pub tier: Tier,
     pub created_at: DateTime<Utc>,
+    /// Kept by the transactions that add members.
+    #[serde(default)]
+    pub member_count: u64,
+    /// Signs and verifies user access tokens (HS256); sealed with the app secret.
+    #[serde(default)]
+    pub user_token_secret_sealed: String,
+    /// How long invitations live when a request does not say (default 30 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_ttl_secs: Option<i64>,
+    /// Where accept links point; `{secret}` is replaced by the invitation secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_url_template: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +74,9 @@ impl Role {
 pub struct User {
     pub id: String,
     pub org_id: String,
+    /// The integer id the invitations API shows (per organization).
+    #[serde(default)]
+    pub number: u64,
     /// As given; uniqueness is on its lowercase form.
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,10 +175,103 @@ impl Assignment {
     }
 }
 
+/// The two kinds of invitation flow (seed 003's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvitationKind {
+    JoinOrganization,
+    Signup,
+}
+
+/// An invitation's lifecycle (seed 003's `state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvitationState {
+    StartPending,
+    Started,
+    Completed,
+    Canceled,
+    Expired,
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::StartPending => "START_PENDING",
+            InvitationState::Started => "STARTED",
+            InvitationState::Completed => "COMPLETED",
+            InvitationState::Canceled => "CANCELED",
+            InvitationState::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, InvitationState::StartPending | InvitationState::Started)
+    }
+}
+
+/// An invitation of an email address: one record, shown by the invitations API (seed 001) as
+/// an invitation of a training flow and by the flows API (seeds 003, 004) as an invitation flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: String,
+    pub org_id: String,
+    pub kind: InvitationKind,
+    pub state: InvitationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The invitee, once known (given at creation, or made by consume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_user_id: Option<String>,
+    /// The training flow it invites into (invitations API), with its per-flow number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub create_organization: bool,
+    /// Keyed hash of the current secret; a resend replaces it, so old links stop working.
+    pub secret_hash: String,
+    pub ttl_secs: i64,
+    pub expire_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    /// For a signup that made an organization: that organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_org_id: Option<String>,
+}
+
+impl Invitation {
+    /// The state as of `now`: an open invitation past its expiry is expired, whether or not
+    /// the sweeper has recorded it yet.
+    pub fn state_at(&self, now: DateTime<Utc>) -> InvitationState {
+        if self.state.is_open() && self.expire_time <= now {
+            InvitationState::Expired
+        } else {
+            self.state
+        }
+    }
+}
+
 /// The caller behind an authenticated API key.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org_id: String,
+    /// The organization's slug, so paths that name it need no extra read.
+    pub org_slug: String,
     pub key_id: String,
     pub tier: Tier,
 }
@@ -178,6 +286,23 @@ mod tests {
         assert_eq!(Tier::Enterprise.rate_limit(), 1000);
         assert_eq!(Tier::parse("enterprise"), Some(Tier::Enterprise));
         assert_eq!(Tier::parse("gold"), None);
+    }
+
+    #[test]
+    fn open_invitations_expire_on_read() {
+        let now = Utc::now();
+        let mut inv = Invitation {
+            id: "inv_1".into(), org_id: "org_1".into(), kind: InvitationKind::JoinOrganization,
+            state: InvitationState::StartPending, state_reason: None, email: "a@b.co".into(),
+            display_name: None, role: None, user_id: None, creator_user_id: None, flow_id: None,
+            flow_slug: None, number: None, message: None, create_organization: false,
+            secret_hash: String::new(), ttl_secs: 60, expire_time: now, start_time: None,
+            create_time: now, update_time: now, result_org_id: None,
+        };
+        assert_eq!(inv.state_at(now), InvitationState::Expired);
+        assert_eq!(inv.state_at(now - chrono::Duration::seconds(1)), InvitationState::StartPending);
+        inv.state = InvitationState::Completed;
+        assert_eq!(inv.state_at(now + chrono::Duration::days(1)), InvitationState::Completed);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub async fn create_org(app: &App, new: NewOrg<'_>, now: DateTime<Utc>) -> Resul
         email: new.email.map(|e| validate::email("email", e)).transpose()?,
         tier: new.tier,
         created_at: now,
+        member_count: 0,
+        user_token_secret_sealed: app.sealer.seal(&crate::ids::random(48)),
+        invitation_ttl_secs: None,
+        accept_url_template: None,
     };
     store::orgs::create_org(&app.ddb, &app.config.table_name, &org).await?;
     let admin = issue_key(app, &org, KeyKind::Admin, now).await?;
@@ -54,7 +58,7 @@ async fn issue_key(app: &App, org: &Organization, kind: KeyKind, now: DateTime<U
     let key = PlainKey::generate(kind);
     let id = ids::new("key");
     let hash = app.hasher.hash_api_key(key.expose());
-    let new = store::keys::NewKey { hash: &hash, key_id: &id, org_id: &org.id, kind, tier: org.tier, now };
+    let new = store::keys::NewKey { hash: &hash, key_id: &id, org_id: &org.id, org_slug: &org.slug, kind, tier: org.tier, now };
     store::keys::put(&app.ddb, &app.config.table_name, new).await?;
     Ok(IssuedKey { id, kind, key })
 }
@@ -71,9 +75,11 @@ pub async fn set_tier(app: &App, org_id: &str, tier: Tier) -> Result<usize, Erro
 
 pub async fn create_user(app: &App, org_id: &str, email: &str, name: Option<&str>, role: Role, now: DateTime<Utc>) -> Result<User, Error> {
     store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    let number = store::counters::reserve(&app.ddb, &app.config.table_name, org_id, "user", 1).await?;
     let user = User {
         id: ids::new("usr"),
         org_id: org_id.to_owned(),
+        number,
         email: validate::email("email", email)?,
         name: name.map(|n| validate::name("name", n, 200)).transpose()?,
         role,

@@ -10,10 +10,18 @@ pub fn email(field: &str, value: &str) -> Result<String, Error> {
     if value.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    if value.len() > MAX_EMAIL_LEN || value.chars().any(char::is_control) || !email_address::EmailAddress::is_valid(value) {
+    if value.len() > MAX_EMAIL_LEN || value.chars().any(char::is_control) || !email_address::EmailAddress::is_valid(value) || !deliverable_domain(value) {
         return Err(Error::invalid(field, "is not a valid email address"));
     }
     Ok(value.to_owned())
+}
+
+/// A domain mail can go to: dotted, and not the reserved `.invalid` (RFC 2606; the seed's example
+/// of a bad address is `test@example.invalid`).
+fn deliverable_domain(email: &str) -> bool {
+    let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2 && labels.iter().all(|l| !l.is_empty()) && labels.last() != Some(&"invalid")
 }
 
 /// Free text with a length limit in characters.
@@ -57,7 +65,7 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("e", " a@b.co ").unwrap(), "a@b.co");
-        for bad in ["", "nope", "a@", "@b.c", "a@b.c\r\nBcc: x@y.z", &format!("{}@b.co", "a".repeat(260))] {
+        for bad in ["", "nope", "a@", "a@example", "test@example.invalid", "a@b..c", "@b.c", "a@b.c\r\nBcc: x@y.z", &format!("{}@b.co", "a".repeat(260))] {
             assert!(email("e", bad).is_err(), "{bad:?}");
         }
     }

@@ -26,6 +26,7 @@ pub struct NewKey<'a> {
     pub hash: &'a str,
     pub key_id: &'a str,
     pub org_id: &'a str,
+    pub org_slug: &'a str,
     pub kind: KeyKind,
     pub tier: Tier,
     pub now: DateTime<Utc>,
@@ -48,6 +49,7 @@ pub async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, k: NewKey<'_>) -> 
             (GSI1PK.into(), s(keys_of_org(k.org_id))),
             (GSI1SK.into(), s(k.key_id)),
             ("org_id".into(), s(k.org_id)),
+            ("org_slug".into(), s(k.org_slug)),
             ("key_id".into(), s(k.key_id)),
             ("kind".into(), s(kind)),
             ("tier".into(), s(tier)),
@@ -182,7 +184,7 @@ fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error
         get_s(item, name).map(str::to_owned).ok_or_else(|| Error::Internal(format!("key item lacks {name}")))
     };
     let tier = Tier::parse(&field("tier")?).ok_or_else(|| Error::Internal("key item has an unknown tier".into()))?;
-    let caller = Caller { org_id: field("org_id")?, key_id: field("key_id")?, tier };
+    let caller = Caller { org_id: field("org_id")?, org_slug: field("org_slug")?, key_id: field("key_id")?, tier };
     let limit = get_n(item, "rl_limit").unwrap_or(0) as u32;
     let used = get_n(item, "rl_count").unwrap_or(0) as u32;
     Ok((caller, RateState::after(limit, used, now)))

@@ -14,14 +14,21 @@
 //! | API key            | `KEY#<hmac>`      | `KEY`                      | `KEYS#<org>` / `<key id>`    |
 //! | idempotency record | `IDEM#<org>#<k>`  | `IDEM`                     |                              |
 //! | webhook endpoint   | `ORG#<org>`       | `WEBHOOK#<id>`             |                              |
+//! | invitation         | `ORG#<org>`       | `INV#<inv>`                | `INVNUM#<org>#<flow>` / `<number>`; GSI2 `EXPIRES` / `<expiry>#<org>#<inv>` while open |
+//! | flow member        | `ORG#<org>`       | `MEMBER#<flow>#<user>`     |                              |
 //! | counter            | `ORG#<org>`       | `COUNTER#<name>`           |                              |
+//! | user group         | `ORG#<org>`       | `UG#<team id>`             |                              |
+//! | group provided_id (unique) | `ORG#<org>` | `UGPID#<environment>#<provided_id>` |                  |
+//! | group token lookup | `UGTOKEN#<hmac>`  | `UGTOKEN`                  |                              |
 
 pub mod assignments;
 pub mod counters;
 pub mod idempotency;
+pub mod invitations;
 pub mod keys;
 pub mod orgs;
 pub mod schema;
+pub mod user_groups;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -38,6 +45,9 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 /// DynamoDB's TTL attribute: epoch seconds after which the item may be removed.
 pub const TTL: &str = "ttl";
 
@@ -75,6 +85,65 @@ pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 
 pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+/// Writes items with BatchWriteItem, 25 per call, asking again for any left unprocessed.
+/// Returns the number of calls made.
+pub(crate) async fn batch_put(ddb: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Result<usize, Error> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let mut calls = 0;
+    for chunk in items.chunks(25) {
+        let mut requests = chunk
+            .iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        for attempt in 0..8 {
+            if requests.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            calls += 1;
+            let out = ddb.batch_write_item().request_items(table, requests).send().await?;
+            requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+        }
+        if !requests.is_empty() {
+            return Err(Error::Unavailable("DynamoDB left writes unprocessed".into()));
+        }
+    }
+    Ok(calls)
+}
+
+/// Reads items by key with BatchGetItem, 100 per call (strongly consistent).
+pub(crate) async fn batch_get(ddb: &aws_sdk_dynamodb::Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, Error> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut found = Vec::new();
+    for chunk in keys.chunks(100) {
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        for attempt in 0..8 {
+            let Some(request) = pending.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let out = ddb.batch_get_item().request_items(table, request).send().await?;
+            found.extend(out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty());
+        }
+        if pending.is_some() {
+            return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
+        }
+    }
+    Ok(found)
 }
 
 /// Whether a transaction was cancelled by a failed condition (as opposed to a real failure).

@@ -1,6 +1,6 @@
 //! Organizations, users and flows, each with its uniqueness item written in one transaction.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::{cancelled_by_condition, from_item, key, org_pk, s, to_item, Item};
 use crate::{
@@ -12,7 +12,7 @@ fn email_sk(email: &str) -> String {
     format!("EMAIL#{}", email.to_lowercase())
 }
 
-fn put(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
+pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -22,21 +22,13 @@ fn put(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// Writes a record and its uniqueness claim together; `taken` names what was not unique.
-async fn put_unique(
+/// Runs writes that claim uniqueness; `taken` names what was not unique when one fails.
+async fn transact_unique(
     ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    record: Item,
-    claim: Item,
+    writes: Vec<TransactWriteItem>,
     taken: (&str, &str),
 ) -> Result<(), Error> {
-    let result = ddb
-        .transact_write_items()
-        .transact_items(put(table, record)?)
-        .transact_items(put(table, claim)?)
-        .send()
-        .await;
-    match result {
+    match ddb.transact_write_items().set_transact_items(Some(writes)).send().await {
         Ok(_) => Ok(()),
         Err(err) => match cancelled_by_condition(&err) {
             Some(_) => Err(Error::Conflict {
@@ -48,11 +40,50 @@ async fn put_unique(
     }
 }
 
-pub async fn create_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org: &Organization) -> Result<(), Error> {
-    let record = to_item(org_pk(&org.id), "ORG".into(), org)?;
+/// The writes that create an organization and claim its slug.
+pub(crate) fn new_org_writes(table: &str, org: &Organization) -> Result<Vec<TransactWriteItem>, Error> {
     let mut claim = key(format!("ORGSLUG#{}", org.slug), "ORGSLUG");
     claim.insert("org_id".into(), s(&org.id));
-    put_unique(ddb, table, record, claim, ("slug", &org.slug)).await
+    Ok(vec![put_new(table, to_item(org_pk(&org.id), "ORG".into(), org)?)?, put_new(table, claim)?])
+}
+
+/// The writes that create a user, claim its email and count it as a member. The org item
+/// must exist (or be created in the same transaction, with `org_is_new`).
+pub(crate) fn new_user_writes(table: &str, user: &User, org_is_new: bool) -> Result<Vec<TransactWriteItem>, Error> {
+    let record = to_item(org_pk(&user.org_id), format!("USER#{}", user.id), user)?;
+    // The email item carries the whole user, so a lookup by email is one read.
+    let claim = to_item(org_pk(&user.org_id), email_sk(&user.email), user)?;
+    let mut writes = vec![put_new(table, record)?, put_new(table, claim)?];
+    if !org_is_new {
+        let count = Update::builder()
+            .table_name(table)
+            .set_key(Some(key(org_pk(&user.org_id), "ORG")))
+            .update_expression("ADD member_count :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":one", super::n(1))
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        writes.push(TransactWriteItem::builder().update(count).build());
+    }
+    Ok(writes)
+}
+
+/// Adds a user to a training flow's members (idempotent).
+pub(crate) fn flow_member_write(table: &str, flow_id: &str, user: &User) -> Result<TransactWriteItem, Error> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(flow_member_item(flow_id, user)?))
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+pub(crate) fn flow_member_item(flow_id: &str, user: &User) -> Result<Item, Error> {
+    to_item(org_pk(&user.org_id), format!("MEMBER#{flow_id}#{}", user.id), user)
+}
+
+pub async fn create_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org: &Organization) -> Result<(), Error> {
+    transact_unique(ddb, new_org_writes(table, org)?, ("slug", &org.slug)).await
 }
 
 pub async fn get_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str) -> Result<Organization, Error> {
@@ -61,6 +92,11 @@ pub async fn get_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str) 
         Some(item) => from_item(item),
         None => Err(Error::not_found(Resource::Organization, org_id)),
     }
+}
+
+pub async fn get_org_opt(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str) -> Result<Option<Organization>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), "ORG"))).send().await?;
+    out.item.map(from_item).transpose()
 }
 
 pub async fn set_org_tier(
@@ -88,17 +124,34 @@ fn serde_plain_tier(tier: crate::model::Tier) -> &'static str {
 }
 
 pub async fn create_user(ddb: &aws_sdk_dynamodb::Client, table: &str, user: &User) -> Result<(), Error> {
-    let record = to_item(org_pk(&user.org_id), format!("USER#{}", user.id), user)?;
-    // The email item carries the whole user, so a lookup by email is one read.
-    let claim = to_item(org_pk(&user.org_id), email_sk(&user.email), user)?;
-    put_unique(ddb, table, record, claim, ("email", &user.email)).await
+    transact_unique(ddb, new_user_writes(table, user, false)?, ("email", &user.email)).await
+}
+
+pub async fn user_by_email(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, email: &str) -> Result<Option<User>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(user_by_email_key(org_id, email))).consistent_read(true).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+pub async fn get_user(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, user_id: &str) -> Result<Option<User>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), format!("USER#{user_id}")))).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+/// A flow by its slug: the slug claim carries the whole flow, so this is one read.
+pub async fn flow_by_slug(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, slug: &str) -> Result<Option<Flow>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), format!("FLOWSLUG#{slug}"))))
+        .send()
+        .await?;
+    out.item.map(from_item).transpose()
 }
 
 pub async fn create_flow(ddb: &aws_sdk_dynamodb::Client, table: &str, flow: &Flow) -> Result<(), Error> {
     let record = to_item(org_pk(&flow.org_id), format!("FLOW#{}", flow.id), flow)?;
-    let mut claim = key(org_pk(&flow.org_id), format!("FLOWSLUG#{}", flow.slug));
-    claim.insert("flow_id".into(), s(&flow.id));
-    put_unique(ddb, table, record, claim, ("slug", &flow.slug)).await
+    let claim = to_item(org_pk(&flow.org_id), format!("FLOWSLUG#{}", flow.slug), flow)?;
+    transact_unique(ddb, vec![put_new(table, record)?, put_new(table, claim)?], ("slug", &flow.slug)).await
 }
 
 pub(crate) fn flow_key(org_id: &str, flow_id: &str) -> Item {

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL};
+use super::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
 use crate::error::Error;
 
 fn build_err(e: impl std::fmt::Display) -> Error {
@@ -29,13 +29,15 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
     if ddb.describe_table().table_name(table).send().await.is_ok() {
         return Ok(false);
     }
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name(GSI1)
-        .key_schema(key_el(GSI1PK, KeyType::Hash)?)
-        .key_schema(key_el(GSI1SK, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .map_err(build_err)?;
+    let index = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, Error> {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key_el(pk, KeyType::Hash)?)
+            .key_schema(key_el(sk, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build_err)
+    };
     ddb.create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -43,9 +45,12 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .attribute_definitions(attr(SK)?)
         .attribute_definitions(attr(GSI1PK)?)
         .attribute_definitions(attr(GSI1SK)?)
+        .attribute_definitions(attr(GSI2PK)?)
+        .attribute_definitions(attr(GSI2SK)?)
         .key_schema(key_el(PK, KeyType::Hash)?)
         .key_schema(key_el(SK, KeyType::Range)?)
-        .global_secondary_indexes(gsi)
+        .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK)?)
+        .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK)?)
         .send()
         .await?;
     ddb.update_time_to_live()

@@ -1,0 +1,242 @@
+//! Invitation items: `ORG#<org>` / `INV#<id>`, one item per invitation. GSI1 finds a training
+//! flow's invitations by number; GSI2 holds open invitations by expiry for the sweeper.
+
+use aws_sdk_dynamodb::{
+    operation::{put_item::PutItemError, update_item::UpdateItemError},
+    types::{ReturnValue, TransactWriteItem, Update},
+};
+use chrono::{DateTime, Utc};
+
+use super::{from_item, key, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
+use crate::{
+    error::Error,
+    model::{Invitation, InvitationState},
+};
+
+/// The sweeper's partition of GSI2.
+pub const EXPIRY_PARTITION: &str = "EXPIRES";
+
+fn inv_key(org_id: &str, id: &str) -> Item {
+    key(org_pk(org_id), format!("INV#{id}"))
+}
+
+fn by_number_partition(org_id: &str, flow_id: &str) -> String {
+    format!("INVNUM#{org_id}#{flow_id}")
+}
+
+fn number_sort_key(number: u64) -> String {
+    format!("{number:012}")
+}
+
+fn expiry_sort_key(inv: &Invitation) -> String {
+    format!("{}#{}#{}", inv.expire_time.format("%Y-%m-%dT%H:%M:%SZ"), inv.org_id, inv.id)
+}
+
+/// The item for an invitation, with its index attributes.
+pub fn item(inv: &Invitation) -> Result<Item, Error> {
+    let mut item = to_item(org_pk(&inv.org_id), format!("INV#{}", inv.id), inv)?;
+    if let (Some(flow_id), Some(number)) = (&inv.flow_id, inv.number) {
+        item.insert(GSI1PK.into(), s(by_number_partition(&inv.org_id, flow_id)));
+        item.insert(GSI1SK.into(), s(number_sort_key(number)));
+    }
+    if inv.state.is_open() {
+        item.insert(GSI2PK.into(), s(EXPIRY_PARTITION));
+        item.insert(GSI2SK.into(), s(expiry_sort_key(inv)));
+    }
+    Ok(item)
+}
+
+pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Invitation>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(inv_key(org_id, id))).consistent_read(true).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+pub async fn get_many(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, ids: &[String]) -> Result<Vec<Invitation>, Error> {
+    let keys = ids.iter().map(|id| inv_key(org_id, id)).collect();
+    super::batch_get(ddb, table, keys).await?.into_iter().map(from_item).collect()
+}
+
+/// Writes a new invitation; `false` if one with this id exists already.
+pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, inv: &Invitation) -> Result<bool, Error> {
+    let result = ddb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item(inv)?))
+        .condition_expression("attribute_not_exists(PK)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Replaces an invitation with its re-sent version (new secret and expiry), unless it was
+/// accepted or re-sent meanwhile; `false` then.
+pub async fn replace_unaccepted(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    inv: &Invitation,
+    previous_secret_hash: &str,
+) -> Result<bool, Error> {
+    let result = ddb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item(inv)?))
+        .condition_expression("attribute_exists(PK) AND #state <> :completed AND secret_hash = :previous")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":completed", s(InvitationState::Completed.as_str()))
+        .expression_attribute_values(":previous", s(previous_secret_hash))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn put_all(ddb: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Result<usize, Error> {
+    super::batch_put(ddb, table, items).await
+}
+
+/// An open invitation leaves the open states: to CANCELED (cancel, delete) or EXPIRED (sweeper).
+/// `None` if it was not open (or had expired, for a cancel) by then.
+pub async fn close(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    to: InvitationState,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Invitation>, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(inv_key(org_id, id)))
+        .update_expression("SET #state = :to, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK")
+        .condition_expression("#state IN (:pending, :started)")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":to", s(to.as_str()))
+        .expression_attribute_values(":reason", s(reason))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
+        .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The write that marks an open, unexpired invitation consumed; part of consume's transaction.
+pub fn consume_write(
+    table: &str,
+    inv: &Invitation,
+    user_id: &str,
+    result_org_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TransactWriteItem, Error> {
+    let mut set = "SET #state = :done, state_reason = :reason, user_id = :user, update_time = :now".to_owned();
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(inv_key(&inv.org_id, &inv.id)))
+        .condition_expression("#state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":done", s(InvitationState::Completed.as_str()))
+        .expression_attribute_values(":reason", s("CONSUMED"))
+        .expression_attribute_values(":user", s(user_id))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
+        .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
+        .expression_attribute_values(":secret", s(&inv.secret_hash));
+    if let Some(org) = result_org_id {
+        set.push_str(", result_org_id = :org");
+        update = update.expression_attribute_values(":org", s(org));
+    }
+    let update = update
+        .update_expression(format!("{set} REMOVE GSI2PK, GSI2SK"))
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// START_PENDING → STARTED once its email went out, unless a resend replaced the secret or the
+/// invitation left START_PENDING meanwhile (those win).
+pub async fn mark_started(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(inv_key(org_id, id)))
+        .update_expression("SET #state = :started, start_time = :now, update_time = :now")
+        .condition_expression("#state = :pending AND secret_hash = :secret")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
+        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
+        .expression_attribute_values(":secret", s(secret_hash))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A page of a training flow's invitations in number order, after `after`.
+pub async fn by_flow(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    flow_id: &str,
+    after: u64,
+    limit: i32,
+) -> Result<(Vec<Invitation>, bool), Error> {
+    let out = ddb
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK > :after")
+        .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id)))
+        .expression_attribute_values(":after", s(number_sort_key(after)))
+        .limit(limit)
+        .send()
+        .await?;
+    let more = out.last_evaluated_key.is_some();
+    let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok((items, more))
+}
+
+/// A training flow's invitation by its number.
+pub async fn by_number(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    flow_id: &str,
+    number: u64,
+) -> Result<Option<Invitation>, Error> {
+    let out = ddb
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk AND GSI1SK = :n")
+        .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id)))
+        .expression_attribute_values(":n", s(number_sort_key(number)))
+        .send()
+        .await?;
+    out.items.unwrap_or_default().into_iter().next().map(from_item).transpose()
+}
+
