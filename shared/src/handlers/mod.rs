@@ -1,3 +1,4 @@
 //! One handler per endpoint; each `functions/` binary calls exactly one of these.
 
 pub mod assignments;
+pub mod user_groups;
