@@ -26,11 +26,17 @@ pub enum Function {
     GetAssignment,
     StartAssignment,
     CompleteAssignment,
+    CreateUserGroup,
 }
 
 impl Function {
-    pub const ALL: &'static [Function] =
-        &[Function::AssignFlow, Function::GetAssignment, Function::StartAssignment, Function::CompleteAssignment];
+    pub const ALL: &'static [Function] = &[
+        Function::AssignFlow,
+        Function::GetAssignment,
+        Function::StartAssignment,
+        Function::CompleteAssignment,
+        Function::CreateUserGroup,
+    ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
     pub fn binary(self) -> &'static str {
@@ -39,6 +45,7 @@ impl Function {
             Function::GetAssignment => "get-assignment",
             Function::StartAssignment => "start-assignment",
             Function::CompleteAssignment => "complete-assignment",
+            Function::CreateUserGroup => "create-user-group",
         }
     }
 
@@ -53,6 +60,7 @@ impl Function {
             Function::GetAssignment => a::get_assignment(app, req).await,
             Function::StartAssignment => a::start_assignment(app, req).await,
             Function::CompleteAssignment => a::complete_assignment(app, req).await,
+            Function::CreateUserGroup => handlers::user_groups::create_user_group(app, req).await,
         }
     }
 }
