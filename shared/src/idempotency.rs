@@ -42,7 +42,7 @@ pub async fn begin(app: &App, caller: &Caller, honoured: bool, req: &Request, no
     let claim = records::claim(&app.ddb, &app.config.table_name, &caller.org_id, key, &fingerprint, now.timestamp()).await?;
     match claim {
         Claim::Fresh => Ok(Begin::Proceed(Some(Held { key: key.to_owned() }))),
-        Claim::Replay(stored) => Ok(Begin::Replay(stored)),
+        Claim::Replay(stored) => Ok(Begin::Replay(Stored { body: app.sealer.open(&stored.body)?, ..stored })),
         Claim::InFlight => Err(Error::IdempotencyInFlight),
         Claim::Mismatch => Err(Error::IdempotencyMismatch),
     }
@@ -52,7 +52,11 @@ pub async fn begin(app: &App, caller: &Caller, honoured: bool, req: &Request, no
 pub async fn finish(app: &App, org_id: &str, held: &Held, kept: Option<(u16, String)>) -> Result<(), Error> {
     let table = &app.config.table_name;
     match kept {
-        Some((status, body)) => records::record(&app.ddb, table, org_id, &held.key, &Stored { status, body }).await,
+        // Responses can hold secrets shown once (a new token, a flow secret): kept sealed.
+        Some((status, body)) => {
+            let stored = Stored { status, body: app.sealer.seal(&body) };
+            records::record(&app.ddb, table, org_id, &held.key, &stored).await
+        }
         None => records::release(&app.ddb, table, org_id, &held.key).await,
     }
 }

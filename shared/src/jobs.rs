@@ -44,16 +44,78 @@ impl Event {
     }
 }
 
+/// An invitation email to send. The secret travels sealed: only the email worker opens it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailJob {
+    pub invitation_id: String,
+    pub org_id: String,
+    pub secret_sealed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// SQS calls made, for callers that account for their cost.
+pub type Calls = usize;
+
+pub async fn publish_all(app: &App, events: &[Event]) -> Result<Calls, Error> {
+    let bodies = events.iter().map(|e| (e.request_id.clone(), serde_json::to_string(e))).collect::<Vec<_>>();
+    send_batches(app, &app.config.webhook_queue_url, bodies).await
+}
+
+pub async fn queue_emails(app: &App, jobs: &[EmailJob]) -> Result<Calls, Error> {
+    let bodies = jobs.iter().map(|j| (j.request_id.clone(), serde_json::to_string(j))).collect::<Vec<_>>();
+    send_batches(app, &app.config.email_queue_url, bodies).await
+}
+
+/// SendMessageBatch, 10 a call. Any entry SQS did not take fails the whole request, so no
+/// success is reported without its jobs.
+async fn send_batches(
+    app: &App,
+    queue_url: &str,
+    bodies: Vec<(Option<String>, serde_json::Result<String>)>,
+) -> Result<Calls, Error> {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let mut calls = 0;
+    for chunk in bodies.chunks(10) {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, (request_id, body)) in chunk.iter().enumerate() {
+            let body = body.as_ref().map_err(|e| Error::Internal(e.to_string()))?;
+            let mut entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
+            if let Some(request_id) = request_id {
+                entry = entry.message_attributes("request_id", request_id_attribute(request_id)?);
+            }
+            entries.push(entry.build().map_err(|e| Error::Internal(e.to_string()))?);
+        }
+        calls += 1;
+        let out = app
+            .sqs
+            .send_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| Error::Unavailable(format!("queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        if !out.failed.is_empty() {
+            return Err(Error::Unavailable(format!("queue refused {} job(s)", out.failed.len())));
+        }
+    }
+    Ok(calls)
+}
+
+fn request_id_attribute(request_id: &str) -> Result<MessageAttributeValue, Error> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(request_id)
+        .build()
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
 pub async fn publish(app: &App, event: &Event) -> Result<(), Error> {
     let body = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
     let mut send = app.sqs.send_message().queue_url(&app.config.webhook_queue_url).message_body(body);
     if let Some(request_id) = &event.request_id {
-        let attr = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(request_id)
-            .build()
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        send = send.message_attributes("request_id", attr);
+        send = send.message_attributes("request_id", request_id_attribute(request_id)?);
     }
     send.send().await.map_err(|e| {
         Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)))

@@ -426,7 +426,6 @@ async fn no_plaintext_token_in_the_table() {
 /// The idempotency pipeline keeps a successful response's body for replay; for this endpoint
 /// that body holds the issued token. Fails until the pipeline seals stored bodies.
 #[tokio::test]
-#[ignore = "idempotency records keep response bodies (and so the issued token) in plain text"]
 async fn no_plaintext_token_in_the_table_with_an_idempotency_key() {
     let env = Env::new().await;
     let t = env.tenant().await;

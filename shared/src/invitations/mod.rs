@@ -1,4 +1,136 @@
 //! Invitations: one record per invited email, seen through two APIs (seed 001's invitations of
-//! a flow, seeds 003/004's invitation flows).
+//! a flow, seeds 003/004's invitation flows). Creating or re-sending one queues its email.
 
 pub mod addresses;
+pub mod consume;
+pub mod create;
+pub mod import;
+pub mod lifecycle;
+pub mod tokens;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::{
+    app::App,
+    error::Error,
+    ids,
+    jobs::{self, EmailJob, Event},
+    keys::Hasher,
+    model::{Invitation, Organization},
+    wire::{opt_time, time},
+};
+
+/// How long an invitation lives when neither the request nor the organization says.
+pub const DEFAULT_TTL_SECS: i64 = 30 * 24 * 60 * 60;
+/// The longest lifetime a request may ask for.
+pub const MAX_TTL_SECS: i64 = 365 * 24 * 60 * 60;
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// The id of the invitation of `email` into a training flow. Derived (a keyed hash), so that
+/// the record itself is the (flow, email) uniqueness claim and a resend finds it in one read.
+pub fn derived_id(hasher: &Hasher, org_id: &str, flow_id: &str, email: &str) -> String {
+    let digest = hasher.hash("invitation-id", &format!("{org_id}\0{flow_id}\0{}", email.to_lowercase()));
+    format!("inv_{}", &digest[..24])
+}
+
+/// A flow secret: the invitation's id and 40 random characters. Only its keyed hash is stored;
+/// the id in front lets consume find the record with one strongly consistent read.
+pub struct Secret {
+    pub plain: String,
+    pub hash: String,
+}
+
+pub fn new_secret(hasher: &Hasher, invitation_id: &str) -> Secret {
+    let plain = format!("{invitation_id}.{}", ids::random(40));
+    let hash = hash_secret(hasher, &plain);
+    Secret { plain, hash }
+}
+
+pub fn hash_secret(hasher: &Hasher, secret: &str) -> String {
+    hasher.hash("flow-secret", secret)
+}
+
+/// The invitation id a presented secret names, if it is shaped like one of ours.
+pub fn id_in_secret(secret: &str) -> Option<&str> {
+    let (id, rest) = secret.split_once('.')?;
+    (ids::looks_like("inv", id) && rest.len() == 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(id)
+}
+
+/// When an invitation made now expires: an explicit time, a ttl, or the organization's default.
+pub fn expiry(org: &Organization, ttl_secs: Option<i64>, expire_time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
+    match (expire_time, ttl_secs) {
+        (Some(at), _) => ((at - now).num_seconds(), at),
+        (None, Some(ttl)) => (ttl, now + chrono::Duration::seconds(ttl)),
+        (None, None) => {
+            let ttl = org.invitation_ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
+            (ttl, now + chrono::Duration::seconds(ttl))
+        }
+    }
+}
+
+/// The email job for an invitation; it carries the secret sealed, for the accept link.
+pub fn email_job(app: &App, inv: &Invitation, secret: &Secret, request_id: &str) -> EmailJob {
+    EmailJob {
+        invitation_id: inv.id.clone(),
+        org_id: inv.org_id.clone(),
+        secret_sealed: app.sealer.seal(&secret.plain),
+        request_id: Some(request_id.to_owned()),
+    }
+}
+
+pub fn event(kind: &str, inv: &Invitation, request_id: &str, now: DateTime<Utc>) -> Event {
+    Event::new(kind, &inv.org_id, request_id, now, event_data(inv))
+}
+
+pub fn event_data(inv: &Invitation) -> serde_json::Value {
+    json!({
+        "invitationId": inv.id,
+        "type": match inv.kind {
+            crate::model::InvitationKind::JoinOrganization => "JOIN_ORGANIZATION",
+            crate::model::InvitationKind::Signup => "SIGNUP",
+        },
+        "email": inv.email,
+        "flowId": inv.flow_id,
+        "number": inv.number,
+        "userId": inv.user_id,
+        "expireTime": time(inv.expire_time),
+        "startTime": opt_time(inv.start_time),
+    })
+}
+
+/// Queues the email and the `invitation.created` event of invitations just made or re-sent.
+pub async fn announce(app: &App, made: &[(Invitation, Secret)], request_id: &str, now: DateTime<Utc>) -> Result<jobs::Calls, Error> {
+    let emails: Vec<EmailJob> = made.iter().map(|(inv, secret)| email_job(app, inv, secret, request_id)).collect();
+    let events: Vec<Event> = made.iter().map(|(inv, _)| event("invitation.created", inv, request_id, now)).collect();
+    let mut calls = jobs::queue_emails(app, &emails).await?;
+    calls += jobs::publish_all(app, &events).await?;
+    Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_per_flow_and_email() {
+        let h = Hasher::from_secret(b"0123456789abcdef");
+        let a = derived_id(&h, "org_1", "flow_1", "A@b.co");
+        assert_eq!(a, derived_id(&h, "org_1", "flow_1", "a@B.CO"));
+        assert_ne!(a, derived_id(&h, "org_1", "flow_2", "a@b.co"));
+        assert_ne!(a, derived_id(&h, "org_2", "flow_1", "a@b.co"));
+        assert!(ids::looks_like("inv", &a));
+    }
+
+    #[test]
+    fn secrets_name_their_invitation() {
+        let h = Hasher::from_secret(b"0123456789abcdef");
+        let s = new_secret(&h, "inv_abc123");
+        assert_eq!(id_in_secret(&s.plain), Some("inv_abc123"));
+        assert_eq!(s.hash, hash_secret(&h, &s.plain));
+        assert_ne!(s.plain, new_secret(&h, "inv_abc123").plain);
+        for bad in ["inv_abc", "inv_abc.short", "x_abc.0123456789012345678901234567890123456789", "inv_a/b.0123456789012345678901234567890123456789"] {
+            assert_eq!(id_in_secret(bad), None, "{bad}");
+        }
+    }
+}

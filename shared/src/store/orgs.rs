@@ -161,3 +161,30 @@ pub(crate) fn flow_key(org_id: &str, flow_id: &str) -> Item {
 pub(crate) fn user_by_email_key(org_id: &str, email: &str) -> Item {
     key(org_pk(org_id), email_sk(email))
 }
+
+/// An organization and some of its users, in one BatchGetItem.
+pub async fn org_with_users(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    user_ids: &[&str],
+) -> Result<(Option<Organization>, Vec<User>), Error> {
+    let mut keys = vec![key(org_pk(org_id), "ORG")];
+    keys.extend(user_ids.iter().map(|id| key(org_pk(org_id), format!("USER#{id}"))));
+    keys.dedup();
+    let (mut org, mut users) = (None, Vec::new());
+    for item in super::batch_get(ddb, table, keys).await? {
+        if super::get_s(&item, super::SK) == Some("ORG") {
+            org = Some(from_item(item)?);
+        } else {
+            users.push(from_item(item)?);
+        }
+    }
+    Ok((org, users))
+}
+
+/// Users of an organization by email (lowercase), in BatchGetItem calls of 100.
+pub async fn users_by_email(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, emails: &[String]) -> Result<Vec<User>, Error> {
+    let keys = emails.iter().map(|e| user_by_email_key(org_id, e)).collect();
+    super::batch_get(ddb, table, keys).await?.into_iter().map(from_item).collect()
+}

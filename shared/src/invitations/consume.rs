@@ -1,0 +1,171 @@
+//! Consuming (accepting) an invitation flow. The state change, the user, the membership and
+//! (for a signup) the new organization are one transaction, so concurrent consumes let exactly
+//! one through; the others find it consumed and, being the same invitee, get it unchanged.
+
+use chrono::{DateTime, Utc};
+
+use super::{event, hash_secret, id_in_secret, lifecycle, tokens};
+use crate::{
+    app::App,
+    error::{Error, Resource},
+    ids, jobs,
+    model::{Caller, Invitation, InvitationKind, InvitationState, Organization, Role, Tier, User},
+    store::{self, cancelled_by_condition},
+};
+
+/// How the caller proves it is the invitee.
+pub enum Proof<'a> {
+    /// The path held the flow secret: the secret is the proof.
+    Secret(&'a str),
+    /// The path held the flow id; the user access token names the invitee.
+    Token { id: &'a str, bearer: Option<&'a str> },
+}
+
+/// Reads the path segment: a flow id or a flow secret.
+pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Proof<'a> {
+    if id_or_secret.contains('.') {
+        Proof::Secret(id_or_secret)
+    } else {
+        Proof::Token { id: id_or_secret, bearer }
+    }
+}
+
+pub async fn consume(app: &App, caller: &Caller, proof: Proof<'_>, request_id: &str, now: DateTime<Utc>) -> Result<Invitation, Error> {
+    let table = &app.config.table_name;
+    let (invitation, claims) = match proof {
+        Proof::Secret(secret) => {
+            let not_found = || Error::not_found(Resource::Invitation, "(secret)");
+            let id = id_in_secret(secret).ok_or_else(not_found)?;
+            let inv = store::invitations::get(&app.ddb, table, &caller.org_id, id).await?.ok_or_else(not_found)?;
+            // A re-sent invitation's old secret no longer matches, unless it was consumed with
+            // it: consuming again with the same secret is the same invitee.
+            if inv.secret_hash != hash_secret(&app.hasher, secret) {
+                return Err(not_found());
+            }
+            (inv, None)
+        }
+        Proof::Token { id, bearer } => {
+            let bearer = bearer.ok_or(Error::Unauthenticated)?;
+            let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
+            let claims = tokens::verify(&app.sealer.open(&org.user_token_secret_sealed)?, bearer)?;
+            let inv = lifecycle::get(app, caller, id).await?;
+            (inv, Some(claims))
+        }
+    };
+    let invitee = match &claims {
+        Some(claims) => check_invitee(app, caller, &invitation, claims).await?,
+        None => None,
+    };
+    for _ in 0..3 {
+        let current = store::invitations::get(&app.ddb, table, &caller.org_id, &invitation.id)
+            .await?
+            .ok_or_else(|| Error::not_found(Resource::Invitation, &invitation.id))?;
+        match current.state_at(now) {
+            InvitationState::Completed => return Ok(current),
+            state if !state.is_open() => return Err(lifecycle::not_open(state)),
+            _ => {}
+        }
+        if let Some(done) = try_consume(app, &current, invitee.clone(), now).await? {
+            jobs::publish(app, &event("invitation.accepted", &done, request_id, now)).await?;
+            return Ok(done);
+        }
+    }
+    Err(Error::Unavailable("consume contention".into()))
+}
+
+/// The user the token speaks for must be the invitee: the invitation's user, or a user (or
+/// `email` claim) with the invitation's email. Returns that user when it exists.
+async fn check_invitee(app: &App, caller: &Caller, inv: &Invitation, claims: &tokens::Claims) -> Result<Option<User>, Error> {
+    let denied = || Error::FailedPrecondition { reason: "NOT_INVITEE", message: "The access token's user is not the invitee of this flow.".into() };
+    let table = &app.config.table_name;
+    let user = match ids::looks_like("usr", &claims.sub) {
+        true => store::orgs::get_user(&app.ddb, table, &caller.org_id, &claims.sub).await?,
+        false => None,
+    };
+    let same_email = |email: &str| email.eq_ignore_ascii_case(&inv.email);
+    let ok = match (&inv.user_id, &user) {
+        (Some(target), _) => &claims.sub == target,
+        (None, Some(user)) => same_email(&user.email),
+        (None, None) => claims.email.as_deref().is_some_and(same_email),
+    };
+    if ok {
+        Ok(user)
+    } else {
+        Err(denied())
+    }
+}
+
+/// One attempt; `None` when the transaction lost a race (the caller re-reads and decides).
+async fn try_consume(app: &App, inv: &Invitation, invitee: Option<User>, now: DateTime<Utc>) -> Result<Option<Invitation>, Error> {
+    let table = &app.config.table_name;
+    let mut writes = Vec::new();
+    let mut new_org: Option<Organization> = None;
+    let home_org = if inv.kind == InvitationKind::Signup && inv.create_organization {
+        let org = new_organization(app, inv, now);
+        writes.extend(store::orgs::new_org_writes(table, &org)?);
+        let id = org.id.clone();
+        new_org = Some(org);
+        id
+    } else {
+        inv.org_id.clone()
+    };
+    let existing = match (&invitee, &new_org) {
+        (Some(user), None) => Some(user.clone()),
+        (None, None) => store::orgs::user_by_email(&app.ddb, table, &home_org, &inv.email).await?,
+        (_, Some(_)) => None,
+    };
+    let user = match existing {
+        Some(user) => user,
+        None => {
+            let role = match (&new_org, inv.role) {
+                (Some(_), _) => Role::Owner,
+                (None, Some(role)) => role,
+                (None, None) => Role::Member,
+            };
+            let number = store::counters::reserve(&app.ddb, table, &home_org, "user", 1).await?;
+            let user = User {
+                id: ids::new("usr"),
+                org_id: home_org.clone(),
+                number,
+                email: inv.email.clone(),
+                name: inv.display_name.clone(),
+                role,
+                created_at: now,
+            };
+            writes.extend(store::orgs::new_user_writes(table, &user, new_org.is_some())?);
+            user
+        }
+    };
+    if let Some(flow_id) = &inv.flow_id {
+        writes.push(store::orgs::flow_member_write(table, flow_id, &user)?);
+    }
+    writes.push(store::invitations::consume_write(table, inv, &user.id, new_org.as_ref().map(|o| o.id.as_str()), now)?);
+    match app.ddb.transact_write_items().set_transact_items(Some(writes)).send().await {
+        Ok(_) => Ok(Some(Invitation {
+            state: InvitationState::Completed,
+            state_reason: Some("CONSUMED".into()),
+            user_id: Some(user.id),
+            result_org_id: new_org.map(|o| o.id),
+            update_time: now,
+            ..inv.clone()
+        })),
+        Err(err) if cancelled_by_condition(&err).is_some() => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organization {
+    let owner = inv.display_name.clone().unwrap_or_else(|| inv.email.clone());
+    Organization {
+        id: ids::new("org"),
+        slug: format!("org-{}", ids::random(12).to_lowercase()),
+        name: format!("{owner}'s organization"),
+        email: Some(inv.email.clone()),
+        tier: Tier::Standard,
+        created_at: now,
+        member_count: 1,
+        user_token_secret_sealed: app.sealer.seal(&ids::random(48)),
+        invitation_ttl_secs: None,
+        accept_url_template: None,
+    }
+}

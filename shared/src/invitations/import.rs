@@ -1,0 +1,132 @@
+//! Importing an address list into a training flow. Its cost grows with batches, not entries:
+//! users and invitations are read 100 keys a call, written 25 items a call, and jobs queued 10
+//! a call; invitation numbers for the whole list are reserved in one update.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{addresses, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS};
+use crate::{
+    app::App,
+    error::Error,
+    model::{Caller, Flow, Invitation, InvitationKind, InvitationState, Role, User},
+    store, validate,
+};
+
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// Invitations made (or re-opened after expiry or cancelation) by this import.
+    pub invitations: Vec<Invitation>,
+    /// Existing users of the organization, added to the flow at once.
+    pub added_users: Vec<User>,
+    /// `(entry, reason)` for entries that became nothing.
+    pub erroneous: Vec<(String, String)>,
+}
+
+pub async fn import(
+    app: &App,
+    caller: &Caller,
+    flow: &Flow,
+    list: &str,
+    message: Option<&str>,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Imported, Error> {
+    let parsed = addresses::parse(list).map_err(|too_many| {
+        Error::invalid("list", format!("has {} entries; at most {} are allowed", too_many.0, addresses::MAX_ENTRIES))
+    })?;
+    let message = message.map(|m| validate::text("message", m, MAX_MESSAGE_CHARS)).transpose()?;
+    let table = &app.config.table_name;
+    let mut result = Imported { erroneous: parsed.errors, ..Imported::default() };
+
+    let emails: Vec<String> = parsed.addresses.iter().map(|a| a.email.to_lowercase()).collect();
+    let users: HashMap<String, User> = store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails)
+        .await?
+        .into_iter()
+        .map(|u| (u.email.to_lowercase(), u))
+        .collect();
+    let (members, invitees): (Vec<_>, Vec<_>) = parsed.addresses.into_iter().partition(|a| users.contains_key(&a.email.to_lowercase()));
+    result.added_users = members.iter().filter_map(|a| users.get(&a.email.to_lowercase()).cloned()).collect();
+    let member_items = result
+        .added_users
+        .iter()
+        .map(|u| store::orgs::flow_member_item(&flow.id, u))
+        .collect::<Result<Vec<_>, _>>()?;
+    store::invitations::put_all(&app.ddb, table, member_items).await?;
+
+    let ids: Vec<String> = invitees.iter().map(|a| derived_id(&app.hasher, &caller.org_id, &flow.id, &a.email)).collect();
+    let existing: HashMap<String, Invitation> = store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids)
+        .await?
+        .into_iter()
+        .map(|inv| (inv.id.clone(), inv))
+        .collect();
+    let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
+    let (ttl_secs, expire_time) = expiry(&org, None, None, now);
+    let fresh_count = ids.iter().filter(|id| !existing.contains_key(*id)).count() as u64;
+    let mut next_number = match fresh_count {
+        0 => 0,
+        n => store::counters::reserve(&app.ddb, table, &caller.org_id, &format!("inv#{}", flow.id), n).await?,
+    };
+
+    let mut made: Vec<(Invitation, Secret)> = Vec::new();
+    for (address, id) in invitees.into_iter().zip(ids) {
+        let secret = new_secret(&app.hasher, &id);
+        let inv = match existing.get(&id) {
+            Some(inv) if inv.state_at(now).is_open() => {
+                result.erroneous.push((address.email, "Already invited".into()));
+                continue;
+            }
+            Some(inv) if inv.state == InvitationState::Completed => {
+                result.erroneous.push((address.email, "Already accepted".into()));
+                continue;
+            }
+            // Expired or canceled: the same record comes back, pending again.
+            Some(inv) => Invitation {
+                state: InvitationState::StartPending,
+                state_reason: Some("RESENT".into()),
+                message: message.clone(),
+                secret_hash: secret.hash.clone(),
+                ttl_secs,
+                expire_time,
+                start_time: None,
+                update_time: now,
+                ..inv.clone()
+            },
+            None => {
+                let number = next_number;
+                next_number += 1;
+                Invitation {
+                    id: id.clone(),
+                    org_id: caller.org_id.clone(),
+                    kind: InvitationKind::JoinOrganization,
+                    state: InvitationState::StartPending,
+                    state_reason: None,
+                    email: address.email,
+                    display_name: address.name,
+                    role: Some(Role::Member),
+                    user_id: None,
+                    creator_user_id: None,
+                    flow_id: Some(flow.id.clone()),
+                    flow_slug: Some(flow.slug.clone()),
+                    number: Some(number),
+                    message: message.clone(),
+                    create_organization: false,
+                    secret_hash: secret.hash.clone(),
+                    ttl_secs,
+                    expire_time,
+                    start_time: None,
+                    create_time: now,
+                    update_time: now,
+                    result_org_id: None,
+                }
+            }
+        };
+        made.push((inv, secret));
+    }
+    let items = made.iter().map(|(inv, _)| store::invitations::item(inv)).collect::<Result<Vec<_>, _>>()?;
+    store::invitations::put_all(&app.ddb, table, items).await?;
+    announce(app, &made, request_id, now).await?;
+    result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
+    Ok(result)
+}

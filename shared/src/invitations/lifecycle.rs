@@ -1,0 +1,137 @@
+//! Reading invitations and canceling them (the flows API's cancel, the invitations API's delete).
+
+use chrono::{DateTime, Utc};
+
+use super::event;
+use crate::{
+    app::App,
+    error::{Error, Resource},
+    ids, jobs,
+    model::{Caller, Flow, Invitation, InvitationState, Organization, User},
+    store,
+};
+
+/// An invitation with the records the flows API shows inside it.
+#[derive(Debug, Clone)]
+pub struct FlowView {
+    pub invitation: Invitation,
+    pub organization: Organization,
+    pub user: Option<User>,
+    pub creator: Option<User>,
+}
+
+pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Invitation, Error> {
+    if !ids::looks_like("inv", id) {
+        return Err(Error::not_found(Resource::Invitation, id));
+    }
+    store::invitations::get(&app.ddb, &app.config.table_name, &caller.org_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found(Resource::Invitation, id))
+}
+
+/// Loads the organization, invitee and creator for the flows API view, in one read.
+pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> {
+    let org_id = invitation.result_org_id.clone().unwrap_or_else(|| invitation.org_id.clone());
+    let ids: Vec<&str> = [invitation.user_id.as_deref(), invitation.creator_user_id.as_deref()].into_iter().flatten().collect();
+    let (org, mut users) = store::orgs::org_with_users(&app.ddb, &app.config.table_name, &org_id, &ids).await?;
+    // A signup that made an organization: the creator lives in the inviting one.
+    if invitation.result_org_id.is_some() {
+        if let Some(creator) = &invitation.creator_user_id {
+            let (_, more) = store::orgs::org_with_users(&app.ddb, &app.config.table_name, &invitation.org_id, &[creator]).await?;
+            users.extend(more);
+        }
+    }
+    let organization = org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
+    let find = |id: &Option<String>| id.as_ref().and_then(|id| users.iter().find(|u| &u.id == id).cloned());
+    Ok(FlowView { user: find(&invitation.user_id), creator: find(&invitation.creator_user_id), organization, invitation })
+}
+
+/// Cancels an open invitation. Canceling a canceled one changes nothing; an accepted or
+/// expired one cannot be canceled.
+pub async fn cancel(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Invitation, Error> {
+    let current = get(app, caller, id).await?;
+    match current.state_at(now) {
+        InvitationState::Canceled => return Ok(current),
+        state if !state.is_open() => return Err(not_open(state)),
+        _ => {}
+    }
+    let closed = store::invitations::close(&app.ddb, &app.config.table_name, &caller.org_id, id, InvitationState::Canceled, "CANCELED", now).await?;
+    match closed {
+        Some(inv) => {
+            jobs::publish(app, &event("invitation.canceled", &inv, request_id, now)).await?;
+            Ok(inv)
+        }
+        // It left the open states meanwhile: report what it is now.
+        None => {
+            let now_state = get(app, caller, id).await?;
+            match now_state.state_at(now) {
+                InvitationState::Canceled => Ok(now_state),
+                state => Err(not_open(state)),
+            }
+        }
+    }
+}
+
+/// Why an invitation that is not open cannot be used or changed.
+pub fn not_open(state: InvitationState) -> Error {
+    let (reason, what) = match state {
+        InvitationState::Completed => ("FLOW_COMPLETED", "has already been consumed"),
+        InvitationState::Canceled => ("FLOW_CANCELED", "was canceled"),
+        _ => ("FLOW_EXPIRED", "has expired"),
+    };
+    Error::FailedPrecondition { reason, message: format!("The flow {what}.") }
+}
+
+/// A training flow's invitations in number order (the list shows only pending ones), one page.
+pub async fn list_pending(app: &App, caller: &Caller, flow: &Flow, after: u64, limit: usize, now: DateTime<Utc>) -> Result<(Vec<Invitation>, Option<u64>), Error> {
+    let table = &app.config.table_name;
+    let mut page = Vec::new();
+    let mut cursor = after;
+    // Accepted and canceled ones share the index, so a query page may hold fewer pending ones
+    // than asked: read on until the page is full or the flow has no more.
+    loop {
+        let (items, more) = store::invitations::by_flow(&app.ddb, table, &caller.org_id, &flow.id, cursor, limit as i32).await?;
+        for inv in items {
+            cursor = inv.number.unwrap_or(cursor);
+            if inv.state_at(now).is_open() {
+                page.push(inv);
+                if page.len() == limit {
+                    return Ok((page, Some(cursor)));
+                }
+            }
+        }
+        if !more {
+            return Ok((page, None));
+        }
+    }
+}
+
+pub async fn by_number(app: &App, caller: &Caller, flow: &Flow, number: &str) -> Result<Invitation, Error> {
+    let not_found = || Error::not_found(Resource::Invitation, number);
+    let n: u64 = number.parse().map_err(|_| not_found())?;
+    let inv = store::invitations::by_number(&app.ddb, &app.config.table_name, &caller.org_id, &flow.id, n)
+        .await?
+        .ok_or_else(not_found)?;
+    // Deleted (canceled) invitations are gone from this API.
+    match inv.state {
+        InvitationState::Canceled => Err(not_found()),
+        _ => Ok(inv),
+    }
+}
+
+/// The invitations API's delete: only pending invitations; an accepted one is refused.
+pub async fn delete(app: &App, caller: &Caller, flow: &Flow, number: &str, request_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    let inv = by_number(app, caller, flow, number).await?;
+    if inv.state == InvitationState::Completed {
+        return Err(Error::Conflict { reason: "accepted", message: "An accepted invitation cannot be deleted".into() });
+    }
+    match cancel(app, caller, &inv.id, request_id, now).await {
+        Ok(_) => Ok(()),
+        // Expired but still pending in this API's terms: deleting it just closes it.
+        Err(Error::FailedPrecondition { reason: "FLOW_EXPIRED", .. }) => {
+            store::invitations::close(&app.ddb, &app.config.table_name, &caller.org_id, &inv.id, InvitationState::Canceled, "CANCELED", now).await?;
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
+}
