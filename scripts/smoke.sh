@@ -34,6 +34,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 for _ in $(seq 1 120); do
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/") || true
@@ -104,3 +105,4 @@ if ((failed > 0)); then
   tail -n 40 "$log"
   exit 1
 fi
+rm -f "$log"

@@ -17,6 +17,7 @@ MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 section "emulator (moto) on 127.0.0.1:$MOTO_PORT"
 scripts/moto.sh start "$MOTO_PORT"
 trap 'scripts/moto.sh stop "$MOTO_PORT"' EXIT
+trap 'exit 130' INT TERM
 
 failed=()
 # step NAME COMMAND...: runs it under a header and records a failure without stopping.
@@ -46,4 +47,5 @@ if ((${#failed[@]})); then
   printf 'FAILED: %s\n' "${failed[@]}"
   exit 1
 fi
+rm -f ".dev/moto-$MOTO_PORT.log"
 echo "all checks passed"
