@@ -24,7 +24,9 @@ ensure_venv() {
   touch "$marker"
 }
 
-command -v python3 >/dev/null || { echo "tools: python3 (3.9+) is required" >&2; exit 1; }
+# 3.11+: the pins were resolved on 3.11, and the scripts read Cargo.toml with tomllib.
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null ||
+  { echo "tools: python3 3.11 or newer is required" >&2; exit 1; }
 command -v cargo >/dev/null || { echo "tools: cargo (rustup) is required" >&2; exit 1; }
 command -v curl >/dev/null || { echo "tools: curl is required" >&2; exit 1; }
 
