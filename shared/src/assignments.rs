@@ -40,16 +40,33 @@ pub struct AssignRequest {
 impl AssignRequest {
     pub fn validate(input: AssignInput, now: DateTime<Utc>) -> Result<Self, Error> {
         if input.flow_id.len() > MAX_ID_LEN {
-            return Err(Error::invalid("flowId", format!("must be at most {MAX_ID_LEN} characters")));
+            return Err(Error::invalid(
+                "flowId",
+                format!("must be at most {MAX_ID_LEN} characters"),
+            ));
         }
         let user_email = validate::email("userEmail", &input.user_email)?;
-        let due_date = input.due_date.as_deref().map(|d| parse_due_date(d, now)).transpose()?;
+        let due_date = input
+            .due_date
+            .as_deref()
+            .map(|d| parse_due_date(d, now))
+            .transpose()?;
         let priority = match input.priority.as_deref() {
             None => Priority::Medium,
-            Some(p) => Priority::parse(p).ok_or_else(|| Error::invalid("priority", "must be one of low, medium, high"))?,
+            Some(p) => Priority::parse(p)
+                .ok_or_else(|| Error::invalid("priority", "must be one of low, medium, high"))?,
         };
-        let notes = input.notes.map(|n| validate::text("notes", &n, MAX_NOTES_CHARS)).transpose()?;
-        Ok(Self { flow_id: input.flow_id, user_email, due_date, priority, notes })
+        let notes = input
+            .notes
+            .map(|n| validate::text("notes", &n, MAX_NOTES_CHARS))
+            .transpose()?;
+        Ok(Self {
+            flow_id: input.flow_id,
+            user_email,
+            due_date,
+            priority,
+            notes,
+        })
     }
 }
 
@@ -64,7 +81,12 @@ fn parse_due_date(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Erro
                 .and_then(|d| d.and_hms_opt(23, 59, 59))
                 .map(|d| d.and_utc())
         })
-        .ok_or_else(|| Error::invalid("dueDate", "must be an ISO 8601 date-time such as 2024-11-25T23:59:59Z"))?;
+        .ok_or_else(|| {
+            Error::invalid(
+                "dueDate",
+                "must be an ISO 8601 date-time such as 2024-11-25T23:59:59Z",
+            )
+        })?;
     if parsed <= now {
         return Err(Error::invalid("dueDate", "must be in the future"));
     }
@@ -72,21 +94,45 @@ fn parse_due_date(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Erro
 }
 
 /// Assigns a flow; re-assigning a flow the user has unfinished updates that assignment.
-pub async fn assign(app: &App, caller: &Caller, request: AssignRequest, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+pub async fn assign(
+    app: &App,
+    caller: &Caller,
+    request: AssignRequest,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Assignment, Error> {
     let table_name = &app.config.table_name;
     if !ids::looks_like("flow", &request.flow_id) {
         return Err(Error::not_found(Resource::Flow, request.flow_id));
     }
-    let terms = Terms { due_date: request.due_date, priority: request.priority, notes: request.notes.as_deref(), now };
+    let terms = Terms {
+        due_date: request.due_date,
+        priority: request.priority,
+        notes: request.notes.as_deref(),
+        now,
+    };
     let mut assignment = None;
     // Concurrent assigns of the same flow to the same person race for the pointer; the loser
     // updates the winner's assignment. Three rounds settle any realistic race.
     for _ in 0..3 {
-        let found = table::lookup_for_assign(&app.ddb, table_name, &caller.org_id, &request.flow_id, &request.user_email).await?;
-        let flow = found.flow.ok_or_else(|| Error::not_found(Resource::Flow, &request.flow_id))?;
-        let user = found.user.ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
+        let found = table::lookup_for_assign(
+            &app.ddb,
+            table_name,
+            &caller.org_id,
+            &request.flow_id,
+            &request.user_email,
+        )
+        .await?;
+        let flow = found
+            .flow
+            .ok_or_else(|| Error::not_found(Resource::Flow, &request.flow_id))?;
+        let user = found
+            .user
+            .ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
         if let Some(active_id) = found.active_id {
-            if let Some(updated) = table::reassign(&app.ddb, table_name, &caller.org_id, &active_id, &terms).await? {
+            if let Some(updated) =
+                table::reassign(&app.ddb, table_name, &caller.org_id, &active_id, &terms).await?
+            {
                 assignment = Some(updated);
                 break;
             }
@@ -115,8 +161,15 @@ pub async fn assign(app: &App, caller: &Caller, request: AssignRequest, request_
             break;
         }
     }
-    let assignment = assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))?;
-    let event = Event::new("flow.assigned", &caller.org_id, request_id, now, event_data(&assignment));
+    let assignment =
+        assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))?;
+    let event = Event::new(
+        "flow.assigned",
+        &caller.org_id,
+        request_id,
+        now,
+        event_data(&assignment),
+    );
     jobs::publish(app, &event).await?;
     Ok(assignment)
 }
@@ -139,31 +192,54 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Err
 /// assigned → started. Starting a started assignment changes nothing and queues its
 /// `flow.started` event again under the same event id, so a retry after a failed queue call
 /// finishes the work and the event is still delivered once.
-pub async fn start(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+pub async fn start(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Assignment, Error> {
     check_id(id)?;
-    let assignment = match table::start(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
-        Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
-        Step::AlreadyThere(a) if a.progress == Progress::Completed => {
-            return Err(Error::Conflict { reason: "already_completed", message: format!("Assignment '{id}' is already completed") })
-        }
-        Step::Made(a) | Step::AlreadyThere(a) => a,
-    };
+    let assignment =
+        match table::start(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
+            Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
+            Step::AlreadyThere(a) if a.progress == Progress::Completed => {
+                return Err(Error::Conflict {
+                    reason: "already_completed",
+                    message: format!("Assignment '{id}' is already completed"),
+                })
+            }
+            Step::Made(a) | Step::AlreadyThere(a) => a,
+        };
     publish_fact(app, "flow.started", &assignment, request_id, now).await?;
     Ok(assignment)
 }
 
 /// → completed (from assigned or started). Completing again changes nothing; see [`start`].
-pub async fn complete(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Assignment, Error> {
+pub async fn complete(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Assignment, Error> {
     check_id(id)?;
-    let assignment = match table::complete(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
-        Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
-        Step::Made(a) | Step::AlreadyThere(a) => a,
-    };
+    let assignment =
+        match table::complete(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
+            Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
+            Step::Made(a) | Step::AlreadyThere(a) => a,
+        };
     publish_fact(app, "flow.completed", &assignment, request_id, now).await?;
     Ok(assignment)
 }
 
-async fn publish_fact(app: &App, kind: &str, a: &Assignment, request_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+async fn publish_fact(
+    app: &App,
+    kind: &str,
+    a: &Assignment,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let event = Event::for_fact(kind, &a.id, &a.org_id, request_id, now, event_data(a));
     jobs::publish(app, &event).await
 }
@@ -195,7 +271,11 @@ mod tests {
     }
 
     fn input() -> AssignInput {
-        AssignInput { flow_id: "flow_1".into(), user_email: "a@b.co".into(), ..Default::default() }
+        AssignInput {
+            flow_id: "flow_1".into(),
+            user_email: "a@b.co".into(),
+            ..Default::default()
+        }
     }
 
     fn field_of(result: Result<AssignRequest, Error>) -> String {
@@ -214,23 +294,99 @@ mod tests {
 
     #[test]
     fn due_dates() {
-        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25T23:59:59Z".into()), ..input() }, now()).unwrap();
-        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap()));
-        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25".into()), ..input() }, now()).unwrap();
-        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap()));
-        let r = AssignRequest::validate(AssignInput { due_date: Some("2026-11-25T10:00:00+02:00".into()), ..input() }, now()).unwrap();
-        assert_eq!(r.due_date, Some(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()));
+        let r = AssignRequest::validate(
+            AssignInput {
+                due_date: Some("2026-11-25T23:59:59Z".into()),
+                ..input()
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.due_date,
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap())
+        );
+        let r = AssignRequest::validate(
+            AssignInput {
+                due_date: Some("2026-11-25".into()),
+                ..input()
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.due_date,
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 23, 59, 59).unwrap())
+        );
+        let r = AssignRequest::validate(
+            AssignInput {
+                due_date: Some("2026-11-25T10:00:00+02:00".into()),
+                ..input()
+            },
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            r.due_date,
+            Some(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap())
+        );
         for bad in ["2024-11-25T23:59:59Z", "tomorrow", "2026-13-01", ""] {
-            assert_eq!(field_of(AssignRequest::validate(AssignInput { due_date: Some(bad.into()), ..input() }, now())), "dueDate", "{bad}");
+            assert_eq!(
+                field_of(AssignRequest::validate(
+                    AssignInput {
+                        due_date: Some(bad.into()),
+                        ..input()
+                    },
+                    now()
+                )),
+                "dueDate",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn other_fields() {
-        assert_eq!(field_of(AssignRequest::validate(AssignInput { priority: Some("urgent".into()), ..input() }, now())), "priority");
-        assert_eq!(field_of(AssignRequest::validate(AssignInput { user_email: "nope".into(), ..input() }, now())), "userEmail");
+        assert_eq!(
+            field_of(AssignRequest::validate(
+                AssignInput {
+                    priority: Some("urgent".into()),
+                    ..input()
+                },
+                now()
+            )),
+            "priority"
+        );
+        assert_eq!(
+            field_of(AssignRequest::validate(
+                AssignInput {
+                    user_email: "nope".into(),
+                    ..input()
+                },
+                now()
+            )),
+            "userEmail"
+        );
         let long = "n".repeat(MAX_NOTES_CHARS + 1);
-        assert_eq!(field_of(AssignRequest::validate(AssignInput { notes: Some(long), ..input() }, now())), "notes");
-        assert_eq!(field_of(AssignRequest::validate(AssignInput { flow_id: "f".repeat(200), ..input() }, now())), "flowId");
+        assert_eq!(
+            field_of(AssignRequest::validate(
+                AssignInput {
+                    notes: Some(long),
+                    ..input()
+                },
+                now()
+            )),
+            "notes"
+        );
+        assert_eq!(
+            field_of(AssignRequest::validate(
+                AssignInput {
+                    flow_id: "f".repeat(200),
+                    ..input()
+                },
+                now()
+            )),
+            "flowId"
+        );
     }
 }

@@ -3,14 +3,7 @@
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
-use crate::{
-    app::App,
-    error::Error,
-    keys::KeyKind,
-    model::Caller,
-    ratelimit::RateState,
-    store,
-};
+use crate::{app::App, error::Error, keys::KeyKind, model::Caller, ratelimit::RateState, store};
 
 /// Which `Authorization` schemes an endpoint accepts for its admin key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +16,11 @@ pub enum Schemes {
 /// The key presented in `Authorization`, if it is well formed for `kind`. Anything else is
 /// refused before any I/O.
 pub fn presented_admin_key(headers: &HeaderMap, schemes: Schemes) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, key) = value.split_once(' ')?;
     let accepted = scheme.eq_ignore_ascii_case("bearer")
         || (schemes == Schemes::BearerOrToken && scheme.eq_ignore_ascii_case("token"));
@@ -44,7 +41,11 @@ fn well_formed(key: &str, kind: KeyKind) -> bool {
 }
 
 /// Authenticates a presented key and counts the request against its rate limit.
-pub async fn authenticate(app: &App, key: &str, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
+pub async fn authenticate(
+    app: &App,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(Caller, RateState), Error> {
     let hash = app.hasher.hash_api_key(key);
     store::keys::authorize(&app.ddb, &app.config.table_name, &hash, now).await
 }
@@ -56,7 +57,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (k, v) in pairs {
-            map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            map.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         map
     }
@@ -73,16 +77,39 @@ mod tests {
     fn token_scheme_only_where_accepted() {
         let h = headers(&[("authorization", "Token sk_abc")]);
         assert_eq!(presented_admin_key(&h, Schemes::Bearer), None);
-        assert_eq!(presented_admin_key(&h, Schemes::BearerOrToken), Some("sk_abc"));
+        assert_eq!(
+            presented_admin_key(&h, Schemes::BearerOrToken),
+            Some("sk_abc")
+        );
     }
 
     #[test]
     fn malformed_keys_are_refused() {
-        for value in ["Bearer pk_abc", "Bearer sk_a-b", "Basic sk_abc", "Bearer", "sk_abc", "Bearer sk_abc extra"] {
-            assert_eq!(presented_admin_key(&headers(&[("authorization", value)]), Schemes::Bearer), None, "{value}");
+        for value in [
+            "Bearer pk_abc",
+            "Bearer sk_a-b",
+            "Basic sk_abc",
+            "Bearer",
+            "sk_abc",
+            "Bearer sk_abc extra",
+        ] {
+            assert_eq!(
+                presented_admin_key(&headers(&[("authorization", value)]), Schemes::Bearer),
+                None,
+                "{value}"
+            );
         }
-        assert_eq!(presented_admin_key(&HeaderMap::new(), Schemes::Bearer), None);
-        assert_eq!(presented_user_key(&headers(&[("userhub-api-key", "pk_ok")])), Some("pk_ok"));
-        assert_eq!(presented_user_key(&headers(&[("userhub-api-key", "sk_no")])), None);
+        assert_eq!(
+            presented_admin_key(&HeaderMap::new(), Schemes::Bearer),
+            None
+        );
+        assert_eq!(
+            presented_user_key(&headers(&[("userhub-api-key", "pk_ok")])),
+            Some("pk_ok")
+        );
+        assert_eq!(
+            presented_user_key(&headers(&[("userhub-api-key", "sk_no")])),
+            None
+        );
     }
 }

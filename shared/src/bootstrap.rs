@@ -85,11 +85,16 @@ async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or_else(|| Error::Internal("dead-letter queue has no ARN".into()))?;
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}).to_string();
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
+            .to_string();
     sqs.create_queue()
         .queue_name(name)
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, VISIBILITY_TIMEOUT_SECS.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY_TIMEOUT_SECS.to_string(),
+        )
         .send()
         .await
         .map_err(sqs_err)?
@@ -107,10 +112,14 @@ async fn ensure_secret(secrets: &aws_sdk_secretsmanager::Client, id: &str) -> Re
         .secret_string(ids::random(48))
         .send()
         .await
-        .map_err(|e| Error::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| {
+            Error::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+        })?;
     Ok(true)
 }
 
-fn sqs_err<E: std::error::Error + 'static, R: std::fmt::Debug>(e: aws_sdk_sqs::error::SdkError<E, R>) -> Error {
+fn sqs_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_sqs::error::SdkError<E, R>,
+) -> Error {
     Error::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
 }

@@ -45,10 +45,16 @@ pub enum Error {
     #[error("Too many requests. Please try again in {retry_after} seconds")]
     RateLimited { retry_after: u64, limit: u32 },
     #[error("{message}")]
-    Conflict { reason: &'static str, message: String },
+    Conflict {
+        reason: &'static str,
+        message: String,
+    },
     /// The operation is not allowed in the resource's current state (gRPC FAILED_PRECONDITION).
     #[error("{message}")]
-    FailedPrecondition { reason: &'static str, message: String },
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+    },
     #[error("A request with this Idempotency-Key is still being processed")]
     IdempotencyInFlight,
     #[error("This Idempotency-Key was already used with a different request")]
@@ -63,11 +69,17 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Invalid { field: field.into(), reason: reason.into() }
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn not_found(resource: Resource, id: impl Into<String>) -> Self {
-        Error::NotFound { resource, id: id.into() }
+        Error::NotFound {
+            resource,
+            id: id.into(),
+        }
     }
 
     pub fn status(&self) -> u16 {

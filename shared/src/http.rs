@@ -53,11 +53,54 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn path_param(&self, name: &str) -> Option<String> {
-        self.req.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+        self.req
+            .path_parameters_ref()
+            .and_then(|p| p.first(name))
+            .map(str::to_owned)
     }
 
     pub fn body(&self) -> &[u8] {
         self.req.body().as_ref()
+    }
+
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.req
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(name))
+            .map(str::to_owned)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The base of absolute URLs: the configured public URL, or the request's own scheme, host
+    /// and stage (API Gateway's `$default` stage has no path prefix).
+    pub fn base_url(&self) -> String {
+        if let Some(base) = &self.app.config.public_base_url {
+            return base.trim_end_matches('/').to_owned();
+        }
+        let context = match self.req.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => Some(ctx),
+            _ => None,
+        };
+        let sane = |h: &&str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic());
+        let host = self
+            .header("host")
+            .filter(sane)
+            .or_else(|| context.and_then(|c| c.domain_name.as_deref()).filter(sane))
+            .unwrap_or("localhost");
+        let scheme = match self.header("x-forwarded-proto") {
+            Some("http") => "http",
+            _ => "https",
+        };
+        let stage = context
+            .and_then(|c| c.stage.clone())
+            .filter(|s| s != "$default");
+        match stage {
+            Some(stage) => format!("{scheme}://{host}/{stage}"),
+            None => format!("{scheme}://{host}"),
+        }
     }
 }
 
@@ -65,11 +108,29 @@ impl Ctx<'_> {
 pub struct Reply {
     pub status: u16,
     pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
-        Self { status, body: Some(body) }
+        Self {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
@@ -86,18 +147,40 @@ impl Outcome {
         let mut headers = Vec::new();
         if let Error::RateLimited { retry_after, limit } = &err {
             headers.push(("retry-after", retry_after.to_string()));
-            headers.extend(RateState { limit: *limit, remaining: 0, reset_in: *retry_after }.headers());
+            headers.extend(
+                RateState {
+                    limit: *limit,
+                    remaining: 0,
+                    reset_in: *retry_after,
+                }
+                .headers(),
+            );
         }
-        Self { status: err.status(), body: Some(family.error_body(&err).to_string()), headers, error: Some(err) }
+        Self {
+            status: err.status(),
+            body: Some(family.error_body(&err).to_string()),
+            headers,
+            error: Some(err),
+        }
     }
 
     fn success(reply: Reply) -> Self {
-        Self { status: reply.status, body: reply.body.map(|b| b.to_string()), headers: Vec::new(), error: None }
+        Self {
+            status: reply.status,
+            body: reply.body.map(|b| b.to_string()),
+            headers: reply.headers,
+            error: None,
+        }
     }
 }
 
 /// Runs one request through the pipeline; always returns a response (only bugs reach the runtime).
-pub async fn serve<'a, F, Fut>(app: &'a App, req: Request, endpoint: &Endpoint, handler: F) -> Response<Body>
+pub async fn serve<'a, F, Fut>(
+    app: &'a App,
+    req: Request,
+    endpoint: &Endpoint,
+    handler: F,
+) -> Response<Body>
 where
     F: FnOnce(Ctx<'a>) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
@@ -108,10 +191,16 @@ where
         let started = Instant::now();
         let mut outcome = run(app, req, endpoint, request_id.clone(), handler).await;
         match &outcome.error {
-            Some(err) if outcome.status >= 500 => tracing::error!(status = outcome.status, error = %err, "request failed"),
+            Some(err) if outcome.status >= 500 => {
+                tracing::error!(status = outcome.status, error = %err, "request failed")
+            }
             _ => {}
         }
-        tracing::info!(status = outcome.status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "request finished");
+        tracing::info!(
+            status = outcome.status,
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request finished"
+        );
         outcome.headers.push(("x-request-id", request_id));
         into_response(outcome)
     }
@@ -119,7 +208,13 @@ where
     .await
 }
 
-async fn run<'a, F, Fut>(app: &'a App, req: Request, endpoint: &Endpoint, request_id: String, handler: F) -> Outcome
+async fn run<'a, F, Fut>(
+    app: &'a App,
+    req: Request,
+    endpoint: &Endpoint,
+    request_id: String,
+    handler: F,
+) -> Outcome
 where
     F: FnOnce(Ctx<'a>) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
@@ -143,13 +238,20 @@ where
             },
             Ok(Begin::Proceed(held)) => {
                 let org_id = caller.org_id.clone();
-                let ctx = Ctx { app, caller, request_id, now, req };
+                let ctx = Ctx {
+                    app,
+                    caller,
+                    request_id,
+                    now,
+                    req,
+                };
                 let outcome = match handler(ctx).await {
                     Ok(reply) => Outcome::success(reply),
                     Err(err) => Outcome::failure(family, err),
                 };
                 if let Some(held) = held {
-                    let kept = (outcome.status < 300).then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
+                    let kept = (outcome.status < 300)
+                        .then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
                     if let Err(err) = idempotency::finish(app, &org_id, &held, kept).await {
                         // The work is done; the client only loses replay protection for this key.
                         tracing::warn!(error = %err, "could not finish the idempotency record");
@@ -163,7 +265,12 @@ where
     outcome
 }
 
-async fn authenticate(app: &App, req: &Request, endpoint: &Endpoint, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
+async fn authenticate(
+    app: &App,
+    req: &Request,
+    endpoint: &Endpoint,
+    now: DateTime<Utc>,
+) -> Result<(Caller, RateState), Error> {
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
@@ -174,7 +281,9 @@ async fn authenticate(app: &App, req: &Request, endpoint: &Endpoint, now: DateTi
 
 fn check_body(req: &Request, endpoint: &Endpoint) -> Result<(), Error> {
     if req.body().len() > MAX_BODY_BYTES {
-        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        return Err(Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     if endpoint.json_body && !is_json(req) {
         return Err(Error::UnsupportedMediaType);
@@ -203,7 +312,10 @@ fn request_id_of(req: &Request) -> String {
 fn into_response(outcome: Outcome) -> Response<Body> {
     let mut builder = Response::builder().status(outcome.status);
     if outcome.body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json; charset=utf-8");
+        builder = builder.header(
+            http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        );
     }
     for (name, value) in outcome.headers {
         builder = builder.header(name, value);

@@ -28,33 +28,69 @@ pub enum Begin {
     Replay(Stored),
 }
 
-pub async fn begin(app: &App, caller: &Caller, honoured: bool, req: &Request, now: DateTime<Utc>) -> Result<Begin, Error> {
-    let Some(raw) = req.headers().get(HEADER) else { return Ok(Begin::Proceed(None)) };
+pub async fn begin(
+    app: &App,
+    caller: &Caller,
+    honoured: bool,
+    req: &Request,
+    now: DateTime<Utc>,
+) -> Result<Begin, Error> {
+    let Some(raw) = req.headers().get(HEADER) else {
+        return Ok(Begin::Proceed(None));
+    };
     if !honoured {
         return Ok(Begin::Proceed(None));
     }
     let key = raw
         .to_str()
         .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
-        .ok_or_else(|| Error::invalid("Idempotency-Key", "must be 1-255 printable ASCII characters"))?;
+        .filter(|k| {
+            !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        })
+        .ok_or_else(|| {
+            Error::invalid(
+                "Idempotency-Key",
+                "must be 1-255 printable ASCII characters",
+            )
+        })?;
     let fingerprint = fingerprint(req.method().as_str(), req.uri().path(), req.body().as_ref());
-    let claim = records::claim(&app.ddb, &app.config.table_name, &caller.org_id, key, &fingerprint, now.timestamp()).await?;
+    let claim = records::claim(
+        &app.ddb,
+        &app.config.table_name,
+        &caller.org_id,
+        key,
+        &fingerprint,
+        now.timestamp(),
+    )
+    .await?;
     match claim {
-        Claim::Fresh => Ok(Begin::Proceed(Some(Held { key: key.to_owned() }))),
-        Claim::Replay(stored) => Ok(Begin::Replay(Stored { body: app.sealer.open(&stored.body)?, ..stored })),
+        Claim::Fresh => Ok(Begin::Proceed(Some(Held {
+            key: key.to_owned(),
+        }))),
+        Claim::Replay(stored) => Ok(Begin::Replay(Stored {
+            body: app.sealer.open(&stored.body)?,
+            ..stored
+        })),
         Claim::InFlight => Err(Error::IdempotencyInFlight),
         Claim::Mismatch => Err(Error::IdempotencyMismatch),
     }
 }
 
 /// Keeps a successful response for replay, or gives the key back.
-pub async fn finish(app: &App, org_id: &str, held: &Held, kept: Option<(u16, String)>) -> Result<(), Error> {
+pub async fn finish(
+    app: &App,
+    org_id: &str,
+    held: &Held,
+    kept: Option<(u16, String)>,
+) -> Result<(), Error> {
     let table = &app.config.table_name;
     match kept {
         // Responses can hold secrets shown once (a new token, a flow secret): kept sealed.
         Some((status, body)) => {
-            let stored = Stored { status, body: app.sealer.seal(&body) };
+            let stored = Stored {
+                status,
+                body: app.sealer.seal(&body),
+            };
             records::record(&app.ddb, table, org_id, &held.key, &stored).await
         }
         None => records::release(&app.ddb, table, org_id, &held.key).await,

@@ -24,7 +24,13 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: &str, org_id: &str, request_id: &str, now: DateTime<Utc>, data: serde_json::Value) -> Self {
+    pub fn new(
+        kind: &str,
+        org_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
         Self {
             id: ids::new("evt"),
             kind: kind.to_owned(),
@@ -37,10 +43,20 @@ impl Event {
 
     /// An event whose id is fixed by what happened (e.g. an assignment's start), so that
     /// queueing it again after a failed attempt is delivered once.
-    pub fn for_fact(kind: &str, fact: &str, org_id: &str, request_id: &str, now: DateTime<Utc>, data: serde_json::Value) -> Self {
+    pub fn for_fact(
+        kind: &str,
+        fact: &str,
+        org_id: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!("{kind}\0{fact}").as_bytes());
-        Self { id: format!("evt_{}", &hex::encode(digest)[..24]), ..Self::new(kind, org_id, request_id, now, data) }
+        Self {
+            id: format!("evt_{}", &hex::encode(digest)[..24]),
+            ..Self::new(kind, org_id, request_id, now, data)
+        }
     }
 }
 
@@ -59,12 +75,18 @@ pub struct EmailJob {
 pub type Calls = usize;
 
 pub async fn publish_all(app: &App, events: &[Event]) -> Result<Calls, Error> {
-    let bodies = events.iter().map(|e| (e.request_id.clone(), serde_json::to_string(e))).collect::<Vec<_>>();
+    let bodies = events
+        .iter()
+        .map(|e| (e.request_id.clone(), serde_json::to_string(e)))
+        .collect::<Vec<_>>();
     send_batches(app, &app.config.webhook_queue_url, bodies).await
 }
 
 pub async fn queue_emails(app: &App, jobs: &[EmailJob]) -> Result<Calls, Error> {
-    let bodies = jobs.iter().map(|j| (j.request_id.clone(), serde_json::to_string(j))).collect::<Vec<_>>();
+    let bodies = jobs
+        .iter()
+        .map(|j| (j.request_id.clone(), serde_json::to_string(j)))
+        .collect::<Vec<_>>();
     send_batches(app, &app.config.email_queue_url, bodies).await
 }
 
@@ -81,7 +103,9 @@ async fn send_batches(
         let mut entries = Vec::with_capacity(chunk.len());
         for (i, (request_id, body)) in chunk.iter().enumerate() {
             let body = body.as_ref().map_err(|e| Error::Internal(e.to_string()))?;
-            let mut entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body);
             if let Some(request_id) = request_id {
                 entry = entry.message_attributes("request_id", request_id_attribute(request_id)?);
             }
@@ -95,9 +119,17 @@ async fn send_batches(
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| Error::Unavailable(format!("queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "queue: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ))
+            })?;
         if !out.failed.is_empty() {
-            return Err(Error::Unavailable(format!("queue refused {} job(s)", out.failed.len())));
+            return Err(Error::Unavailable(format!(
+                "queue refused {} job(s)",
+                out.failed.len()
+            )));
         }
     }
     Ok(calls)
@@ -113,12 +145,19 @@ fn request_id_attribute(request_id: &str) -> Result<MessageAttributeValue, Error
 
 pub async fn publish(app: &App, event: &Event) -> Result<(), Error> {
     let body = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut send = app.sqs.send_message().queue_url(&app.config.webhook_queue_url).message_body(body);
+    let mut send = app
+        .sqs
+        .send_message()
+        .queue_url(&app.config.webhook_queue_url)
+        .message_body(body);
     if let Some(request_id) = &event.request_id {
         send = send.message_attributes("request_id", request_id_attribute(request_id)?);
     }
     send.send().await.map_err(|e| {
-        Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e)))
+        Error::Unavailable(format!(
+            "webhook queue: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&e)
+        ))
     })?;
     Ok(())
 }
@@ -130,9 +169,30 @@ mod tests {
     #[test]
     fn fact_events_have_stable_ids() {
         let now = Utc::now();
-        let a = Event::for_fact("flow.started", "asgn_1", "org_1", "req_1", now, serde_json::json!({}));
-        let b = Event::for_fact("flow.started", "asgn_1", "org_1", "req_2", now, serde_json::json!({}));
-        let c = Event::for_fact("flow.completed", "asgn_1", "org_1", "req_1", now, serde_json::json!({}));
+        let a = Event::for_fact(
+            "flow.started",
+            "asgn_1",
+            "org_1",
+            "req_1",
+            now,
+            serde_json::json!({}),
+        );
+        let b = Event::for_fact(
+            "flow.started",
+            "asgn_1",
+            "org_1",
+            "req_2",
+            now,
+            serde_json::json!({}),
+        );
+        let c = Event::for_fact(
+            "flow.completed",
+            "asgn_1",
+            "org_1",
+            "req_1",
+            now,
+            serde_json::json!({}),
+        );
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert!(a.id.starts_with("evt_"));
@@ -140,9 +200,22 @@ mod tests {
 
     #[test]
     fn envelope_has_the_documented_fields() {
-        let e = Event::new("flow.assigned", "org_1", "req_1", Utc::now(), serde_json::json!({"a": 1}));
+        let e = Event::new(
+            "flow.assigned",
+            "org_1",
+            "req_1",
+            Utc::now(),
+            serde_json::json!({"a": 1}),
+        );
         let v = serde_json::to_value(&e).unwrap();
-        for field in ["id", "type", "createdAt", "organizationId", "requestId", "data"] {
+        for field in [
+            "id",
+            "type",
+            "createdAt",
+            "organizationId",
+            "requestId",
+            "data",
+        ] {
             assert!(v.get(field).is_some(), "{field}");
         }
     }

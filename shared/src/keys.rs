@@ -62,7 +62,9 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn from_secret(secret: &[u8]) -> Self {
-        Self { key: derive(secret, b"inflow/hash/v1") }
+        Self {
+            key: derive(secret, b"inflow/hash/v1"),
+        }
     }
 
     /// Hex HMAC-SHA256 of `value`, tagged with a purpose so one secret's hash never equals
@@ -81,18 +83,30 @@ impl Hasher {
 }
 
 /// Reads the app secret, the root of every key we derive (hashing, sealing).
-pub async fn load_app_secret(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<Vec<u8>, Error> {
-    let value = secrets.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
-        Error::Config(format!(
-            "cannot read secret {secret_id}: {}",
-            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-        ))
-    })?;
+pub async fn load_app_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<Vec<u8>, Error> {
+    let value = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::Config(format!(
+                "cannot read secret {secret_id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ))
+        })?;
     value
         .secret_string()
         .filter(|s| s.len() >= 16)
         .map(|s| s.as_bytes().to_vec())
-        .ok_or_else(|| Error::Config(format!("secret {secret_id} is missing or shorter than 16 characters")))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "secret {secret_id} is missing or shorter than 16 characters"
+            ))
+        })
 }
 
 /// Encrypts secrets we must be able to read back (webhook signing secrets), with AES-256-GCM
@@ -105,31 +119,45 @@ pub struct Sealer {
 impl Sealer {
     pub fn from_secret(secret: &[u8]) -> Self {
         let derived = derive(secret, b"inflow/seal/v1");
-        Self { key: *aes_gcm::Key::<aes_gcm::Aes256Gcm>::from_slice(&derived) }
+        Self {
+            key: *aes_gcm::Key::<aes_gcm::Aes256Gcm>::from_slice(&derived),
+        }
     }
 
     /// base64(nonce || ciphertext)
     pub fn seal(&self, plain: &str) -> String {
-        use aes_gcm::{aead::{Aead, AeadCore, KeyInit, OsRng}, Aes256Gcm};
+        use aes_gcm::{
+            aead::{Aead, AeadCore, KeyInit, OsRng},
+            Aes256Gcm,
+        };
         use base64::Engine;
         let cipher = Aes256Gcm::new(&self.key);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let sealed = cipher.encrypt(&nonce, plain.as_bytes()).expect("AES-GCM encryption of a short string cannot fail");
+        let sealed = cipher
+            .encrypt(&nonce, plain.as_bytes())
+            .expect("AES-GCM encryption of a short string cannot fail");
         let mut out = nonce.to_vec();
         out.extend(sealed);
         base64::engine::general_purpose::STANDARD.encode(out)
     }
 
     pub fn open(&self, sealed: &str) -> Result<String, Error> {
-        use aes_gcm::{aead::{Aead, KeyInit}, Aes256Gcm, Nonce};
+        use aes_gcm::{
+            aead::{Aead, KeyInit},
+            Aes256Gcm, Nonce,
+        };
         use base64::Engine;
         let bad = || Error::Internal("a sealed secret could not be opened".into());
-        let raw = base64::engine::general_purpose::STANDARD.decode(sealed).map_err(|_| bad())?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| bad())?;
         if raw.len() < 12 {
             return Err(bad());
         }
         let (nonce, ciphertext) = raw.split_at(12);
-        let plain = Aes256Gcm::new(&self.key).decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| bad())?;
+        let plain = Aes256Gcm::new(&self.key)
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| bad())?;
         String::from_utf8(plain).map_err(|_| bad())
     }
 }
@@ -148,7 +176,10 @@ mod tests {
     fn generated_keys_carry_their_kind() {
         let key = PlainKey::generate(KeyKind::Admin);
         assert_eq!(KeyKind::of(key.expose()), Some(KeyKind::Admin));
-        assert_eq!(KeyKind::of(PlainKey::generate(KeyKind::User).expose()), Some(KeyKind::User));
+        assert_eq!(
+            KeyKind::of(PlainKey::generate(KeyKind::User).expose()),
+            Some(KeyKind::User)
+        );
         assert_eq!(KeyKind::of("xx_abc"), None);
         assert_eq!(KeyKind::of("sk"), None);
         assert!(!format!("{key:?}").contains(key.expose()));
@@ -172,7 +203,9 @@ mod tests {
         assert!(!sealed.contains("whsec"));
         assert_ne!(sealed, a.seal("whsec_abc"), "nonces differ");
         assert_eq!(a.open(&sealed).unwrap(), "whsec_abc");
-        assert!(Sealer::from_secret(b"fedcba9876543210").open(&sealed).is_err());
+        assert!(Sealer::from_secret(b"fedcba9876543210")
+            .open(&sealed)
+            .is_err());
         assert!(a.open("not base64!").is_err());
     }
 }

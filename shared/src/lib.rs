@@ -27,3 +27,23 @@ pub mod wire;
 pub use app::App;
 pub use config::Config;
 pub use error::{Error, Result};
+
+pub use lambda_http;
+
+/// The `main` of an HTTP function: JSON logs, the [`App`] built once per container (clients and
+/// the hashing key, before the first event), then every event through one handler.
+#[macro_export]
+macro_rules! http_function {
+    ($handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_http::Error> {
+            $crate::telemetry::init();
+            let app = $crate::App::from_env().await?;
+            let app = &app;
+            $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| async move {
+                Ok::<_, $crate::lambda_http::Error>($handler(app, req).await)
+            }))
+            .await
+        }
+    };
+}

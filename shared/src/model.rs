@@ -206,7 +206,10 @@ impl InvitationState {
     }
 
     pub fn is_open(self) -> bool {
-        matches!(self, InvitationState::StartPending | InvitationState::Started)
+        matches!(
+            self,
+            InvitationState::StartPending | InvitationState::Started
+        )
     }
 }
 
@@ -292,17 +295,39 @@ mod tests {
     fn open_invitations_expire_on_read() {
         let now = Utc::now();
         let mut inv = Invitation {
-            id: "inv_1".into(), org_id: "org_1".into(), kind: InvitationKind::JoinOrganization,
-            state: InvitationState::StartPending, state_reason: None, email: "a@b.co".into(),
-            display_name: None, role: None, user_id: None, creator_user_id: None, flow_id: None,
-            flow_slug: None, number: None, message: None, create_organization: false,
-            secret_hash: String::new(), ttl_secs: 60, expire_time: now, start_time: None,
-            create_time: now, update_time: now, result_org_id: None,
+            id: "inv_1".into(),
+            org_id: "org_1".into(),
+            kind: InvitationKind::JoinOrganization,
+            state: InvitationState::StartPending,
+            state_reason: None,
+            email: "a@b.co".into(),
+            display_name: None,
+            role: None,
+            user_id: None,
+            creator_user_id: None,
+            flow_id: None,
+            flow_slug: None,
+            number: None,
+            message: None,
+            create_organization: false,
+            secret_hash: String::new(),
+            ttl_secs: 60,
+            expire_time: now,
+            start_time: None,
+            create_time: now,
+            update_time: now,
+            result_org_id: None,
         };
         assert_eq!(inv.state_at(now), InvitationState::Expired);
-        assert_eq!(inv.state_at(now - chrono::Duration::seconds(1)), InvitationState::StartPending);
+        assert_eq!(
+            inv.state_at(now - chrono::Duration::seconds(1)),
+            InvitationState::StartPending
+        );
         inv.state = InvitationState::Completed;
-        assert_eq!(inv.state_at(now + chrono::Duration::days(1)), InvitationState::Completed);
+        assert_eq!(
+            inv.state_at(now + chrono::Duration::days(1)),
+            InvitationState::Completed
+        );
     }
 
     #[test]

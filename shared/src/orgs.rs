@@ -9,8 +9,7 @@ use crate::{
     ids,
     keys::{KeyKind, PlainKey},
     model::{Flow, Organization, Role, Tier, User},
-    store,
-    validate,
+    store, validate,
     webhooks::{self, Endpoint},
 };
 
@@ -30,7 +29,11 @@ pub struct NewOrg<'a> {
 }
 
 /// Creates an organization with one admin key and one user key.
-pub async fn create_org(app: &App, new: NewOrg<'_>, now: DateTime<Utc>) -> Result<(Organization, IssuedKey, IssuedKey), Error> {
+pub async fn create_org(
+    app: &App,
+    new: NewOrg<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Organization, IssuedKey, IssuedKey), Error> {
     let org = Organization {
         id: ids::new("org"),
         slug: validate::slug("slug", new.slug)?,
@@ -49,21 +52,44 @@ pub async fn create_org(app: &App, new: NewOrg<'_>, now: DateTime<Utc>) -> Resul
     Ok((org, admin, user))
 }
 
-pub async fn create_key(app: &App, org_id: &str, kind: KeyKind, now: DateTime<Utc>) -> Result<IssuedKey, Error> {
+pub async fn create_key(
+    app: &App,
+    org_id: &str,
+    kind: KeyKind,
+    now: DateTime<Utc>,
+) -> Result<IssuedKey, Error> {
     let org = store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
     issue_key(app, &org, kind, now).await
 }
 
-async fn issue_key(app: &App, org: &Organization, kind: KeyKind, now: DateTime<Utc>) -> Result<IssuedKey, Error> {
+async fn issue_key(
+    app: &App,
+    org: &Organization,
+    kind: KeyKind,
+    now: DateTime<Utc>,
+) -> Result<IssuedKey, Error> {
     let key = PlainKey::generate(kind);
     let id = ids::new("key");
     let hash = app.hasher.hash_api_key(key.expose());
-    let new = store::keys::NewKey { hash: &hash, key_id: &id, org_id: &org.id, org_slug: &org.slug, kind, tier: org.tier, now };
+    let new = store::keys::NewKey {
+        hash: &hash,
+        key_id: &id,
+        org_id: &org.id,
+        org_slug: &org.slug,
+        kind,
+        tier: org.tier,
+        now,
+    };
     store::keys::put(&app.ddb, &app.config.table_name, new).await?;
     Ok(IssuedKey { id, kind, key })
 }
 
-pub async fn revoke_key(app: &App, org_id: &str, key_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+pub async fn revoke_key(
+    app: &App,
+    org_id: &str,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     store::keys::revoke(&app.ddb, &app.config.table_name, org_id, key_id, now).await
 }
 
@@ -73,9 +99,17 @@ pub async fn set_tier(app: &App, org_id: &str, tier: Tier) -> Result<usize, Erro
     store::keys::set_tier(&app.ddb, &app.config.table_name, org_id, tier).await
 }
 
-pub async fn create_user(app: &App, org_id: &str, email: &str, name: Option<&str>, role: Role, now: DateTime<Utc>) -> Result<User, Error> {
+pub async fn create_user(
+    app: &App,
+    org_id: &str,
+    email: &str,
+    name: Option<&str>,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<User, Error> {
     store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
-    let number = store::counters::reserve(&app.ddb, &app.config.table_name, org_id, "user", 1).await?;
+    let number =
+        store::counters::reserve(&app.ddb, &app.config.table_name, org_id, "user", 1).await?;
     let user = User {
         id: ids::new("usr"),
         org_id: org_id.to_owned(),
@@ -96,7 +130,12 @@ pub struct NewFlow<'a> {
     pub estimated_duration: &'a str,
 }
 
-pub async fn create_flow(app: &App, org_id: &str, new: NewFlow<'_>, now: DateTime<Utc>) -> Result<Flow, Error> {
+pub async fn create_flow(
+    app: &App,
+    org_id: &str,
+    new: NewFlow<'_>,
+    now: DateTime<Utc>,
+) -> Result<Flow, Error> {
     store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
     let flow = Flow {
         id: ids::new("flow"),
@@ -112,7 +151,13 @@ pub async fn create_flow(app: &App, org_id: &str, new: NewFlow<'_>, now: DateTim
 }
 
 /// Subscribes a URL to events; returns the endpoint and its signing secret (shown once).
-pub async fn add_webhook(app: &App, org_id: &str, url: &str, events: Option<&str>, now: DateTime<Utc>) -> Result<(Endpoint, String), Error> {
+pub async fn add_webhook(
+    app: &App,
+    org_id: &str,
+    url: &str,
+    events: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Endpoint, String), Error> {
     store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
     webhooks::check_url(url)?;
     let events = webhooks::parse_events(events)?;

@@ -23,7 +23,11 @@ pub struct RateState {
 
 impl RateState {
     pub fn after(limit: u32, used: u32, now: DateTime<Utc>) -> Self {
-        Self { limit, remaining: limit.saturating_sub(used), reset_in: seconds_to_reset(now) }
+        Self {
+            limit,
+            remaining: limit.saturating_sub(used),
+            reset_in: seconds_to_reset(now),
+        }
     }
 
     pub fn headers(&self) -> [(&'static str, String); 3] {
@@ -43,7 +47,10 @@ mod tests {
     #[test]
     fn windows_are_whole_minutes() {
         let t = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
-        assert_eq!(window_of(t) + 1, window_of(t + chrono::Duration::seconds(60)));
+        assert_eq!(
+            window_of(t) + 1,
+            window_of(t + chrono::Duration::seconds(60))
+        );
         assert_eq!(window_of(t), window_of(t + chrono::Duration::seconds(59)));
         assert_eq!(seconds_to_reset(t), 60);
         assert_eq!(seconds_to_reset(t + chrono::Duration::seconds(59)), 1);
@@ -54,6 +61,13 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 30).unwrap();
         assert_eq!(RateState::after(100, 100, t).remaining, 0);
         assert_eq!(RateState::after(100, 101, t).remaining, 0);
-        assert_eq!(RateState::after(100, 1, t), RateState { limit: 100, remaining: 99, reset_in: 30 });
+        assert_eq!(
+            RateState::after(100, 1, t),
+            RateState {
+                limit: 100,
+                remaining: 99,
+                reset_in: 30
+            }
+        );
     }
 }

@@ -77,9 +77,9 @@ impl Token {
 
     /// Whether `value` could be a token we issued; anything else is unknown without any I/O.
     fn well_formed(value: &str) -> bool {
-        value
-            .strip_prefix(TOKEN_PREFIX)
-            .is_some_and(|rest| rest.len() == TOKEN_RANDOM_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+        value.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
+            rest.len() == TOKEN_RANDOM_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
     }
 
     fn hash(&self, app: &App) -> String {
@@ -105,27 +105,54 @@ pub struct UserGroupInput {
 /// A validated request: create a group, or rotate the token of the group `current_token` names.
 #[derive(Debug)]
 pub enum UserGroupRequest {
-    Create { name: String, provided_id: String, environment: Environment },
-    Rotate { current_token: Token, name: Option<String>, provided_id: Option<String>, environment: Option<Environment> },
+    Create {
+        name: String,
+        provided_id: String,
+        environment: Environment,
+    },
+    Rotate {
+        current_token: Token,
+        name: Option<String>,
+        provided_id: Option<String>,
+        environment: Option<Environment>,
+    },
 }
 
 impl UserGroupRequest {
     pub fn validate(input: UserGroupInput) -> Result<Self, Error> {
-        let name = input.name.map(|n| text("name", &n, MAX_NAME_CHARS)).transpose()?;
-        let provided_id = input.provided_id.map(|p| text("provided_id", &p, MAX_PROVIDED_ID_CHARS)).transpose()?;
+        let name = input
+            .name
+            .map(|n| text("name", &n, MAX_NAME_CHARS))
+            .transpose()?;
+        let provided_id = input
+            .provided_id
+            .map(|p| text("provided_id", &p, MAX_PROVIDED_ID_CHARS))
+            .transpose()?;
         let environment = input
             .environment
-            .map(|e| Environment::parse(&e).ok_or_else(|| Error::invalid("environment", "must be Customer or Testing")))
+            .map(|e| {
+                Environment::parse(&e)
+                    .ok_or_else(|| Error::invalid("environment", "must be Customer or Testing"))
+            })
             .transpose()?;
         // The seed sends `"current_token": ""` to create, so an empty token means "none".
-        let current_token = input.current_token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        let current_token = input
+            .current_token
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
         Ok(match current_token {
             None => UserGroupRequest::Create {
                 name: name.ok_or_else(|| Error::invalid("name", "is required"))?,
-                provided_id: provided_id.ok_or_else(|| Error::invalid("provided_id", "is required"))?,
+                provided_id: provided_id
+                    .ok_or_else(|| Error::invalid("provided_id", "is required"))?,
                 environment: environment.unwrap_or(Environment::Customer),
             },
-            Some(token) => UserGroupRequest::Rotate { current_token: Token(token), name, provided_id, environment },
+            Some(token) => UserGroupRequest::Rotate {
+                current_token: Token(token),
+                name,
+                provided_id,
+                environment,
+            },
         })
     }
 }
@@ -133,15 +160,24 @@ impl UserGroupRequest {
 /// A single-line, non-empty, bounded string without control or invisible formatting
 /// characters (which could disguise one id as another or break a dashboard's layout).
 fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
-    if value.chars().any(|c| c.is_control() || is_invisible_format(c)) {
-        return Err(Error::invalid(field, "must not contain control or invisible formatting characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(Error::invalid(
+            field,
+            "must not contain control or invisible formatting characters",
+        ));
     }
     let value = value.trim();
     if value.is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max_chars {
-        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -158,13 +194,34 @@ pub struct Issued {
     pub token: Token,
 }
 
-pub async fn create_or_rotate(app: &App, caller: &Caller, request: UserGroupRequest, now: DateTime<Utc>) -> Result<Issued, Error> {
+pub async fn create_or_rotate(
+    app: &App,
+    caller: &Caller,
+    request: UserGroupRequest,
+    now: DateTime<Utc>,
+) -> Result<Issued, Error> {
     match request {
-        UserGroupRequest::Create { name, provided_id, environment } => {
-            create(app, caller, name, provided_id, environment, now).await
-        }
-        UserGroupRequest::Rotate { current_token, name, provided_id, environment } => {
-            rotate(app, caller, &current_token, name, provided_id, environment, now).await
+        UserGroupRequest::Create {
+            name,
+            provided_id,
+            environment,
+        } => create(app, caller, name, provided_id, environment, now).await,
+        UserGroupRequest::Rotate {
+            current_token,
+            name,
+            provided_id,
+            environment,
+        } => {
+            rotate(
+                app,
+                caller,
+                &current_token,
+                name,
+                provided_id,
+                environment,
+                now,
+            )
+            .await
         }
     }
 }
@@ -231,11 +288,20 @@ async fn rotate(
         .await?
         .filter(|g| g.org_id == caller.org_id)
         .ok_or_else(unknown)?;
-    if provided_id.as_ref().is_some_and(|p| *p != group.provided_id) {
-        return Err(Error::invalid("provided_id", "does not match the user group of current_token"));
+    if provided_id
+        .as_ref()
+        .is_some_and(|p| *p != group.provided_id)
+    {
+        return Err(Error::invalid(
+            "provided_id",
+            "does not match the user group of current_token",
+        ));
     }
     if environment.is_some_and(|e| e != group.environment) {
-        return Err(Error::invalid("environment", "does not match the user group of current_token"));
+        return Err(Error::invalid(
+            "environment",
+            "does not match the user group of current_token",
+        ));
     }
     if let Some(name) = name {
         group.name = name;
@@ -260,7 +326,12 @@ async fn rotate(
 mod tests {
     use super::*;
 
-    fn input(name: Option<&str>, provided_id: Option<&str>, environment: Option<&str>, token: Option<&str>) -> UserGroupInput {
+    fn input(
+        name: Option<&str>,
+        provided_id: Option<&str>,
+        environment: Option<&str>,
+        token: Option<&str>,
+    ) -> UserGroupInput {
         UserGroupInput {
             name: name.map(Into::into),
             provided_id: provided_id.map(Into::into),
@@ -279,9 +350,23 @@ mod tests {
     #[test]
     fn no_or_empty_token_creates_with_customer_by_default() {
         for token in [None, Some(""), Some("  ")] {
-            match UserGroupRequest::validate(input(Some(" Example 1 "), Some("example_1"), None, token)).unwrap() {
-                UserGroupRequest::Create { name, provided_id, environment } => {
-                    assert_eq!((name.as_str(), provided_id.as_str(), environment), ("Example 1", "example_1", Environment::Customer));
+            match UserGroupRequest::validate(input(
+                Some(" Example 1 "),
+                Some("example_1"),
+                None,
+                token,
+            ))
+            .unwrap()
+            {
+                UserGroupRequest::Create {
+                    name,
+                    provided_id,
+                    environment,
+                } => {
+                    assert_eq!(
+                        (name.as_str(), provided_id.as_str(), environment),
+                        ("Example 1", "example_1", Environment::Customer)
+                    );
                 }
                 other => panic!("{other:?}"),
             }
@@ -290,9 +375,33 @@ mod tests {
 
     #[test]
     fn creating_needs_name_and_provided_id() {
-        assert_eq!(invalid_field(UserGroupRequest::validate(input(None, Some("p"), None, Some("")))), "name");
-        assert_eq!(invalid_field(UserGroupRequest::validate(input(Some("n"), None, None, None))), "provided_id");
-        assert_eq!(invalid_field(UserGroupRequest::validate(input(Some("   "), Some("p"), None, None))), "name");
+        assert_eq!(
+            invalid_field(UserGroupRequest::validate(input(
+                None,
+                Some("p"),
+                None,
+                Some("")
+            ))),
+            "name"
+        );
+        assert_eq!(
+            invalid_field(UserGroupRequest::validate(input(
+                Some("n"),
+                None,
+                None,
+                None
+            ))),
+            "provided_id"
+        );
+        assert_eq!(
+            invalid_field(UserGroupRequest::validate(input(
+                Some("   "),
+                Some("p"),
+                None,
+                None
+            ))),
+            "name"
+        );
     }
 
     #[test]
@@ -301,24 +410,54 @@ mod tests {
         let cases = [
             (input(Some("a\r\nb"), Some("p"), None, None), "name"),
             (input(Some(&long), Some("p"), None, None), "name"),
-            (input(Some("n"), Some("p\u{202E}q"), None, None), "provided_id"),
+            (
+                input(Some("n"), Some("p\u{202E}q"), None, None),
+                "provided_id",
+            ),
             (input(Some("n"), Some("p\0"), None, None), "provided_id"),
-            (input(Some("n"), Some(&"é".repeat(MAX_PROVIDED_ID_CHARS + 1)), None, None), "provided_id"),
-            (input(Some("n"), Some("p"), Some("Production"), None), "environment"),
+            (
+                input(
+                    Some("n"),
+                    Some(&"é".repeat(MAX_PROVIDED_ID_CHARS + 1)),
+                    None,
+                    None,
+                ),
+                "provided_id",
+            ),
+            (
+                input(Some("n"), Some("p"), Some("Production"), None),
+                "environment",
+            ),
             (input(Some("n\t"), None, None, Some("ugt_x")), "name"),
         ];
         for (i, field) in cases {
             assert_eq!(invalid_field(UserGroupRequest::validate(i)), field);
         }
-        assert!(UserGroupRequest::validate(input(Some("Équipe Zürich 東京"), Some("é_1"), Some("testing"), None)).is_ok());
+        assert!(UserGroupRequest::validate(input(
+            Some("Équipe Zürich 東京"),
+            Some("é_1"),
+            Some("testing"),
+            None
+        ))
+        .is_ok());
     }
 
     #[test]
     fn a_token_means_rotation_with_optional_fields() {
-        match UserGroupRequest::validate(input(None, None, Some("Testing"), Some(" ugt_abc "))).unwrap() {
-            UserGroupRequest::Rotate { current_token, name, provided_id, environment } => {
+        match UserGroupRequest::validate(input(None, None, Some("Testing"), Some(" ugt_abc ")))
+            .unwrap()
+        {
+            UserGroupRequest::Rotate {
+                current_token,
+                name,
+                provided_id,
+                environment,
+            } => {
                 assert_eq!(current_token.expose(), "ugt_abc");
-                assert_eq!((name, provided_id, environment), (None, None, Some(Environment::Testing)));
+                assert_eq!(
+                    (name, provided_id, environment),
+                    (None, None, Some(Environment::Testing))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -331,7 +470,14 @@ mod tests {
         assert_eq!(token.expose().len(), 44);
         assert!(!format!("{token:?}").contains(token.expose()));
         let forty = "a".repeat(40);
-        for bad in ["", "ugt_", "ugt_abc", &format!("UGT_{forty}"), &format!("ugt_{}ŝ", "a".repeat(39)), &format!("ugt_{forty}a")] {
+        for bad in [
+            "",
+            "ugt_",
+            "ugt_abc",
+            &format!("UGT_{forty}"),
+            &format!("ugt_{}ŝ", "a".repeat(39)),
+            &format!("ugt_{forty}a"),
+        ] {
             assert!(!Token::well_formed(bad), "{bad}");
         }
     }
@@ -339,7 +485,10 @@ mod tests {
     #[test]
     fn environments_use_the_seeds_spelling() {
         assert_eq!(Environment::parse("customer"), Some(Environment::Customer));
-        assert_eq!(Environment::parse("TESTING").map(Environment::as_str), Some("Testing"));
+        assert_eq!(
+            Environment::parse("TESTING").map(Environment::as_str),
+            Some("Testing")
+        );
         assert_eq!(Environment::parse("prod"), None);
     }
 }

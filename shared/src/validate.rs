@@ -10,7 +10,11 @@ pub fn email(field: &str, value: &str) -> Result<String, Error> {
     if value.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    if value.len() > MAX_EMAIL_LEN || value.chars().any(char::is_control) || !email_address::EmailAddress::is_valid(value) || !deliverable_domain(value) {
+    if value.len() > MAX_EMAIL_LEN
+        || value.chars().any(char::is_control)
+        || !email_address::EmailAddress::is_valid(value)
+        || !deliverable_domain(value)
+    {
         return Err(Error::invalid(field, "is not a valid email address"));
     }
     Ok(value.to_owned())
@@ -19,7 +23,10 @@ pub fn email(field: &str, value: &str) -> Result<String, Error> {
 /// A domain mail can go to: dotted, and not the reserved `.invalid` (RFC 2606; the seed's example
 /// of a bad address is `test@example.invalid`).
 fn deliverable_domain(email: &str) -> bool {
-    let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let domain = email
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default();
     let labels: Vec<&str> = domain.split('.').collect();
     labels.len() >= 2 && labels.iter().all(|l| !l.is_empty()) && labels.last() != Some(&"invalid")
 }
@@ -27,7 +34,10 @@ fn deliverable_domain(email: &str) -> bool {
 /// Free text with a length limit in characters.
 pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
     if value.chars().count() > max_chars {
-        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -48,13 +58,18 @@ pub fn name(field: &str, value: &str, max_chars: usize) -> Result<String, Error>
 pub fn slug(field: &str, value: &str) -> Result<String, Error> {
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !value.starts_with('-')
         && !value.ends_with('-');
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(Error::invalid(field, "must be 1-64 lowercase letters, digits or hyphens"))
+        Err(Error::invalid(
+            field,
+            "must be 1-64 lowercase letters, digits or hyphens",
+        ))
     }
 }
 
@@ -65,7 +80,17 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("e", " a@b.co ").unwrap(), "a@b.co");
-        for bad in ["", "nope", "a@", "a@example", "test@example.invalid", "a@b..c", "@b.c", "a@b.c\r\nBcc: x@y.z", &format!("{}@b.co", "a".repeat(260))] {
+        for bad in [
+            "",
+            "nope",
+            "a@",
+            "a@example",
+            "test@example.invalid",
+            "a@b..c",
+            "@b.c",
+            "a@b.c\r\nBcc: x@y.z",
+            &format!("{}@b.co", "a".repeat(260)),
+        ] {
             assert!(email("e", bad).is_err(), "{bad:?}");
         }
     }

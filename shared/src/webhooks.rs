@@ -32,7 +32,10 @@ pub struct Endpoint {
 pub fn new_signing_secret() -> String {
     use base64::Engine;
     let bytes: [u8; 24] = rand::random();
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 /// Checks the subscription: known event types (all of them when none are named).
@@ -46,7 +49,10 @@ pub fn parse_events(list: Option<&str>) -> Result<Vec<String>, Error> {
             if EVENT_TYPES.contains(&e) {
                 Ok(e.to_owned())
             } else {
-                Err(Error::invalid("events", format!("unknown event type '{e}'")))
+                Err(Error::invalid(
+                    "events",
+                    format!("unknown event type '{e}'"),
+                ))
             }
         })
         .collect()
@@ -65,8 +71,21 @@ pub fn check_url(url: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn new_endpoint(org_id: &str, url: &str, events: Vec<String>, sealed: String, now: DateTime<Utc>) -> Endpoint {
-    Endpoint { id: ids::new("whk"), org_id: org_id.into(), url: url.into(), events, secret_sealed: sealed, created_at: now }
+pub fn new_endpoint(
+    org_id: &str,
+    url: &str,
+    events: Vec<String>,
+    sealed: String,
+    now: DateTime<Utc>,
+) -> Endpoint {
+    Endpoint {
+        id: ids::new("whk"),
+        org_id: org_id.into(),
+        url: url.into(),
+        events,
+        secret_sealed: sealed,
+        created_at: now,
+    }
 }
 
 #[cfg(test)]
@@ -83,7 +102,10 @@ mod tests {
     #[test]
     fn event_lists_are_checked() {
         assert_eq!(parse_events(None).unwrap().len(), EVENT_TYPES.len());
-        assert_eq!(parse_events(Some("flow.assigned, flow.overdue")).unwrap(), vec!["flow.assigned", "flow.overdue"]);
+        assert_eq!(
+            parse_events(Some("flow.assigned, flow.overdue")).unwrap(),
+            vec!["flow.assigned", "flow.overdue"]
+        );
         assert!(parse_events(Some("flow.nope")).is_err());
     }
 

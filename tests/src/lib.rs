@@ -27,6 +27,16 @@ pub enum Function {
     StartAssignment,
     CompleteAssignment,
     CreateUserGroup,
+    ListInvitations,
+    CreateInvitation,
+    ImportInvitations,
+    GetInvitation,
+    DeleteInvitation,
+    GetFlow,
+    CancelFlow,
+    CreateJoinOrganizationFlow,
+    CreateSignupFlow,
+    ConsumeFlow,
 }
 
 impl Function {
@@ -36,6 +46,16 @@ impl Function {
         Function::StartAssignment,
         Function::CompleteAssignment,
         Function::CreateUserGroup,
+        Function::ListInvitations,
+        Function::CreateInvitation,
+        Function::ImportInvitations,
+        Function::GetInvitation,
+        Function::DeleteInvitation,
+        Function::GetFlow,
+        Function::CancelFlow,
+        Function::CreateJoinOrganizationFlow,
+        Function::CreateSignupFlow,
+        Function::ConsumeFlow,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -46,6 +66,16 @@ impl Function {
             Function::StartAssignment => "start-assignment",
             Function::CompleteAssignment => "complete-assignment",
             Function::CreateUserGroup => "create-user-group",
+            Function::ListInvitations => "list-invitations",
+            Function::CreateInvitation => "create-invitation",
+            Function::ImportInvitations => "import-invitations",
+            Function::GetInvitation => "get-invitation",
+            Function::DeleteInvitation => "delete-invitation",
+            Function::GetFlow => "get-flow",
+            Function::CancelFlow => "cancel-flow",
+            Function::CreateJoinOrganizationFlow => "create-join-organization-flow",
+            Function::CreateSignupFlow => "create-signup-flow",
+            Function::ConsumeFlow => "consume-flow",
         }
     }
 
@@ -54,13 +84,25 @@ impl Function {
     }
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
-        use handlers::assignments as a;
+        use handlers::{assignments as a, flows as f, invitations as i, user_groups as u};
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
             Function::GetAssignment => a::get_assignment(app, req).await,
             Function::StartAssignment => a::start_assignment(app, req).await,
             Function::CompleteAssignment => a::complete_assignment(app, req).await,
-            Function::CreateUserGroup => handlers::user_groups::create_user_group(app, req).await,
+            Function::CreateUserGroup => u::create_user_group(app, req).await,
+            Function::ListInvitations => i::list_invitations(app, req).await,
+            Function::CreateInvitation => i::create_invitation(app, req).await,
+            Function::ImportInvitations => i::import_invitations(app, req).await,
+            Function::GetInvitation => i::get_invitation(app, req).await,
+            Function::DeleteInvitation => i::delete_invitation(app, req).await,
+            Function::GetFlow => f::get_flow(app, req).await,
+            Function::CancelFlow => f::cancel_flow(app, req).await,
+            Function::CreateJoinOrganizationFlow => {
+                f::create_join_organization_flow(app, req).await
+            }
+            Function::CreateSignupFlow => f::create_signup_flow(app, req).await,
+            Function::ConsumeFlow => f::consume_flow(app, req).await,
         }
     }
 }
@@ -75,6 +117,7 @@ pub struct Env {
 /// An organization with keys, a user (jane@example.com) and a flow.
 pub struct Tenant {
     pub org_id: String,
+    pub org_slug: String,
     pub admin_key: String,
     pub admin_key_id: String,
     pub user_key: String,
@@ -90,7 +133,9 @@ impl Env {
         );
         let sdk = aws_config::load_from_env().await;
         let names = Names::with_prefix(&format!("t{}", inflow::ids::random(12).to_lowercase()));
-        let made = bootstrap::ensure_all(&sdk, &names).await.expect("bootstrap the emulator");
+        let made = bootstrap::ensure_all(&sdk, &names)
+            .await
+            .expect("bootstrap the emulator");
         let config = Config {
             table_name: made.table,
             webhook_queue_url: made.webhook_queue_url,
@@ -109,14 +154,36 @@ impl Env {
     pub async fn tenant_with(&self, tier: Tier) -> Tenant {
         let now = chrono::Utc::now();
         let slug = format!("org-{}", inflow::ids::random(8).to_lowercase());
-        let new = NewOrg { name: "Acme Inc", slug: &slug, email: Some("admin@acme.example"), tier };
-        let (org, admin, user_key) = orgs::create_org(&self.app, new, now).await.expect("create org");
-        let user = orgs::create_user(&self.app, &org.id, "jane@example.com", Some("Jane Doe"), Role::Member, now)
+        let new = NewOrg {
+            name: "Acme Inc",
+            slug: &slug,
+            email: Some("admin@acme.example"),
+            tier,
+        };
+        let (org, admin, user_key) = orgs::create_org(&self.app, new, now)
             .await
-            .expect("create user");
-        let flow = NewFlow { slug: "onboarding", name: "Customer Onboarding", module_count: 5, estimated_duration: "2 hours" };
-        let flow = orgs::create_flow(&self.app, &org.id, flow, now).await.expect("create flow");
+            .expect("create org");
+        let user = orgs::create_user(
+            &self.app,
+            &org.id,
+            "jane@example.com",
+            Some("Jane Doe"),
+            Role::Member,
+            now,
+        )
+        .await
+        .expect("create user");
+        let flow = NewFlow {
+            slug: "onboarding",
+            name: "Customer Onboarding",
+            module_count: 5,
+            estimated_duration: "2 hours",
+        };
+        let flow = orgs::create_flow(&self.app, &org.id, flow, now)
+            .await
+            .expect("create flow");
         Tenant {
+            org_slug: org.slug,
             org_id: org.id,
             admin_key: admin.key.expose().to_owned(),
             admin_key_id: admin.id,
@@ -133,7 +200,14 @@ impl Env {
     /// Every item in this test's table (tests may scan; request paths never do).
     pub async fn items(&self) -> Vec<Item> {
         let mut items = Vec::new();
-        let mut pages = self.app.ddb.scan().table_name(&self.app.config.table_name).into_paginator().items().send();
+        let mut pages = self
+            .app
+            .ddb
+            .scan()
+            .table_name(&self.app.config.table_name)
+            .into_paginator()
+            .items()
+            .send();
         while let Some(item) = pages.next().await {
             items.push(item.expect("scan"));
         }
@@ -147,6 +221,23 @@ impl Env {
             .into_iter()
             .map(|body| serde_json::from_str(&body).expect("a webhook job is an event envelope"))
             .collect()
+    }
+
+    /// Takes every job waiting in the email queue.
+    pub async fn email_jobs(&self) -> Vec<inflow::jobs::EmailJob> {
+        self.drain(&self.app.config.email_queue_url.clone())
+            .await
+            .into_iter()
+            .map(|body| serde_json::from_str(&body).expect("an email job"))
+            .collect()
+    }
+
+    /// The flow secret an email job carries (what the invitee's link holds).
+    pub fn secret_in(&self, job: &inflow::jobs::EmailJob) -> String {
+        self.app
+            .sealer
+            .open(&job.secret_sealed)
+            .expect("a sealed secret")
     }
 
     pub async fn drain(&self, queue_url: &str) -> Vec<String> {
@@ -168,7 +259,14 @@ impl Env {
             }
             for m in messages {
                 if let Some(handle) = m.receipt_handle() {
-                    self.app.sqs.delete_message().queue_url(queue_url).receipt_handle(handle).send().await.expect("delete");
+                    self.app
+                        .sqs
+                        .delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete");
                 }
                 bodies.extend(m.body);
             }
@@ -184,10 +282,18 @@ pub struct Call {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
 }
 
 pub fn call(method: &str, path: &str) -> Call {
-    Call { method: method.into(), path: path.into(), headers: Vec::new(), body: None, params: Vec::new() }
+    Call {
+        method: method.into(),
+        path: path.into(),
+        headers: Vec::new(),
+        body: None,
+        params: Vec::new(),
+        query: Vec::new(),
+    }
 }
 
 impl Call {
@@ -201,7 +307,8 @@ impl Call {
     }
 
     pub fn json(self, body: &Value) -> Self {
-        self.header("content-type", "application/json").raw(body.to_string().as_bytes())
+        self.header("content-type", "application/json")
+            .raw(body.to_string().as_bytes())
     }
 
     pub fn raw(mut self, body: &[u8]) -> Self {
@@ -209,29 +316,63 @@ impl Call {
         self
     }
 
+    /// Sets a path parameter (replacing one of the same name).
     pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.retain(|(k, _)| k != name);
         self.params.push((name.into(), value.into()));
         self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn clear_header(&mut self, name: &str) {
+        self.headers.retain(|(k, _)| k != name);
     }
 
     /// The request as API Gateway would hand it to the function (v2 payload).
     pub fn request(&self) -> Request {
         use base64::Engine;
-        let headers: serde_json::Map<String, Value> = self.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let params: serde_json::Map<String, Value> = self.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let headers: serde_json::Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let params: serde_json::Map<String, Value> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let query: serde_json::Map<String, Value> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let raw_query = self
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
         let (body, base64) = match &self.body {
             None => (Value::Null, false),
             Some(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => (json!(text), false),
-                Err(_) => (json!(base64::engine::general_purpose::STANDARD.encode(bytes)), true),
+                Err(_) => (
+                    json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    true,
+                ),
             },
         };
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
             "rawPath": self.path,
-            "rawQueryString": "",
+            "rawQueryString": raw_query,
             "headers": headers,
+            "queryStringParameters": query,
             "pathParameters": params,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "test", "domainName": "api.test.example",
@@ -260,7 +401,12 @@ impl From<Response<Body>> for Answer {
         let (parts, body) = res.into_parts();
         let raw = String::from_utf8_lossy(body.as_ref()).into_owned();
         let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-        Answer { status: parts.status.as_u16(), headers: parts.headers, raw, body }
+        Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            raw,
+            body,
+        }
     }
 }
 
@@ -276,11 +422,44 @@ pub fn assign_body(t: &Tenant) -> Value {
 }
 
 pub fn assign(t: &Tenant, body: &Value) -> Call {
-    call("POST", "/v1/flows/assign").bearer(&t.admin_key).json(body)
+    call("POST", "/v1/flows/assign")
+        .bearer(&t.admin_key)
+        .json(body)
 }
 
 pub fn on_assignment(method: &str, suffix: &str, t: &Tenant, id: &str) -> Call {
-    call(method, &format!("/v1/assignments/{id}{suffix}")).bearer(&t.admin_key).param("assignmentId", id)
+    call(method, &format!("/v1/assignments/{id}{suffix}"))
+        .bearer(&t.admin_key)
+        .param("assignmentId", id)
+}
+
+/// `/flows/{org}/{flow}/invitations{suffix}`, with its path parameters.
+pub fn invitations(method: &str, t: &Tenant, suffix: &str) -> Call {
+    let mut c = call(
+        method,
+        &format!("/flows/{}/{}/invitations{suffix}", t.org_slug, t.flow.slug),
+    )
+    .bearer(&t.admin_key)
+    .param("organization", &t.org_slug)
+    .param("flow", &t.flow.slug);
+    if let Some(id) = suffix.strip_prefix('/').filter(|s| *s != "import") {
+        c = c.param("id", id);
+    }
+    c
+}
+
+/// `/admin/v1/flows/{segment}` with the admin key.
+pub fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Call {
+    call(method, &format!("/admin/v1/flows/{segment}"))
+        .bearer(&t.admin_key)
+        .param("flowId", segment)
+}
+
+/// `POST /user/v1/flows/{segment}` with the user key.
+pub fn consume(t: &Tenant, segment: &str) -> Call {
+    call("POST", &format!("/user/v1/flows/{segment}"))
+        .header("userhub-api-key", &t.user_key)
+        .param("flowId", segment)
 }
 
 /// Waits until a minute has at least `secs` seconds left, so a test's burst stays in one
@@ -289,5 +468,64 @@ pub async fn wait_for_window_with(secs: i64) {
     let left = 60 - chrono::Utc::now().timestamp().rem_euclid(60);
     if left < secs {
         tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+}
+
+/// Counts the AWS calls (round trips, retries included) a client makes, by operation.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>);
+
+impl CallCounter {
+    pub fn count(&self, operation: &str) -> usize {
+        self.0.lock().unwrap().get(operation).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.lock().unwrap().values().sum()
+    }
+
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl Env {
+    /// The same app, with every DynamoDB and SQS call counted.
+    pub fn counted(&self) -> (App, CallCounter, CallCounter) {
+        let (ddb_calls, sqs_calls) = (CallCounter::default(), CallCounter::default());
+        let ddb = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(ddb_calls.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .interceptor(sqs_calls.clone())
+            .build();
+        let app = App {
+            config: self.app.config.clone(),
+            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            hasher: self.app.hasher.clone(),
+            sealer: self.app.sealer.clone(),
+        };
+        (app, ddb_calls, sqs_calls)
     }
 }

@@ -18,25 +18,58 @@ async fn assigns_with_the_seeds_success_body() {
         "dueDate": "2099-11-25T23:59:59Z", "priority": "high",
         "notes": "Please complete this onboarding flow before the team meeting"
     });
-    inflow::orgs::create_user(&env.app, &t.org_id, "employee@company.com", None, inflow::model::Role::Member, chrono::Utc::now())
-        .await
-        .unwrap();
-    let res = env.send(AssignFlow, assign(&t, &body).header("x-request-id", "req_unique_id")).await;
+    inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        "employee@company.com",
+        None,
+        inflow::model::Role::Member,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let res = env
+        .send(
+            AssignFlow,
+            assign(&t, &body).header("x-request-id", "req_unique_id"),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
-    assert_eq!(keys(&res.body), ["assignmentId", "details", "message", "success"]);
+    assert_eq!(
+        keys(&res.body),
+        ["assignmentId", "details", "message", "success"]
+    );
     assert_eq!(res.body["success"], json!(true));
     assert_eq!(res.body["message"], "Flow assigned successfully");
-    assert!(res.body["assignmentId"].as_str().unwrap().starts_with("asgn_"));
+    assert!(res.body["assignmentId"]
+        .as_str()
+        .unwrap()
+        .starts_with("asgn_"));
     let d = &res.body["details"];
-    assert_eq!(keys(d), ["assignedAt", "assigneeEmail", "estimatedDuration", "flowName", "moduleCount"]);
+    assert_eq!(
+        keys(d),
+        [
+            "assignedAt",
+            "assigneeEmail",
+            "estimatedDuration",
+            "flowName",
+            "moduleCount"
+        ]
+    );
     assert_eq!(d["assigneeEmail"], "employee@company.com");
     assert_eq!(d["flowName"], "Customer Onboarding");
     assert_eq!(d["moduleCount"], json!(5));
     assert_eq!(d["estimatedDuration"], "2 hours");
     let assigned_at = d["assignedAt"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(assigned_at).is_ok() && assigned_at.ends_with('Z'), "{assigned_at}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(assigned_at).is_ok() && assigned_at.ends_with('Z'),
+        "{assigned_at}"
+    );
     assert_eq!(res.header("x-request-id"), Some("req_unique_id"));
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(res.header("x-ratelimit-limit"), Some("100"));
     assert_eq!(res.header("x-ratelimit-remaining"), Some("99"));
     assert!(res.header("x-ratelimit-reset").is_some());
@@ -46,7 +79,12 @@ async fn assigns_with_the_seeds_success_body() {
 async fn queues_a_flow_assigned_job_carrying_the_request_id() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let res = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("x-request-id", "trace-42")).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("x-request-id", "trace-42"),
+        )
+        .await;
     assert_eq!(res.status, 200);
     let jobs = env.webhook_jobs().await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -57,7 +95,10 @@ async fn queues_a_flow_assigned_job_carrying_the_request_id() {
     assert_eq!(job.request_id.as_deref(), Some("trace-42"));
     assert_eq!(job.data["assignmentId"], res.body["assignmentId"]);
     assert_eq!(job.data["userEmail"], "jane@example.com");
-    assert_eq!(job.data["priority"], "medium", "priority defaults to medium");
+    assert_eq!(
+        job.data["priority"], "medium",
+        "priority defaults to medium"
+    );
 }
 
 #[tokio::test]
@@ -79,11 +120,21 @@ async fn unauthorized_shapes() {
     let body = assign_body(&t);
     let cases = [
         call("POST", "/v1/flows/assign").json(&body),
-        call("POST", "/v1/flows/assign").header("authorization", "Bearer").json(&body),
-        call("POST", "/v1/flows/assign").header("authorization", &format!("Basic {}", t.admin_key)).json(&body),
-        call("POST", "/v1/flows/assign").header("authorization", &format!("Token {}", t.admin_key)).json(&body),
-        call("POST", "/v1/flows/assign").bearer("sk_doesnotexist").json(&body),
-        call("POST", "/v1/flows/assign").bearer(&t.user_key).json(&body),
+        call("POST", "/v1/flows/assign")
+            .header("authorization", "Bearer")
+            .json(&body),
+        call("POST", "/v1/flows/assign")
+            .header("authorization", &format!("Basic {}", t.admin_key))
+            .json(&body),
+        call("POST", "/v1/flows/assign")
+            .header("authorization", &format!("Token {}", t.admin_key))
+            .json(&body),
+        call("POST", "/v1/flows/assign")
+            .bearer("sk_doesnotexist")
+            .json(&body),
+        call("POST", "/v1/flows/assign")
+            .bearer(&t.user_key)
+            .json(&body),
     ];
     for case in cases {
         let res = env.send(AssignFlow, case).await;
@@ -96,8 +147,15 @@ async fn unauthorized_shapes() {
 async fn revoked_keys_stop_working_at_once() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    assert_eq!(env.send(AssignFlow, assign(&t, &assign_body(&t))).await.status, 200);
-    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now()).await.unwrap();
+    assert_eq!(
+        env.send(AssignFlow, assign(&t, &assign_body(&t)))
+            .await
+            .status,
+        200
+    );
+    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
+        .await
+        .unwrap();
     let res = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.body["error"], "unauthorized");
@@ -107,14 +165,47 @@ async fn revoked_keys_stop_working_at_once() {
 async fn not_found_shapes() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let res = env.send(AssignFlow, assign(&t, &json!({"flowId": "flow_123abc", "userEmail": "jane@example.com"}))).await;
-    assert_eq!((res.status, res.body), (404, json!({"error": "not_found", "message": "Flow with ID 'flow_123abc' does not exist"})));
-    let res = env.send(AssignFlow, assign(&t, &json!({"flowId": "not-even-an-id", "userEmail": "jane@example.com"}))).await;
-    assert_eq!(res.status, 404);
-    let res = env.send(AssignFlow, assign(&t, &json!({"flowId": t.flow.id, "userEmail": "employee@company.com"}))).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(
+                &t,
+                &json!({"flowId": "flow_123abc", "userEmail": "jane@example.com"}),
+            ),
+        )
+        .await;
     assert_eq!(
         (res.status, res.body),
-        (404, json!({"error": "not_found", "message": "User with email 'employee@company.com' does not exist in your organization"}))
+        (
+            404,
+            json!({"error": "not_found", "message": "Flow with ID 'flow_123abc' does not exist"})
+        )
+    );
+    let res = env
+        .send(
+            AssignFlow,
+            assign(
+                &t,
+                &json!({"flowId": "not-even-an-id", "userEmail": "jane@example.com"}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = env
+        .send(
+            AssignFlow,
+            assign(
+                &t,
+                &json!({"flowId": t.flow.id, "userEmail": "employee@company.com"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body),
+        (
+            404,
+            json!({"error": "not_found", "message": "User with email 'employee@company.com' does not exist in your organization"})
+        )
     );
     assert!(env.webhook_jobs().await.is_empty());
 }
@@ -123,7 +214,15 @@ async fn not_found_shapes() {
 async fn user_emails_match_case_insensitively() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let res = env.send(AssignFlow, assign(&t, &json!({"flowId": t.flow.id, "userEmail": "Jane@Example.COM"}))).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(
+                &t,
+                &json!({"flowId": t.flow.id, "userEmail": "Jane@Example.COM"}),
+            ),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
 }
 
@@ -132,8 +231,14 @@ async fn content_type_must_be_json() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let text = assign_body(&t).to_string();
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-        let mut c = call("POST", "/v1/flows/assign").bearer(&t.admin_key).raw(text.as_bytes());
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut c = call("POST", "/v1/flows/assign")
+            .bearer(&t.admin_key)
+            .raw(text.as_bytes());
         if let Some(ct) = content_type {
             c = c.header("content-type", ct);
         }
@@ -141,7 +246,10 @@ async fn content_type_must_be_json() {
         assert_eq!(res.status, 415, "{content_type:?}");
         assert_eq!(res.body["error"], "unsupported_media_type");
     }
-    let ok = call("POST", "/v1/flows/assign").bearer(&t.admin_key).header("content-type", "application/json; charset=utf-8").raw(text.as_bytes());
+    let ok = call("POST", "/v1/flows/assign")
+        .bearer(&t.admin_key)
+        .header("content-type", "application/json; charset=utf-8")
+        .raw(text.as_bytes());
     assert_eq!(env.send(AssignFlow, ok).await.status, 200);
 }
 
@@ -153,12 +261,30 @@ async fn invalid_input_names_the_field() {
     let cases = [
         (json!({"userEmail": "jane@example.com"}), "flowId"),
         (json!({"flowId": f}), "userEmail"),
-        (json!({"flowId": f, "userEmail": "not-an-email"}), "userEmail"),
-        (json!({"flowId": f, "userEmail": "jane@example.com", "dueDate": "next tuesday"}), "dueDate"),
-        (json!({"flowId": f, "userEmail": "jane@example.com", "dueDate": "2001-01-01T00:00:00Z"}), "dueDate"),
-        (json!({"flowId": f, "userEmail": "jane@example.com", "priority": "urgent"}), "priority"),
-        (json!({"flowId": f, "userEmail": "jane@example.com", "notes": "x".repeat(2001)}), "notes"),
-        (json!({"flowId": f, "userEmail": "jane@example.com", "priority": 3}), "priority"),
+        (
+            json!({"flowId": f, "userEmail": "not-an-email"}),
+            "userEmail",
+        ),
+        (
+            json!({"flowId": f, "userEmail": "jane@example.com", "dueDate": "next tuesday"}),
+            "dueDate",
+        ),
+        (
+            json!({"flowId": f, "userEmail": "jane@example.com", "dueDate": "2001-01-01T00:00:00Z"}),
+            "dueDate",
+        ),
+        (
+            json!({"flowId": f, "userEmail": "jane@example.com", "priority": "urgent"}),
+            "priority",
+        ),
+        (
+            json!({"flowId": f, "userEmail": "jane@example.com", "notes": "x".repeat(2001)}),
+            "notes",
+        ),
+        (
+            json!({"flowId": f, "userEmail": "jane@example.com", "priority": 3}),
+            "priority",
+        ),
     ];
     let before = env.items().await.len();
     for (body, field) in cases {
@@ -166,7 +292,11 @@ async fn invalid_input_names_the_field() {
         assert_eq!(res.status, 400, "{body}: {}", res.raw);
         assert_eq!(res.body["error"], "invalid_request");
         assert_eq!(res.body["field"], field);
-        assert!(res.body["message"].as_str().unwrap().contains(field), "{}", res.raw);
+        assert!(
+            res.body["message"].as_str().unwrap().contains(field),
+            "{}",
+            res.raw
+        );
     }
     assert_eq!(env.items().await.len(), before, "bad input changes nothing");
     assert!(env.webhook_jobs().await.is_empty());
@@ -181,21 +311,38 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
     let body = json!({"flowId": t.flow.id, "userEmail": "JANE@example.com", "priority": "low", "dueDate": "2099-01-01T00:00:00Z", "notes": "again"});
     let second = env.send(AssignFlow, assign(&t, &body)).await;
     assert_eq!(second.body["assignmentId"].as_str(), Some(id.as_str()));
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
     assert_eq!(got.body["priority"], "low");
     assert_eq!(got.body["notes"], "again");
     assert_eq!(got.body["dueDate"], "2099-01-01T00:00:00Z");
 
     // Started still counts as unfinished.
-    assert_eq!(env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await.status, 200);
+    assert_eq!(
+        env.send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+            .await
+            .status,
+        200
+    );
     let third = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
     assert_eq!(third.body["assignmentId"].as_str(), Some(id.as_str()));
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
     assert_eq!(got.body["status"], "started", "re-assigning keeps progress");
     assert_eq!(got.body["dueDate"], Value::Null);
 
     // After completion, assigning again is recurring training: a new assignment.
-    assert_eq!(env.send(CompleteAssignment, on_assignment("POST", "/complete", &t, &id)).await.status, 200);
+    assert_eq!(
+        env.send(
+            CompleteAssignment,
+            on_assignment("POST", "/complete", &t, &id)
+        )
+        .await
+        .status,
+        200
+    );
     let fourth = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
     assert_eq!(fourth.status, 200);
     assert_ne!(fourth.body["assignmentId"].as_str(), Some(id.as_str()));
@@ -207,10 +354,13 @@ async fn concurrent_assigns_of_one_flow_make_one_assignment() {
     let t = env.tenant().await;
     let calls = (0..10).map(|_| env.send(AssignFlow, assign(&t, &assign_body(&t))));
     let answers = futures::future::join_all(calls).await;
-    let mut ids: Vec<_> = answers.iter().map(|a| {
-        assert_eq!(a.status, 200, "{}", a.raw);
-        a.body["assignmentId"].as_str().unwrap().to_owned()
-    }).collect();
+    let mut ids: Vec<_> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, 200, "{}", a.raw);
+            a.body["assignmentId"].as_str().unwrap().to_owned()
+        })
+        .collect();
     ids.dedup();
     assert_eq!(ids.len(), 1, "{ids:?}");
 }

@@ -7,11 +7,21 @@ use serde_json::json;
 async fn a_retry_replays_the_first_response_and_creates_nothing() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let first = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", "k-1")).await;
+    let first = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", "k-1"),
+        )
+        .await;
     assert_eq!(first.status, 200);
     assert_eq!(first.header("idempotent-replayed"), None);
     let items = env.items().await.len();
-    let second = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", "k-1")).await;
+    let second = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", "k-1"),
+        )
+        .await;
     assert_eq!(second.status, 200);
     assert_eq!(second.raw, first.raw, "same body, byte for byte");
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
@@ -23,9 +33,22 @@ async fn a_retry_replays_the_first_response_and_creates_nothing() {
 async fn the_same_key_with_another_body_is_refused() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    assert_eq!(env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", "k-2")).await.status, 200);
+    assert_eq!(
+        env.send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", "k-2")
+        )
+        .await
+        .status,
+        200
+    );
     let other = json!({"flowId": t.flow.id, "userEmail": t.user.email, "priority": "high"});
-    let res = env.send(AssignFlow, assign(&t, &other).header("idempotency-key", "k-2")).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(&t, &other).header("idempotency-key", "k-2"),
+        )
+        .await;
     assert_eq!(res.status, 422);
     assert_eq!(res.body["error"], "idempotency_key_mismatch");
     assert_eq!(env.webhook_jobs().await.len(), 1);
@@ -38,11 +61,23 @@ async fn a_retry_while_the_first_runs_gets_409() {
     let body = assign_body(&t).to_string();
     let fp = inflow::idempotency::fingerprint("POST", "/v1/flows/assign", body.as_bytes());
     // A first request that is still running holds the key.
-    let claim = inflow::store::idempotency::claim(&env.app.ddb, &env.app.config.table_name, &t.org_id, "k-3", &fp, chrono::Utc::now().timestamp())
-        .await
-        .unwrap();
+    let claim = inflow::store::idempotency::claim(
+        &env.app.ddb,
+        &env.app.config.table_name,
+        &t.org_id,
+        "k-3",
+        &fp,
+        chrono::Utc::now().timestamp(),
+    )
+    .await
+    .unwrap();
     assert_eq!(claim, inflow::store::idempotency::Claim::Fresh);
-    let res = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", "k-3")).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", "k-3"),
+        )
+        .await;
     assert_eq!(res.status, 409, "{}", res.raw);
     assert_eq!(res.body["error"], "idempotency_key_in_use");
     assert!(env.webhook_jobs().await.is_empty());
@@ -53,10 +88,24 @@ async fn failures_are_not_kept_so_a_corrected_retry_runs() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let before = env.items().await.len();
-    let bad = env.send(AssignFlow, assign(&t, &json!({"flowId": t.flow.id})).header("idempotency-key", "k-4")).await;
+    let bad = env
+        .send(
+            AssignFlow,
+            assign(&t, &json!({"flowId": t.flow.id})).header("idempotency-key", "k-4"),
+        )
+        .await;
     assert_eq!(bad.status, 400);
-    assert_eq!(env.items().await.len(), before, "a failed request leaves no record");
-    let good = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", "k-4")).await;
+    assert_eq!(
+        env.items().await.len(),
+        before,
+        "a failed request leaves no record"
+    );
+    let good = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", "k-4"),
+        )
+        .await;
     assert_eq!(good.status, 200, "{}", good.raw);
 }
 
@@ -65,8 +114,18 @@ async fn keys_are_scoped_to_the_organization() {
     let env = Env::new().await;
     let a = env.tenant().await;
     let b = env.tenant().await;
-    let ra = env.send(AssignFlow, assign(&a, &assign_body(&a)).header("idempotency-key", "shared")).await;
-    let rb = env.send(AssignFlow, assign(&b, &assign_body(&b)).header("idempotency-key", "shared")).await;
+    let ra = env
+        .send(
+            AssignFlow,
+            assign(&a, &assign_body(&a)).header("idempotency-key", "shared"),
+        )
+        .await;
+    let rb = env
+        .send(
+            AssignFlow,
+            assign(&b, &assign_body(&b)).header("idempotency-key", "shared"),
+        )
+        .await;
     assert_eq!((ra.status, rb.status), (200, 200));
     assert_ne!(ra.body["assignmentId"], rb.body["assignmentId"]);
     assert_eq!(rb.header("idempotent-replayed"), None);
@@ -77,7 +136,12 @@ async fn malformed_keys_are_a_400() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let long = "k".repeat(300);
-    let res = env.send(AssignFlow, assign(&t, &assign_body(&t)).header("idempotency-key", &long)).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(&t, &assign_body(&t)).header("idempotency-key", &long),
+        )
+        .await;
     assert_eq!(res.status, 400);
     assert_eq!(res.body["field"], "Idempotency-Key");
 }

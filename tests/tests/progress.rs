@@ -13,22 +13,47 @@ async fn assigned(env: &Env, t: &Tenant, body: &Value) -> String {
 async fn assigned_then_started_then_completed_each_with_its_event() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let id = assigned(&env, &t, &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": "2099-05-01T12:00:00Z"})).await;
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
+    let id = assigned(
+        &env,
+        &t,
+        &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": "2099-05-01T12:00:00Z"}),
+    )
+    .await;
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["status"], "assigned");
     assert_eq!(got.body["overdue"], false);
     assert_eq!(got.body["startedAt"], Value::Null);
     assert_eq!(got.body["details"]["flowName"], "Customer Onboarding");
 
-    let started = env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await;
-    assert_eq!((started.status, &started.body["status"]), (200, &json!("started")));
+    let started = env
+        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .await;
+    assert_eq!(
+        (started.status, &started.body["status"]),
+        (200, &json!("started"))
+    );
     assert!(started.body["startedAt"].is_string());
-    let completed = env.send(CompleteAssignment, on_assignment("POST", "/complete", &t, &id)).await;
-    assert_eq!((completed.status, &completed.body["status"]), (200, &json!("completed")));
+    let completed = env
+        .send(
+            CompleteAssignment,
+            on_assignment("POST", "/complete", &t, &id),
+        )
+        .await;
+    assert_eq!(
+        (completed.status, &completed.body["status"]),
+        (200, &json!("completed"))
+    );
     assert!(completed.body["completedAt"].is_string());
 
-    let kinds: Vec<String> = env.webhook_jobs().await.into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = env
+        .webhook_jobs()
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds, ["flow.assigned", "flow.started", "flow.completed"]);
 }
 
@@ -37,17 +62,30 @@ async fn repeating_a_step_changes_nothing_and_requeues_the_same_event() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let id = assigned(&env, &t, &assign_body(&t)).await;
-    let a = env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await;
-    let b = env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await;
+    let a = env
+        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .await;
+    let b = env
+        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .await;
     assert_eq!((a.status, b.status), (200, 200));
     assert_eq!(a.body["startedAt"], b.body["startedAt"]);
     let jobs = env.webhook_jobs().await;
     let started: Vec<_> = jobs.iter().filter(|e| e.kind == "flow.started").collect();
     assert_eq!(started.len(), 2);
-    assert_eq!(started[0].id, started[1].id, "one event id: the worker delivers it once");
+    assert_eq!(
+        started[0].id, started[1].id,
+        "one event id: the worker delivers it once"
+    );
 
-    env.send(CompleteAssignment, on_assignment("POST", "/complete", &t, &id)).await;
-    let again = env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await;
+    env.send(
+        CompleteAssignment,
+        on_assignment("POST", "/complete", &t, &id),
+    )
+    .await;
+    let again = env
+        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .await;
     assert_eq!(again.status, 409);
     assert_eq!(again.body["error"], "conflict");
 }
@@ -57,7 +95,12 @@ async fn completing_straight_from_assigned_is_allowed() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let id = assigned(&env, &t, &assign_body(&t)).await;
-    let done = env.send(CompleteAssignment, on_assignment("POST", "/complete", &t, &id)).await;
+    let done = env
+        .send(
+            CompleteAssignment,
+            on_assignment("POST", "/complete", &t, &id),
+        )
+        .await;
     assert_eq!(done.status, 200);
     assert!(done.body["startedAt"].is_string());
 }
@@ -68,17 +111,42 @@ async fn another_organizations_key_gets_404_for_everything() {
     let owner = env.tenant().await;
     let stranger = env.tenant().await;
     let id = assigned(&env, &owner, &assign_body(&owner)).await;
-    for (function, suffix, method) in [(GetAssignment, "", "GET"), (StartAssignment, "/start", "POST"), (CompleteAssignment, "/complete", "POST")] {
-        let res = env.send(function, on_assignment(method, suffix, &stranger, &id)).await;
+    for (function, suffix, method) in [
+        (GetAssignment, "", "GET"),
+        (StartAssignment, "/start", "POST"),
+        (CompleteAssignment, "/complete", "POST"),
+    ] {
+        let res = env
+            .send(function, on_assignment(method, suffix, &stranger, &id))
+            .await;
         assert_eq!(res.status, 404, "{function:?}");
-        assert_eq!(res.body, json!({"error": "not_found", "message": format!("Assignment with ID '{id}' does not exist")}));
+        assert_eq!(
+            res.body,
+            json!({"error": "not_found", "message": format!("Assignment with ID '{id}' does not exist")})
+        );
     }
     // The owner's flow does not exist for the stranger either.
-    let res = env.send(AssignFlow, assign(&stranger, &json!({"flowId": owner.flow.id, "userEmail": "jane@example.com"}))).await;
+    let res = env
+        .send(
+            AssignFlow,
+            assign(
+                &stranger,
+                &json!({"flowId": owner.flow.id, "userEmail": "jane@example.com"}),
+            ),
+        )
+        .await;
     assert_eq!(res.status, 404);
-    assert_eq!(res.body["message"], format!("Flow with ID '{}' does not exist", owner.flow.id));
-    let got = env.send(GetAssignment, on_assignment("GET", "", &owner, &id)).await;
-    assert_eq!(got.body["status"], "assigned", "nothing the stranger did changed it");
+    assert_eq!(
+        res.body["message"],
+        format!("Flow with ID '{}' does not exist", owner.flow.id)
+    );
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &owner, &id))
+        .await;
+    assert_eq!(
+        got.body["status"], "assigned",
+        "nothing the stranger did changed it"
+    );
 }
 
 #[tokio::test]
@@ -86,9 +154,16 @@ async fn unknown_and_malformed_ids_are_404() {
     let env = Env::new().await;
     let t = env.tenant().await;
     for id in ["asgn_nope", "nope", "asgn_../../x", "flow_abc"] {
-        let res = env.send(GetAssignment, on_assignment("GET", "", &t, id)).await;
+        let res = env
+            .send(GetAssignment, on_assignment("GET", "", &t, id))
+            .await;
         assert_eq!(res.status, 404, "{id}");
     }
-    let res = env.send(GetAssignment, call("GET", "/v1/assignments/").bearer(&t.admin_key)).await;
+    let res = env
+        .send(
+            GetAssignment,
+            call("GET", "/v1/assignments/").bearer(&t.admin_key),
+        )
+        .await;
     assert_eq!(res.status, 404);
 }

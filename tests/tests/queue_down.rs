@@ -5,7 +5,9 @@ use inflow::App;
 use inflow_tests::{assign, assign_body, on_assignment, Answer, Env, Function, Function::*};
 
 fn with_unreachable_queue(env: &Env) -> App {
-    let sqs = aws_sdk_sqs::config::Builder::from(&env.sdk).endpoint_url("http://127.0.0.1:9").build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&env.sdk)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
     App {
         config: env.app.config.clone(),
         ddb: env.app.ddb.clone(),
@@ -32,7 +34,11 @@ async fn assign_fails_without_its_job_and_its_retry_completes() {
 
     let retried = env.send(AssignFlow, call).await;
     assert_eq!(retried.status, 200, "{}", retried.raw);
-    assert_eq!(retried.header("idempotent-replayed"), None, "the failure was not kept");
+    assert_eq!(
+        retried.header("idempotent-replayed"),
+        None,
+        "the failure was not kept"
+    );
     let jobs = env.webhook_jobs().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].data["assignmentId"], retried.body["assignmentId"]);
@@ -46,9 +52,26 @@ async fn a_step_whose_event_was_not_queued_queues_it_on_retry() {
     let id = created.body["assignmentId"].as_str().unwrap().to_owned();
     env.webhook_jobs().await;
     let broken = with_unreachable_queue(&env);
-    assert_eq!(send(&broken, StartAssignment, on_assignment("POST", "/start", &t, &id)).await.status, 503);
+    assert_eq!(
+        send(
+            &broken,
+            StartAssignment,
+            on_assignment("POST", "/start", &t, &id)
+        )
+        .await
+        .status,
+        503
+    );
     assert!(env.webhook_jobs().await.is_empty());
-    assert_eq!(env.send(StartAssignment, on_assignment("POST", "/start", &t, &id)).await.status, 200);
+    assert_eq!(
+        env.send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+            .await
+            .status,
+        200
+    );
     let jobs = env.webhook_jobs().await;
-    assert_eq!(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(), ["flow.started"]);
+    assert_eq!(
+        jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>(),
+        ["flow.started"]
+    );
 }

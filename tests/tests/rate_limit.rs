@@ -14,13 +14,26 @@ async fn of_130_concurrent_requests_on_a_standard_key_exactly_100_pass() {
     let answers = futures::future::join_all(calls).await;
     let passed = answers.iter().filter(|a| a.status == 404).count();
     let limited: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
-    assert_eq!((passed, limited.len()), (100, 30), "statuses: {:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert_eq!(
+        (passed, limited.len()),
+        (100, 30),
+        "statuses: {:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
     let one = limited[0];
     assert_eq!(one.body["error"], "rate_limit_exceeded");
-    let retry_after = one.body["retry_after"].as_u64().expect("retry_after is a number");
+    let retry_after = one.body["retry_after"]
+        .as_u64()
+        .expect("retry_after is a number");
     assert!((1..=60).contains(&retry_after));
-    assert_eq!(one.body["message"], format!("Too many requests. Please try again in {retry_after} seconds"));
-    assert_eq!(one.header("retry-after"), Some(retry_after.to_string().as_str()));
+    assert_eq!(
+        one.body["message"],
+        format!("Too many requests. Please try again in {retry_after} seconds")
+    );
+    assert_eq!(
+        one.header("retry-after"),
+        Some(retry_after.to_string().as_str())
+    );
     assert_eq!(one.header("x-ratelimit-limit"), Some("100"));
     assert_eq!(one.header("x-ratelimit-remaining"), Some("0"));
 }
@@ -30,14 +43,22 @@ async fn limits_are_per_key_and_follow_the_tier() {
     let env = Env::new().await;
     let standard = env.tenant().await;
     let enterprise = env.tenant_with(Tier::Enterprise).await;
-    let res = env.send(AssignFlow, assign(&enterprise, &assign_body(&enterprise))).await;
+    let res = env
+        .send(AssignFlow, assign(&enterprise, &assign_body(&enterprise)))
+        .await;
     assert_eq!(res.header("x-ratelimit-limit"), Some("1000"));
     assert_eq!(res.header("x-ratelimit-remaining"), Some("999"));
-    let res = env.send(AssignFlow, assign(&standard, &assign_body(&standard))).await;
+    let res = env
+        .send(AssignFlow, assign(&standard, &assign_body(&standard)))
+        .await;
     assert_eq!(res.header("x-ratelimit-remaining"), Some("99"));
 
     // Raising the tier raises the limit of existing keys at once.
-    inflow::orgs::set_tier(&env.app, &standard.org_id, Tier::Enterprise).await.unwrap();
-    let res = env.send(AssignFlow, assign(&standard, &assign_body(&standard))).await;
+    inflow::orgs::set_tier(&env.app, &standard.org_id, Tier::Enterprise)
+        .await
+        .unwrap();
+    let res = env
+        .send(AssignFlow, assign(&standard, &assign_body(&standard)))
+        .await;
     assert_eq!(res.header("x-ratelimit-limit"), Some("1000"));
 }

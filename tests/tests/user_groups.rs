@@ -13,7 +13,9 @@ fn keys(v: &Value) -> Vec<String> {
 
 /// A request as the seed sends it: `Authorization: Token <key>`.
 fn user_group(t: &Tenant, body: &Value) -> Call {
-    call("POST", "/api/user").header("authorization", &format!("Token {}", t.admin_key)).json(body)
+    call("POST", "/api/user")
+        .header("authorization", &format!("Token {}", t.admin_key))
+        .json(body)
 }
 
 fn new_group(name: &str, provided_id: &str) -> Value {
@@ -32,7 +34,10 @@ async fn create(env: &Env, t: &Tenant, body: &Value) -> Value {
 }
 
 fn token_of(group: &Value) -> String {
-    group["token"].as_str().expect("token is a string").to_owned()
+    group["token"]
+        .as_str()
+        .expect("token is a string")
+        .to_owned()
 }
 
 /// Every failure is `{"success": 0, "message": "…"}` and nothing else.
@@ -42,15 +47,31 @@ fn assert_failure(res: &Answer, status: u16, what: &str) {
 }
 
 fn assert_family_shape(res: &Answer, what: &str) {
-    assert!((400..500).contains(&res.status), "{what}: status {} body {}", res.status, res.raw);
-    assert_eq!(keys(&res.body), ["message", "success"], "{what}: {}", res.raw);
+    assert!(
+        (400..500).contains(&res.status),
+        "{what}: status {} body {}",
+        res.status,
+        res.raw
+    );
+    assert_eq!(
+        keys(&res.body),
+        ["message", "success"],
+        "{what}: {}",
+        res.raw
+    );
     assert_eq!(res.body["success"], json!(0), "{what}");
-    assert!(res.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {}", res.raw);
+    assert!(
+        res.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: {}",
+        res.raw
+    );
 }
 
 async fn group_items(env: &Env) -> usize {
     let dump = env.items().await;
-    dump.iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("UG#"))).count()
+    dump.iter()
+        .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("UG#")))
+        .count()
 }
 
 #[tokio::test]
@@ -58,21 +79,35 @@ async fn creates_with_the_seeds_success_body() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let body = json!({"name": "Example 1", "provided_id": "example_1", "current_token": ""});
-    let res = env.send(CreateUserGroup, user_group(&t, &body).header("x-request-id", "req_ug_1")).await;
+    let res = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &body).header("x-request-id", "req_ug_1"),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(keys(&res.body), ["success", "user_group"]);
     assert_eq!(res.body["success"], json!(1), "an integer, as in the seed");
     let g = &res.body["user_group"];
-    assert_eq!(keys(g), ["environment", "name", "provided_id", "team_id", "token"]);
+    assert_eq!(
+        keys(g),
+        ["environment", "name", "provided_id", "team_id", "token"]
+    );
     assert!(g["team_id"].is_u64(), "team_id is an integer: {g}");
     assert_eq!(g["name"], "Example 1");
     assert_eq!(g["provided_id"], "example_1");
     assert_eq!(g["environment"], "Customer", "Customer by default");
     let token = token_of(g);
     assert!(token.starts_with("ugt_") && token.len() == 44, "{token}");
-    assert!(token[4..].bytes().all(|b| b.is_ascii_alphanumeric()), "{token}");
+    assert!(
+        token[4..].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{token}"
+    );
     assert_eq!(res.header("x-request-id"), Some("req_ug_1"));
-    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     assert_eq!(res.header("x-ratelimit-limit"), Some("100"));
     assert_eq!(res.header("x-ratelimit-remaining"), Some("99"));
 }
@@ -82,11 +117,16 @@ async fn token_and_bearer_schemes_both_work_and_team_ids_count_up() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let first = create(&env, &t, &new_group("One", "one")).await;
-    let bearer = call("POST", "/api/user").bearer(&t.admin_key).json(&new_group("Two", "two"));
+    let bearer = call("POST", "/api/user")
+        .bearer(&t.admin_key)
+        .json(&new_group("Two", "two"));
     let res = env.send(CreateUserGroup, bearer).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     let second = &res.body["user_group"];
-    assert_eq!(second["team_id"].as_u64().unwrap(), first["team_id"].as_u64().unwrap() + 1);
+    assert_eq!(
+        second["team_id"].as_u64().unwrap(),
+        first["team_id"].as_u64().unwrap() + 1
+    );
     assert_ne!(second["token"], first["token"]);
 }
 
@@ -113,7 +153,10 @@ async fn names_and_ids_are_trimmed_and_may_be_unicode() {
     let g = create(&env, &t, &json!({"name": "  Équipe Zürich 東京 ", "provided_id": " équipe-1 ", "environment": "testing"})).await;
     assert_eq!(g["name"], "Équipe Zürich 東京");
     assert_eq!(g["provided_id"], "équipe-1");
-    assert_eq!(g["environment"], "Testing", "answers use the seed's spelling");
+    assert_eq!(
+        g["environment"], "Testing",
+        "answers use the seed's spelling"
+    );
 }
 
 #[tokio::test]
@@ -124,19 +167,33 @@ async fn unauthorized_shapes() {
     let body = new_group("Example 1", "example_1");
     let cases = [
         call("POST", "/api/user").json(&body),
-        call("POST", "/api/user").header("authorization", "Token").json(&body),
-        call("POST", "/api/user").header("authorization", &t.admin_key).json(&body),
-        call("POST", "/api/user").header("authorization", &format!("Basic {}", t.admin_key)).json(&body),
-        call("POST", "/api/user").header("authorization", "Token sk_doesnotexist").json(&body),
-        call("POST", "/api/user").header("authorization", &format!("Token {}", t.user_key)).json(&body),
-        call("POST", "/api/user").header("userhub-api-key", &t.user_key).json(&body),
+        call("POST", "/api/user")
+            .header("authorization", "Token")
+            .json(&body),
+        call("POST", "/api/user")
+            .header("authorization", &t.admin_key)
+            .json(&body),
+        call("POST", "/api/user")
+            .header("authorization", &format!("Basic {}", t.admin_key))
+            .json(&body),
+        call("POST", "/api/user")
+            .header("authorization", "Token sk_doesnotexist")
+            .json(&body),
+        call("POST", "/api/user")
+            .header("authorization", &format!("Token {}", t.user_key))
+            .json(&body),
+        call("POST", "/api/user")
+            .header("userhub-api-key", &t.user_key)
+            .json(&body),
     ];
     for case in cases {
         let res = env.send(CreateUserGroup, case).await;
         assert_eq!((res.status, &res.body), (401, &expected));
         assert!(res.header("x-request-id").is_some());
     }
-    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now()).await.unwrap();
+    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
+        .await
+        .unwrap();
     let res = env.send(CreateUserGroup, user_group(&t, &body)).await;
     assert_eq!((res.status, &res.body), (401, &expected), "a revoked key");
     assert_eq!(group_items(&env).await, 0);
@@ -149,20 +206,42 @@ async fn provided_id_is_unique_per_organization_and_environment() {
     let other = env.tenant().await;
     create(&env, &t, &new_group("Example 1", "example_1")).await;
 
-    let res = env.send(CreateUserGroup, user_group(&t, &new_group("Another name", "example_1"))).await;
+    let res = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &new_group("Another name", "example_1")),
+        )
+        .await;
     assert_failure(&res, 409, "same provided_id, same environment");
-    assert!(res.body["message"].as_str().unwrap().contains("example_1"), "{}", res.raw);
+    assert!(
+        res.body["message"].as_str().unwrap().contains("example_1"),
+        "{}",
+        res.raw
+    );
     let explicit = json!({"name": "X", "provided_id": "example_1", "environment": "customer"});
-    assert_failure(&env.send(CreateUserGroup, user_group(&t, &explicit)).await, 409, "Customer spelled in lowercase");
+    assert_failure(
+        &env.send(CreateUserGroup, user_group(&t, &explicit)).await,
+        409,
+        "Customer spelled in lowercase",
+    );
 
-    let testing = json!({"name": "Example 1 (test)", "provided_id": "example_1", "environment": "Testing"});
+    let testing =
+        json!({"name": "Example 1 (test)", "provided_id": "example_1", "environment": "Testing"});
     assert_eq!(create(&env, &t, &testing).await["environment"], "Testing");
-    assert_failure(&env.send(CreateUserGroup, user_group(&t, &testing)).await, 409, "same provided_id, Testing again");
+    assert_failure(
+        &env.send(CreateUserGroup, user_group(&t, &testing)).await,
+        409,
+        "same provided_id, Testing again",
+    );
 
     create(&env, &other, &new_group("Example 1", "example_1")).await;
     // provided_ids are compared exactly.
     create(&env, &t, &new_group("Example 1", "Example_1")).await;
-    assert_eq!(group_items(&env).await, 4, "refused duplicates wrote no group");
+    assert_eq!(
+        group_items(&env).await,
+        4,
+        "refused duplicates wrote no group"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -170,10 +249,20 @@ async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let body = new_group("Racer", "race");
-    let answers = futures::future::join_all((0..8).map(|_| env.send(CreateUserGroup, user_group(&t, &body)))).await;
+    let answers =
+        futures::future::join_all((0..8).map(|_| env.send(CreateUserGroup, user_group(&t, &body))))
+            .await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 7, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        7,
+        "{statuses:?}"
+    );
     assert_eq!(group_items(&env).await, 1);
 }
 
@@ -181,10 +270,17 @@ async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
 async fn rotation_issues_a_new_token_and_the_old_one_stops_working_at_once() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let created = create(&env, &t, &json!({"name": "Example 1", "provided_id": "example_1", "environment": "Testing"})).await;
+    let created = create(
+        &env,
+        &t,
+        &json!({"name": "Example 1", "provided_id": "example_1", "environment": "Testing"}),
+    )
+    .await;
     let old = token_of(&created);
 
-    let res = env.send(CreateUserGroup, user_group(&t, &rotation(&old))).await;
+    let res = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(keys(&res.body), ["success", "user_group"]);
     let rotated = &res.body["user_group"];
@@ -195,12 +291,26 @@ async fn rotation_issues_a_new_token_and_the_old_one_stops_working_at_once() {
         assert_eq!(rotated[field], created[field], "{field} is kept");
     }
 
-    let again = env.send(CreateUserGroup, user_group(&t, &rotation(&old))).await;
-    assert_eq!((again.status, &again.body), (404, &json!({"success": 0, "message": "current_token does not match any user group"})));
+    let again = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .await;
+    assert_eq!(
+        (again.status, &again.body),
+        (
+            404,
+            &json!({"success": 0, "message": "current_token does not match any user group"})
+        )
+    );
     assert!(!again.raw.contains(&old), "the token is never echoed");
 
-    let next = env.send(CreateUserGroup, user_group(&t, &rotation(&new))).await;
-    assert_eq!(next.status, 200, "the new token rotates in turn: {}", next.raw);
+    let next = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&new)))
+        .await;
+    assert_eq!(
+        next.status, 200,
+        "the new token rotates in turn: {}",
+        next.raw
+    );
     assert_eq!(group_items(&env).await, 1, "rotation creates no group");
 }
 
@@ -229,10 +339,23 @@ async fn rotation_may_rename_but_not_change_provided_id_or_environment() {
     assert_eq!(res.body["user_group"]["team_id"], created["team_id"]);
 
     // The new name sticks to the group: the next rotation shows it.
-    let res = env.send(CreateUserGroup, user_group(&t, &rotation(&token_of(&res.body["user_group"])))).await;
+    let res = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &rotation(&token_of(&res.body["user_group"]))),
+        )
+        .await;
     assert_eq!(res.body["user_group"]["name"], "New name");
     // And the provided_id stays claimed.
-    assert_failure(&env.send(CreateUserGroup, user_group(&t, &new_group("Other", "example_1"))).await, 409, "still claimed");
+    assert_failure(
+        &env.send(
+            CreateUserGroup,
+            user_group(&t, &new_group("Other", "example_1")),
+        )
+        .await,
+        409,
+        "still claimed",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,7 +364,10 @@ async fn concurrent_rotations_with_one_token_let_exactly_one_through() {
     let t = env.tenant().await;
     let old = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
     let body = rotation(&old);
-    let answers = futures::future::join_all((0..10).map(|_| env.send(CreateUserGroup, user_group(&t, &body)))).await;
+    let answers = futures::future::join_all(
+        (0..10).map(|_| env.send(CreateUserGroup, user_group(&t, &body))),
+    )
+    .await;
     let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert_eq!(winners.len(), 1, "{statuses:?}");
@@ -250,8 +376,19 @@ async fn concurrent_rotations_with_one_token_let_exactly_one_through() {
         assert_family_shape(loser, "a losing rotation");
     }
     let winner = token_of(&winners[0].body["user_group"]);
-    assert_eq!(env.send(CreateUserGroup, user_group(&t, &rotation(&winner))).await.status, 200, "the winner's token is the live one");
-    let tokens = env.items().await.iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk == "UGTOKEN")).count();
+    assert_eq!(
+        env.send(CreateUserGroup, user_group(&t, &rotation(&winner)))
+            .await
+            .status,
+        200,
+        "the winner's token is the live one"
+    );
+    let tokens = env
+        .items()
+        .await
+        .iter()
+        .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk == "UGTOKEN"))
+        .count();
     assert_eq!(tokens, 1, "one live token per group");
 }
 
@@ -262,21 +399,46 @@ async fn another_organizations_token_is_not_found() {
     let stranger = env.tenant().await;
     let token = token_of(&create(&env, &owner, &new_group("Example 1", "example_1")).await);
 
-    let res = env.send(CreateUserGroup, user_group(&stranger, &rotation(&token))).await;
-    let unknown = env.send(CreateUserGroup, user_group(&stranger, &rotation(&format!("ugt_{}", "a".repeat(40))))).await;
+    let res = env
+        .send(CreateUserGroup, user_group(&stranger, &rotation(&token)))
+        .await;
+    let unknown = env
+        .send(
+            CreateUserGroup,
+            user_group(&stranger, &rotation(&format!("ugt_{}", "a".repeat(40)))),
+        )
+        .await;
     assert_failure(&res, 404, "another organization's token");
-    assert_eq!(res.body, unknown.body, "indistinguishable from a token that never existed");
+    assert_eq!(
+        res.body, unknown.body,
+        "indistinguishable from a token that never existed"
+    );
 
-    let res = env.send(CreateUserGroup, user_group(&owner, &rotation(&token))).await;
-    assert_eq!(res.status, 200, "the owner's token still works: {}", res.raw);
+    let res = env
+        .send(CreateUserGroup, user_group(&owner, &rotation(&token)))
+        .await;
+    assert_eq!(
+        res.status, 200,
+        "the owner's token still works: {}",
+        res.raw
+    );
 }
 
 #[tokio::test]
 async fn unknown_and_malformed_tokens_are_not_found() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    for token in ["ugt_nope", "sk_abc", "ugt_ŝŝŝ", "ugt_abc\r\nx", "UGT_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &"u".repeat(100_000)] {
-        let res = env.send(CreateUserGroup, user_group(&t, &rotation(token))).await;
+    for token in [
+        "ugt_nope",
+        "sk_abc",
+        "ugt_ŝŝŝ",
+        "ugt_abc\r\nx",
+        "UGT_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &"u".repeat(100_000),
+    ] {
+        let res = env
+            .send(CreateUserGroup, user_group(&t, &rotation(token)))
+            .await;
         assert_failure(&res, 404, token.get(..20).unwrap_or(token));
     }
     assert_eq!(group_items(&env).await, 0);
@@ -287,21 +449,40 @@ async fn an_idempotent_retry_replays_and_creates_nothing_new() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let body = new_group("Example 1", "example_1");
-    let first = env.send(CreateUserGroup, user_group(&t, &body).header("idempotency-key", "ug-1")).await;
+    let first = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &body).header("idempotency-key", "ug-1"),
+        )
+        .await;
     assert_eq!(first.status, 200, "{}", first.raw);
     assert_eq!(first.header("idempotent-replayed"), None);
     let items = env.items().await.len();
-    let second = env.send(CreateUserGroup, user_group(&t, &body).header("idempotency-key", "ug-1")).await;
+    let second = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &body).header("idempotency-key", "ug-1"),
+        )
+        .await;
     assert_eq!(second.status, 200);
     assert_eq!(second.raw, first.raw, "same body, byte for byte");
     assert_eq!(second.header("idempotent-replayed"), Some("true"));
     assert_eq!(env.items().await.len(), items, "no second group");
 
-    let other = env.send(CreateUserGroup, user_group(&t, &new_group("Example 2", "example_2")).header("idempotency-key", "ug-1")).await;
+    let other = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &new_group("Example 2", "example_2")).header("idempotency-key", "ug-1"),
+        )
+        .await;
     assert_failure(&other, 422, "the same key with another body");
 
     // Without a key, the same request is a duplicate provided_id.
-    assert_failure(&env.send(CreateUserGroup, user_group(&t, &body)).await, 409, "no key");
+    assert_failure(
+        &env.send(CreateUserGroup, user_group(&t, &body)).await,
+        409,
+        "no key",
+    );
     assert_eq!(group_items(&env).await, 1);
 }
 
@@ -310,12 +491,22 @@ async fn content_type_must_be_json() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let text = new_group("Example 1", "example_1").to_string();
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
-        let mut c = call("POST", "/api/user").header("authorization", &format!("Token {}", t.admin_key)).raw(text.as_bytes());
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut c = call("POST", "/api/user")
+            .header("authorization", &format!("Token {}", t.admin_key))
+            .raw(text.as_bytes());
         if let Some(ct) = content_type {
             c = c.header("content-type", ct);
         }
-        assert_failure(&env.send(CreateUserGroup, c).await, 415, &format!("{content_type:?}"));
+        assert_failure(
+            &env.send(CreateUserGroup, c).await,
+            415,
+            &format!("{content_type:?}"),
+        );
     }
     let ok = call("POST", "/api/user")
         .header("authorization", &format!("Token {}", t.admin_key))
@@ -329,31 +520,79 @@ fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("empty", b"".to_vec()),
         ("malformed", b"{\"name\": ".to_vec()),
-        ("not utf-8", b"{\"name\": \"\xff\xfe\", \"provided_id\": \"p\"}".to_vec()),
+        (
+            "not utf-8",
+            b"{\"name\": \"\xff\xfe\", \"provided_id\": \"p\"}".to_vec(),
+        ),
         ("array", b"[1,2,3]".to_vec()),
         ("null", b"null".to_vec()),
         ("string", b"\"name\"".to_vec()),
         ("no fields", body(json!({}))),
         ("only the seed's token", body(json!({"current_token": ""}))),
-        ("nulls", body(json!({"name": null, "provided_id": null, "current_token": null}))),
-        ("wrong types", body(json!({"name": ["n"], "provided_id": {"a": 1}}))),
+        (
+            "nulls",
+            body(json!({"name": null, "provided_id": null, "current_token": null})),
+        ),
+        (
+            "wrong types",
+            body(json!({"name": ["n"], "provided_id": {"a": 1}})),
+        ),
         ("number id", body(json!({"name": "n", "provided_id": 12}))),
         ("bool name", body(json!({"name": true, "provided_id": "p"}))),
-        ("token type", body(json!({"name": "n", "provided_id": "p", "current_token": 0}))),
-        ("environment type", body(json!({"name": "n", "provided_id": "p", "environment": ["Testing"]}))),
-        ("unknown environment", body(json!({"name": "n", "provided_id": "p", "environment": "Production"}))),
-        ("blank name", body(json!({"name": " \t ", "provided_id": "p"}))),
-        ("crlf name", body(json!({"name": "Evil\r\nX-Injected: 1", "provided_id": "p"}))),
-        ("crlf provided_id", body(json!({"name": "n", "provided_id": "p\r\nq"}))),
-        ("nul provided_id", body(json!({"name": "n", "provided_id": "p\u{0}"}))),
-        ("bidi provided_id", body(json!({"name": "n", "provided_id": "abc\u{202E}fed"}))),
-        ("zero-width name", body(json!({"name": "Ad\u{200B}min", "provided_id": "p"}))),
-        ("huge name", body(json!({"name": "n".repeat(100_000), "provided_id": "p"}))),
-        ("huge provided_id", body(json!({"name": "n", "provided_id": "é".repeat(129)}))),
+        (
+            "token type",
+            body(json!({"name": "n", "provided_id": "p", "current_token": 0})),
+        ),
+        (
+            "environment type",
+            body(json!({"name": "n", "provided_id": "p", "environment": ["Testing"]})),
+        ),
+        (
+            "unknown environment",
+            body(json!({"name": "n", "provided_id": "p", "environment": "Production"})),
+        ),
+        (
+            "blank name",
+            body(json!({"name": " \t ", "provided_id": "p"})),
+        ),
+        (
+            "crlf name",
+            body(json!({"name": "Evil\r\nX-Injected: 1", "provided_id": "p"})),
+        ),
+        (
+            "crlf provided_id",
+            body(json!({"name": "n", "provided_id": "p\r\nq"})),
+        ),
+        (
+            "nul provided_id",
+            body(json!({"name": "n", "provided_id": "p\u{0}"})),
+        ),
+        (
+            "bidi provided_id",
+            body(json!({"name": "n", "provided_id": "abc\u{202E}fed"})),
+        ),
+        (
+            "zero-width name",
+            body(json!({"name": "Ad\u{200B}min", "provided_id": "p"})),
+        ),
+        (
+            "huge name",
+            body(json!({"name": "n".repeat(100_000), "provided_id": "p"})),
+        ),
+        (
+            "huge provided_id",
+            body(json!({"name": "n", "provided_id": "é".repeat(129)})),
+        ),
         ("huge body", vec![b' '; 2 * 1024 * 1024]),
-        ("deep nesting", format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
+        (
+            "deep nesting",
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+        ),
         ("crlf token", body(json!({"current_token": "ugt_abc\r\nx"}))),
-        ("unicode token", body(json!({"current_token": "ugt_ŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝ"}))),
+        (
+            "unicode token",
+            body(json!({"current_token": "ugt_ŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝŝ"})),
+        ),
     ]
 }
 
@@ -380,9 +619,18 @@ async fn hostile_headers_get_a_4xx_in_shape() {
     let before = env.items().await.len();
     let body = new_group("Example 1", "example_1");
     let cases = [
-        call("POST", "/api/user").header("authorization", &format!("Token sk_{}", "a".repeat(10_000))).json(&body),
-        call("POST", "/api/user").header("authorization", "Token sk_ünïcode").json(&body),
-        call("POST", "/api/user").header("authorization", &format!("Token {}", t.admin_key.to_uppercase())).json(&body),
+        call("POST", "/api/user")
+            .header("authorization", &format!("Token sk_{}", "a".repeat(10_000)))
+            .json(&body),
+        call("POST", "/api/user")
+            .header("authorization", "Token sk_ünïcode")
+            .json(&body),
+        call("POST", "/api/user")
+            .header(
+                "authorization",
+                &format!("Token {}", t.admin_key.to_uppercase()),
+            )
+            .json(&body),
         user_group(&t, &body).header("idempotency-key", ""),
         user_group(&t, &body).header("idempotency-key", &"k".repeat(300)),
     ];
@@ -400,9 +648,17 @@ async fn over_the_rate_limit_is_429_in_shape() {
     wait_for_window_with(20).await;
     // Unknown tokens cost no writes, so the burst only counts requests.
     let body = rotation(&format!("ugt_{}", "b".repeat(40)));
-    let answers = futures::future::join_all((0..105).map(|_| env.send(CreateUserGroup, user_group(&t, &body)))).await;
+    let answers = futures::future::join_all(
+        (0..105).map(|_| env.send(CreateUserGroup, user_group(&t, &body))),
+    )
+    .await;
     let limited: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
-    assert_eq!(limited.len(), 5, "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    assert_eq!(
+        limited.len(),
+        5,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
     assert_family_shape(limited[0], "rate limited");
     assert!(limited[0].header("retry-after").is_some());
 }
@@ -412,15 +668,29 @@ async fn no_plaintext_token_in_the_table() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let first = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
-    let res = env.send(CreateUserGroup, user_group(&t, &rotation(&first))).await;
+    let res = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&first)))
+        .await;
     let second = token_of(&res.body["user_group"]);
     let dump = format!("{:?}", env.items().await);
     for token in [&first, &second] {
-        assert!(!dump.contains(token.as_str()), "a token is stored in plain text");
-        assert!(!dump.contains(&token[4..]), "a token is stored in plain text");
+        assert!(
+            !dump.contains(token.as_str()),
+            "a token is stored in plain text"
+        );
+        assert!(
+            !dump.contains(&token[4..]),
+            "a token is stored in plain text"
+        );
     }
-    assert!(dump.contains(&env.app.hasher.hash("user-group-token", &second)), "the keyed hash is what is stored");
-    assert!(!dump.contains(&env.app.hasher.hash("user-group-token", &first)), "the old hash is gone");
+    assert!(
+        dump.contains(&env.app.hasher.hash("user-group-token", &second)),
+        "the keyed hash is what is stored"
+    );
+    assert!(
+        !dump.contains(&env.app.hasher.hash("user-group-token", &first)),
+        "the old hash is gone"
+    );
 }
 
 /// The idempotency pipeline keeps a successful response's body for replay; for this endpoint
@@ -429,9 +699,18 @@ async fn no_plaintext_token_in_the_table() {
 async fn no_plaintext_token_in_the_table_with_an_idempotency_key() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let res = env.send(CreateUserGroup, user_group(&t, &new_group("Example 1", "example_1")).header("idempotency-key", "ug-secret")).await;
+    let res = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, &new_group("Example 1", "example_1"))
+                .header("idempotency-key", "ug-secret"),
+        )
+        .await;
     let token = token_of(&res.body["user_group"]);
-    assert!(!format!("{:?}", env.items().await).contains(&token[4..]), "a token is stored in plain text");
+    assert!(
+        !format!("{:?}", env.items().await).contains(&token[4..]),
+        "a token is stored in plain text"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -462,9 +741,12 @@ async fn logs_never_carry_a_token() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let first = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
-    let res = env.send(CreateUserGroup, user_group(&t, &rotation(&first))).await;
+    let res = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&first)))
+        .await;
     let second = token_of(&res.body["user_group"]);
-    env.send(CreateUserGroup, user_group(&t, &rotation(&first))).await;
+    env.send(CreateUserGroup, user_group(&t, &rotation(&first)))
+        .await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("user group token rotated"), "{logs}");

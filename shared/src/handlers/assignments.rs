@@ -12,46 +12,88 @@ use crate::{
 };
 
 const fn endpoint(name: &'static str, idempotent: bool, json_body: bool) -> Endpoint {
-    Endpoint { name, family: Family::Assignment, auth: Auth::Admin(Schemes::Bearer), idempotent, json_body }
+    Endpoint {
+        name,
+        family: Family::Assignment,
+        auth: Auth::Admin(Schemes::Bearer),
+        idempotent,
+        json_body,
+    }
 }
 
 fn assignment_id(ctx: &Ctx<'_>) -> Result<String, Error> {
-    ctx.path_param("assignmentId").ok_or_else(|| Error::not_found(Resource::Assignment, ""))
+    ctx.path_param("assignmentId")
+        .ok_or_else(|| Error::not_found(Resource::Assignment, ""))
 }
 
 /// `POST /v1/flows/assign`
 pub async fn assign_flow(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("assign-flow", true, true), |ctx| async move {
-        let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
-        let a = assignments::assign(ctx.app, &ctx.caller, request, &ctx.request_id, ctx.now).await?;
-        Ok(Reply::json(200, wire::assigned(&a)))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("assign-flow", true, true),
+        |ctx| async move {
+            let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
+            let a = assignments::assign(ctx.app, &ctx.caller, request, &ctx.request_id, ctx.now)
+                .await?;
+            Ok(Reply::json(200, wire::assigned(&a)))
+        },
+    )
     .await
 }
 
 /// `GET /v1/assignments/{assignmentId}`
 pub async fn get_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("get-assignment", false, false), |ctx| async move {
-        let a = assignments::get(ctx.app, &ctx.caller, &assignment_id(&ctx)?).await?;
-        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("get-assignment", false, false),
+        |ctx| async move {
+            let a = assignments::get(ctx.app, &ctx.caller, &assignment_id(&ctx)?).await?;
+            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+        },
+    )
     .await
 }
 
 /// `POST /v1/assignments/{assignmentId}/start`
 pub async fn start_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("start-assignment", false, false), |ctx| async move {
-        let a = assignments::start(ctx.app, &ctx.caller, &assignment_id(&ctx)?, &ctx.request_id, ctx.now).await?;
-        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("start-assignment", false, false),
+        |ctx| async move {
+            let a = assignments::start(
+                ctx.app,
+                &ctx.caller,
+                &assignment_id(&ctx)?,
+                &ctx.request_id,
+                ctx.now,
+            )
+            .await?;
+            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+        },
+    )
     .await
 }
 
 /// `POST /v1/assignments/{assignmentId}/complete`
 pub async fn complete_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("complete-assignment", false, false), |ctx| async move {
-        let a = assignments::complete(ctx.app, &ctx.caller, &assignment_id(&ctx)?, &ctx.request_id, ctx.now).await?;
-        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("complete-assignment", false, false),
+        |ctx| async move {
+            let a = assignments::complete(
+                ctx.app,
+                &ctx.caller,
+                &assignment_id(&ctx)?,
+                &ctx.request_id,
+                ctx.now,
+            )
+            .await?;
+            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+        },
+    )
     .await
 }

@@ -1,4 +1,6 @@
 //! One handler per endpoint; each `functions/` binary calls exactly one of these.
 
 pub mod assignments;
+pub mod flows;
+pub mod invitations;
 pub mod user_groups;

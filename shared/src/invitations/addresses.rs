@@ -27,7 +27,11 @@ pub struct Parsed {
 pub struct TooManyEntries(pub usize);
 
 pub fn parse(list: &str) -> Result<Parsed, TooManyEntries> {
-    let entries: Vec<&str> = split(list).into_iter().map(str::trim).filter(|e| !e.is_empty()).collect();
+    let entries: Vec<&str> = split(list)
+        .into_iter()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
     if entries.len() > MAX_ENTRIES {
         return Err(TooManyEntries(entries.len()));
     }
@@ -91,7 +95,10 @@ fn parse_entry(entry: &str) -> Result<Address, &'static str> {
         _ => return Err("Invalid email"),
     };
     let email = validate::email("email", &single.addr).map_err(|_| "Invalid email")?;
-    let name = single.display_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let name = single
+        .display_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     Ok(Address { email, name })
 }
 
@@ -114,8 +121,14 @@ mod tests {
 
     #[test]
     fn unquoted_names_line_breaks_and_commas_in_quotes() {
-        let p = parse("Joe Smith <joe@example.com>\n\"Smith, Ann\" <ann@example.com>\r\nbob@example.com,,\n").unwrap();
-        assert_eq!(emails(&p), ["joe@example.com", "ann@example.com", "bob@example.com"]);
+        let p = parse(
+            "Joe Smith <joe@example.com>\n\"Smith, Ann\" <ann@example.com>\r\nbob@example.com,,\n",
+        )
+        .unwrap();
+        assert_eq!(
+            emails(&p),
+            ["joe@example.com", "ann@example.com", "bob@example.com"]
+        );
         assert_eq!(p.addresses[0].name.as_deref(), Some("Joe Smith"));
         assert_eq!(p.addresses[1].name.as_deref(), Some("Smith, Ann"));
     }
@@ -128,18 +141,33 @@ mod tests {
 
     #[test]
     fn bad_entries_are_reported_with_a_reason() {
-        let p = parse("test@example.invalid, nope, \"Joe\" <>, ok@example.com, <a@b.co> <c@d.co>").unwrap();
+        let p = parse("test@example.invalid, nope, \"Joe\" <>, ok@example.com, <a@b.co> <c@d.co>")
+            .unwrap();
         assert_eq!(emails(&p), ["ok@example.com"]);
         let bad: Vec<&str> = p.errors.iter().map(|(e, _)| e.as_str()).collect();
-        assert_eq!(bad, ["test@example.invalid", "nope", "\"Joe\" <>", "<a@b.co> <c@d.co>"]);
+        assert_eq!(
+            bad,
+            [
+                "test@example.invalid",
+                "nope",
+                "\"Joe\" <>",
+                "<a@b.co> <c@d.co>"
+            ]
+        );
         assert!(p.errors.iter().all(|(_, reason)| reason == "Invalid email"));
     }
 
     #[test]
     fn too_many_entries() {
-        let list = (0..=MAX_ENTRIES).map(|i| format!("u{i}@example.com")).collect::<Vec<_>>().join(",");
+        let list = (0..=MAX_ENTRIES)
+            .map(|i| format!("u{i}@example.com"))
+            .collect::<Vec<_>>()
+            .join(",");
         assert_eq!(parse(&list), Err(TooManyEntries(MAX_ENTRIES + 1)));
-        let list = (0..MAX_ENTRIES).map(|i| format!("u{i}@example.com")).collect::<Vec<_>>().join("\n");
+        let list = (0..MAX_ENTRIES)
+            .map(|i| format!("u{i}@example.com"))
+            .collect::<Vec<_>>()
+            .join("\n");
         assert_eq!(parse(&list).unwrap().addresses.len(), MAX_ENTRIES);
     }
 

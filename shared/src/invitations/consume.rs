@@ -18,7 +18,10 @@ pub enum Proof<'a> {
     /// The path held the flow secret: the secret is the proof.
     Secret(&'a str),
     /// The path held the flow id; the user access token names the invitee.
-    Token { id: &'a str, bearer: Option<&'a str> },
+    Token {
+        id: &'a str,
+        bearer: Option<&'a str>,
+    },
 }
 
 /// Reads the path segment: a flow id or a flow secret.
@@ -26,17 +29,28 @@ pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Proof<'a> {
     if id_or_secret.contains('.') {
         Proof::Secret(id_or_secret)
     } else {
-        Proof::Token { id: id_or_secret, bearer }
+        Proof::Token {
+            id: id_or_secret,
+            bearer,
+        }
     }
 }
 
-pub async fn consume(app: &App, caller: &Caller, proof: Proof<'_>, request_id: &str, now: DateTime<Utc>) -> Result<Invitation, Error> {
+pub async fn consume(
+    app: &App,
+    caller: &Caller,
+    proof: Proof<'_>,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, Error> {
     let table = &app.config.table_name;
     let (invitation, claims) = match proof {
         Proof::Secret(secret) => {
             let not_found = || Error::not_found(Resource::Invitation, "(secret)");
             let id = id_in_secret(secret).ok_or_else(not_found)?;
-            let inv = store::invitations::get(&app.ddb, table, &caller.org_id, id).await?.ok_or_else(not_found)?;
+            let inv = store::invitations::get(&app.ddb, table, &caller.org_id, id)
+                .await?
+                .ok_or_else(not_found)?;
             // A re-sent invitation's old secret no longer matches, unless it was consumed with
             // it: consuming again with the same secret is the same invitee.
             if inv.secret_hash != hash_secret(&app.hasher, secret) {
@@ -75,8 +89,16 @@ pub async fn consume(app: &App, caller: &Caller, proof: Proof<'_>, request_id: &
 
 /// The user the token speaks for must be the invitee: the invitation's user, or a user (or
 /// `email` claim) with the invitation's email. Returns that user when it exists.
-async fn check_invitee(app: &App, caller: &Caller, inv: &Invitation, claims: &tokens::Claims) -> Result<Option<User>, Error> {
-    let denied = || Error::FailedPrecondition { reason: "NOT_INVITEE", message: "The access token's user is not the invitee of this flow.".into() };
+async fn check_invitee(
+    app: &App,
+    caller: &Caller,
+    inv: &Invitation,
+    claims: &tokens::Claims,
+) -> Result<Option<User>, Error> {
+    let denied = || Error::FailedPrecondition {
+        reason: "NOT_INVITEE",
+        message: "The access token's user is not the invitee of this flow.".into(),
+    };
     let table = &app.config.table_name;
     let user = match ids::looks_like("usr", &claims.sub) {
         true => store::orgs::get_user(&app.ddb, table, &caller.org_id, &claims.sub).await?,
@@ -96,7 +118,12 @@ async fn check_invitee(app: &App, caller: &Caller, inv: &Invitation, claims: &to
 }
 
 /// One attempt; `None` when the transaction lost a race (the caller re-reads and decides).
-async fn try_consume(app: &App, inv: &Invitation, invitee: Option<User>, now: DateTime<Utc>) -> Result<Option<Invitation>, Error> {
+async fn try_consume(
+    app: &App,
+    inv: &Invitation,
+    invitee: Option<User>,
+    now: DateTime<Utc>,
+) -> Result<Option<Invitation>, Error> {
     let table = &app.config.table_name;
     let mut writes = Vec::new();
     let mut new_org: Option<Organization> = None;
@@ -132,15 +159,31 @@ async fn try_consume(app: &App, inv: &Invitation, invitee: Option<User>, now: Da
                 role,
                 created_at: now,
             };
-            writes.extend(store::orgs::new_user_writes(table, &user, new_org.is_some())?);
+            writes.extend(store::orgs::new_user_writes(
+                table,
+                &user,
+                new_org.is_some(),
+            )?);
             user
         }
     };
     if let Some(flow_id) = &inv.flow_id {
         writes.push(store::orgs::flow_member_write(table, flow_id, &user)?);
     }
-    writes.push(store::invitations::consume_write(table, inv, &user.id, new_org.as_ref().map(|o| o.id.as_str()), now)?);
-    match app.ddb.transact_write_items().set_transact_items(Some(writes)).send().await {
+    writes.push(store::invitations::consume_write(
+        table,
+        inv,
+        &user.id,
+        new_org.as_ref().map(|o| o.id.as_str()),
+        now,
+    )?);
+    match app
+        .ddb
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .send()
+        .await
+    {
         Ok(_) => Ok(Some(Invitation {
             state: InvitationState::Completed,
             state_reason: Some("CONSUMED".into()),
@@ -155,7 +198,10 @@ async fn try_consume(app: &App, inv: &Invitation, invitee: Option<User>, now: Da
 }
 
 fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organization {
-    let owner = inv.display_name.clone().unwrap_or_else(|| inv.email.clone());
+    let owner = inv
+        .display_name
+        .clone()
+        .unwrap_or_else(|| inv.email.clone());
     Organization {
         id: ids::new("org"),
         slug: format!("org-{}", ids::random(12).to_lowercase()),

@@ -13,7 +13,12 @@ use crate::{
 };
 
 /// The training flow named by an invitations path, if it belongs to the caller's organization.
-pub async fn resolve_flow(app: &App, caller: &Caller, org_slug: &str, flow_slug: &str) -> Result<Flow, Error> {
+pub async fn resolve_flow(
+    app: &App,
+    caller: &Caller,
+    org_slug: &str,
+    flow_slug: &str,
+) -> Result<Flow, Error> {
     if org_slug != caller.org_slug {
         return Err(Error::not_found(Resource::Organization, org_slug));
     }
@@ -37,71 +42,95 @@ pub async fn invite(
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
     let email = validate::email("email", email)?;
-    let message = message.map(|m| validate::text("message", m, MAX_MESSAGE_CHARS)).transpose()?;
+    let message = message
+        .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
+        .transpose()?;
     let org = store::orgs::get_org(&app.ddb, &app.config.table_name, &caller.org_id).await?;
     let id = derived_id(&app.hasher, &caller.org_id, &flow.id, &email);
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
     let table = &app.config.table_name;
-    // Concurrent invites of one email race on the record: one inserts, the others re-send it.
-    for _ in 0..5 {
-        let secret = new_secret(&app.hasher, &id);
-        let made = match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
-            None => {
-                let number = store::counters::reserve(&app.ddb, table, &caller.org_id, &format!("inv#{}", flow.id), 1).await?;
-                let inv = Invitation {
-                    id: id.clone(),
-                    org_id: caller.org_id.clone(),
-                    kind: InvitationKind::JoinOrganization,
-                    state: InvitationState::StartPending,
-                    state_reason: None,
-                    email: email.clone(),
-                    display_name: None,
-                    role: Some(Role::Member),
-                    user_id: None,
-                    creator_user_id: None,
-                    flow_id: Some(flow.id.clone()),
-                    flow_slug: Some(flow.slug.clone()),
-                    number: Some(number),
-                    message: message.clone(),
-                    create_organization: false,
-                    secret_hash: secret.hash.clone(),
-                    ttl_secs,
-                    expire_time,
-                    start_time: None,
-                    create_time: now,
-                    update_time: now,
-                    result_org_id: None,
-                };
-                store::invitations::insert(&app.ddb, table, &inv).await?.then_some(inv)
-            }
-            Some(existing) if existing.state == InvitationState::Completed => {
-                return Err(Error::Conflict {
-                    reason: "already_accepted",
-                    message: format!("{email} has already accepted an invitation to this flow"),
-                })
-            }
-            Some(existing) => {
-                let previous = existing.secret_hash.clone();
-                let inv = Invitation {
-                    state: InvitationState::StartPending,
-                    state_reason: Some("RESENT".into()),
-                    message: message.clone().or(existing.message.clone()),
-                    secret_hash: secret.hash.clone(),
-                    ttl_secs,
-                    expire_time,
-                    start_time: None,
-                    update_time: now,
-                    ..existing
-                };
-                store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous).await?.then_some(inv)
-            }
-        };
-        if let Some(inv) = made {
-            announce(app, &[(inv.clone(), secret)], request_id, now).await?;
-            return Ok(inv);
+    // Concurrent invites of one email race on the record. The winner's write (and its email)
+    // stands; a loser answers with the invitation as the winner left it.
+    let secret = new_secret(&app.hasher, &id);
+    let made = match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
+        None => {
+            let number = store::counters::reserve(
+                &app.ddb,
+                table,
+                &caller.org_id,
+                &format!("inv#{}", flow.id),
+                1,
+            )
+            .await?;
+            let inv = Invitation {
+                id: id.clone(),
+                org_id: caller.org_id.clone(),
+                kind: InvitationKind::JoinOrganization,
+                state: InvitationState::StartPending,
+                state_reason: None,
+                email: email.clone(),
+                display_name: None,
+                role: Some(Role::Member),
+                user_id: None,
+                creator_user_id: None,
+                flow_id: Some(flow.id.clone()),
+                flow_slug: Some(flow.slug.clone()),
+                number: Some(number),
+                message: message.clone(),
+                create_organization: false,
+                secret_hash: secret.hash.clone(),
+                ttl_secs,
+                expire_time,
+                start_time: None,
+                create_time: now,
+                update_time: now,
+                result_org_id: None,
+            };
+            store::invitations::insert(&app.ddb, table, &inv)
+                .await?
+                .then_some(inv)
         }
+        Some(existing) if existing.state == InvitationState::Completed => {
+            return Err(already_accepted(&email))
+        }
+        Some(existing) => {
+            let previous = existing.secret_hash.clone();
+            let inv = Invitation {
+                state: InvitationState::StartPending,
+                state_reason: Some("RESENT".into()),
+                message: message.clone().or(existing.message.clone()),
+                secret_hash: secret.hash.clone(),
+                ttl_secs,
+                expire_time,
+                start_time: None,
+                update_time: now,
+                ..existing
+            };
+            store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous)
+                .await?
+                .then_some(inv)
+        }
+    };
+    match made {
+        Some(inv) => {
+            announce(app, &[(inv.clone(), secret)], request_id, now).await?;
+            Ok(inv)
+        }
+        None => match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
+            Some(inv) if inv.state == InvitationState::Completed => Err(already_accepted(&email)),
+            Some(inv) => Ok(inv),
+            None => Err(Error::Unavailable(
+                "the invitation changed during the request; retry".into(),
+            )),
+        },
     }
-    Err(Error::Unavailable("invitation contention".into()))
+}
+
+fn already_accepted(email: &str) -> Error {
+    Error::Conflict {
+        reason: "already_accepted",
+        message: format!("{email} has already accepted an invitation to this flow"),
+    }
 }
 
 /// What the flows API's create calls ask for.
@@ -128,7 +157,10 @@ pub fn parse_ttl(value: &str) -> Result<i64, Error> {
         .ok_or_else(|| Error::invalid("ttl", "must be a duration in seconds such as \"86400s\""))?;
     let secs = secs.round() as i64;
     if !(1..=MAX_TTL_SECS).contains(&secs) {
-        return Err(Error::invalid("ttl", format!("must be between 1s and {MAX_TTL_SECS}s")));
+        return Err(Error::invalid(
+            "ttl",
+            format!("must be between 1s and {MAX_TTL_SECS}s"),
+        ));
     }
     Ok(secs)
 }
@@ -138,15 +170,26 @@ fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, E
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| Error::invalid("expireTime", "must be an RFC 3339 time"))?;
     if at <= now || at > now + chrono::Duration::seconds(MAX_TTL_SECS) {
-        return Err(Error::invalid("expireTime", "must be in the future, within a year"));
+        return Err(Error::invalid(
+            "expireTime",
+            "must be in the future, within a year",
+        ));
     }
     Ok(at)
 }
 
 /// `POST /admin/v1/flows:createJoinOrganization` and `:createSignup`. Returns the invitation
 /// and its secret (shown only in this response).
-pub async fn create_flow(app: &App, caller: &Caller, req: FlowRequest, request_id: &str, now: DateTime<Utc>) -> Result<(Invitation, String), Error> {
-    let kind = req.kind.ok_or_else(|| Error::Internal("flow kind not set".into()))?;
+pub async fn create_flow(
+    app: &App,
+    caller: &Caller,
+    req: FlowRequest,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Invitation, String), Error> {
+    let kind = req
+        .kind
+        .ok_or_else(|| Error::Internal("flow kind not set".into()))?;
     let table = &app.config.table_name;
     if let Some(org_id) = &req.organization_id {
         if org_id != &caller.org_id {
@@ -157,8 +200,16 @@ pub async fn create_flow(app: &App, caller: &Caller, req: FlowRequest, request_i
         return Err(Error::invalid("ttl", "give ttl or expireTime, not both"));
     }
     let ttl = req.ttl.as_deref().map(parse_ttl).transpose()?;
-    let expire_at = req.expire_time.as_deref().map(|t| parse_expire_time(t, now)).transpose()?;
-    let display_name = req.display_name.as_deref().map(|n| validate::name("displayName", n, 200)).transpose()?;
+    let expire_at = req
+        .expire_time
+        .as_deref()
+        .map(|t| parse_expire_time(t, now))
+        .transpose()?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|n| validate::name("displayName", n, 200))
+        .transpose()?;
     let role = match (kind, req.role.as_deref()) {
         (InvitationKind::Signup, _) => None,
         (_, None) => Some(Role::Member),
@@ -171,7 +222,10 @@ pub async fn create_flow(app: &App, caller: &Caller, req: FlowRequest, request_i
         Some(id) => Some(
             store::orgs::get_user(&app.ddb, table, &caller.org_id, id)
                 .await?
-                .ok_or_else(|| Error::Invalid { field: "creatorUserId".into(), reason: "names no user of this organization".into() })?,
+                .ok_or_else(|| Error::Invalid {
+                    field: "creatorUserId".into(),
+                    reason: "names no user of this organization".into(),
+                })?,
         ),
         None => None,
     };
@@ -232,7 +286,16 @@ mod tests {
     fn ttls_are_protobuf_durations() {
         assert_eq!(parse_ttl("86400s").unwrap(), 86400);
         assert_eq!(parse_ttl("1.5s").unwrap(), 2);
-        for bad in ["86400", "0s", "-5s", "s", "1e400s", "NaNs", "99999999999s", "1d"] {
+        for bad in [
+            "86400",
+            "0s",
+            "-5s",
+            "s",
+            "1e400s",
+            "NaNs",
+            "99999999999s",
+            "1d",
+        ] {
             assert!(parse_ttl(bad).is_err(), "{bad}");
         }
     }

@@ -34,20 +34,43 @@ pub async fn import(
     now: DateTime<Utc>,
 ) -> Result<Imported, Error> {
     let parsed = addresses::parse(list).map_err(|too_many| {
-        Error::invalid("list", format!("has {} entries; at most {} are allowed", too_many.0, addresses::MAX_ENTRIES))
+        Error::invalid(
+            "list",
+            format!(
+                "has {} entries; at most {} are allowed",
+                too_many.0,
+                addresses::MAX_ENTRIES
+            ),
+        )
     })?;
-    let message = message.map(|m| validate::text("message", m, MAX_MESSAGE_CHARS)).transpose()?;
+    let message = message
+        .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
+        .transpose()?;
     let table = &app.config.table_name;
-    let mut result = Imported { erroneous: parsed.errors, ..Imported::default() };
+    let mut result = Imported {
+        erroneous: parsed.errors,
+        ..Imported::default()
+    };
 
-    let emails: Vec<String> = parsed.addresses.iter().map(|a| a.email.to_lowercase()).collect();
-    let users: HashMap<String, User> = store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails)
-        .await?
-        .into_iter()
-        .map(|u| (u.email.to_lowercase(), u))
+    let emails: Vec<String> = parsed
+        .addresses
+        .iter()
+        .map(|a| a.email.to_lowercase())
         .collect();
-    let (members, invitees): (Vec<_>, Vec<_>) = parsed.addresses.into_iter().partition(|a| users.contains_key(&a.email.to_lowercase()));
-    result.added_users = members.iter().filter_map(|a| users.get(&a.email.to_lowercase()).cloned()).collect();
+    let users: HashMap<String, User> =
+        store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails)
+            .await?
+            .into_iter()
+            .map(|u| (u.email.to_lowercase(), u))
+            .collect();
+    let (members, invitees): (Vec<_>, Vec<_>) = parsed
+        .addresses
+        .into_iter()
+        .partition(|a| users.contains_key(&a.email.to_lowercase()));
+    result.added_users = members
+        .iter()
+        .filter_map(|a| users.get(&a.email.to_lowercase()).cloned())
+        .collect();
     let member_items = result
         .added_users
         .iter()
@@ -55,18 +78,31 @@ pub async fn import(
         .collect::<Result<Vec<_>, _>>()?;
     store::invitations::put_all(&app.ddb, table, member_items).await?;
 
-    let ids: Vec<String> = invitees.iter().map(|a| derived_id(&app.hasher, &caller.org_id, &flow.id, &a.email)).collect();
-    let existing: HashMap<String, Invitation> = store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids)
-        .await?
-        .into_iter()
-        .map(|inv| (inv.id.clone(), inv))
+    let ids: Vec<String> = invitees
+        .iter()
+        .map(|a| derived_id(&app.hasher, &caller.org_id, &flow.id, &a.email))
         .collect();
+    let existing: HashMap<String, Invitation> =
+        store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids)
+            .await?
+            .into_iter()
+            .map(|inv| (inv.id.clone(), inv))
+            .collect();
     let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
     let fresh_count = ids.iter().filter(|id| !existing.contains_key(*id)).count() as u64;
     let mut next_number = match fresh_count {
         0 => 0,
-        n => store::counters::reserve(&app.ddb, table, &caller.org_id, &format!("inv#{}", flow.id), n).await?,
+        n => {
+            store::counters::reserve(
+                &app.ddb,
+                table,
+                &caller.org_id,
+                &format!("inv#{}", flow.id),
+                n,
+            )
+            .await?
+        }
     };
 
     let mut made: Vec<(Invitation, Secret)> = Vec::new();
@@ -74,11 +110,15 @@ pub async fn import(
         let secret = new_secret(&app.hasher, &id);
         let inv = match existing.get(&id) {
             Some(inv) if inv.state_at(now).is_open() => {
-                result.erroneous.push((address.email, "Already invited".into()));
+                result
+                    .erroneous
+                    .push((address.email, "Already invited".into()));
                 continue;
             }
             Some(inv) if inv.state == InvitationState::Completed => {
-                result.erroneous.push((address.email, "Already accepted".into()));
+                result
+                    .erroneous
+                    .push((address.email, "Already accepted".into()));
                 continue;
             }
             // Expired or canceled: the same record comes back, pending again.
@@ -124,7 +164,10 @@ pub async fn import(
         };
         made.push((inv, secret));
     }
-    let items = made.iter().map(|(inv, _)| store::invitations::item(inv)).collect::<Result<Vec<_>, _>>()?;
+    let items = made
+        .iter()
+        .map(|(inv, _)| store::invitations::item(inv))
+        .collect::<Result<Vec<_>, _>>()?;
     store::invitations::put_all(&app.ddb, table, items).await?;
     announce(app, &made, request_id, now).await?;
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();

@@ -31,31 +31,71 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Invitation, Err
 
 /// Loads the organization, invitee and creator for the flows API view, in one read.
 pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> {
-    let org_id = invitation.result_org_id.clone().unwrap_or_else(|| invitation.org_id.clone());
-    let ids: Vec<&str> = [invitation.user_id.as_deref(), invitation.creator_user_id.as_deref()].into_iter().flatten().collect();
-    let (org, mut users) = store::orgs::org_with_users(&app.ddb, &app.config.table_name, &org_id, &ids).await?;
+    let org_id = invitation
+        .result_org_id
+        .clone()
+        .unwrap_or_else(|| invitation.org_id.clone());
+    let ids: Vec<&str> = [
+        invitation.user_id.as_deref(),
+        invitation.creator_user_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (org, mut users) =
+        store::orgs::org_with_users(&app.ddb, &app.config.table_name, &org_id, &ids).await?;
     // A signup that made an organization: the creator lives in the inviting one.
     if invitation.result_org_id.is_some() {
         if let Some(creator) = &invitation.creator_user_id {
-            let (_, more) = store::orgs::org_with_users(&app.ddb, &app.config.table_name, &invitation.org_id, &[creator]).await?;
+            let (_, more) = store::orgs::org_with_users(
+                &app.ddb,
+                &app.config.table_name,
+                &invitation.org_id,
+                &[creator],
+            )
+            .await?;
             users.extend(more);
         }
     }
-    let organization = org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
-    let find = |id: &Option<String>| id.as_ref().and_then(|id| users.iter().find(|u| &u.id == id).cloned());
-    Ok(FlowView { user: find(&invitation.user_id), creator: find(&invitation.creator_user_id), organization, invitation })
+    let organization =
+        org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
+    let find = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| users.iter().find(|u| &u.id == id).cloned())
+    };
+    Ok(FlowView {
+        user: find(&invitation.user_id),
+        creator: find(&invitation.creator_user_id),
+        organization,
+        invitation,
+    })
 }
 
 /// Cancels an open invitation. Canceling a canceled one changes nothing; an accepted or
 /// expired one cannot be canceled.
-pub async fn cancel(app: &App, caller: &Caller, id: &str, request_id: &str, now: DateTime<Utc>) -> Result<Invitation, Error> {
+pub async fn cancel(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, Error> {
     let current = get(app, caller, id).await?;
     match current.state_at(now) {
         InvitationState::Canceled => return Ok(current),
         state if !state.is_open() => return Err(not_open(state)),
         _ => {}
     }
-    let closed = store::invitations::close(&app.ddb, &app.config.table_name, &caller.org_id, id, InvitationState::Canceled, "CANCELED", now).await?;
+    let closed = store::invitations::close(
+        &app.ddb,
+        &app.config.table_name,
+        &caller.org_id,
+        id,
+        InvitationState::Canceled,
+        "CANCELED",
+        now,
+    )
+    .await?;
     match closed {
         Some(inv) => {
             jobs::publish(app, &event("invitation.canceled", &inv, request_id, now)).await?;
@@ -79,18 +119,36 @@ pub fn not_open(state: InvitationState) -> Error {
         InvitationState::Canceled => ("FLOW_CANCELED", "was canceled"),
         _ => ("FLOW_EXPIRED", "has expired"),
     };
-    Error::FailedPrecondition { reason, message: format!("The flow {what}.") }
+    Error::FailedPrecondition {
+        reason,
+        message: format!("The flow {what}."),
+    }
 }
 
 /// A training flow's invitations in number order (the list shows only pending ones), one page.
-pub async fn list_pending(app: &App, caller: &Caller, flow: &Flow, after: u64, limit: usize, now: DateTime<Utc>) -> Result<(Vec<Invitation>, Option<u64>), Error> {
+pub async fn list_pending(
+    app: &App,
+    caller: &Caller,
+    flow: &Flow,
+    after: u64,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Invitation>, Option<u64>), Error> {
     let table = &app.config.table_name;
     let mut page = Vec::new();
     let mut cursor = after;
     // Accepted and canceled ones share the index, so a query page may hold fewer pending ones
     // than asked: read on until the page is full or the flow has no more.
     loop {
-        let (items, more) = store::invitations::by_flow(&app.ddb, table, &caller.org_id, &flow.id, cursor, limit as i32).await?;
+        let (items, more) = store::invitations::by_flow(
+            &app.ddb,
+            table,
+            &caller.org_id,
+            &flow.id,
+            cursor,
+            limit as i32,
+        )
+        .await?;
         for inv in items {
             cursor = inv.number.unwrap_or(cursor);
             if inv.state_at(now).is_open() {
@@ -106,12 +164,23 @@ pub async fn list_pending(app: &App, caller: &Caller, flow: &Flow, after: u64, l
     }
 }
 
-pub async fn by_number(app: &App, caller: &Caller, flow: &Flow, number: &str) -> Result<Invitation, Error> {
+pub async fn by_number(
+    app: &App,
+    caller: &Caller,
+    flow: &Flow,
+    number: &str,
+) -> Result<Invitation, Error> {
     let not_found = || Error::not_found(Resource::Invitation, number);
     let n: u64 = number.parse().map_err(|_| not_found())?;
-    let inv = store::invitations::by_number(&app.ddb, &app.config.table_name, &caller.org_id, &flow.id, n)
-        .await?
-        .ok_or_else(not_found)?;
+    let inv = store::invitations::by_number(
+        &app.ddb,
+        &app.config.table_name,
+        &caller.org_id,
+        &flow.id,
+        n,
+    )
+    .await?
+    .ok_or_else(not_found)?;
     // Deleted (canceled) invitations are gone from this API.
     match inv.state {
         InvitationState::Canceled => Err(not_found()),
@@ -120,16 +189,38 @@ pub async fn by_number(app: &App, caller: &Caller, flow: &Flow, number: &str) ->
 }
 
 /// The invitations API's delete: only pending invitations; an accepted one is refused.
-pub async fn delete(app: &App, caller: &Caller, flow: &Flow, number: &str, request_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+pub async fn delete(
+    app: &App,
+    caller: &Caller,
+    flow: &Flow,
+    number: &str,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let inv = by_number(app, caller, flow, number).await?;
     if inv.state == InvitationState::Completed {
-        return Err(Error::Conflict { reason: "accepted", message: "An accepted invitation cannot be deleted".into() });
+        return Err(Error::Conflict {
+            reason: "accepted",
+            message: "An accepted invitation cannot be deleted".into(),
+        });
     }
     match cancel(app, caller, &inv.id, request_id, now).await {
         Ok(_) => Ok(()),
         // Expired but still pending in this API's terms: deleting it just closes it.
-        Err(Error::FailedPrecondition { reason: "FLOW_EXPIRED", .. }) => {
-            store::invitations::close(&app.ddb, &app.config.table_name, &caller.org_id, &inv.id, InvitationState::Canceled, "CANCELED", now).await?;
+        Err(Error::FailedPrecondition {
+            reason: "FLOW_EXPIRED",
+            ..
+        }) => {
+            store::invitations::close(
+                &app.ddb,
+                &app.config.table_name,
+                &caller.org_id,
+                &inv.id,
+                InvitationState::Canceled,
+                "CANCELED",
+                now,
+            )
+            .await?;
             Ok(())
         }
         Err(other) => Err(other),

@@ -30,7 +30,10 @@ pub const MAX_MESSAGE_CHARS: usize = 2000;
 /// The id of the invitation of `email` into a training flow. Derived (a keyed hash), so that
 /// the record itself is the (flow, email) uniqueness claim and a resend finds it in one read.
 pub fn derived_id(hasher: &Hasher, org_id: &str, flow_id: &str, email: &str) -> String {
-    let digest = hasher.hash("invitation-id", &format!("{org_id}\0{flow_id}\0{}", email.to_lowercase()));
+    let digest = hasher.hash(
+        "invitation-id",
+        &format!("{org_id}\0{flow_id}\0{}", email.to_lowercase()),
+    );
     format!("inv_{}", &digest[..24])
 }
 
@@ -54,11 +57,19 @@ pub fn hash_secret(hasher: &Hasher, secret: &str) -> String {
 /// The invitation id a presented secret names, if it is shaped like one of ours.
 pub fn id_in_secret(secret: &str) -> Option<&str> {
     let (id, rest) = secret.split_once('.')?;
-    (ids::looks_like("inv", id) && rest.len() == 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(id)
+    (ids::looks_like("inv", id)
+        && rest.len() == 40
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+    .then_some(id)
 }
 
 /// When an invitation made now expires: an explicit time, a ttl, or the organization's default.
-pub fn expiry(org: &Organization, ttl_secs: Option<i64>, expire_time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (i64, DateTime<Utc>) {
+pub fn expiry(
+    org: &Organization,
+    ttl_secs: Option<i64>,
+    expire_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (i64, DateTime<Utc>) {
     match (expire_time, ttl_secs) {
         (Some(at), _) => ((at - now).num_seconds(), at),
         (None, Some(ttl)) => (ttl, now + chrono::Duration::seconds(ttl)),
@@ -100,9 +111,20 @@ pub fn event_data(inv: &Invitation) -> serde_json::Value {
 }
 
 /// Queues the email and the `invitation.created` event of invitations just made or re-sent.
-pub async fn announce(app: &App, made: &[(Invitation, Secret)], request_id: &str, now: DateTime<Utc>) -> Result<jobs::Calls, Error> {
-    let emails: Vec<EmailJob> = made.iter().map(|(inv, secret)| email_job(app, inv, secret, request_id)).collect();
-    let events: Vec<Event> = made.iter().map(|(inv, _)| event("invitation.created", inv, request_id, now)).collect();
+pub async fn announce(
+    app: &App,
+    made: &[(Invitation, Secret)],
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<jobs::Calls, Error> {
+    let emails: Vec<EmailJob> = made
+        .iter()
+        .map(|(inv, secret)| email_job(app, inv, secret, request_id))
+        .collect();
+    let events: Vec<Event> = made
+        .iter()
+        .map(|(inv, _)| event("invitation.created", inv, request_id, now))
+        .collect();
     let mut calls = jobs::queue_emails(app, &emails).await?;
     calls += jobs::publish_all(app, &events).await?;
     Ok(calls)
@@ -129,7 +151,12 @@ mod tests {
         assert_eq!(id_in_secret(&s.plain), Some("inv_abc123"));
         assert_eq!(s.hash, hash_secret(&h, &s.plain));
         assert_ne!(s.plain, new_secret(&h, "inv_abc123").plain);
-        for bad in ["inv_abc", "inv_abc.short", "x_abc.0123456789012345678901234567890123456789", "inv_a/b.0123456789012345678901234567890123456789"] {
+        for bad in [
+            "inv_abc",
+            "inv_abc.short",
+            "x_abc.0123456789012345678901234567890123456789",
+            "inv_a/b.0123456789012345678901234567890123456789",
+        ] {
             assert_eq!(id_in_secret(bad), None, "{bad}");
         }
     }

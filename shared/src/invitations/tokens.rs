@@ -17,10 +17,25 @@ pub struct Claims {
     pub iat: Option<i64>,
 }
 
-pub fn mint(secret: &str, subject: &str, email: Option<&str>, ttl_secs: i64, now: DateTime<Utc>) -> Result<String, Error> {
-    let claims = Claims { sub: subject.to_owned(), exp: now.timestamp() + ttl_secs, email: email.map(str::to_owned), iat: Some(now.timestamp()) };
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .map_err(|e| Error::Internal(format!("token signing: {e}")))
+pub fn mint(
+    secret: &str,
+    subject: &str,
+    email: Option<&str>,
+    ttl_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
+    let claims = Claims {
+        sub: subject.to_owned(),
+        exp: now.timestamp() + ttl_secs,
+        email: email.map(str::to_owned),
+        iat: Some(now.timestamp()),
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| Error::Internal(format!("token signing: {e}")))
 }
 
 /// The claims of a valid, unexpired token signed with `secret`; anything else is unauthenticated.
@@ -28,9 +43,13 @@ pub fn verify(secret: &str, token: &str) -> Result<Claims, Error> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
     validation.set_required_spec_claims(&["exp", "sub"]);
-    decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        .map(|data| data.claims)
-        .map_err(|_| Error::Unauthenticated)
+    decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|_| Error::Unauthenticated)
 }
 
 #[cfg(test)]
@@ -42,15 +61,27 @@ mod tests {
         let now = Utc::now();
         let token = mint("s3cret-s3cret-s3cret", "usr_1", Some("a@b.co"), 600, now).unwrap();
         let claims = verify("s3cret-s3cret-s3cret", &token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.email.as_deref()), ("usr_1", Some("a@b.co")));
-        assert!(matches!(verify("another-secret-here", &token), Err(Error::Unauthenticated)));
-        assert!(matches!(verify("s3cret-s3cret-s3cret", "not.a.token"), Err(Error::Unauthenticated)));
+        assert_eq!(
+            (claims.sub.as_str(), claims.email.as_deref()),
+            ("usr_1", Some("a@b.co"))
+        );
+        assert!(matches!(
+            verify("another-secret-here", &token),
+            Err(Error::Unauthenticated)
+        ));
+        assert!(matches!(
+            verify("s3cret-s3cret-s3cret", "not.a.token"),
+            Err(Error::Unauthenticated)
+        ));
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let then = Utc::now() - chrono::Duration::hours(2);
         let token = mint("s3cret-s3cret-s3cret", "usr_1", None, 60, then).unwrap();
-        assert!(matches!(verify("s3cret-s3cret-s3cret", &token), Err(Error::Unauthenticated)));
+        assert!(matches!(
+            verify("s3cret-s3cret-s3cret", &token),
+            Err(Error::Unauthenticated)
+        ));
     }
 }

@@ -24,7 +24,10 @@ fn asgn_key(org_id: &str, id: &str) -> Item {
 }
 
 fn active_key(org_id: &str, flow_id: &str, email: &str) -> Item {
-    key(org_pk(org_id), format!("ACTIVE#{flow_id}#{}", email.to_lowercase()))
+    key(
+        org_pk(org_id),
+        format!("ACTIVE#{flow_id}#{}", email.to_lowercase()),
+    )
 }
 
 fn due_sort_key(due: DateTime<Utc>, org_id: &str, id: &str) -> String {
@@ -49,7 +52,11 @@ pub async fn lookup_for_assign(
     flow_id: &str,
     email: &str,
 ) -> Result<AssignLookup, Error> {
-    let wanted = [flow_key(org_id, flow_id), user_by_email_key(org_id, email), active_key(org_id, flow_id, email)];
+    let wanted = [
+        flow_key(org_id, flow_id),
+        user_by_email_key(org_id, email),
+        active_key(org_id, flow_id, email),
+    ];
     let mut keys = KeysAndAttributes::builder().consistent_read(true);
     for k in &wanted {
         keys = keys.keys(k.clone());
@@ -59,16 +66,27 @@ pub async fn lookup_for_assign(
     // BatchGetItem may hand back unprocessed keys under load; ask again for those only.
     for _ in 0..5 {
         let Some(batch) = request.take() else { break };
-        let out = ddb.batch_get_item().request_items(table, batch).send().await?;
+        let out = ddb
+            .batch_get_item()
+            .request_items(table, batch)
+            .send()
+            .await?;
         if let Some(mut responses) = out.responses {
             found.extend(responses.remove(table).unwrap_or_default());
         }
-        request = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty());
+        request = out
+            .unprocessed_keys
+            .and_then(|mut u| u.remove(table))
+            .filter(|k| !k.keys().is_empty());
     }
     if request.is_some() {
         return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
     }
-    let mut lookup = AssignLookup { flow: None, user: None, active_id: None };
+    let mut lookup = AssignLookup {
+        flow: None,
+        user: None,
+        active_id: None,
+    };
     for item in found {
         let sk = get_s(&item, SK).unwrap_or_default().to_owned();
         if sk.starts_with("FLOW#") {
@@ -84,7 +102,11 @@ pub async fn lookup_for_assign(
 
 /// Writes a new assignment and claims its (flow, email) pointer. `false`: another unfinished
 /// assignment holds the pointer (a concurrent assign won), so the caller should update that one.
-pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, a: &Assignment) -> Result<bool, Error> {
+pub async fn insert(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    a: &Assignment,
+) -> Result<bool, Error> {
     let mut item = to_item(org_pk(&a.org_id), format!("ASGN#{}", a.id), a)?;
     if let Some(due) = a.due_date {
         item.insert(GSI1PK.into(), s(DUE_PARTITION));
@@ -101,7 +123,12 @@ pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, a: &Assignment)
             .map_err(build_err)?;
         Ok(TransactWriteItem::builder().put(put).build())
     };
-    let result = ddb.transact_write_items().transact_items(put(item)?).transact_items(put(pointer)?).send().await;
+    let result = ddb
+        .transact_write_items()
+        .transact_items(put(item)?)
+        .transact_items(put(pointer)?)
+        .send()
+        .await;
     match result {
         Ok(_) => Ok(true),
         Err(err) => match cancelled_by_condition(&err) {
@@ -155,20 +182,42 @@ pub async fn reassign(
         None => remove.push("notes"),
     }
     let result = update
-        .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+        .update_expression(format!(
+            "SET {} REMOVE {}",
+            set.join(", "),
+            remove.join(", ")
+        ))
         .condition_expression("attribute_exists(PK) AND progress <> :done")
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
     match result {
         Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(err.into()),
     }
 }
 
-pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Assignment>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(asgn_key(org_id, id))).consistent_read(true).send().await?;
+pub async fn get(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<Assignment>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(asgn_key(org_id, id)))
+        .consistent_read(true)
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
@@ -182,7 +231,13 @@ pub enum Step {
 }
 
 /// assigned → started, in one conditional UpdateItem.
-pub async fn start(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Step, Error> {
+pub async fn start(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Step, Error> {
     let result = ddb
         .update_item()
         .table_name(table)
@@ -197,7 +252,12 @@ pub async fn start(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id
         .await;
     match result {
         Ok(out) => Ok(Step::Made(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
             Ok(match get(ddb, table, org_id, id).await? {
                 Some(a) => Step::AlreadyThere(a),
                 None => Step::NotFound,
@@ -209,8 +269,16 @@ pub async fn start(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id
 
 /// → completed, releasing the (flow, email) pointer in the same transaction so that the next
 /// assign of this flow creates a new assignment.
-pub async fn complete(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Step, Error> {
-    let Some(current) = get(ddb, table, org_id, id).await? else { return Ok(Step::NotFound) };
+pub async fn complete(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Step, Error> {
+    let Some(current) = get(ddb, table, org_id, id).await? else {
+        return Ok(Step::NotFound);
+    };
     if current.progress == Progress::Completed {
         return Ok(Step::AlreadyThere(current));
     }
@@ -227,7 +295,11 @@ pub async fn complete(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str,
         .map_err(build_err)?;
     let release = Delete::builder()
         .table_name(table)
-        .set_key(Some(active_key(org_id, &current.flow_id, &current.user_email)))
+        .set_key(Some(active_key(
+            org_id,
+            &current.flow_id,
+            &current.user_email,
+        )))
         .condition_expression("attribute_not_exists(PK) OR assignment_id = :id")
         .expression_attribute_values(":id", s(id))
         .build()
@@ -267,11 +339,17 @@ mod tests {
         let early = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         let late = Utc.with_ymd_and_hms(2026, 10, 2, 3, 4, 5).unwrap();
         assert!(due_sort_key(early, "org_b", "asgn_z") < due_sort_key(late, "org_a", "asgn_a"));
-        assert_eq!(due_sort_key(early, "org_a", "asgn_a"), "2026-01-02T03:04:05Z#org_a#asgn_a");
+        assert_eq!(
+            due_sort_key(early, "org_a", "asgn_a"),
+            "2026-01-02T03:04:05Z#org_a#asgn_a"
+        );
     }
 
     #[test]
     fn pointer_keys_ignore_email_case() {
-        assert_eq!(active_key("o", "f", "Jane@Example.com"), active_key("o", "f", "jane@example.com"));
+        assert_eq!(
+            active_key("o", "f", "Jane@Example.com"),
+            active_key("o", "f", "jane@example.com")
+        );
     }
 }

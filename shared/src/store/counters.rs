@@ -7,7 +7,13 @@ use super::{get_n, key, n, org_pk};
 use crate::error::Error;
 
 /// Reserves `count` consecutive ids and returns the first (ids start at 1).
-pub async fn reserve(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, name: &str, count: u64) -> Result<u64, Error> {
+pub async fn reserve(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    name: &str,
+    count: u64,
+) -> Result<u64, Error> {
     let out = ddb
         .update_item()
         .table_name(table)

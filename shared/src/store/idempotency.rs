@@ -1,8 +1,7 @@
 //! Idempotency records: `IDEM#<org>#<key>` / `IDEM`, kept 24 hours by the table's TTL.
 
 use aws_sdk_dynamodb::{
-    operation::put_item::PutItemError,
-    types::ReturnValuesOnConditionCheckFailure,
+    operation::put_item::PutItemError, types::ReturnValuesOnConditionCheckFailure,
 };
 
 use super::{get_n, get_s, key, n, s, Item, TTL};
@@ -88,10 +87,15 @@ fn judge(old: &Item, fingerprint: &str) -> Claim {
     if get_s(old, "fingerprint") != Some(fingerprint) {
         return Claim::Mismatch;
     }
-    match (get_s(old, "phase"), get_n(old, "status"), get_s(old, "body")) {
-        (Some("done"), Some(status), Some(body)) => {
-            Claim::Replay(Stored { status: status as u16, body: body.to_owned() })
-        }
+    match (
+        get_s(old, "phase"),
+        get_n(old, "status"),
+        get_s(old, "body"),
+    ) {
+        (Some("done"), Some(status), Some(body)) => Claim::Replay(Stored {
+            status: status as u16,
+            body: body.to_owned(),
+        }),
         _ => Claim::InFlight,
     }
 }
@@ -118,7 +122,12 @@ pub async fn record(
 }
 
 /// Gives the key back (the request failed), so that a retry runs the request again.
-pub async fn release(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, idem_key: &str) -> Result<(), Error> {
+pub async fn release(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    idem_key: &str,
+) -> Result<(), Error> {
     ddb.delete_item()
         .table_name(table)
         .set_key(Some(record_key(org_id, idem_key)))
@@ -149,11 +158,17 @@ mod tests {
     #[test]
     fn judging_an_existing_record() {
         assert_eq!(judge(&old("a", "pending", None), "b"), Claim::Mismatch);
-        assert_eq!(judge(&old("a", "done", Some((200, "{}"))), "b"), Claim::Mismatch);
+        assert_eq!(
+            judge(&old("a", "done", Some((200, "{}"))), "b"),
+            Claim::Mismatch
+        );
         assert_eq!(judge(&old("a", "pending", None), "a"), Claim::InFlight);
         assert_eq!(
             judge(&old("a", "done", Some((201, "{\"x\":1}"))), "a"),
-            Claim::Replay(Stored { status: 201, body: "{\"x\":1}".into() })
+            Claim::Replay(Stored {
+                status: 201,
+                body: "{\"x\":1}".into()
+            })
         );
     }
 }

@@ -29,7 +29,12 @@ fn number_sort_key(number: u64) -> String {
 }
 
 fn expiry_sort_key(inv: &Invitation) -> String {
-    format!("{}#{}#{}", inv.expire_time.format("%Y-%m-%dT%H:%M:%SZ"), inv.org_id, inv.id)
+    format!(
+        "{}#{}#{}",
+        inv.expire_time.format("%Y-%m-%dT%H:%M:%SZ"),
+        inv.org_id,
+        inv.id
+    )
 }
 
 /// The item for an invitation, with its index attributes.
@@ -46,18 +51,42 @@ pub fn item(inv: &Invitation) -> Result<Item, Error> {
     Ok(item)
 }
 
-pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Invitation>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(inv_key(org_id, id))).consistent_read(true).send().await?;
+pub async fn get(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<Invitation>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(inv_key(org_id, id)))
+        .consistent_read(true)
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
-pub async fn get_many(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, ids: &[String]) -> Result<Vec<Invitation>, Error> {
+pub async fn get_many(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    ids: &[String],
+) -> Result<Vec<Invitation>, Error> {
     let keys = ids.iter().map(|id| inv_key(org_id, id)).collect();
-    super::batch_get(ddb, table, keys).await?.into_iter().map(from_item).collect()
+    super::batch_get(ddb, table, keys)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// Writes a new invitation; `false` if one with this id exists already.
-pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, inv: &Invitation) -> Result<bool, Error> {
+pub async fn insert(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    inv: &Invitation,
+) -> Result<bool, Error> {
     let result = ddb
         .put_item()
         .table_name(table)
@@ -67,7 +96,14 @@ pub async fn insert(ddb: &aws_sdk_dynamodb::Client, table: &str, inv: &Invitatio
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(PutItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -84,7 +120,9 @@ pub async fn replace_unaccepted(
         .put_item()
         .table_name(table)
         .set_item(Some(item(inv)?))
-        .condition_expression("attribute_exists(PK) AND #state <> :completed AND secret_hash = :previous")
+        .condition_expression(
+            "attribute_exists(PK) AND #state <> :completed AND secret_hash = :previous",
+        )
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":completed", s(InvitationState::Completed.as_str()))
         .expression_attribute_values(":previous", s(previous_secret_hash))
@@ -92,12 +130,23 @@ pub async fn replace_unaccepted(
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(PutItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(err.into()),
     }
 }
 
-pub async fn put_all(ddb: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Result<usize, Error> {
+pub async fn put_all(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) -> Result<usize, Error> {
     super::batch_put(ddb, table, items).await
 }
 
@@ -116,7 +165,9 @@ pub async fn close(
         .update_item()
         .table_name(table)
         .set_key(Some(inv_key(org_id, id)))
-        .update_expression("SET #state = :to, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK")
+        .update_expression(
+            "SET #state = :to, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK",
+        )
         .condition_expression("#state IN (:pending, :started)")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":to", s(to.as_str()))
@@ -129,7 +180,14 @@ pub async fn close(
         .await;
     match result {
         Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -142,11 +200,14 @@ pub fn consume_write(
     result_org_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TransactWriteItem, Error> {
-    let mut set = "SET #state = :done, state_reason = :reason, user_id = :user, update_time = :now".to_owned();
+    let mut set = "SET #state = :done, state_reason = :reason, user_id = :user, update_time = :now"
+        .to_owned();
     let mut update = Update::builder()
         .table_name(table)
         .set_key(Some(inv_key(&inv.org_id, &inv.id)))
-        .condition_expression("#state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret")
+        .condition_expression(
+            "#state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret",
+        )
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":done", s(InvitationState::Completed.as_str()))
         .expression_attribute_values(":reason", s("CONSUMED"))
@@ -191,7 +252,14 @@ pub async fn mark_started(
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -216,7 +284,12 @@ pub async fn by_flow(
         .send()
         .await?;
     let more = out.last_evaluated_key.is_some();
-    let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
     Ok((items, more))
 }
 
@@ -237,6 +310,10 @@ pub async fn by_number(
         .expression_attribute_values(":n", s(number_sort_key(number)))
         .send()
         .await?;
-    out.items.unwrap_or_default().into_iter().next().map(from_item).transpose()
+    out.items
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .map(from_item)
+        .transpose()
 }
-

@@ -155,7 +155,9 @@ async fn open_window(
         .table_name(table)
         .set_key(Some(key(key_pk(hash), "KEY")))
         .update_expression("SET rl_window = :w, rl_count = :one")
-        .condition_expression("attribute_exists(PK) AND attribute_not_exists(revoked_at) AND rl_window < :w")
+        .condition_expression(
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at) AND rl_window < :w",
+        )
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":w", n(window))
         .return_values(ReturnValue::AllNew)
@@ -163,12 +165,23 @@ async fn open_window(
         .await;
     match result {
         Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(err.into()),
     }
 }
 
-async fn read(ddb: &aws_sdk_dynamodb::Client, table: &str, hash: &str) -> Result<Option<Item>, Error> {
+async fn read(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash: &str,
+) -> Result<Option<Item>, Error> {
     let out = ddb
         .get_item()
         .table_name(table)
@@ -181,10 +194,18 @@ async fn read(ddb: &aws_sdk_dynamodb::Client, table: &str, hash: &str) -> Result
 
 fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {
     let field = |name: &str| {
-        get_s(item, name).map(str::to_owned).ok_or_else(|| Error::Internal(format!("key item lacks {name}")))
+        get_s(item, name)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Internal(format!("key item lacks {name}")))
     };
-    let tier = Tier::parse(&field("tier")?).ok_or_else(|| Error::Internal("key item has an unknown tier".into()))?;
-    let caller = Caller { org_id: field("org_id")?, org_slug: field("org_slug")?, key_id: field("key_id")?, tier };
+    let tier = Tier::parse(&field("tier")?)
+        .ok_or_else(|| Error::Internal("key item has an unknown tier".into()))?;
+    let caller = Caller {
+        org_id: field("org_id")?,
+        org_slug: field("org_slug")?,
+        key_id: field("key_id")?,
+        tier,
+    };
     let limit = get_n(item, "rl_limit").unwrap_or(0) as u32;
     let used = get_n(item, "rl_count").unwrap_or(0) as u32;
     Ok((caller, RateState::after(limit, used, now)))
@@ -247,7 +268,9 @@ pub async fn set_tier(
         .send();
     while let Some(item) = pages.next().await {
         let item = item?;
-        let Some(pk) = item.get(PK).cloned() else { continue };
+        let Some(pk) = item.get(PK).cloned() else {
+            continue;
+        };
         ddb.update_item()
             .table_name(table)
             .key(PK, pk)

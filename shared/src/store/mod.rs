@@ -80,23 +80,34 @@ pub(crate) fn key(pk: String, sk: impl Into<String>) -> Item {
 }
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// Writes items with BatchWriteItem, 25 per call, asking again for any left unprocessed.
 /// Returns the number of calls made.
-pub(crate) async fn batch_put(ddb: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) -> Result<usize, Error> {
+pub(crate) async fn batch_put(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<Item>,
+) -> Result<usize, Error> {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     let mut calls = 0;
     for chunk in items.chunks(25) {
         let mut requests = chunk
             .iter()
             .map(|item| {
-                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| Error::Internal(e.to_string()))?;
+                let put = PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(|e| Error::Internal(e.to_string()))?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -108,18 +119,31 @@ pub(crate) async fn batch_put(ddb: &aws_sdk_dynamodb::Client, table: &str, items
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
             }
             calls += 1;
-            let out = ddb.batch_write_item().request_items(table, requests).send().await?;
-            requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+            let out = ddb
+                .batch_write_item()
+                .request_items(table, requests)
+                .send()
+                .await?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
         }
         if !requests.is_empty() {
-            return Err(Error::Unavailable("DynamoDB left writes unprocessed".into()));
+            return Err(Error::Unavailable(
+                "DynamoDB left writes unprocessed".into(),
+            ));
         }
     }
     Ok(calls)
 }
 
 /// Reads items by key with BatchGetItem, 100 per call (strongly consistent).
-pub(crate) async fn batch_get(ddb: &aws_sdk_dynamodb::Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, Error> {
+pub(crate) async fn batch_get(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, Error> {
     use aws_sdk_dynamodb::types::KeysAndAttributes;
     let mut found = Vec::new();
     for chunk in keys.chunks(100) {
@@ -135,9 +159,20 @@ pub(crate) async fn batch_get(ddb: &aws_sdk_dynamodb::Client, table: &str, keys:
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
             }
-            let out = ddb.batch_get_item().request_items(table, request).send().await?;
-            found.extend(out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
-            pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty());
+            let out = ddb
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .filter(|k| !k.keys().is_empty());
         }
         if pending.is_some() {
             return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
@@ -148,7 +183,9 @@ pub(crate) async fn batch_get(ddb: &aws_sdk_dynamodb::Client, table: &str, keys:
 
 /// Whether a transaction was cancelled by a failed condition (as opposed to a real failure).
 pub(crate) fn cancelled_by_condition(
-    err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+    err: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    >,
 ) -> Option<Vec<bool>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match err.as_service_error() {

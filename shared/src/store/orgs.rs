@@ -28,7 +28,12 @@ async fn transact_unique(
     writes: Vec<TransactWriteItem>,
     taken: (&str, &str),
 ) -> Result<(), Error> {
-    match ddb.transact_write_items().set_transact_items(Some(writes)).send().await {
+    match ddb
+        .transact_write_items()
+        .set_transact_items(Some(writes))
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(err) => match cancelled_by_condition(&err) {
             Some(_) => Err(Error::Conflict {
@@ -41,15 +46,25 @@ async fn transact_unique(
 }
 
 /// The writes that create an organization and claim its slug.
-pub(crate) fn new_org_writes(table: &str, org: &Organization) -> Result<Vec<TransactWriteItem>, Error> {
+pub(crate) fn new_org_writes(
+    table: &str,
+    org: &Organization,
+) -> Result<Vec<TransactWriteItem>, Error> {
     let mut claim = key(format!("ORGSLUG#{}", org.slug), "ORGSLUG");
     claim.insert("org_id".into(), s(&org.id));
-    Ok(vec![put_new(table, to_item(org_pk(&org.id), "ORG".into(), org)?)?, put_new(table, claim)?])
+    Ok(vec![
+        put_new(table, to_item(org_pk(&org.id), "ORG".into(), org)?)?,
+        put_new(table, claim)?,
+    ])
 }
 
 /// The writes that create a user, claim its email and count it as a member. The org item
 /// must exist (or be created in the same transaction, with `org_is_new`).
-pub(crate) fn new_user_writes(table: &str, user: &User, org_is_new: bool) -> Result<Vec<TransactWriteItem>, Error> {
+pub(crate) fn new_user_writes(
+    table: &str,
+    user: &User,
+    org_is_new: bool,
+) -> Result<Vec<TransactWriteItem>, Error> {
     let record = to_item(org_pk(&user.org_id), format!("USER#{}", user.id), user)?;
     // The email item carries the whole user, so a lookup by email is one read.
     let claim = to_item(org_pk(&user.org_id), email_sk(&user.email), user)?;
@@ -69,7 +84,11 @@ pub(crate) fn new_user_writes(table: &str, user: &User, org_is_new: bool) -> Res
 }
 
 /// Adds a user to a training flow's members (idempotent).
-pub(crate) fn flow_member_write(table: &str, flow_id: &str, user: &User) -> Result<TransactWriteItem, Error> {
+pub(crate) fn flow_member_write(
+    table: &str,
+    flow_id: &str,
+    user: &User,
+) -> Result<TransactWriteItem, Error> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(flow_member_item(flow_id, user)?))
@@ -79,23 +98,49 @@ pub(crate) fn flow_member_write(table: &str, flow_id: &str, user: &User) -> Resu
 }
 
 pub(crate) fn flow_member_item(flow_id: &str, user: &User) -> Result<Item, Error> {
-    to_item(org_pk(&user.org_id), format!("MEMBER#{flow_id}#{}", user.id), user)
+    to_item(
+        org_pk(&user.org_id),
+        format!("MEMBER#{flow_id}#{}", user.id),
+        user,
+    )
 }
 
-pub async fn create_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org: &Organization) -> Result<(), Error> {
+pub async fn create_org(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org: &Organization,
+) -> Result<(), Error> {
     transact_unique(ddb, new_org_writes(table, org)?, ("slug", &org.slug)).await
 }
 
-pub async fn get_org(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str) -> Result<Organization, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), "ORG"))).send().await?;
+pub async fn get_org(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+) -> Result<Organization, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), "ORG")))
+        .send()
+        .await?;
     match out.item {
         Some(item) => from_item(item),
         None => Err(Error::not_found(Resource::Organization, org_id)),
     }
 }
 
-pub async fn get_org_opt(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str) -> Result<Option<Organization>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), "ORG"))).send().await?;
+pub async fn get_org_opt(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+) -> Result<Option<Organization>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), "ORG")))
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
@@ -123,22 +168,57 @@ fn serde_plain_tier(tier: crate::model::Tier) -> &'static str {
     }
 }
 
-pub async fn create_user(ddb: &aws_sdk_dynamodb::Client, table: &str, user: &User) -> Result<(), Error> {
-    transact_unique(ddb, new_user_writes(table, user, false)?, ("email", &user.email)).await
+pub async fn create_user(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    user: &User,
+) -> Result<(), Error> {
+    transact_unique(
+        ddb,
+        new_user_writes(table, user, false)?,
+        ("email", &user.email),
+    )
+    .await
 }
 
-pub async fn user_by_email(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, email: &str) -> Result<Option<User>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(user_by_email_key(org_id, email))).consistent_read(true).send().await?;
+pub async fn user_by_email(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    email: &str,
+) -> Result<Option<User>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(user_by_email_key(org_id, email)))
+        .consistent_read(true)
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
-pub async fn get_user(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, user_id: &str) -> Result<Option<User>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), format!("USER#{user_id}")))).send().await?;
+pub async fn get_user(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<User>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), format!("USER#{user_id}"))))
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
 /// A flow by its slug: the slug claim carries the whole flow, so this is one read.
-pub async fn flow_by_slug(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, slug: &str) -> Result<Option<Flow>, Error> {
+pub async fn flow_by_slug(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    slug: &str,
+) -> Result<Option<Flow>, Error> {
     let out = ddb
         .get_item()
         .table_name(table)
@@ -148,10 +228,23 @@ pub async fn flow_by_slug(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &
     out.item.map(from_item).transpose()
 }
 
-pub async fn create_flow(ddb: &aws_sdk_dynamodb::Client, table: &str, flow: &Flow) -> Result<(), Error> {
+pub async fn create_flow(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    flow: &Flow,
+) -> Result<(), Error> {
     let record = to_item(org_pk(&flow.org_id), format!("FLOW#{}", flow.id), flow)?;
-    let claim = to_item(org_pk(&flow.org_id), format!("FLOWSLUG#{}", flow.slug), flow)?;
-    transact_unique(ddb, vec![put_new(table, record)?, put_new(table, claim)?], ("slug", &flow.slug)).await
+    let claim = to_item(
+        org_pk(&flow.org_id),
+        format!("FLOWSLUG#{}", flow.slug),
+        flow,
+    )?;
+    transact_unique(
+        ddb,
+        vec![put_new(table, record)?, put_new(table, claim)?],
+        ("slug", &flow.slug),
+    )
+    .await
 }
 
 pub(crate) fn flow_key(org_id: &str, flow_id: &str) -> Item {
@@ -170,7 +263,11 @@ pub async fn org_with_users(
     user_ids: &[&str],
 ) -> Result<(Option<Organization>, Vec<User>), Error> {
     let mut keys = vec![key(org_pk(org_id), "ORG")];
-    keys.extend(user_ids.iter().map(|id| key(org_pk(org_id), format!("USER#{id}"))));
+    keys.extend(
+        user_ids
+            .iter()
+            .map(|id| key(org_pk(org_id), format!("USER#{id}"))),
+    );
     keys.dedup();
     let (mut org, mut users) = (None, Vec::new());
     for item in super::batch_get(ddb, table, keys).await? {
@@ -184,7 +281,19 @@ pub async fn org_with_users(
 }
 
 /// Users of an organization by email (lowercase), in BatchGetItem calls of 100.
-pub async fn users_by_email(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, emails: &[String]) -> Result<Vec<User>, Error> {
-    let keys = emails.iter().map(|e| user_by_email_key(org_id, e)).collect();
-    super::batch_get(ddb, table, keys).await?.into_iter().map(from_item).collect()
+pub async fn users_by_email(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    emails: &[String],
+) -> Result<Vec<User>, Error> {
+    let keys = emails
+        .iter()
+        .map(|e| user_by_email_key(org_id, e))
+        .collect();
+    super::batch_get(ddb, table, keys)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }

@@ -21,7 +21,11 @@ fn attr(name: &str) -> Result<AttributeDefinition, Error> {
 }
 
 fn key_el(name: &str, kind: KeyType) -> Result<KeySchemaElement, Error> {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_err)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(build_err)
 }
 
 /// Creates the table with its index and TTL; does nothing if it already exists.
@@ -34,7 +38,11 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             .index_name(name)
             .key_schema(key_el(pk, KeyType::Hash)?)
             .key_schema(key_el(sk, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(build_err)
     };
@@ -56,7 +64,11 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
     ddb.update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().attribute_name(TTL).enabled(true).build().map_err(build_err)?,
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL)
+                .enabled(true)
+                .build()
+                .map_err(build_err)?,
         )
         .send()
         .await?;

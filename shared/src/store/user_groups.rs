@@ -22,7 +22,10 @@ fn group_key(org_id: &str, team_id: u64) -> Item {
 /// The environment is one of two fixed words without `#`, so the key is unambiguous whatever
 /// the provided_id contains.
 fn provided_id_key(g: &UserGroup) -> Item {
-    key(org_pk(&g.org_id), format!("UGPID#{}#{}", g.environment.as_str(), g.provided_id))
+    key(
+        org_pk(&g.org_id),
+        format!("UGPID#{}#{}", g.environment.as_str(), g.provided_id),
+    )
 }
 
 fn token_key(token_hash: &str) -> Item {
@@ -55,24 +58,45 @@ pub enum Created {
 }
 
 /// Writes the group, its provided_id claim and its token lookup in one transaction.
-pub async fn create(ddb: &aws_sdk_dynamodb::Client, table: &str, g: &UserGroup, token_hash: &str) -> Result<Created, Error> {
+pub async fn create(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    g: &UserGroup,
+    token_hash: &str,
+) -> Result<Created, Error> {
     let mut record = to_item(org_pk(&g.org_id), format!("UG#{}", g.team_id), g)?;
     record.insert("token_hash".into(), s(token_hash));
     let mut claim = provided_id_key(g);
     claim.insert("team_id".into(), n(g.team_id));
-    let items = vec![put_new(table, record)?, put_new(table, claim)?, put_new(table, token_item(g, token_hash)?)?];
+    let items = vec![
+        put_new(table, record)?,
+        put_new(table, claim)?,
+        put_new(table, token_item(g, token_hash)?)?,
+    ];
     match transact(ddb, items).await? {
         Written::Yes => Ok(Created::Yes),
         Written::Refused(failed) if failed.get(1) == Some(&true) => Ok(Created::ProvidedIdTaken),
         // A reused team id or a token hash collision: only a bug (or a restored counter) gets here.
-        Written::Refused(_) => Err(Error::Internal("user group id or token already in use".into())),
+        Written::Refused(_) => Err(Error::Internal(
+            "user group id or token already in use".into(),
+        )),
     }
 }
 
 /// The group a token belongs to, by the token's hash; read consistently so that a token that
 /// was just rotated away is not found.
-pub async fn find_by_token(ddb: &aws_sdk_dynamodb::Client, table: &str, token_hash: &str) -> Result<Option<UserGroup>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(token_key(token_hash))).consistent_read(true).send().await?;
+pub async fn find_by_token(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    token_hash: &str,
+) -> Result<Option<UserGroup>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(token_key(token_hash)))
+        .consistent_read(true)
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 
@@ -118,9 +142,9 @@ pub async fn rotate(
     ];
     match transact(ddb, items).await? {
         Written::Yes => Ok(Rotated::Yes),
-        Written::Refused(failed) if failed.get(1) == Some(&true) => {
-            Err(Error::Internal("a new user group token collided with an existing one".into()))
-        }
+        Written::Refused(failed) if failed.get(1) == Some(&true) => Err(Error::Internal(
+            "a new user group token collided with an existing one".into(),
+        )),
         Written::Refused(_) => Ok(Rotated::TokenReplaced),
     }
 }
@@ -134,19 +158,32 @@ enum Written {
 /// Sends a transaction. DynamoDB may also cancel one that merely overlapped another
 /// transaction on the same items (`TransactionConflict`, no condition failed); that is tried
 /// again, since the conditions then judge the other transaction's result.
-async fn transact(ddb: &aws_sdk_dynamodb::Client, items: Vec<TransactWriteItem>) -> Result<Written, Error> {
+async fn transact(
+    ddb: &aws_sdk_dynamodb::Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Written, Error> {
     const ATTEMPTS: u32 = 3;
     for attempt in 1..=ATTEMPTS {
-        let err = match ddb.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+        let err = match ddb
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await
+        {
             Ok(_) => return Ok(Written::Yes),
             Err(err) => err,
         };
         let codes = cancellation_codes(&err);
-        let failed: Vec<bool> = codes.iter().map(|c| c.as_deref() == Some("ConditionalCheckFailed")).collect();
+        let failed: Vec<bool> = codes
+            .iter()
+            .map(|c| c.as_deref() == Some("ConditionalCheckFailed"))
+            .collect();
         if failed.contains(&true) {
             return Ok(Written::Refused(failed));
         }
-        let overlapped = codes.iter().any(|c| c.as_deref() == Some("TransactionConflict"));
+        let overlapped = codes
+            .iter()
+            .any(|c| c.as_deref() == Some("TransactionConflict"));
         if !overlapped || attempt == ATTEMPTS {
             return Err(err.into());
         }
@@ -156,12 +193,17 @@ async fn transact(ddb: &aws_sdk_dynamodb::Client, items: Vec<TransactWriteItem>)
 }
 
 fn cancellation_codes(
-    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    err: &aws_sdk_dynamodb::error::SdkError<
+        TransactWriteItemsError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
 ) -> Vec<Option<String>> {
     match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => {
-            tce.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect()
-        }
+        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => tce
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }

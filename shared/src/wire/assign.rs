@@ -64,10 +64,17 @@ pub fn assignment(a: &Assignment, now: chrono::DateTime<chrono::Utc>) -> Value {
 pub fn error_body(err: &Error) -> Value {
     let (code, message) = match err {
         Error::Unauthenticated => ("unauthorized", "Invalid or missing API key".to_owned()),
-        Error::NotFound { resource: Resource::User, id } => {
-            ("not_found", format!("User with email '{id}' does not exist in your organization"))
-        }
-        Error::NotFound { resource, id } => ("not_found", format!("{} with ID '{id}' does not exist", resource.noun())),
+        Error::NotFound {
+            resource: Resource::User,
+            id,
+        } => (
+            "not_found",
+            format!("User with email '{id}' does not exist in your organization"),
+        ),
+        Error::NotFound { resource, id } => (
+            "not_found",
+            format!("{} with ID '{id}' does not exist", resource.noun()),
+        ),
         Error::RateLimited { retry_after, .. } => {
             return json!({
                 "error": "rate_limit_exceeded",
@@ -84,8 +91,13 @@ pub fn error_body(err: &Error) -> Value {
         Error::FailedPrecondition { message, .. } => ("failed_precondition", message.clone()),
         Error::IdempotencyInFlight => ("idempotency_key_in_use", err.to_string()),
         Error::IdempotencyMismatch => ("idempotency_key_mismatch", err.to_string()),
-        Error::Unavailable(_) => ("service_unavailable", "The service is temporarily unavailable; please retry".to_owned()),
-        Error::Config(_) | Error::Internal(_) => ("internal_error", "An internal error occurred".to_owned()),
+        Error::Unavailable(_) => (
+            "service_unavailable",
+            "The service is temporarily unavailable; please retry".to_owned(),
+        ),
+        Error::Config(_) | Error::Internal(_) => {
+            ("internal_error", "An internal error occurred".to_owned())
+        }
     };
     json!({"error": code, "message": message})
 }
@@ -109,7 +121,10 @@ mod tests {
             json!({"error": "not_found", "message": "User with email 'employee@company.com' does not exist in your organization"})
         );
         assert_eq!(
-            error_body(&Error::RateLimited { retry_after: 60, limit: 100 }),
+            error_body(&Error::RateLimited {
+                retry_after: 60,
+                limit: 100
+            }),
             json!({"error": "rate_limit_exceeded", "message": "Too many requests. Please try again in 60 seconds", "retry_after": 60})
         );
         let invalid = error_body(&Error::invalid("userEmail", "is not a valid email address"));
@@ -125,14 +140,18 @@ mod tests {
 
     #[test]
     fn assign_fields_are_typed() {
-        let ok = parse_assign(br#"{"flowId":"flow_1","userEmail":"a@b.co","priority":null}"#).unwrap();
+        let ok =
+            parse_assign(br#"{"flowId":"flow_1","userEmail":"a@b.co","priority":null}"#).unwrap();
         assert_eq!(ok.flow_id, "flow_1");
         assert_eq!(ok.priority, None);
         for (body, field) in [
             (&br#"{"userEmail":"a@b.co"}"#[..], "flowId"),
             (br#"{"flowId":7,"userEmail":"a@b.co"}"#, "flowId"),
             (br#"{"flowId":"f","userEmail":["a@b.co"]}"#, "userEmail"),
-            (br#"{"flowId":"f","userEmail":"a@b.co","notes":{}}"#, "notes"),
+            (
+                br#"{"flowId":"f","userEmail":"a@b.co","notes":{}}"#,
+                "notes",
+            ),
         ] {
             match parse_assign(body) {
                 Err(Error::Invalid { field: f, .. }) => assert_eq!(f, field),

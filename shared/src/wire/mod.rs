@@ -1,6 +1,8 @@
 //! Wire formats: one module per API family. Only these modules know the seeds' field names.
 
 pub mod assign;
+pub mod flows;
+pub mod invitations;
 pub mod user_groups;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -13,6 +15,10 @@ use crate::error::Error;
 pub enum Family {
     /// Seed 000: flow assignment.
     Assignment,
+    /// Seed 001: invitations of a flow (`{"message": …, "errors": {…}}`).
+    Invitations,
+    /// Seeds 003, 004: invitation flows (`{code, message, reason, param, metadata}`).
+    Flows,
     /// Seed 002: user groups (`{"success": 0, "message": …}`).
     UserGroups,
 }
@@ -21,6 +27,8 @@ impl Family {
     pub fn error_body(self, err: &Error) -> Value {
         match self {
             Family::Assignment => assign::error_body(err),
+            Family::Invitations => invitations::error_body(err),
+            Family::Flows => flows::error_body(err),
             Family::UserGroups => user_groups::error_body(err),
         }
     }
@@ -40,7 +48,8 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     if body.is_empty() {
         return Err(Error::invalid("body", "is required"));
     }
-    let text = std::str::from_utf8(body).map_err(|_| Error::invalid("body", "must be UTF-8 encoded JSON"))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::invalid("body", "must be UTF-8 encoded JSON"))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
@@ -71,7 +80,10 @@ mod tests {
     fn bodies_must_be_json_objects() {
         assert!(json_object(b"{}").is_ok());
         for bad in [&b""[..], b"[]", b"null", b"{", b"\xff\xfe", b"\"x\""] {
-            assert!(matches!(json_object(bad), Err(Error::Invalid { .. })), "{bad:?}");
+            assert!(
+                matches!(json_object(bad), Err(Error::Invalid { .. })),
+                "{bad:?}"
+            );
         }
     }
 

@@ -43,7 +43,10 @@ pub fn error_body(err: &Error) -> Value {
         Error::Config(_) | Error::Internal(_) => "An internal error occurred".to_owned(),
         Error::Invalid { field, reason } => format!("{field} {reason}"),
         // Never the token itself: it is a secret, and it is the caller's own input.
-        Error::NotFound { resource: Resource::UserGroup, .. } => "current_token does not match any user group".to_owned(),
+        Error::NotFound {
+            resource: Resource::UserGroup,
+            ..
+        } => "current_token does not match any user group".to_owned(),
         other => other.to_string(),
     };
     json!({"success": 0, "message": message})
@@ -55,9 +58,17 @@ mod tests {
 
     #[test]
     fn failures_have_the_seeds_shape() {
-        assert_eq!(error_body(&Error::Unauthenticated), json!({"success": 0, "message": "Invalid or missing API key"}));
-        assert_eq!(error_body(&Error::invalid("name", "is required")), json!({"success": 0, "message": "name is required"}));
-        assert!(!error_body(&Error::Internal("detail".into())).to_string().contains("detail"));
+        assert_eq!(
+            error_body(&Error::Unauthenticated),
+            json!({"success": 0, "message": "Invalid or missing API key"})
+        );
+        assert_eq!(
+            error_body(&Error::invalid("name", "is required")),
+            json!({"success": 0, "message": "name is required"})
+        );
+        assert!(!error_body(&Error::Internal("detail".into()))
+            .to_string()
+            .contains("detail"));
         assert_eq!(
             error_body(&Error::not_found(Resource::UserGroup, "ugt_secret")),
             json!({"success": 0, "message": "current_token does not match any user group"})
@@ -73,7 +84,10 @@ mod tests {
         for (body, field) in [
             (&br#"{"name":1,"provided_id":"p"}"#[..], "name"),
             (br#"{"name":"n","provided_id":["p"]}"#, "provided_id"),
-            (br#"{"name":"n","provided_id":"p","environment":true}"#, "environment"),
+            (
+                br#"{"name":"n","provided_id":"p","environment":true}"#,
+                "environment",
+            ),
             (br#"{"current_token":{"t":1}}"#, "current_token"),
             (br#"[]"#, "body"),
         ] {

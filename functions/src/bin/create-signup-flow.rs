@@ -1,0 +1,3 @@
+//! The Lambda function behind `POST /admin/v1/flows:createSignup`.
+
+inflow::http_function!(inflow::handlers::flows::create_signup_flow);

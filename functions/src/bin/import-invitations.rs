@@ -1,0 +1,3 @@
+//! The Lambda function behind `POST /flows/{organization}/{flow}/invitations/import`.
+
+inflow::http_function!(inflow::handlers::invitations::import_invitations);
