@@ -15,7 +15,10 @@ use inflow::{
 use serde_json::{json, Value};
 
 #[derive(Parser)]
-#[command(name = "inflowctl", about = "Operate an Inflow deployment (prints JSON)")]
+#[command(
+    name = "inflowctl",
+    about = "Operate an Inflow deployment (prints JSON)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +38,23 @@ enum Command {
     Flow(FlowCommand),
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a user access token (HS256, signed with the organization's user-token secret).
+    Mint {
+        #[arg(long)]
+        org: String,
+        /// A user id (usr_…) or an email (an invitee without an account yet).
+        #[arg(long)]
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,7 +166,10 @@ enum KindArg {
 async fn main() {
     let cli = Cli::parse();
     match run(cli.command).await {
-        Ok(value) => println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default()),
+        Ok(value) => println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
         Err(err) => {
             eprintln!("{}", json!({"error": err.to_string()}));
             std::process::exit(1);
@@ -155,7 +178,10 @@ async fn main() {
 }
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Names come from the functions' variables; a queue's name is the last segment of its URL.
@@ -193,7 +219,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Value {
 }
 
 fn key_json(prefix: &str, key: &IssuedKey) -> [(String, Value); 2] {
-    [(format!("{prefix}Key"), json!(key.key.expose())), (format!("{prefix}KeyId"), json!(key.id))]
+    [
+        (format!("{prefix}Key"), json!(key.key.expose())),
+        (format!("{prefix}KeyId"), json!(key.id)),
+    ]
 }
 
 async fn run(command: Command) -> Result<Value, Error> {
@@ -201,9 +230,19 @@ async fn run(command: Command) -> Result<Value, Error> {
     let now = chrono::Utc::now();
     match command {
         Command::Bootstrap => Ok(to_json(&bootstrap::ensure_all(&sdk, &names()).await?)),
-        Command::Org(OrgCommand::Create { name, slug, email, tier }) => {
+        Command::Org(OrgCommand::Create {
+            name,
+            slug,
+            email,
+            tier,
+        }) => {
             let app = app(&sdk).await?;
-            let new = NewOrg { name: &name, slug: &slug, email: email.as_deref(), tier: tier.into() };
+            let new = NewOrg {
+                name: &name,
+                slug: &slug,
+                email: email.as_deref(),
+                tier: tier.into(),
+            };
             let (org, admin, user) = orgs::create_org(&app, new, now).await?;
             let mut out = serde_json::Map::new();
             out.insert("organization".into(), to_json(&org));
@@ -213,7 +252,9 @@ async fn run(command: Command) -> Result<Value, Error> {
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
             let keys = orgs::set_tier(&app(&sdk).await?, &org, tier.into()).await?;
-            Ok(json!({"organization": org, "tier": to_json(&Tier::from(tier)), "keysUpdated": keys}))
+            Ok(
+                json!({"organization": org, "tier": to_json(&Tier::from(tier)), "keysUpdated": keys}),
+            )
         }
         Command::Key(KeyCommand::Create { org, kind }) => {
             let kind = match kind {
@@ -221,23 +262,54 @@ async fn run(command: Command) -> Result<Value, Error> {
                 KindArg::User => KeyKind::User,
             };
             let key = orgs::create_key(&app(&sdk).await?, &org, kind, now).await?;
-            Ok(json!({"id": key.id, "kind": to_json(&key.kind), "key": key.key.expose(), "organization": org}))
+            Ok(
+                json!({"id": key.id, "kind": to_json(&key.kind), "key": key.key.expose(), "organization": org}),
+            )
         }
         Command::Key(KeyCommand::Revoke { org, id }) => {
             orgs::revoke_key(&app(&sdk).await?, &org, &id, now).await?;
             Ok(json!({"id": id, "organization": org, "revoked": true}))
         }
-        Command::User(UserCommand::Create { org, email, name, role }) => {
-            let role = Role::parse(&role).ok_or_else(|| Error::invalid("role", "must be OWNER, MEMBER or GUEST"))?;
-            Ok(to_json(&orgs::create_user(&app(&sdk).await?, &org, &email, name.as_deref(), role, now).await?))
+        Command::User(UserCommand::Create {
+            org,
+            email,
+            name,
+            role,
+        }) => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| Error::invalid("role", "must be OWNER, MEMBER or GUEST"))?;
+            Ok(to_json(
+                &orgs::create_user(&app(&sdk).await?, &org, &email, name.as_deref(), role, now)
+                    .await?,
+            ))
         }
-        Command::Flow(FlowCommand::Create { org, slug, name, modules, estimated_duration }) => {
-            let new = NewFlow { slug: &slug, name: &name, module_count: modules, estimated_duration: &estimated_duration };
-            Ok(to_json(&orgs::create_flow(&app(&sdk).await?, &org, new, now).await?))
+        Command::Flow(FlowCommand::Create {
+            org,
+            slug,
+            name,
+            modules,
+            estimated_duration,
+        }) => {
+            let new = NewFlow {
+                slug: &slug,
+                name: &name,
+                module_count: modules,
+                estimated_duration: &estimated_duration,
+            };
+            Ok(to_json(
+                &orgs::create_flow(&app(&sdk).await?, &org, new, now).await?,
+            ))
+        }
+        Command::Token(TokenCommand::Mint { org, user, ttl }) => {
+            let token = inflow::invitations::tokens::mint_for(&app(&sdk).await?, &org, &user, ttl, now).await?;
+            Ok(json!({"organization": org, "user": user, "token": token, "expiresIn": ttl}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
-            let (endpoint, secret) = orgs::add_webhook(&app(&sdk).await?, &org, &url, events.as_deref(), now).await?;
-            Ok(json!({"id": endpoint.id, "organization": org, "url": endpoint.url, "events": endpoint.events, "secret": secret}))
+            let (endpoint, secret) =
+                orgs::add_webhook(&app(&sdk).await?, &org, &url, events.as_deref(), now).await?;
+            Ok(
+                json!({"id": endpoint.id, "organization": org, "url": endpoint.url, "events": endpoint.events, "secret": secret}),
+            )
         }
     }
 }

@@ -52,6 +52,26 @@ pub fn verify(secret: &str, token: &str) -> Result<Claims, Error> {
     .map_err(|_| Error::Unauthenticated)
 }
 
+/// A token for a user of an organization, named by id or email. An email with no user yet
+/// (an invitee) becomes both the subject and the `email` claim.
+pub async fn mint_for(app: &crate::App, org_id: &str, user: &str, ttl_secs: i64, now: DateTime<Utc>) -> Result<String, Error> {
+    let table = &app.config.table_name;
+    let org = crate::store::orgs::get_org(&app.ddb, table, org_id).await?;
+    let secret = app.sealer.open(&org.user_token_secret_sealed)?;
+    let (subject, email) = if user.contains('@') {
+        match crate::store::orgs::user_by_email(&app.ddb, table, org_id, user).await? {
+            Some(found) => (found.id, Some(found.email)),
+            None => (user.to_owned(), Some(crate::validate::email("user", user)?)),
+        }
+    } else {
+        let found = crate::store::orgs::get_user(&app.ddb, table, org_id, user)
+            .await?
+            .ok_or_else(|| Error::not_found(crate::error::Resource::User, user))?;
+        (found.id, Some(found.email))
+    };
+    mint(&secret, &subject, email.as_deref(), ttl_secs, now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
