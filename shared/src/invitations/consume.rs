@@ -70,10 +70,8 @@ pub async fn consume(
         Some(claims) => check_invitee(app, caller, &invitation, claims).await?,
         None => None,
     };
+    let mut current = invitation;
     for _ in 0..3 {
-        let current = store::invitations::get(&app.ddb, table, &caller.org_id, &invitation.id)
-            .await?
-            .ok_or_else(|| Error::not_found(Resource::Invitation, &invitation.id))?;
         match current.state_at(now) {
             InvitationState::Completed => return Ok(current),
             state if !state.is_open() => return Err(lifecycle::not_open(state)),
@@ -83,6 +81,10 @@ pub async fn consume(
             jobs::publish(app, &event("invitation.accepted", &done, request_id, now)).await?;
             return Ok(done);
         }
+        // Lost a race (a concurrent consume, cancel or resend): decide on what is there now.
+        current = store::invitations::get(&app.ddb, table, &caller.org_id, &current.id)
+            .await?
+            .ok_or_else(|| Error::not_found(Resource::Invitation, &current.id))?;
     }
     Err(Error::Unavailable("consume contention".into()))
 }
