@@ -16,6 +16,8 @@ cargo build --workspace --quiet
 target/debug/inflowctl bootstrap >/dev/null
 seed=$(scripts/seed.sh "smoke-$(date +%s)-$RANDOM")
 sk=$(json_get adminKey <<<"$seed")
+pk=$(json_get userKey <<<"$seed")
+slug=$(json_get slug <<<"$seed")
 flow_id=$(json_get flowId <<<"$seed")
 email=$(json_get userEmail <<<"$seed")
 
@@ -98,6 +100,35 @@ expect "POST /v1/assignments/{id}/start -> 200" 200
 
 call POST "/v1/assignments/$asgn/complete" "${auth[@]}" "${json[@]}" -d '{}'
 expect "POST /v1/assignments/{id}/complete -> 200" 200
+
+# Seed 001 through the router (a static segment beside a path parameter).
+call POST "/flows/$slug/onboarding/invitations" "${auth[@]}" "${json[@]}" -d '{"email":"smoke@example.com"}'
+expect "POST /flows/{org}/{flow}/invitations -> 201" 201 'b["id"] == 1 and b["state"] == "pending" and b["url"].startswith("http")'
+call POST "/flows/$slug/onboarding/invitations/import" "${auth[@]}" "${json[@]}" -d '{"list":"a@example.com, \"Joe\" <joe@example.com>"}'
+expect "POST /flows/{org}/{flow}/invitations/import -> 200" 200 'len(b["invitations"]) == 2'
+call GET "/flows/$slug/onboarding/invitations" "${auth[@]}"
+expect "GET /flows/{org}/{flow}/invitations -> 200" 200 'len(b) == 3'
+call DELETE "/flows/$slug/onboarding/invitations/1" "${auth[@]}"
+[[ $STATUS == 204 && -z $BODY ]] && BODY='{}'
+expect "DELETE /flows/{org}/{flow}/invitations/1 -> 204" 204
+
+# Seeds 003/004: colons inside a path segment, as UserHub's clients send them.
+call POST "/admin/v1/flows:createJoinOrganization" "${auth[@]}" "${json[@]}" -d '{"email":"joiner@example.com","ttl":"3600s"}'
+expect "POST /admin/v1/flows:createJoinOrganization -> 200" 200 'b["state"] == "START_PENDING" and "secret" in b'
+flow_secret=$(json_get secret <<<"$BODY" 2>/dev/null || echo missing)
+inv_id=$(json_get id <<<"$BODY" 2>/dev/null || echo missing)
+call GET "/admin/v1/flows/$inv_id" "${auth[@]}"
+expect "GET /admin/v1/flows/{flowId} -> 200" 200 '"secret" not in b'
+call POST "/user/v1/flows/$flow_secret:consume" -H "UserHub-Api-Key: $pk" -H "UserHub-Api-Version: 2022-11-15"
+expect "POST /user/v1/flows/{secret}:consume -> 200" 200 'b["state"] == "COMPLETED"'
+call POST "/admin/v1/flows:createSignup" "${auth[@]}" "${json[@]}" -d '{"email":"signup@example.com"}'
+signup_id=$(json_get id <<<"$BODY" 2>/dev/null || echo missing)
+call POST "/admin/v1/flows/$signup_id:cancel" "${auth[@]}"
+expect "POST /admin/v1/flows/{flowId}:cancel -> 200" 200 'b["state"] == "CANCELED"'
+
+# Seed 002.
+call POST /api/user -H "Authorization: Token $sk" "${json[@]}" -d '{"name":"Example 1","provided_id":"example_1","current_token":""}'
+expect "POST /api/user -> 200" 200 'b["success"] == 1 and isinstance(b["user_group"]["team_id"], int)'
 
 echo "smoke: $passed passed, $failed failed"
 if ((failed > 0)); then
