@@ -22,6 +22,7 @@ pub mod telemetry;
 pub mod user_groups;
 pub mod validate;
 pub mod webhooks;
+pub mod worker;
 pub mod wire;
 
 pub use app::App;
@@ -43,6 +44,29 @@ macro_rules! http_function {
             $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| async move {
                 Ok::<_, $crate::lambda_http::Error>($handler(app, req).await)
             }))
+            .await
+        }
+    };
+}
+
+pub use aws_lambda_events;
+pub use lambda_runtime;
+
+/// The `main` of an event-driven function (a queue worker, the sweeper): JSON logs, its context
+/// built once per container by `$init`, then every event through `$handler(&context, payload)`.
+#[macro_export]
+macro_rules! event_function {
+    ($init:path, $handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_runtime::Error> {
+            $crate::telemetry::init();
+            let context = $init().await?;
+            let context = &context;
+            $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
+                    Ok::<_, $crate::lambda_runtime::Error>($handler(context, event.payload).await)
+                },
+            ))
             .await
         }
     };
