@@ -14,6 +14,7 @@ pub enum Resource {
     Key,
     Invitation,
     UserGroup,
+    Delivery,
 }
 
 impl Resource {
@@ -26,6 +27,7 @@ impl Resource {
             Resource::Key => "Key",
             Resource::Invitation => "Invitation",
             Resource::UserGroup => "User group",
+            Resource::Delivery => "Delivery",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod assignments;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod handlers;
 pub mod http;

@@ -16,6 +16,7 @@
 //! | webhook endpoint   | `ORG#<org>`       | `WEBHOOK#<id>`             |                              |
 //! | invitation         | `ORG#<org>`       | `INV#<inv>`                | `INVNUM#<org>#<flow>` / `<number>`; GSI2 `EXPIRES` / `<expiry>#<org>#<inv>` while open |
 //! | flow member        | `ORG#<org>`       | `MEMBER#<flow>#<user>`     |                              |
+//! | webhook delivery   | `ORG#<org>`       | `DLV#<id>`                 | `DLV#<org>#<status>` / `<updated>#<id>` |
 //! | counter            | `ORG#<org>`       | `COUNTER#<name>`           |                              |
 //! | user group         | `ORG#<org>`       | `UG#<team id>`             |                              |
 //! | group provided_id (unique) | `ORG#<org>` | `UGPID#<environment>#<provided_id>` |                  |
@@ -23,6 +24,7 @@
 
 pub mod assignments;
 pub mod counters;
+pub mod deliveries;
 pub mod idempotency;
 pub mod invitations;
 pub mod keys;

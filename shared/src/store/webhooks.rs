@@ -1,6 +1,6 @@
 //! Webhook endpoints of an organization: `ORG#<org>` / `WEBHOOK#<id>`.
 
-use super::{org_pk, to_item};
+use super::{from_item, key, org_pk, s, to_item};
 use crate::{error::Error, webhooks::Endpoint};
 
 pub async fn put(
@@ -19,4 +19,23 @@ pub async fn put(
         .send()
         .await?;
     Ok(())
+}
+
+pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Endpoint>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), format!("WEBHOOK#{id}")))).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+/// The organization's endpoints subscribed to an event type (one Query on its partition).
+pub async fn subscribed(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, event_type: &str) -> Result<Vec<Endpoint>, Error> {
+    let out = ddb
+        .query()
+        .table_name(table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(org_pk(org_id)))
+        .expression_attribute_values(":prefix", s("WEBHOOK#"))
+        .send()
+        .await?;
+    let endpoints: Vec<Endpoint> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+    Ok(endpoints.into_iter().filter(|e| e.events.iter().any(|t| t == event_type)).collect())
 }

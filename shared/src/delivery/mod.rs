@@ -1,0 +1,304 @@
+//! The webhook worker: fans each event out to the organization's subscribed endpoints and
+//! delivers it, signed the Standard Webhooks way, retrying on the Standard Webhooks schedule
+//! through delayed SQS messages, and ending in the dead-letter queue after the last try.
+
+pub mod model;
+pub mod schedule;
+pub mod signing;
+pub mod target;
+
+use std::{sync::Arc, time::Duration};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::App,
+    error::Error,
+    jobs::Event,
+    store::{self, deliveries::Claim},
+    worker,
+};
+use model::{delivery_id, AttemptRecord, Delivery, DeliveryStatus};
+
+/// How long a worker may hold an attempt before another may take it over.
+const LEASE_SECS: i64 = 120;
+
+/// What the worker is configured with besides the app.
+pub struct Settings {
+    pub schedule: Vec<Duration>,
+    pub dead_letter_queue_url: String,
+    /// Local mode (`make dev`, tests): loopback and private targets are allowed.
+    pub allow_private_targets: bool,
+    pub timeout: Duration,
+}
+
+pub struct WebhookWorker {
+    pub app: App,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+/// A job for one attempt of one delivery (retries and replays).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptJob {
+    pub delivery_id: String,
+    pub org_id: String,
+    pub attempt: u32,
+    /// Epoch seconds before which the attempt waits (SQS delays stop at 15 minutes).
+    pub not_before: i64,
+}
+
+/// The webhook queue carries events (from requests) and attempt jobs (from this worker).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Job {
+    Attempt(AttemptJob),
+    Event(Event),
+}
+
+impl WebhookWorker {
+    pub async fn from_env() -> Result<Self, Error> {
+        let app = App::from_env().await?;
+        let settings = Settings {
+            schedule: schedule::standard(),
+            dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL")
+                .map_err(|_| Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into()))?,
+            allow_private_targets: std::env::var("ALLOW_PRIVATE_WEBHOOK_TARGETS").is_ok_and(|v| v == "true"),
+            timeout: Duration::from_secs(10),
+        };
+        Self::new(app, settings)
+    }
+
+    pub fn new(app: App, settings: Settings) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(target::SafeResolver { allow_private: settings.allow_private_targets }))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(settings.timeout)
+            .user_agent("Inflow-Webhooks/1")
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(Self { app, http, settings })
+    }
+
+    async fn process(&self, message: SqsMessage) -> Result<(), Error> {
+        let body = message.body.unwrap_or_default();
+        match serde_json::from_str::<Job>(&body) {
+            Ok(Job::Attempt(job)) => self.attempt(job).await,
+            Ok(Job::Event(event)) => self.fan_out(&event).await,
+            // Left to fail until SQS moves it to the dead-letter queue.
+            Err(err) => Err(Error::Internal(format!("unreadable webhook job: {err}"))),
+        }
+    }
+
+    /// One delivery per subscribed endpoint, then its first attempt. A repeated event finds
+    /// its deliveries made and their first attempts claimed, so nothing is sent twice.
+    async fn fan_out(&self, event: &Event) -> Result<(), Error> {
+        let table = &self.app.config.table_name;
+        let endpoints = store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, &event.kind).await?;
+        let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
+        let now = Utc::now();
+        let attempts = endpoints.into_iter().map(|endpoint| {
+            let payload = payload.clone();
+            async move {
+                let delivery = Delivery {
+                    id: delivery_id(&event.id, &endpoint.id),
+                    org_id: event.organization_id.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    url: endpoint.url.clone(),
+                    event_id: event.id.clone(),
+                    event_type: event.kind.clone(),
+                    payload,
+                    status: DeliveryStatus::Pending,
+                    attempt: 0,
+                    round_start: 0,
+                    lease_until: None,
+                    attempts: Vec::new(),
+                    created_at: now,
+                    updated_at: now,
+                    next_attempt_at: None,
+                };
+                store::deliveries::create_if_absent(&self.app.ddb, table, &delivery).await?;
+                let first = AttemptJob { delivery_id: delivery.id, org_id: delivery.org_id, attempt: 1, not_before: 0 };
+                self.attempt(first).await
+            }
+        });
+        futures::future::join_all(attempts).await.into_iter().collect()
+    }
+
+    async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
+        let now = Utc::now();
+        if job.not_before > now.timestamp() {
+            // A wait longer than SQS's 15-minute delay: another hop.
+            return self.queue(&job, Duration::from_secs((job.not_before - now.timestamp()) as u64)).await;
+        }
+        let table = &self.app.config.table_name;
+        let delivery = match store::deliveries::claim(&self.app.ddb, table, &job.org_id, &job.delivery_id, job.attempt, now, LEASE_SECS).await? {
+            Claim::Claimed(d) => d,
+            Claim::Done => return Ok(()),
+            Claim::Busy => return Err(Error::Unavailable("the attempt is in progress elsewhere".into())),
+        };
+        let sent = self.send(&delivery).await?;
+        let record = AttemptRecord {
+            attempt: job.attempt,
+            at: now,
+            latency_ms: sent.latency.as_millis() as u64,
+            response_status: sent.status,
+            error: sent.error.clone(),
+        };
+        tracing::info!(delivery_id = %delivery.id, attempt = job.attempt, status = ?sent.status, error = ?sent.error, "webhook attempt");
+        if sent.delivered() {
+            return store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Delivered, None, now).await;
+        }
+        let made_this_round = (job.attempt - delivery.round_start) as usize;
+        match (sent.permanent(), schedule::next_wait(&self.settings.schedule, made_this_round, sent.retry_after)) {
+            (false, Some(wait)) => {
+                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                let next = AttemptJob { attempt: job.attempt + 1, not_before: at.timestamp(), ..job };
+                // Queued before recording: if recording fails, the retry's claim still holds.
+                self.queue(&next, wait).await?;
+                store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Pending, Some(at), now).await
+            }
+            _ => {
+                self.dead_letter(&job).await?;
+                store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Failed, None, now).await
+            }
+        }
+    }
+
+    /// One signed POST of the delivery's payload.
+    async fn send(&self, d: &Delivery) -> Result<Sent, Error> {
+        let started = std::time::Instant::now();
+        let Some(endpoint) = store::webhooks::get(&self.app.ddb, &self.app.config.table_name, &d.org_id, &d.endpoint_id).await? else {
+            return Ok(Sent::refused("the endpoint was removed", started));
+        };
+        let url = match reqwest::Url::parse(&endpoint.url) {
+            Ok(url) if target::literal_host_allowed(&url, self.settings.allow_private_targets) => url,
+            Ok(_) => return Ok(Sent::refused("the target address is not public", started)),
+            Err(_) => return Ok(Sent::refused("the endpoint URL is invalid", started)),
+        };
+        let secret = self.app.sealer.open(&endpoint.secret_sealed)?;
+        let timestamp = Utc::now().timestamp();
+        let signature = signing::sign(&secret, &d.event_id, timestamp, &d.payload)?;
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &d.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(d.payload.clone())
+            .send()
+            .await;
+        Ok(match response {
+            Ok(res) => Sent {
+                status: Some(res.status().as_u16()),
+                error: None,
+                retry_after: res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| schedule::parse_retry_after(v, Utc::now())),
+                latency: started.elapsed(),
+                refused: false,
+            },
+            // Connection and DNS failures (including a refused private address) and timeouts.
+            Err(err) => {
+                let refused = format!("{err:?}").contains("no public address");
+                Sent { status: None, error: Some(describe(&err)), retry_after: None, latency: started.elapsed(), refused }
+            }
+        })
+    }
+
+    async fn queue(&self, job: &AttemptJob, wait: Duration) -> Result<(), Error> {
+        let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+        let delay = wait.min(schedule::MAX_SQS_DELAY).as_secs() as i32;
+        self.app
+            .sqs
+            .send_message()
+            .queue_url(&self.app.config.webhook_queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map_err(|e| Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, job: &AttemptJob) -> Result<(), Error> {
+        let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+        self.app
+            .sqs
+            .send_message()
+            .queue_url(&self.settings.dead_letter_queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| Error::Unavailable(format!("dead-letter queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        Ok(())
+    }
+}
+
+/// The outcome of one POST.
+struct Sent {
+    status: Option<u16>,
+    error: Option<String>,
+    retry_after: Option<Duration>,
+    latency: Duration,
+    /// Not to be retried: the target is not allowed or gone.
+    refused: bool,
+}
+
+impl Sent {
+    fn refused(why: &str, started: std::time::Instant) -> Self {
+        Sent { status: None, error: Some(why.to_owned()), retry_after: None, latency: started.elapsed(), refused: true }
+    }
+
+    fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// 410 Gone means the receiver wants no more (Standard Webhooks); refusals never change.
+    fn permanent(&self) -> bool {
+        self.refused || self.status == Some(410)
+    }
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        "timed out".into()
+    } else if err.is_connect() {
+        "could not connect".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// The Lambda handler: each record on its own; failures are reported, never the whole batch.
+pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> SqsBatchResponse {
+    worker::process_batch(event, |message| worker.process(message)).await
+}
+
+/// Replays a settled delivery: pending again, the schedule starts over, an attempt is queued.
+pub async fn replay(app: &App, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Delivery, Error> {
+    use crate::error::Resource;
+    if !crate::ids::looks_like("dlv", id) {
+        return Err(Error::not_found(Resource::Delivery, id));
+    }
+    let table = &app.config.table_name;
+    let Some(delivery) = store::deliveries::reopen(&app.ddb, table, org_id, id, now).await? else {
+        return match store::deliveries::get(&app.ddb, table, org_id, id).await? {
+            Some(_) => Err(Error::Conflict { reason: "pending", message: "The delivery is still being attempted".into() }),
+            None => Err(Error::not_found(Resource::Delivery, id)),
+        };
+    };
+    let job = AttemptJob { delivery_id: delivery.id.clone(), org_id: org_id.to_owned(), attempt: delivery.attempt + 1, not_before: 0 };
+    let body = serde_json::to_string(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    app.sqs
+        .send_message()
+        .queue_url(&app.config.webhook_queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .map_err(|e| Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+    Ok(delivery)
+}

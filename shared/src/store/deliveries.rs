@@ -1,0 +1,176 @@
+//! Webhook delivery records: `ORG#<org>` / `DLV#<id>`, one per (event, endpoint), listed by
+//! status on GSI1 (`DLV#<org>#<status>` / `<updated>#<id>`). Each attempt is claimed with a
+//! lease, so a job SQS delivers twice makes one attempt.
+
+use aws_sdk_dynamodb::{
+    operation::{put_item::PutItemError, update_item::UpdateItemError},
+    types::{AttributeValue, ReturnValue},
+};
+use chrono::{DateTime, Utc};
+
+use super::{from_item, key, n, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK};
+use crate::{
+    delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
+    error::Error,
+};
+
+fn dlv_key(org_id: &str, id: &str) -> Item {
+    key(org_pk(org_id), format!("DLV#{id}"))
+}
+
+fn status_partition(org_id: &str, status: DeliveryStatus) -> String {
+    format!("DLV#{org_id}#{}", status.as_str())
+}
+
+fn status_sort_key(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+/// Writes a new delivery; `false` if it exists (the event was fanned out before).
+pub async fn create_if_absent(ddb: &aws_sdk_dynamodb::Client, table: &str, d: &Delivery) -> Result<bool, Error> {
+    let mut item = to_item(org_pk(&d.org_id), format!("DLV#{}", d.id), d)?;
+    item.insert(GSI1PK.into(), s(status_partition(&d.org_id, d.status)));
+    item.insert(GSI1SK.into(), s(status_sort_key(d.updated_at, &d.id)));
+    let result = ddb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Delivery>, Error> {
+    let out = ddb.get_item().table_name(table).set_key(Some(dlv_key(org_id, id))).consistent_read(true).send().await?;
+    out.item.map(from_item).transpose()
+}
+
+pub enum Claim {
+    Claimed(Delivery),
+    /// Already made (or the delivery is settled): nothing to do.
+    Done,
+    /// Another worker holds this attempt's lease right now.
+    Busy,
+}
+
+/// Claims attempt `attempt` for `lease_secs`: the next attempt of a pending delivery, or one
+/// whose previous holder's lease ran out (it crashed) without recording an outcome.
+pub async fn claim(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    attempt: u32,
+    now: DateTime<Utc>,
+    lease_secs: i64,
+) -> Result<Claim, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(dlv_key(org_id, id)))
+        .update_expression("SET attempt = :n, lease_until = :lease")
+        .condition_expression("#status = :pending AND (attempt = :prev OR (attempt = :n AND lease_until < :now))")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+        .expression_attribute_values(":n", n(attempt))
+        .expression_attribute_values(":prev", n(attempt.saturating_sub(1)))
+        .expression_attribute_values(":now", n(now.timestamp()))
+        .expression_attribute_values(":lease", n(now.timestamp() + lease_secs))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Claim::Claimed(from_item(out.attributes.unwrap_or_default())?)),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
+            let Some(current) = get(ddb, table, org_id, id).await? else { return Ok(Claim::Done) };
+            let leased = current.lease_until.is_some_and(|until| until >= now.timestamp());
+            Ok(if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased { Claim::Busy } else { Claim::Done })
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Records attempt `attempt`'s outcome and the delivery's new status, releasing the lease.
+pub async fn record(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    d: &Delivery,
+    attempt: &AttemptRecord,
+    status: DeliveryStatus,
+    next_attempt_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let entry: AttributeValue = serde_dynamo::to_attribute_value(attempt)?;
+    let mut update = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(dlv_key(&d.org_id, &d.id)))
+        .condition_expression("attempt = :n")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":n", n(attempt.attempt))
+        .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
+        .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+        .expression_attribute_values(":status", s(status.as_str()))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":gpk", s(status_partition(&d.org_id, status)))
+        .expression_attribute_values(":gsk", s(status_sort_key(now, &d.id)));
+    let set = "SET attempts = list_append(if_not_exists(attempts, :empty), :entry), #status = :status, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk";
+    update = match next_attempt_at {
+        Some(at) => update
+            .update_expression(format!("{set}, next_attempt_at = :next REMOVE lease_until"))
+            .expression_attribute_values(":next", s(at.to_rfc3339())),
+        None => update.update_expression(format!("{set} REMOVE lease_until, next_attempt_at")),
+    };
+    update.send().await?;
+    Ok(())
+}
+
+/// Puts a settled delivery back to pending for a replay; the retry schedule starts over.
+/// `None` if it is pending already (or gone).
+pub async fn reopen(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(dlv_key(org_id, id)))
+        .update_expression("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk REMOVE next_attempt_at")
+        .condition_expression("attribute_exists(PK) AND #status <> :pending")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":gpk", s(status_partition(org_id, DeliveryStatus::Pending)))
+        .expression_attribute_values(":gsk", s(status_sort_key(now, id)))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
+        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// An organization's deliveries in one status, most recently updated first.
+pub async fn by_status(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    status: DeliveryStatus,
+    limit: i32,
+) -> Result<Vec<Delivery>, Error> {
+    let out = ddb
+        .query()
+        .table_name(table)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk")
+        .expression_attribute_values(":pk", s(status_partition(org_id, status)))
+        .scan_index_forward(false)
+        .limit(limit)
+        .send()
+        .await?;
+    out.items.unwrap_or_default().into_iter().map(from_item).collect()
+}
