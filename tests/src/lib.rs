@@ -37,6 +37,8 @@ pub enum Function {
     CreateJoinOrganizationFlow,
     CreateSignupFlow,
     ConsumeFlow,
+    ListWebhookDeliveries,
+    ReplayWebhookDelivery,
 }
 
 impl Function {
@@ -56,6 +58,8 @@ impl Function {
         Function::CreateJoinOrganizationFlow,
         Function::CreateSignupFlow,
         Function::ConsumeFlow,
+        Function::ListWebhookDeliveries,
+        Function::ReplayWebhookDelivery,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -76,6 +80,8 @@ impl Function {
             Function::CreateJoinOrganizationFlow => "create-join-organization-flow",
             Function::CreateSignupFlow => "create-signup-flow",
             Function::ConsumeFlow => "consume-flow",
+            Function::ListWebhookDeliveries => "list-webhook-deliveries",
+            Function::ReplayWebhookDelivery => "replay-webhook-delivery",
         }
     }
 
@@ -84,7 +90,7 @@ impl Function {
     }
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
-        use handlers::{assignments as a, flows as f, invitations as i, user_groups as u};
+        use handlers::{assignments as a, deliveries as d, flows as f, invitations as i, user_groups as u};
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
             Function::GetAssignment => a::get_assignment(app, req).await,
@@ -103,6 +109,8 @@ impl Function {
             }
             Function::CreateSignupFlow => f::create_signup_flow(app, req).await,
             Function::ConsumeFlow => f::consume_flow(app, req).await,
+            Function::ListWebhookDeliveries => d::list_webhook_deliveries(app, req).await,
+            Function::ReplayWebhookDelivery => d::replay_webhook_delivery(app, req).await,
         }
     }
 }
@@ -528,4 +536,83 @@ impl Env {
         };
         (app, ddb_calls, sqs_calls)
     }
+}
+
+pub mod receiver;
+
+impl Env {
+    /// The webhook worker on this test's queues, retrying at once (`waits` between attempts)
+    /// and, unless `strict`, allowed to call loopback receivers (local mode).
+    pub async fn webhook_worker(&self, waits: &[u64], strict: bool) -> inflow::delivery::WebhookWorker {
+        let dlq = self.queue_url(&format!("{}-dlq", self.names.webhook_queue)).await;
+        let settings = inflow::delivery::Settings {
+            schedule: waits.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
+            dead_letter_queue_url: dlq,
+            allow_private_targets: !strict,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        let app = App {
+            config: self.app.config.clone(),
+            ddb: self.app.ddb.clone(),
+            sqs: self.app.sqs.clone(),
+            hasher: self.app.hasher.clone(),
+            sealer: self.app.sealer.clone(),
+        };
+        inflow::delivery::WebhookWorker::new(app, settings).expect("a worker")
+    }
+
+    pub async fn queue_url(&self, name: &str) -> String {
+        self.app.sqs.get_queue_url().queue_name(name).send().await.expect("queue url").queue_url.unwrap_or_default()
+    }
+
+    /// Feeds the webhook queue to the worker, as the SQS event source would, until it stays
+    /// empty for `idle` (delayed retries included). Returns the number of batches handled.
+    pub async fn pump_webhooks(&self, worker: &inflow::delivery::WebhookWorker, idle: std::time::Duration) -> usize {
+        let queue = self.app.config.webhook_queue_url.clone();
+        let mut batches = 0;
+        let mut quiet_since = std::time::Instant::now();
+        while quiet_since.elapsed() < idle {
+            let messages = self.receive(&queue).await;
+            if messages.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+            quiet_since = std::time::Instant::now();
+            let response = inflow::delivery::handle(worker, sqs_event(&messages)).await;
+            batches += 1;
+            let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            for m in &messages {
+                if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
+                    if let Some(handle) = m.receipt_handle() {
+                        self.app.sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.expect("delete");
+                    }
+                }
+            }
+        }
+        batches
+    }
+
+    /// Up to 10 messages, leaving them in flight (as Lambda's poller does).
+    pub async fn receive(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self.app.sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("receive");
+        out.messages.unwrap_or_default()
+    }
+}
+
+/// SQS messages as the Lambda event the worker gets.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> inflow::aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
 }

@@ -1,6 +1,7 @@
 //! One handler per endpoint; each `functions/` binary calls exactly one of these.
 
 pub mod assignments;
+pub mod deliveries;
 pub mod flows;
 pub mod invitations;
 pub mod user_groups;

@@ -1,0 +1,3 @@
+//! The Lambda function behind `POST /v1/webhooks/deliveries/{deliveryId}/replay`.
+
+inflow::http_function!(inflow::handlers::deliveries::replay_webhook_delivery);

@@ -1,0 +1,3 @@
+//! The webhook worker: SQS-triggered, with partial batch failures.
+
+inflow::event_function!(inflow::delivery::WebhookWorker::from_env, inflow::delivery::handle);

@@ -1,0 +1,218 @@
+//! The webhook worker against a real HTTP receiver on loopback.
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use inflow_tests::{assign, assign_body, call, receiver::Receiver, sqs_event, Env, Function::*, Tenant};
+use serde_json::Value;
+use sha2::Sha256;
+
+const IDLE: Duration = Duration::from_millis(1500);
+
+async fn subscribe(env: &Env, t: &Tenant, url: &str, events: Option<&str>) -> String {
+    let (_, secret) = inflow::orgs::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now()).await.unwrap();
+    secret
+}
+
+async fn assign_once(env: &Env, t: &Tenant) -> String {
+    let res = env.send(AssignFlow, assign(t, &assign_body(t))).await;
+    assert_eq!(res.status, 200);
+    res.body["assignmentId"].as_str().unwrap().to_owned()
+}
+
+/// Verifies a delivery the way the Standard Webhooks specification describes, independently
+/// of our signing code.
+fn verifies(secret: &str, headers: &std::collections::HashMap<String, String>, body: &str) -> bool {
+    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let signed = format!("{}.{}.{}", headers["webhook-id"], headers["webhook-timestamp"], body);
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let expected = STANDARD.encode(mac.finalize().into_bytes());
+    headers["webhook-signature"].split(' ').any(|sig| sig == format!("v1,{expected}"))
+}
+
+async fn failed_list(env: &Env, t: &Tenant) -> Value {
+    let res = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "failed")).await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    res.body["deliveries"].clone()
+}
+
+#[tokio::test]
+async fn a_delivery_is_signed_the_standard_webhooks_way() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    let secret = subscribe(&env, &t, &receiver.url, None).await;
+    let asgn = assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert!(verifies(&secret, &r.headers, &r.body), "{:?}", r.headers);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let ts: i64 = r.headers["webhook-timestamp"].parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
+    let event: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(event["type"], "flow.assigned");
+    assert_eq!(event["id"], r.headers["webhook-id"].as_str());
+    assert_eq!(event["organizationId"], t.org_id.as_str());
+    assert_eq!(event["data"]["assignmentId"], asgn.as_str());
+    assert!(event["createdAt"].is_string());
+}
+
+#[tokio::test]
+async fn only_subscribed_endpoints_get_an_event() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let wants = Receiver::start(vec![], 200).await;
+    let ignores = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &wants.url, Some("flow.assigned")).await;
+    subscribe(&env, &t, &ignores.url, Some("flow.completed")).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE).await;
+    assert_eq!((wants.received().len(), ignores.received().len()), (1, 0));
+}
+
+#[tokio::test]
+async fn failures_are_retried_and_each_attempt_recorded() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![(500, vec![]), (500, vec![])], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0, 0], false).await, IDLE).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 3, "500, 500, then 200");
+    assert!(got.iter().all(|r| r.headers["webhook-id"] == got[0].headers["webhook-id"]), "retries keep the message id");
+    let delivered = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "delivered")).await;
+    let d = &delivered.body["deliveries"][0];
+    assert_eq!(d["status"], "delivered");
+    let statuses: Vec<u64> = d["attempts"].as_array().unwrap().iter().map(|a| a["responseStatus"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+    assert!(d["attempts"][0]["latencyMs"].is_u64() && d["attempts"][0]["at"].is_string());
+    assert_eq!(failed_list(&env, &t).await, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn gone_ends_in_the_dead_letter_queue_and_replay_delivers_it() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![(410, vec![])], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    let worker = env.webhook_worker(&[0, 0, 0], false).await;
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 1, "410 is not retried");
+    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
+    assert_eq!(env.drain(&dlq).await.len(), 1, "the job is in the dead-letter queue");
+    let failed = failed_list(&env, &t).await;
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    let id = failed[0]["id"].as_str().unwrap();
+
+    let replay = call("POST", &format!("/v1/webhooks/deliveries/{id}/replay")).bearer(&t.admin_key).param("deliveryId", id);
+    let res = env.send(ReplayWebhookDelivery, replay.clone()).await;
+    assert_eq!((res.status, res.body["delivery"]["status"].as_str()), (202, Some("pending")));
+    assert_eq!(env.send(ReplayWebhookDelivery, replay).await.status, 409, "already pending");
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(failed_list(&env, &t).await, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn endless_failures_end_in_the_dead_letter_queue_after_the_last_try() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 500).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0], false).await, IDLE).await;
+    assert_eq!(receiver.received().len(), 3, "a first try and two retries");
+    let failed = failed_list(&env, &t).await;
+    assert_eq!(failed[0]["attemptCount"], 3);
+    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
+    assert_eq!(env.drain(&dlq).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_makes_one_delivery() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    let worker = env.webhook_worker(&[0], false).await;
+    let messages = env.receive(&env.app.config.webhook_queue_url.clone()).await;
+    assert_eq!(messages.len(), 1);
+    // SQS hands the same message out twice, one after the other and at the same time.
+    inflow::delivery::handle(&worker, sqs_event(&messages)).await;
+    let (a, b) = tokio::join!(inflow::delivery::handle(&worker, sqs_event(&messages)), inflow::delivery::handle(&worker, sqs_event(&messages)));
+    assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![(429, vec![("retry-after", "2".into())])], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0], false).await, Duration::from_secs(4)).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    let first: i64 = got[0].headers["webhook-timestamp"].parse().unwrap();
+    let second: i64 = got[1].headers["webhook-timestamp"].parse().unwrap();
+    assert!(second - first >= 2, "waited {}s", second - first);
+}
+
+#[tokio::test]
+async fn private_targets_are_refused_outside_local_mode() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    subscribe(&env, &t, &by_name, None).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0], true).await, IDLE).await;
+    assert!(receiver.received().is_empty(), "no request reached the loopback receiver");
+    let failed = failed_list(&env, &t).await;
+    assert_eq!(failed.as_array().unwrap().len(), 2, "{failed}");
+    for d in failed.as_array().unwrap() {
+        assert_eq!(d["attemptCount"], 1, "refusals are not retried");
+        assert!(d["attempts"][0]["responseStatus"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn long_waits_are_chained_in_hops() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 500).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    // A two-hour wait after the first failure: the retry is queued, not sent.
+    env.pump_webhooks(&env.webhook_worker(&[7200], false).await, IDLE).await;
+    assert_eq!(receiver.received().len(), 1);
+    let pending = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "pending")).await;
+    let next = pending.body["deliveries"][0]["nextAttemptAt"].as_str().unwrap().to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
+    assert!((at.timestamp() - chrono::Utc::now().timestamp() - 7200).abs() < 30, "{next}");
+}
+
+#[tokio::test]
+async fn listing_checks_its_parameters() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    for (k, v) in [("status", "lost"), ("limit", "0"), ("limit", "x")] {
+        let res = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query(k, v)).await;
+        assert_eq!((res.status, res.body["error"].as_str()), (400, Some("invalid_request")), "{k}={v}");
+    }
+    for id in ["dlv_nothere", "nope", "../x"] {
+        let res = env.send(ReplayWebhookDelivery, call("POST", "/x").bearer(&t.admin_key).param("deliveryId", id)).await;
+        assert_eq!(res.status, 404, "{id}");
+    }
+    let other = env.tenant().await;
+    assert_eq!(failed_list(&env, &other).await, serde_json::json!([]));
+}
