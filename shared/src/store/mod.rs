@@ -30,6 +30,7 @@ pub mod invitations;
 pub mod keys;
 pub mod orgs;
 pub mod schema;
+pub mod sweeps;
 pub mod user_groups;
 pub mod webhooks;
 

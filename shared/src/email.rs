@@ -1,0 +1,337 @@
+//! The email worker: sends each queued invitation email with Amazon SES (v2 API) and moves the
+//! invitation flow START_PENDING → STARTED.
+//!
+//! A job is stale when, between queueing and sending, its invitation was re-sent (a new secret:
+//! the job's link would be dead), canceled, consumed or removed. Stale jobs send nothing and
+//! succeed. Any other failure fails the message, so SQS redelivers it (and after 5 receives
+//! moves it to the dead-letter queue). A redelivered job whose email went out already finds the
+//! invitation STARTED and is stale, so a retry after a failed state update sends no second mail.
+
+pub mod render;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    app::App,
+    config::Config,
+    error::Error,
+    invitations::hash_secret,
+    jobs::EmailJob,
+    model::{Flow, Invitation, InvitationState, Organization, User},
+    store, validate, worker,
+};
+
+/// Environment variables of this worker (beside the shared ones of [`Config`]).
+pub mod vars {
+    /// The From address of invitation emails (an SES-verified identity). Required.
+    pub const SENDER_EMAIL: &str = "SENDER_EMAIL";
+    /// Where accept links point when the organization has no template of its own; `{secret}`
+    /// is replaced by the URL-encoded invitation secret.
+    pub const ACCEPT_URL_TEMPLATE: &str = "ACCEPT_URL_TEMPLATE";
+}
+
+pub const DEFAULT_ACCEPT_URL_TEMPLATE: &str = "http://127.0.0.1:9000/accept?secret={secret}";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sender: String,
+    pub accept_url_template: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, Error> {
+        let sender = std::env::var(vars::SENDER_EMAIL).unwrap_or_default();
+        if sender.trim().is_empty() {
+            return Err(Error::Config(format!(
+                "environment variable {} is not set",
+                vars::SENDER_EMAIL
+            )));
+        }
+        let template = std::env::var(vars::ACCEPT_URL_TEMPLATE)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        Self::new(&sender, template.as_deref())
+    }
+
+    /// Checks the sender (a bare address: it becomes the From header) and the template.
+    pub fn new(sender: &str, accept_url_template: Option<&str>) -> Result<Self, Error> {
+        let sender = sender.trim();
+        if bare_address(sender).as_deref() != Some(sender) {
+            return Err(Error::Config(format!(
+                "{} must be a bare email address",
+                vars::SENDER_EMAIL
+            )));
+        }
+        let sender = sender.to_owned();
+        let template = accept_url_template
+            .unwrap_or(DEFAULT_ACCEPT_URL_TEMPLATE)
+            .trim()
+            .to_owned();
+        if template.chars().any(char::is_control) || !template.starts_with("http") {
+            return Err(Error::Config(format!(
+                "{} must be an http(s) URL",
+                vars::ACCEPT_URL_TEMPLATE
+            )));
+        }
+        Ok(Self {
+            sender,
+            accept_url_template: template,
+        })
+    }
+}
+
+/// The worker's context, built once per container.
+pub struct EmailWorker {
+    pub app: App,
+    pub ses: aws_sdk_sesv2::Client,
+    pub settings: Settings,
+}
+
+impl EmailWorker {
+    pub async fn from_env() -> Result<Self, Error> {
+        let settings = Settings::from_env()?;
+        let config = Config::from_env()?;
+        let sdk = aws_config::load_from_env().await;
+        let app = App::new(config, &sdk).await?;
+        Ok(Self {
+            app,
+            ses: aws_sdk_sesv2::Client::new(&sdk),
+            settings,
+        })
+    }
+}
+
+/// What became of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The email went out; `started` is false when a resend or cancel won the race meanwhile.
+    Sent { started: bool },
+    /// Nothing to send (see [`Stale`]).
+    Stale(Stale),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// The invitation or its organization no longer exists.
+    Gone,
+    /// It left START_PENDING (sent already, consumed, canceled, expired by the sweeper).
+    NotPending,
+    /// A resend replaced its secret: a newer job carries the live link.
+    Superseded,
+    /// Its expiry passed: the link would not work.
+    Expired,
+}
+
+/// The Lambda handler: every record of the batch, failures reported one by one.
+pub async fn handle(worker: &EmailWorker, event: SqsEvent) -> SqsBatchResponse {
+    worker::process_batch(event, |message| handle_message(worker, message)).await
+}
+
+async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(), Error> {
+    let job = parse_job(&message)?;
+    let outcome = deliver(worker, &job, Utc::now()).await?;
+    match outcome {
+        Outcome::Sent { started } => tracing::info!(
+            invitation_id = %job.invitation_id,
+            org_id = %job.org_id,
+            started,
+            "invitation email sent"
+        ),
+        Outcome::Stale(why) => tracing::info!(
+            invitation_id = %job.invitation_id,
+            org_id = %job.org_id,
+            reason = ?why,
+            "stale email job skipped"
+        ),
+    }
+    Ok(())
+}
+
+fn parse_job(message: &SqsMessage) -> Result<EmailJob, Error> {
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| Error::Internal("email job without a body".into()))?;
+    serde_json::from_str(body).map_err(|e| Error::Internal(format!("unreadable email job: {e}")))
+}
+
+/// Sends one job's email unless it is stale, then marks the invitation STARTED.
+pub async fn deliver(
+    worker: &EmailWorker,
+    job: &EmailJob,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Error> {
+    let app = &worker.app;
+    let table = &app.config.table_name;
+    let secret = app.sealer.open(&job.secret_sealed)?;
+    let secret_hash = hash_secret(&app.hasher, &secret);
+    let Some(inv) =
+        store::invitations::get(&app.ddb, table, &job.org_id, &job.invitation_id).await?
+    else {
+        return Ok(Outcome::Stale(Stale::Gone));
+    };
+    if let Some(why) = staleness(&inv, &secret_hash, now) {
+        return Ok(Outcome::Stale(why));
+    }
+    let to = bare_address(&inv.email)
+        .ok_or_else(|| Error::Internal(format!("invitation {} has an unusable address", inv.id)))?;
+    let Some(context) = read_context(app, &inv).await? else {
+        return Ok(Outcome::Stale(Stale::Gone));
+    };
+    let template = context
+        .org
+        .accept_url_template
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or(&worker.settings.accept_url_template);
+    let accept_url = render::accept_url(template, &secret);
+    let rendered = render::render(&render::Invite {
+        kind: inv.kind,
+        org_name: &context.org.name,
+        flow_name: context.flow.as_ref().map(|f| f.name.as_str()),
+        invitee_name: inv.display_name.as_deref(),
+        inviter_name: context
+            .inviter
+            .as_ref()
+            .map(|u| u.name.as_deref().unwrap_or(&u.email)),
+        message: inv.message.as_deref(),
+        accept_url: &accept_url,
+        expires: inv.expire_time,
+    });
+    send(worker, &to, &rendered).await?;
+    let started =
+        store::invitations::mark_started(&app.ddb, table, &inv.org_id, &inv.id, &secret_hash, now)
+            .await?;
+    Ok(Outcome::Sent { started })
+}
+
+/// The address alone (`local@domain`), valid and with nothing a header could be built from.
+/// `validate::email` also accepts `Name <local@domain>`; only the address part may reach SES.
+pub fn bare_address(value: &str) -> Option<String> {
+    use email_address::{EmailAddress, Options};
+    let valid = validate::email("email", value).ok()?;
+    let bare = EmailAddress::parse_with_options(&valid, Options::default())
+        .ok()?
+        .email();
+    EmailAddress::parse_with_options(&bare, Options::default().without_display_text()).ok()?;
+    let plain = !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
+        && !bare.contains(['<', '>', ',', ';', '"']);
+    plain.then_some(bare)
+}
+
+/// Why a job must not send, if it must not.
+fn staleness(inv: &Invitation, secret_hash: &str, now: DateTime<Utc>) -> Option<Stale> {
+    if inv.state != InvitationState::StartPending {
+        Some(Stale::NotPending)
+    } else if inv.secret_hash != secret_hash {
+        Some(Stale::Superseded)
+    } else if inv.expire_time <= now {
+        Some(Stale::Expired)
+    } else {
+        None
+    }
+}
+
+/// What the email names besides the invitation.
+struct MailContext {
+    org: Organization,
+    flow: Option<Flow>,
+    inviter: Option<User>,
+}
+
+/// The organization, training flow and inviting user, read at once. `None`: the organization
+/// is gone.
+async fn read_context(app: &App, inv: &Invitation) -> Result<Option<MailContext>, Error> {
+    let (ddb, table) = (&app.ddb, &app.config.table_name);
+    let flow = async {
+        match &inv.flow_slug {
+            Some(slug) => store::orgs::flow_by_slug(ddb, table, &inv.org_id, slug).await,
+            None => Ok(None),
+        }
+    };
+    let inviter = async {
+        match &inv.creator_user_id {
+            Some(user_id) => store::orgs::get_user(ddb, table, &inv.org_id, user_id).await,
+            None => Ok(None),
+        }
+    };
+    let (org, flow, inviter) = tokio::try_join!(
+        store::orgs::get_org_opt(ddb, table, &inv.org_id),
+        flow,
+        inviter
+    )?;
+    Ok(org.map(|org| MailContext { org, flow, inviter }))
+}
+
+/// One SES v2 SendEmail: simple content, UTF-8, to the one bare address.
+async fn send(worker: &EmailWorker, to: &str, mail: &render::Rendered) -> Result<(), Error> {
+    let content = |data: &str| {
+        Content::builder()
+            .data(data)
+            .charset("UTF-8")
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))
+    };
+    let message = Message::builder()
+        .subject(content(&mail.subject)?)
+        .body(
+            Body::builder()
+                .html(content(&mail.html)?)
+                .text(content(&mail.text)?)
+                .build(),
+        )
+        .build();
+    worker
+        .ses
+        .send_email()
+        .from_email_address(&worker.settings.sender)
+        .destination(Destination::builder().to_addresses(to).build())
+        .content(EmailContent::builder().simple(message).build())
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked() {
+        let s = Settings::new("noreply@example.com", None).unwrap();
+        assert_eq!(s.accept_url_template, DEFAULT_ACCEPT_URL_TEMPLATE);
+        assert!(Settings::new("Inflow <noreply@example.com>", None).is_err());
+        assert!(Settings::new("noreply@example.com\r\nBcc: x@y.z", None).is_err());
+        assert!(Settings::new("noreply@example.com", Some("ftp://x")).is_err());
+        assert!(Settings::new("noreply@example.com", Some("https://a.example/{secret}")).is_ok());
+    }
+
+    #[test]
+    fn only_bare_addresses_reach_ses() {
+        assert_eq!(
+            bare_address(" jane@example.com ").as_deref(),
+            Some("jane@example.com")
+        );
+        // A display name is dropped, never passed on.
+        for named in ["Jane <jane@example.com>", "\"Jane\" <jane@example.com>"] {
+            assert_eq!(
+                bare_address(named).as_deref(),
+                Some("jane@example.com"),
+                "{named}"
+            );
+        }
+        for bad in [
+            "jane@example.com\r\nBcc: x@y.z",
+            "jane@example.com, x@y.z",
+            "jane@example.invalid",
+            "",
+        ] {
+            assert_eq!(bare_address(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What the sweeper reads and writes: the sparse index partitions of things whose time has come
+//! (GSI1 `DUE`: unfinished assignments by due date; GSI2 `EXPIRES`: open invitations by expiry),
+//! queried by sort key up to now (never a scan), and the conditional writes that take an item
+//! out of its partition once it is handled.
+
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{AttributeValue, ReturnValue},
+};
+use chrono::{DateTime, Utc};
+
+use super::{
+    assignments::DUE_PARTITION, from_item, get_s, invitations::EXPIRY_PARTITION, s, Item, GSI1,
+    GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK,
+};
+use crate::{
+    error::Error,
+    model::{Assignment, Invitation, InvitationState, Progress},
+};
+
+/// A record found in a sweep partition, with what identifies its index entry: the conditional
+/// write that handles it only succeeds while the entry is still this one (a re-assignment or a
+/// resend in between moves it, and then the new deadline stands).
+#[derive(Debug, Clone)]
+pub struct Found<T> {
+    pub record: T,
+    key: Item,
+    index_sort_key: String,
+}
+
+/// The index sort keys of both partitions start with the time, `%Y-%m-%dT%H:%M:%SZ`; every key
+/// below this bound is due at a second before `now`.
+fn bound(now: DateTime<Utc>) -> String {
+    now.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Unfinished assignments whose due date passed, oldest first, at most `limit`.
+pub async fn due_assignments(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Found<Assignment>>, Error> {
+    let partition = Partition {
+        index: GSI1,
+        pk: GSI1PK,
+        sk: GSI1SK,
+        value: DUE_PARTITION,
+    };
+    query_until(ddb, table, &partition, now, limit).await
+}
+
+/// Open invitations whose expiry passed, oldest first, at most `limit`.
+pub async fn expired_invitations(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Found<Invitation>>, Error> {
+    let partition = Partition {
+        index: GSI2,
+        pk: GSI2PK,
+        sk: GSI2SK,
+        value: EXPIRY_PARTITION,
+    };
+    query_until(ddb, table, &partition, now, limit).await
+}
+
+struct Partition {
+    index: &'static str,
+    pk: &'static str,
+    sk: &'static str,
+    value: &'static str,
+}
+
+/// Queries one partition for sort keys below `now`, page by page, up to `limit` records.
+async fn query_until<T: serde::de::DeserializeOwned>(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &Partition,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Found<T>>, Error> {
+    let mut found = Vec::new();
+    let mut start: Option<Item> = None;
+    while found.len() < limit {
+        let page_size = i32::try_from(limit - found.len())
+            .unwrap_or(i32::MAX)
+            .min(100);
+        let out = ddb
+            .query()
+            .table_name(table)
+            .index_name(partition.index)
+            .key_condition_expression("#pk = :pk AND #sk < :bound")
+            .expression_attribute_names("#pk", partition.pk)
+            .expression_attribute_names("#sk", partition.sk)
+            .expression_attribute_values(":pk", s(partition.value))
+            .expression_attribute_values(":bound", s(bound(now)))
+            .set_exclusive_start_key(start.take())
+            .limit(page_size)
+            .send()
+            .await?;
+        for item in out.items.unwrap_or_default() {
+            found.push(found_in(item, partition.sk)?);
+        }
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+fn found_in<T: serde::de::DeserializeOwned>(item: Item, sk_name: &str) -> Result<Found<T>, Error> {
+    let attr = |name: &str| -> Result<AttributeValue, Error> {
+        item.get(name)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("index item without {name}")))
+    };
+    let key = Item::from([(PK.to_owned(), attr(PK)?), (SK.to_owned(), attr(SK)?)]);
+    let index_sort_key = get_s(&item, sk_name)
+        .ok_or_else(|| Error::Internal(format!("index item without {sk_name}")))?
+        .to_owned();
+    Ok(Found {
+        record: from_item(item)?,
+        key,
+        index_sort_key,
+    })
+}
+
+/// Marks an assignment overdue and takes it out of the `DUE` partition, unless it was completed,
+/// marked already, or given a new due date meanwhile. `true`: this call marked it.
+pub async fn mark_overdue(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    found: &Found<Assignment>,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(found.key.clone()))
+        .update_expression("SET overdue_at = :now REMOVE GSI1PK, GSI1SK")
+        .condition_expression(
+            "progress <> :completed AND attribute_not_exists(overdue_at) AND GSI1SK = :sk",
+        )
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":completed", s(Progress::Completed.as_str()))
+        .expression_attribute_values(":sk", s(&found.index_sort_key))
+        .send()
+        .await;
+    conditional(result.map(|_| true))
+}
+
+/// Moves an open invitation to EXPIRED and out of the `EXPIRES` partition, unless it was
+/// consumed, canceled or re-sent (a new expiry) meanwhile. `Some`: this call expired it.
+pub async fn expire_invitation(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    found: &Found<Invitation>,
+    now: DateTime<Utc>,
+) -> Result<Option<Invitation>, Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(found.key.clone()))
+        .update_expression(
+            "SET #state = :expired, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK",
+        )
+        .condition_expression("#state IN (:pending, :started) AND GSI2SK = :sk")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":expired", s(InvitationState::Expired.as_str()))
+        .expression_attribute_values(":reason", s("EXPIRED"))
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
+        .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
+        .expression_attribute_values(":sk", s(&found.index_sort_key))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    match conditional(result.map(Some))? {
+        Some(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
+        None => Ok(None),
+    }
+}
+
+/// A failed condition is an answer (someone else got there first), not an error.
+fn conditional<T: Default, R: std::fmt::Debug + Send + Sync + 'static>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>>,
+) -> Result<T, Error> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(T::default())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_bound_admits_only_earlier_seconds() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 1).unwrap();
+        let b = bound(now);
+        assert!("2026-11-22T12:00:00Z#org_a#asgn_a" < b.as_str());
+        assert!("2026-11-22T12:00:01Z#org_a#asgn_a" > b.as_str());
+        assert!("2026-11-22T12:00:02Z#org_a#asgn_a" > b.as_str());
+    }
+}
