@@ -74,11 +74,19 @@ pub struct EmailJob {
 /// SQS calls made, for callers that account for their cost.
 pub type Calls = usize;
 
+/// Events in one webhook message at most: well under SQS's 256 KB with our envelopes.
+pub const EVENTS_PER_MESSAGE: usize = 50;
+
+/// Queues many events: one event alone is a message of its own (as `publish` sends); more go
+/// as JSON arrays of up to [`EVENTS_PER_MESSAGE`], so a large import costs few SQS calls.
 pub async fn publish_all(app: &App, events: &[Event]) -> Result<Calls, Error> {
-    let bodies = events
-        .iter()
-        .map(|e| (e.request_id.clone(), serde_json::to_string(e)))
-        .collect::<Vec<_>>();
+    let bodies = match events {
+        [one] => vec![(one.request_id.clone(), serde_json::to_string(one))],
+        many => many
+            .chunks(EVENTS_PER_MESSAGE)
+            .map(|chunk| (chunk[0].request_id.clone(), serde_json::to_string(chunk)))
+            .collect(),
+    };
     send_batches(app, &app.config.webhook_queue_url, bodies).await
 }
 

@@ -223,12 +223,16 @@ impl Env {
     }
 
     /// Takes every job waiting in the webhook queue.
+    /// Every event waiting in the webhook queue (a message holds one event or an array).
     pub async fn webhook_jobs(&self) -> Vec<Event> {
-        self.drain(&self.app.config.webhook_queue_url.clone())
-            .await
-            .into_iter()
-            .map(|body| serde_json::from_str(&body).expect("a webhook job is an event envelope"))
-            .collect()
+        let mut events = Vec::new();
+        for body in self.drain(&self.app.config.webhook_queue_url.clone()).await {
+            match serde_json::from_str::<Vec<Event>>(&body) {
+                Ok(batch) => events.extend(batch),
+                Err(_) => events.push(serde_json::from_str(&body).expect("a webhook job is an event envelope")),
+            }
+        }
+        events
     }
 
     /// Takes every job waiting in the email queue.

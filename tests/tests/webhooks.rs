@@ -216,3 +216,22 @@ async fn listing_checks_its_parameters() {
     let other = env.tenant().await;
     assert_eq!(failed_list(&env, &other).await, serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn an_imports_events_travel_in_batches_and_each_is_delivered() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver.url, Some("invitation.created")).await;
+    let list = (0..60).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>().join(",");
+    let res = env.send(ImportInvitations, inflow_tests::invitations("POST", &t, "/import").json(&serde_json::json!({"list": list}))).await;
+    assert_eq!(res.status, 200);
+    let queued = env.receive(&env.app.config.webhook_queue_url.clone()).await;
+    assert_eq!(queued.len(), 2, "60 events in two messages of at most 50");
+    // Let the messages become visible again, then deliver them (twice, as SQS may).
+    let worker = env.webhook_worker(&[0], false).await;
+    inflow::delivery::handle(&worker, sqs_event(&queued)).await;
+    inflow::delivery::handle(&worker, sqs_event(&queued)).await;
+    let ids: std::collections::HashSet<String> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert_eq!((receiver.received().len(), ids.len()), (60, 60));
+}

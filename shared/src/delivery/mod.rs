@@ -57,6 +57,7 @@ pub struct AttemptJob {
 enum Job {
     Attempt(AttemptJob),
     Event(Event),
+    Events(Vec<Event>),
 }
 
 impl WebhookWorker {
@@ -89,6 +90,12 @@ impl WebhookWorker {
         match serde_json::from_str::<Job>(&body) {
             Ok(Job::Attempt(job)) => self.attempt(job).await,
             Ok(Job::Event(event)) => self.fan_out(&event).await,
+            // A batch (an import): every event is fanned out; any failure redelivers the batch,
+            // and the deliveries already made are not made twice.
+            Ok(Job::Events(events)) => {
+                let all = futures::future::join_all(events.iter().map(|e| self.fan_out(e))).await;
+                all.into_iter().collect()
+            }
             // Left to fail until SQS moves it to the dead-letter queue.
             Err(err) => Err(Error::Internal(format!("unreadable webhook job: {err}"))),
         }
