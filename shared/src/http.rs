@@ -201,6 +201,7 @@ where
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request finished"
         );
+        crate::metrics::request(outcome.status);
         outcome.headers.push(("x-request-id", request_id));
         into_response(outcome)
     }

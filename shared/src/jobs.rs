@@ -139,6 +139,7 @@ async fn send_batches(
                 out.failed.len()
             )));
         }
+        crate::metrics::count("JobsQueued", chunk.len() as u64, &[("Queue", queue_kind(app, queue_url))]);
     }
     Ok(calls)
 }
@@ -167,7 +168,16 @@ pub async fn publish(app: &App, event: &Event) -> Result<(), Error> {
             aws_sdk_sqs::error::DisplayErrorContext(&e)
         ))
     })?;
+    crate::metrics::count("JobsQueued", 1, &[("Queue", "webhook")]);
     Ok(())
+}
+
+fn queue_kind(app: &App, queue_url: &str) -> &'static str {
+    if queue_url == app.config.email_queue_url {
+        "email"
+    } else {
+        "webhook"
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod model;
 pub mod orgs;
 pub mod ratelimit;
@@ -42,6 +43,7 @@ macro_rules! http_function {
         #[tokio::main]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
             $crate::telemetry::init();
+            $crate::metrics::init(env!("CARGO_BIN_NAME"));
             let app = $crate::App::from_env().await?;
             let app = &app;
             $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| async move {
@@ -63,6 +65,7 @@ macro_rules! event_function {
         #[tokio::main]
         async fn main() -> Result<(), $crate::lambda_runtime::Error> {
             $crate::telemetry::init();
+            $crate::metrics::init(env!("CARGO_BIN_NAME"));
             let context = $init().await?;
             let context = &context;
             $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(

@@ -157,6 +157,7 @@ impl WebhookWorker {
             error: sent.error.clone(),
         };
         tracing::info!(delivery_id = %delivery.id, attempt = job.attempt, status = ?sent.status, error = ?sent.error, "webhook attempt");
+        crate::metrics::count(if sent.delivered() { "DeliveriesSucceeded" } else { "DeliveryAttemptsFailed" }, 1, &[]);
         if sent.delivered() {
             return store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Delivered, None, now).await;
         }
@@ -170,6 +171,7 @@ impl WebhookWorker {
                 store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Pending, Some(at), now).await
             }
             _ => {
+                crate::metrics::count("DeliveriesFailed", 1, &[]);
                 self.dead_letter(&job).await?;
                 store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Failed, None, now).await
             }
