@@ -27,13 +27,22 @@ export TABLE_NAME="${TABLE_NAME:-inflow}"
 export APP_SECRET_ID="${APP_SECRET_ID:-inflow/app-secret}"
 export WEBHOOK_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks"
 export EMAIL_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-email"
+# The webhook worker: its dead-letter queue; local mode may call loopback and private targets.
+export WEBHOOK_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks-dlq"
+export ALLOW_PRIVATE_WEBHOOK_TARGETS="${ALLOW_PRIVATE_WEBHOOK_TARGETS:-true}"
+# The email worker: the From address (dev.sh makes its domain an SES identity in the emulator)
+# and where accept links point. Invitation URLs use the local API's address.
+export SENDER_EMAIL="${SENDER_EMAIL:-noreply@inflow.example.com}"
+export ACCEPT_URL_TEMPLATE="${ACCEPT_URL_TEMPLATE:-http://127.0.0.1:${API_PORT:-9000}/accept?secret={secret}}"
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${API_PORT:-9000}}"
 
 # The same, as `--env-var K=V` arguments for `cargo lambda watch`, in the array LAMBDA_ENV_ARGS.
 lambda_env_args() {
   local v
   LAMBDA_ENV_ARGS=()
   for v in AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL \
-           TABLE_NAME APP_SECRET_ID WEBHOOK_QUEUE_URL EMAIL_QUEUE_URL; do
+           TABLE_NAME APP_SECRET_ID WEBHOOK_QUEUE_URL EMAIL_QUEUE_URL WEBHOOK_DLQ_URL \
+           ALLOW_PRIVATE_WEBHOOK_TARGETS SENDER_EMAIL ACCEPT_URL_TEMPLATE PUBLIC_BASE_URL; do
     LAMBDA_ENV_ARGS+=(--env-var "$v=${!v}")
   done
 }
