@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{
+use super::{unless_condition_failed, 
     cancelled_by_condition, from_item, get_s, key, org_pk,
     orgs::{flow_key, user_by_email_key},
     s, to_item, Item, GSI1PK, GSI1SK, SK,
@@ -191,18 +191,7 @@ pub async fn reassign(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
 }
 
 pub async fn get(
@@ -211,14 +200,7 @@ pub async fn get(
     org_id: &str,
     id: &str,
 ) -> Result<Option<Assignment>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(asgn_key(org_id, id)))
-        .consistent_read(true)
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, asgn_key(org_id, id), true).await
 }
 
 /// The result of asking for a progress step.

@@ -3,12 +3,12 @@
 //! lease, so a job SQS delivers twice makes one attempt.
 
 use aws_sdk_dynamodb::{
-    operation::{put_item::PutItemError, update_item::UpdateItemError},
+    operation::update_item::UpdateItemError,
     types::{AttributeValue, ReturnValue},
 };
 use chrono::{DateTime, Utc};
 
-use super::{from_item, key, n, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK};
+use super::{unless_condition_failed, from_item, key, n, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK};
 use crate::{
     delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
@@ -38,16 +38,11 @@ pub async fn create_if_absent(ddb: &aws_sdk_dynamodb::Client, table: &str, d: &D
         .condition_expression("attribute_not_exists(PK)")
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if matches!(err.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_condition_failed(result)?.is_some())
 }
 
 pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Delivery>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(dlv_key(org_id, id))).consistent_read(true).send().await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, dlv_key(org_id, id), true).await
 }
 
 pub enum Claim {
@@ -147,11 +142,7 @@ pub async fn reopen(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, i
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => Ok(None),
-        Err(err) => Err(err.into()),
-    }
+    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
 }
 
 /// An organization's deliveries in one status, most recently updated first.

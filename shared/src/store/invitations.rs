@@ -1,13 +1,10 @@
 //! Invitation items: `ORG#<org>` / `INV#<id>`, one item per invitation. GSI1 finds a training
 //! flow's invitations by number; GSI2 holds open invitations by expiry for the sweeper.
 
-use aws_sdk_dynamodb::{
-    operation::{put_item::PutItemError, update_item::UpdateItemError},
-    types::{ReturnValue, TransactWriteItem, Update},
-};
+use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{from_item, key, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
+use super::{unless_condition_failed, from_item, key, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
 use crate::{
     error::Error,
     model::{Invitation, InvitationState},
@@ -57,14 +54,7 @@ pub async fn get(
     org_id: &str,
     id: &str,
 ) -> Result<Option<Invitation>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(inv_key(org_id, id)))
-        .consistent_read(true)
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, inv_key(org_id, id), true).await
 }
 
 pub async fn get_many(
@@ -94,18 +84,7 @@ pub async fn insert(
         .condition_expression("attribute_not_exists(PK)")
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(PutItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_condition_failed(result)?.is_some())
 }
 
 /// Replaces an invitation with its re-sent version (new secret and expiry), unless it was
@@ -128,18 +107,7 @@ pub async fn replace_unaccepted(
         .expression_attribute_values(":previous", s(previous_secret_hash))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(PutItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_condition_failed(result)?.is_some())
 }
 
 pub async fn put_all(
@@ -178,18 +146,7 @@ pub async fn close(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
 }
 
 /// The write that marks an open, unexpired invitation consumed; part of consume's transaction.
@@ -250,18 +207,7 @@ pub async fn mark_started(
         .expression_attribute_values(":now", s(now.to_rfc3339()))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_condition_failed(result)?.is_some())
 }
 
 /// A page of a training flow's invitations in number order, after `after`.

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{get_n, get_s, key, n, s, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
+use super::{unless_condition_failed, get_n, get_s, key, n, s, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::{
     error::{Error, Resource},
     keys::KeyKind,
@@ -163,18 +163,7 @@ async fn open_window(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(unless_condition_failed(result)?.map(|out| out.attributes.unwrap_or_default()))
 }
 
 async fn read(

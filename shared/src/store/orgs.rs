@@ -135,13 +135,7 @@ pub async fn get_org_opt(
     table: &str,
     org_id: &str,
 ) -> Result<Option<Organization>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(org_pk(org_id), "ORG")))
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, key(org_pk(org_id), "ORG"), false).await
 }
 
 pub async fn set_org_tier(
@@ -187,14 +181,7 @@ pub async fn user_by_email(
     org_id: &str,
     email: &str,
 ) -> Result<Option<User>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(user_by_email_key(org_id, email)))
-        .consistent_read(true)
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, user_by_email_key(org_id, email), true).await
 }
 
 pub async fn get_user(
@@ -203,13 +190,7 @@ pub async fn get_user(
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<User>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(org_pk(org_id), format!("USER#{user_id}"))))
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, key(org_pk(org_id), format!("USER#{user_id}")), false).await
 }
 
 /// A flow by its slug: the slug claim carries the whole flow, so this is one read.
@@ -219,13 +200,7 @@ pub async fn flow_by_slug(
     org_id: &str,
     slug: &str,
 ) -> Result<Option<Flow>, Error> {
-    let out = ddb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(org_pk(org_id), format!("FLOWSLUG#{slug}"))))
-        .send()
-        .await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, key(org_pk(org_id), format!("FLOWSLUG#{slug}")), false).await
 }
 
 pub async fn create_flow(

@@ -34,13 +34,17 @@ fn bound(now: DateTime<Utc>) -> String {
     now.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// One entry of a partition: the record, or why it could not be read (one bad record must not
+/// hold up the others).
+pub type Entry<T> = Result<Found<T>, Error>;
+
 /// Unfinished assignments whose due date passed, oldest first, at most `limit`.
 pub async fn due_assignments(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<Found<Assignment>>, Error> {
+) -> Result<Vec<Entry<Assignment>>, Error> {
     let partition = Partition {
         index: GSI1,
         pk: GSI1PK,
@@ -56,7 +60,7 @@ pub async fn expired_invitations(
     table: &str,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<Found<Invitation>>, Error> {
+) -> Result<Vec<Entry<Invitation>>, Error> {
     let partition = Partition {
         index: GSI2,
         pk: GSI2PK,
@@ -80,7 +84,7 @@ async fn query_until<T: serde::de::DeserializeOwned>(
     partition: &Partition,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<Found<T>>, Error> {
+) -> Result<Vec<Entry<T>>, Error> {
     let mut found = Vec::new();
     let mut start: Option<Item> = None;
     while found.len() < limit {
@@ -101,7 +105,7 @@ async fn query_until<T: serde::de::DeserializeOwned>(
             .send()
             .await?;
         for item in out.items.unwrap_or_default() {
-            found.push(found_in(item, partition.sk)?);
+            found.push(found_in(item, partition.sk));
         }
         match out.last_evaluated_key {
             Some(key) if !key.is_empty() => start = Some(key),

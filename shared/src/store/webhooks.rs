@@ -22,8 +22,7 @@ pub async fn put(
 }
 
 pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Endpoint>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(key(org_pk(org_id), format!("WEBHOOK#{id}")))).send().await?;
-    out.item.map(from_item).transpose()
+    super::get_as(ddb, table, key(org_pk(org_id), format!("WEBHOOK#{id}")), false).await
 }
 
 /// The organization's endpoints subscribed to an event type (one Query on its partition).
