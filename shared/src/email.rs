@@ -133,12 +133,15 @@ async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(),
     let job = parse_job(&message)?;
     let outcome = deliver(worker, &job, Utc::now()).await?;
     match outcome {
-        Outcome::Sent { started } => tracing::info!(
+        Outcome::Sent { started } => {
+            crate::metrics::count("EmailsSent", 1, &[]);
+            tracing::info!(
             invitation_id = %job.invitation_id,
             org_id = %job.org_id,
             started,
             "invitation email sent"
-        ),
+            )
+        }
         Outcome::Stale(why) => tracing::info!(
             invitation_id = %job.invitation_id,
             org_id = %job.org_id,

@@ -59,8 +59,27 @@ pub use lambda_runtime;
 
 /// The `main` of an event-driven function (a queue worker, the sweeper): JSON logs, its context
 /// built once per container by `$init`, then every event through `$handler(&context, payload)`.
+/// With `fallible`, the handler returns a `Result` and an `Err` fails the invocation (so Lambda
+/// counts an error and the event source retries).
 #[macro_export]
 macro_rules! event_function {
+    ($init:path, fallible $handler:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), $crate::lambda_runtime::Error> {
+            $crate::telemetry::init();
+            $crate::metrics::init(env!("CARGO_BIN_NAME"));
+            let context = $init().await?;
+            let context = &context;
+            $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
+                    $handler(context, event.payload)
+                        .await
+                        .map_err($crate::lambda_runtime::Error::from)
+                },
+            ))
+            .await
+        }
+    };
     ($init:path, $handler:path) => {
         #[tokio::main]
         async fn main() -> Result<(), $crate::lambda_runtime::Error> {

@@ -20,7 +20,10 @@ use crate::{
     ids, invitations,
     jobs::{self, Event},
     model::{Assignment, Invitation, Progress},
-    store::{self, sweeps::Found},
+    store::{
+        self,
+        sweeps::{Entry, Found},
+    },
 };
 
 /// At most this many assignments and this many invitations per run.
@@ -65,15 +68,32 @@ pub struct Tally {
 }
 
 /// The Lambda handler. The scheduled event carries nothing we need: the time is read here.
-pub async fn handle(sweeper: &Sweeper, _event: serde_json::Value) -> Summary {
+/// A run where anything failed fails the invocation, so Lambda counts an error (the alarm) and
+/// the schedule's retry, like the next run, picks up what is left.
+pub async fn handle(sweeper: &Sweeper, _event: serde_json::Value) -> Result<Summary, Error> {
     let summary = sweep(&sweeper.app, Utc::now()).await;
     tracing::info!(
         run_id = %summary.run_id,
-        overdue = ?summary.overdue,
-        expired = ?summary.expired,
+        overdue_found = summary.overdue.found,
+        overdue_done = summary.overdue.done,
+        expired_found = summary.expired.found,
+        expired_done = summary.expired.done,
+        failed = summary.failed(),
         "sweep done"
     );
-    summary
+    match summary.failed() {
+        0 => Ok(summary),
+        n => Err(Error::Unavailable(format!(
+            "sweep {}: {n} item(s) failed; they are retried next run",
+            summary.run_id
+        ))),
+    }
+}
+
+impl Summary {
+    pub fn failed(&self) -> usize {
+        self.overdue.failed + self.expired.failed
+    }
 }
 
 /// One run: both partitions, each independently (one failing does not stop the other).
@@ -140,17 +160,24 @@ async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
     }
 }
 
-/// Runs `one` over the entries, a few at a time, and counts the outcomes.
-async fn tally<T, F, Fut>(found: Vec<T>, one: F) -> Tally
+/// Runs `one` over the readable entries, a few at a time, and counts the outcomes.
+async fn tally<T, F, Fut>(found: Vec<Entry<T>>, one: F) -> Tally
 where
-    F: Fn(T) -> Fut,
+    F: Fn(Found<T>) -> Fut,
     Fut: std::future::Future<Output = Result<Handled, Error>>,
 {
     let mut tally = Tally {
         found: found.len(),
         ..Tally::default()
     };
-    let outcomes: Vec<_> = stream::iter(found)
+    let readable = found.into_iter().filter_map(|entry| {
+        entry
+            .inspect_err(|err| tracing::error!(error = %err, "sweep: unreadable index entry"))
+            .ok()
+    });
+    let readable: Vec<Found<T>> = readable.collect();
+    tally.failed = tally.found - readable.len();
+    let outcomes: Vec<_> = stream::iter(readable)
         .map(one)
         .buffer_unordered(CONCURRENCY)
         .collect()

@@ -24,7 +24,7 @@ fn sweeper_of(env: &Env) -> Sweeper {
 }
 
 async fn sweep(s: &Sweeper) -> Summary {
-    sweeper::handle(s, json!({"detail-type": "Scheduled Event", "source": "aws.events"})).await
+    sweeper::handle(s, json!({"detail-type": "Scheduled Event", "source": "aws.events"})).await.expect("a sweep with no failures")
 }
 
 /// Assigns the tenant's flow to its user, due in `secs` seconds; the assignment id.
@@ -185,9 +185,29 @@ async fn the_sweeper_sample_runs() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sweeper.json");
     let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event["detail-type"], "Scheduled Event");
-    let summary = sweeper::handle(&s, event).await;
+    let summary = sweeper::handle(&s, event).await.expect("a sweep");
     assert_eq!((summary.overdue.done, summary.overdue.failed, summary.expired.failed), (1, 0, 0), "{summary:?}");
     let out = serde_json::to_value(&summary).unwrap();
     assert!(out["runId"].is_string() && out["overdue"]["found"] == 1, "{out}");
+    assert_eq!(of_type(&env.webhook_jobs().await, "flow.overdue", "assignmentId", &id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_entry_fails_the_run_but_holds_up_nothing_else() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let s = sweeper_of(&env);
+    let id = assign_due_in(&env, &t, 1).await;
+    // Something in the DUE partition that is no assignment.
+    let junk = std::collections::HashMap::from([
+        ("PK".to_owned(), AttributeValue::S("JUNK".into())),
+        ("SK".to_owned(), AttributeValue::S("JUNK".into())),
+        ("GSI1PK".to_owned(), AttributeValue::S("DUE".into())),
+        ("GSI1SK".to_owned(), AttributeValue::S("2000-01-01T00:00:00Z#org_x#asgn_x".into())),
+    ]);
+    env.app.ddb.put_item().table_name(&env.app.config.table_name).set_item(Some(junk)).send().await.unwrap();
+    wait_past(2.2).await;
+    let err = sweeper::handle(&s, json!({})).await.expect_err("a run with a failure fails");
+    assert!(err.to_string().contains("1 item(s) failed"), "{err}");
     assert_eq!(of_type(&env.webhook_jobs().await, "flow.overdue", "assignmentId", &id).len(), 1);
 }
