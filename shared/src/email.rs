@@ -132,22 +132,15 @@ pub async fn handle(worker: &EmailWorker, event: SqsEvent) -> SqsBatchResponse {
 async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(), Error> {
     let job = parse_job(&message)?;
     let outcome = deliver(worker, &job, Utc::now()).await?;
+    let (id, org) = (&job.invitation_id, &job.org_id);
     match outcome {
         Outcome::Sent { started } => {
             crate::metrics::count("EmailsSent", 1, &[]);
-            tracing::info!(
-            invitation_id = %job.invitation_id,
-            org_id = %job.org_id,
-            started,
-            "invitation email sent"
-            )
+            tracing::info!(invitation_id = %id, org_id = %org, started, "invitation email sent");
         }
-        Outcome::Stale(why) => tracing::info!(
-            invitation_id = %job.invitation_id,
-            org_id = %job.org_id,
-            reason = ?why,
-            "stale email job skipped"
-        ),
+        Outcome::Stale(why) => {
+            tracing::info!(invitation_id = %id, org_id = %org, reason = ?why, "stale job skipped");
+        }
     }
     Ok(())
 }
