@@ -483,9 +483,13 @@ pub async fn wait_for_window_with(secs: i64) {
     }
 }
 
-/// Counts the AWS calls (round trips, retries included) a client makes, by operation.
+/// Counts the AWS calls (round trips, retries included) a client makes, by operation, and keeps
+/// what each operation touched (see [`CallCounter::touched`]).
 #[derive(Debug, Clone, Default)]
-pub struct CallCounter(std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>);
+pub struct CallCounter(
+    std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>,
+);
 
 impl CallCounter {
     pub fn count(&self, operation: &str) -> usize {
@@ -498,6 +502,14 @@ impl CallCounter {
 
     pub fn reset(&self) {
         self.0.lock().unwrap().clear();
+        self.1.lock().unwrap().clear();
+    }
+
+    /// Every operation made, with what IAM authorizes it on: one entry per kind of part of a
+    /// TransactWriteItems (`Put`, `Update`, `Delete`, `ConditionCheck`), `index/<name>` or
+    /// `table` for a Query, the queue URL of an SQS send, the sender of an SES email; else "".
+    pub fn touched(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.1.lock().unwrap().clone()
     }
 }
 
@@ -517,6 +529,43 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             .map(|m| m.name().to_owned())
             .unwrap_or_default();
         *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+
+    // Once per operation (not per attempt), when the operation's metadata is known.
+    fn read_before_serialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        use aws_sdk_dynamodb::operation::{query::QueryInput, transact_write_items::TransactWriteItemsInput};
+        use aws_sdk_sqs::operation::{send_message::SendMessageInput, send_message_batch::SendMessageBatchInput};
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        let input = context.input();
+        let details: Vec<String> = if let Some(t) = input.downcast_ref::<TransactWriteItemsInput>() {
+            let kind = |i: &aws_sdk_dynamodb::types::TransactWriteItem| match (i.put(), i.update(), i.delete()) {
+                (Some(_), _, _) => "Put",
+                (_, Some(_), _) => "Update",
+                (_, _, Some(_)) => "Delete",
+                _ => "ConditionCheck",
+            };
+            t.transact_items().iter().map(|i| kind(i).to_owned()).collect()
+        } else if let Some(q) = input.downcast_ref::<QueryInput>() {
+            vec![q.index_name().map_or("table".to_owned(), |i| format!("index/{i}"))]
+        } else if let Some(m) = input.downcast_ref::<SendMessageInput>() {
+            vec![m.queue_url().unwrap_or_default().to_owned()]
+        } else if let Some(m) = input.downcast_ref::<SendMessageBatchInput>() {
+            vec![m.queue_url().unwrap_or_default().to_owned()]
+        } else if let Some(m) = input.downcast_ref::<aws_sdk_sesv2::operation::send_email::SendEmailInput>() {
+            vec![m.from_email_address().unwrap_or_default().to_owned()]
+        } else {
+            vec![String::new()]
+        };
+        self.1.lock().unwrap().extend(details.into_iter().map(|d| (operation.clone(), d)));
         Ok(())
     }
 }
