@@ -63,6 +63,8 @@ base=http://127.0.0.1:$api_port
 mkdir -p .dev
 log=.dev/schemathesis-watch-$api_port.log
 report=.dev/schemathesis-report-$api_port
+# Absolute URLs (invitation `url`, `Link`) name this server, not make dev's.
+export PUBLIC_BASE_URL=$base
 lambda_env_args
 # Own session and process group, so one kill stops watch and the functions it spawned.
 setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
