@@ -99,7 +99,7 @@ cat <<EOF
 
 dev: ready at $base  (emulator at $AWS_ENDPOINT_URL; Ctrl-C stops)
   workers       email-worker, webhook-worker (from the local queues), sweeper (every minute)
-  sent mail     curl -s $AWS_ENDPOINT_URL/moto-api/data.json  (under "ses" -> "Message")
+  sent mail     curl -s $AWS_ENDPOINT_URL/_inflow/sent-mail
   organization  $org_id  (slug $slug)
   admin key     $sk
   user key      $pk

@@ -49,12 +49,14 @@ async fn worker(env: &Env) -> EmailWorker {
     worker_from(env, &sender(), true).await
 }
 
-/// Every mail the emulator has sent to `recipient` (moto keeps SES v2 mail under `ses`).
+/// Every mail the emulator has sent to `recipient`, from scripts/emulator.py's sent-mail
+/// endpoint (moto's own /moto-api/data.json has it under `ses` → `Message`, but dumps every
+/// model and fails once the suite's DynamoDB items are in memory).
 async fn mail_to(recipient: &str) -> Vec<Value> {
     let base = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let text = reqwest::get(format!("{base}/moto-api/data.json")).await.unwrap().text().await.unwrap();
-    let data: Value = serde_json::from_str(&text).unwrap();
-    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    let res = reqwest::get(format!("{base}/_inflow/sent-mail")).await.unwrap();
+    assert!(res.status().is_success(), "sent mail: {}", res.status());
+    let messages: Vec<Value> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
     messages
         .into_iter()
         .filter(|m| {
