@@ -13,6 +13,7 @@ pub fn email(field: &str, value: &str) -> Result<String, Error> {
     if value.len() > MAX_EMAIL_LEN
         || value.chars().any(char::is_control)
         || !email_address::EmailAddress::is_valid(value)
+        || !bare_address(value)
         || !deliverable_domain(value)
     {
         return Err(Error::invalid(field, "is not a valid email address"));
@@ -22,6 +23,12 @@ pub fn email(field: &str, value: &str) -> Result<String, Error> {
 
 /// A domain mail can go to: dotted, and not the reserved `.invalid` (RFC 2606; the seed's example
 /// of a bad address is `test@example.invalid`).
+/// `local@domain` only: the email crate also accepts `Name <local@domain>`, which is not an
+/// address to store or key on.
+fn bare_address(email: &str) -> bool {
+    !email.contains(['<', '>', ' ', '"'])
+}
+
 fn deliverable_domain(email: &str) -> bool {
     let domain = email
         .rsplit_once('@')
