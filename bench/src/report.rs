@@ -1,0 +1,292 @@
+//! The one table `make bench` prints, with every target and whether it is met.
+
+use std::path::Path;
+
+use inflow_tests::Function;
+
+use crate::{stats::median, tls::Tls};
+
+pub const MAX_BINARY_MIB: f64 = 8.0;
+pub const MAX_INIT_RATIO: f64 = 2.0;
+pub const MAX_PEAK_MIB: f64 = 12.0;
+pub const MAX_STACK_RATIO: f64 = 1.2;
+/// The constant `c` allowed in an import's ⌈n/25⌉ + c writes and ⌈n/10⌉ + c SQS calls.
+pub const IMPORT_C: usize = 3;
+/// "Well inside API Gateway's 29 s": a third of it.
+pub const MAX_IMPORT_MS: f64 = 29_000.0 / 3.0;
+
+pub struct Report {
+    pub runs: usize,
+    pub requests: usize,
+    pub in_process: usize,
+    pub arch: String,
+    pub functions: Vec<FunctionRow>,
+    /// DynamoDB calls of authentication + rate limit: (median, max).
+    pub auth_calls: (f64, f64),
+    pub get_item_p50: f64,
+    pub stack_overhead_p50: f64,
+    pub imports: Vec<ImportRow>,
+    pub tls: Option<Tls>,
+}
+
+pub struct FunctionRow {
+    pub name: String,
+    pub size: u64,
+    pub init_ms: f64,
+    pub peak_kib: f64,
+    pub load_peak_kib: Option<u64>,
+    pub endpoint: Option<EndpointRow>,
+}
+
+pub struct EndpointRow {
+    pub ddb: (f64, f64),
+    pub sqs: (f64, f64),
+    pub budget: (f64, f64),
+    /// Handler time: (wall ms, CPU ms of this process), medians.
+    pub handler_p50: (f64, f64),
+    pub failures: usize,
+    /// Through the local stack: (p50 ms, p99 ms, requests, non-2xx).
+    pub stack: Option<(f64, f64, usize, usize)>,
+}
+
+pub struct ImportRow {
+    pub n: usize,
+    pub ms: f64,
+    pub cpu_ms: f64,
+    pub ddb: usize,
+    pub writes: usize,
+    pub sqs: usize,
+}
+
+/// The fewest DynamoDB and SQS round trips each endpoint's access pattern allows (README,
+/// "The table"); import is for its 10-address requests.
+fn budget(f: Function) -> (f64, f64) {
+    match f {
+        Function::AssignFlow => (3.0, 1.0),
+        Function::GetAssignment => (2.0, 0.0),
+        Function::StartAssignment => (2.0, 1.0),
+        Function::CompleteAssignment => (3.0, 1.0),
+        Function::CreateUserGroup => (3.0, 0.0),
+        Function::ListInvitations => (3.0, 0.0),
+        Function::CreateInvitation => (6.0, 2.0),
+        Function::ImportInvitations => (8.0, 2.0),
+        Function::GetInvitation => (3.0, 0.0),
+        Function::DeleteInvitation => (5.0, 1.0),
+        Function::GetFlow => (3.0, 0.0),
+        Function::CancelFlow => (4.0, 1.0),
+        Function::CreateJoinOrganizationFlow | Function::CreateSignupFlow => (6.0, 2.0),
+        Function::ConsumeFlow => (7.0, 1.0),
+        Function::ListWebhookDeliveries => (2.0, 0.0),
+        Function::ReplayWebhookDelivery => (2.0, 1.0),
+    }
+}
+
+impl EndpointRow {
+    pub fn new(f: Function, ddb: &[f64], sqs: &[f64], handler_p50: (f64, f64), failures: usize) -> Self {
+        let max = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
+        EndpointRow {
+            ddb: (median(ddb), max(ddb)),
+            sqs: (median(sqs), max(sqs)),
+            budget: budget(f),
+            handler_p50,
+            failures,
+            stack: None,
+        }
+    }
+
+    fn calls(&self) -> f64 {
+        self.ddb.0 + self.sqs.0
+    }
+}
+
+impl Report {
+    pub fn new(runs: usize, requests: usize, in_process: usize) -> Self {
+        Report {
+            runs,
+            requests,
+            in_process,
+            arch: String::new(),
+            functions: Vec::new(),
+            auth_calls: (0.0, 0.0),
+            get_item_p50: 0.0,
+            stack_overhead_p50: f64::NAN,
+            imports: Vec::new(),
+            tls: None,
+        }
+    }
+
+    pub fn function_mut(&mut self, name: &str) -> &mut FunctionRow {
+        self.functions.iter_mut().find(|f| f.name == name).expect("a measured binary")
+    }
+
+    pub fn render(&self) -> String {
+        let hello = self.functions.iter().find(|f| f.name == "hello").expect("hello is measured");
+        let mut out = String::new();
+        let line = |out: &mut String, s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(&mut out, "# Benchmarks\n".into());
+        line(&mut out, "Written by `make bench` (scripts/bench.sh); do not edit by hand. One run, so every ratio below".into());
+        line(&mut out, "compares numbers measured minutes apart on the same machine.\n".into());
+        line(&mut out, format!("- **When / where:** {}; {}; commit {}.", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"), machine(), commit()));
+        line(&mut out, format!(
+            "- **Binaries:** `cargo lambda build --release` ({}), the pinned `[profile.release]`; init = process start to its first \
+             `GET …/runtime/invocation/next` on a fake Runtime API on loopback, with the real configuration and the app secret \
+             read from the emulator; peak = VmHWM; medians of {} launches.",
+            self.arch, self.runs
+        ));
+        line(&mut out, format!(
+            "- **Endpoints:** DynamoDB and SQS calls counted with an SDK interceptor, and handler time (wall, and CPU of \
+             our code + the SDK) measured in-process over {} requests (medians; \"max\" is the first request of a \
+             rate-limit minute); then {} requests, one at a time from a second process, through `cargo lambda watch` \
+             (the router of Cargo.toml) to the release binaries, after {} not counted.",
+            self.in_process, self.requests, crate::WARM_UP
+        ));
+        line(&mut out, "- **Imports:** one request each, in-process, DynamoDB on the emulator and SQS on a constant-time stub \
+             (moto's SQS slows down linearly with queue depth: ~10 ms per SendMessageBatch on an empty queue, over 1 s \
+             at 2,000 messages).".into());
+        line(&mut out, format!(
+            "- **Baselines in this run:** hello world: init {:.2} ms, peak {:.1} MiB; emulator GetItem p50 {:.2} ms; \
+             the local stack alone (hello through watch) p50 {:.2} ms.\n",
+            hello.init_ms, hello.peak_kib / 1024.0, self.get_item_p50, self.stack_overhead_p50
+        ));
+
+        line(&mut out, "| function | binary MiB | init ms | × hello | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | stack p50 / p99 ms | p50 ÷ (calls × GetItem) | missed targets |".into());
+        line(&mut out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|".into());
+        for f in &self.functions {
+            let mut misses = Vec::new();
+            let mib = f.size as f64 / (1024.0 * 1024.0);
+            let ratio = f.init_ms / hello.init_ms;
+            let peak = f.peak_kib.max(f.load_peak_kib.unwrap_or(0) as f64) / 1024.0;
+            if mib > MAX_BINARY_MIB {
+                misses.push(format!("binary > {MAX_BINARY_MIB} MiB"));
+            }
+            if f.name != "hello" && ratio > MAX_INIT_RATIO {
+                misses.push(format!("init > {MAX_INIT_RATIO}×"));
+            }
+            if peak > MAX_PEAK_MIB {
+                misses.push(format!("peak > {MAX_PEAK_MIB} MiB"));
+            }
+            let load_peak = f.load_peak_kib.map_or("–".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+            let (mut ddb, mut sqs, mut handler, mut stack, mut stack_ratio) = ("–".to_string(), "–".to_string(), "–".to_string(), "–".to_string(), "–".to_string());
+            if let Some(e) = &f.endpoint {
+                ddb = range(e.ddb);
+                sqs = range(e.sqs);
+                handler = format!("{:.2} / {:.2}", e.handler_p50.0, e.handler_p50.1);
+                if e.ddb.0 > e.budget.0 {
+                    misses.push(format!("DynamoDB > {}", e.budget.0));
+                }
+                if e.sqs.0 > e.budget.1 {
+                    misses.push(format!("SQS > {}", e.budget.1));
+                }
+                if e.failures > 0 {
+                    misses.push(format!("{} non-2xx in-process", e.failures));
+                }
+                if let Some((p50, p99, _, failures)) = e.stack {
+                    let r = p50 / (e.calls() * self.get_item_p50);
+                    stack = format!("{p50:.2} / {p99:.2}");
+                    stack_ratio = format!("{r:.2}");
+                    if r > MAX_STACK_RATIO {
+                        misses.push(format!("ratio > {MAX_STACK_RATIO}"));
+                    }
+                    if failures > 0 {
+                        misses.push(format!("{failures} non-2xx through the stack"));
+                    }
+                }
+            }
+            let name = if f.name == "hello" { "hello (yardstick)".to_string() } else { f.name.clone() };
+            let misses = if f.name == "hello" { String::new() } else if misses.is_empty() { "none".into() } else { misses.join("; ") };
+            line(&mut out, format!(
+                "| {name} | {mib:.2} | {:.2} | {ratio:.2} | {:.1} / {load_peak} | {ddb} | {sqs} | {handler} | {stack} | {stack_ratio} | {misses} |",
+                f.init_ms,
+                f.peak_kib / 1024.0
+            ));
+        }
+        let auth_miss = if self.auth_calls.0 > 1.0 { "DynamoDB > 1" } else { "none" };
+        line(&mut out, format!(
+            "| authentication + rate limit | | | | | {} | 0 | | | | {auth_miss} |",
+            range(self.auth_calls)
+        ));
+        for i in &self.imports {
+            let (writes_max, sqs_max) = (i.n.div_ceil(25) + IMPORT_C, i.n.div_ceil(10) + IMPORT_C);
+            let mut misses = Vec::new();
+            if i.writes > writes_max {
+                misses.push(format!("writes > ⌈n/25⌉+{IMPORT_C} = {writes_max}"));
+            }
+            if i.sqs > sqs_max {
+                misses.push(format!("SQS > ⌈n/10⌉+{IMPORT_C} = {sqs_max}"));
+            }
+            if i.ms > MAX_IMPORT_MS {
+                misses.push(format!("time > {:.1} s", MAX_IMPORT_MS / 1000.0));
+            }
+            let misses = if misses.is_empty() { "none".into() } else { misses.join("; ") };
+            line(&mut out, format!(
+                "| import of {} addresses | | | | | {} ({} writes) | {} | {:.0} / {:.0} | | | {misses} |",
+                i.n, i.ddb, i.writes, i.sqs, i.ms, i.cpu_ms
+            ));
+        }
+        line(&mut out, String::new());
+        line(&mut out, format!(
+            "Targets: binary ≤ {MAX_BINARY_MIB} MiB; init ≤ {MAX_INIT_RATIO}× hello world (every client built, secret read); \
+             peak ≤ {MAX_PEAK_MIB} MiB (the larger of init and after the load); authentication + rate limit in 1 DynamoDB call; \
+             each endpoint at most the round trips its access pattern needs (README, \"The table\"; assign ≤ 3 + 1 SQS); \
+             stack p50 ÷ (calls × GetItem p50) ≤ {MAX_STACK_RATIO}; an import ≤ ⌈n/25⌉+{IMPORT_C} writes and ⌈n/10⌉+{IMPORT_C} SQS calls, \
+             and 5,000 addresses in under {:.1} s.",
+            MAX_IMPORT_MS / 1000.0
+        ));
+        if let Some(t) = &self.tls {
+            line(&mut out, String::new());
+            line(&mut out, "First-request connection cost (a DynamoDB GetItem on a new connection vs a warm one; TLS through a local".into());
+            line(&mut out, format!("proxy in front of the emulator; medians of {} fresh clients; wall ms / CPU ms of this process):\n", self.runs));
+            line(&mut out, "| call | wall ms | CPU ms | CPU ms at 128 MB (÷ 128/1769 vCPU) |".into());
+            line(&mut out, "|---|--:|--:|--:|".into());
+            for (name, (wall, cpu)) in [
+                ("warm connection", t.warm),
+                ("new plain-HTTP connection", t.new_plain_connection),
+                ("new TLS connection (trust store loaded)", t.new_tls_connection),
+                ("first TLS call of the process (loads the trust store)", t.first_tls_in_process),
+            ] {
+                line(&mut out, format!("| {name} | {wall:.2} | {cpu:.2} | {:.0} |", cpu * 1769.0 / 128.0));
+            }
+        }
+        out
+    }
+}
+
+fn range((median, max): (f64, f64)) -> String {
+    if max > median {
+        format!("{median:.0} (max {max:.0})")
+    } else {
+        format!("{median:.0}")
+    }
+}
+
+/// The architecture of an ELF binary, from its header.
+pub fn arch_of(path: &Path) -> String {
+    match std::fs::read(path).ok().and_then(|b| b.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]))) {
+        Some(0x3E) => "x86_64".into(),
+        Some(0xB7) => "arm64".into(),
+        _ => "unknown arch".into(),
+    }
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores (nproc), {cpu}")
+}
+
+fn commit() -> String {
+    let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_default();
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    if dirty {
+        format!("{head} (with uncommitted changes)")
+    } else {
+        head
+    }
+}
