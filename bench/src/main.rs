@@ -4,7 +4,8 @@
 //! table and writes it to docs/benchmarks.md. Benchmarks, not tests: nothing here fails a build.
 //!
 //!   inflow-bench run --lambda-dir DIR --out FILE [--runs 15] [--requests 150] [--stack HOST:PORT]
-//!                    [--tls-endpoint https://127.0.0.1:PORT]
+//!                    [--tls-endpoint https://127.0.0.1:PORT] [--only BIN,BIN] [--imports 100,1000]
+//!                    [--phases init]   (init only: to compare builds quickly)
 //!   inflow-bench load --base http://127.0.0.1:PORT --requests FILE --out FILE   (the load client)
 
 mod load;
@@ -96,7 +97,7 @@ async fn run(options: &Options) -> Result<(), String> {
     names.insert(0, "hello".into());
     let binary = |name: &str| lambda_dir.join(name).join("bootstrap");
     report.arch = report::arch_of(&binary("hello"));
-    let mut launches: HashMap<String, (Vec<f64>, Vec<f64>)> = HashMap::new();
+    let mut launches: HashMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = HashMap::new();
     eprintln!("bench: init and memory, {runs} launches of {} binaries", names.len());
     for round in 0..=runs {
         for name in &names {
@@ -107,6 +108,7 @@ async fn run(options: &Options) -> Result<(), String> {
                     let entry = launches.entry(name.clone()).or_default();
                     entry.0.push(ms(l.init));
                     entry.1.push(l.peak_kib as f64);
+                    entry.2.push(l.cpu_ms);
                 }
                 Ok(_) => {}
                 Err(e) => return Err(format!("{name}: {e}")),
@@ -114,15 +116,30 @@ async fn run(options: &Options) -> Result<(), String> {
         }
     }
     for name in &names {
-        let (inits, peaks) = &launches[name];
+        let (inits, peaks, cpus) = &launches[name];
         report.functions.push(FunctionRow {
             name: name.clone(),
             size: std::fs::metadata(binary(name)).map(|m| m.len()).unwrap_or(0),
             init_ms: median(inits),
+            init_cpu_ms: median(cpus),
             peak_kib: median(peaks),
             load_peak_kib: None,
             endpoint: None,
         });
+    }
+
+    // What init waits for the emulator: one GetSecretValue, measured here.
+    let secrets = aws_sdk_secretsmanager::Client::new(&env.sdk);
+    let mut reads = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        inflow::keys::load_app_secret(&secrets, &env.app.config.app_secret_id).await.map_err(|e| e.to_string())?;
+        reads.push(ms(started.elapsed()));
+    }
+    report.secret_read_p50 = median(&reads);
+
+    if options.get("phases") == Some("init") {
+        return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
     // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time.

@@ -9,6 +9,8 @@ use tokio::{io::AsyncReadExt, net::TcpListener, process::Command};
 
 pub struct Launch {
     pub init: Duration,
+    /// CPU time the process used by then (all its threads).
+    pub cpu_ms: f64,
     pub peak_kib: u64,
 }
 
@@ -52,9 +54,9 @@ pub async fn launch(binary: &Path, env: &[(String, String)]) -> Result<Launch, S
     };
     let result = match polled {
         // The poll's connection stays open (unanswered) until the peak is read.
-        Ok((at, _connection)) => match peak_kib(pid) {
-            Some(peak_kib) => Ok(Launch { init: at - start, peak_kib }),
-            None => Err("no VmHWM after the poll".into()),
+        Ok((at, _connection)) => match (peak_kib(pid), cpu_ms(pid)) {
+            (Some(peak_kib), Some(cpu_ms)) => Ok(Launch { init: at - start, cpu_ms, peak_kib }),
+            _ => Err("no VmHWM or schedstat after the poll".into()),
         },
         Err(e) => Err(format!("{e}: {}", read_log(binary))),
     };
@@ -89,6 +91,16 @@ pub fn peak_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time of every thread of a process, from /proc/PID/task/*/schedstat (ns).
+pub fn cpu_ms(pid: u32) -> Option<f64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(ns as f64 / 1e6)
 }
 
 fn log_path(binary: &Path) -> std::path::PathBuf {
