@@ -64,6 +64,7 @@ port_in_use "$stack_port" || { echo "bench: cargo lambda watch did not start (.d
 # The handlers' own log lines go to the run's log; the table is printed from the file.
 SSL_CERT_FILE="$tls/bundle.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/benchmarks.md \
   --runs "${BENCH_RUNS:-15}" --requests "${BENCH_REQUESTS:-150}" \
-  --stack "127.0.0.1:$stack_port" --tls-endpoint "https://127.0.0.1:$tls_port" >.dev/bench-run.log
+  --stack "127.0.0.1:$stack_port" --tls-endpoint "https://127.0.0.1:$tls_port" \
+  --small-trust-store "$tls/ca.pem" >.dev/bench-run.log
 cat docs/benchmarks.md
 echo "bench: written to docs/benchmarks.md"

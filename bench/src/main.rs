@@ -115,11 +115,29 @@ async fn run(options: &Options) -> Result<(), String> {
             }
         }
     }
+    // What loading the system trust store costs init: the first function again, with a
+    // one-certificate store (SSL_CERT_FILE / SSL_CERT_DIR steer rustls-native-certs).
+    let small_store = options.get("small-trust-store").zip(names.get(1).cloned());
+    if let Some((pem, name)) = &small_store {
+        let mut vars = launch_env(name, &app_env);
+        vars.extend([("SSL_CERT_FILE".into(), pem.to_string()), ("SSL_CERT_DIR".into(), "/nonexistent".into())]);
+        let label = format!("{name} with a 1-certificate trust store");
+        for round in 0..=runs {
+            let l = runtime::launch(&binary(name), &vars).await.map_err(|e| format!("{label}: {e}"))?;
+            if round > 0 {
+                let entry = launches.entry(label.clone()).or_default();
+                entry.0.push(ms(l.init));
+                entry.1.push(l.peak_kib as f64);
+                entry.2.push(l.cpu_ms);
+            }
+        }
+        names.push(label);
+    }
     for name in &names {
         let (inits, peaks, cpus) = &launches[name];
         report.functions.push(FunctionRow {
             name: name.clone(),
-            size: std::fs::metadata(binary(name)).map(|m| m.len()).unwrap_or(0),
+            size: std::fs::metadata(binary(name.split(' ').next().unwrap_or_default())).map(|m| m.len()).unwrap_or(0),
             init_ms: median(inits),
             init_cpu_ms: median(cpus),
             peak_kib: median(peaks),

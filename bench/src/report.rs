@@ -201,9 +201,10 @@ impl Report {
             }
             let without_secret = if f.name == "hello" { 1.0 } else { (f.init_ms - self.secret_read_p50) / hello.init_ms };
             let name = if f.name == "hello" { "hello (yardstick)".to_string() } else { f.name.clone() };
+            let size_cell = if f.name.contains(' ') { "″".to_string() } else { format!("{mib:.2}") };
             let misses = if f.name == "hello" { String::new() } else if misses.is_empty() { "none".into() } else { misses.join("; ") };
             line(&mut out, format!(
-                "| {name} | {mib:.2} | {:.2} ({:.2}) | {ratio:.2} | {without_secret:.2} | {:.1} / {load_peak} | {ddb} | {sqs} | {handler} | {stack} | {stack_ratio} | {misses} |",
+                "| {name} | {size_cell} | {:.2} ({:.2}) | {ratio:.2} | {without_secret:.2} | {:.1} / {load_peak} | {ddb} | {sqs} | {handler} | {stack} | {stack_ratio} | {misses} |",
                 f.init_ms,
                 f.init_cpu_ms,
                 f.peak_kib / 1024.0
@@ -250,8 +251,8 @@ impl Report {
             for (name, (wall, cpu)) in [
                 ("warm connection", t.warm),
                 ("new plain-HTTP connection", t.new_plain_connection),
-                ("new TLS connection (trust store loaded)", t.new_tls_connection),
-                ("first TLS call of the process (loads the trust store)", t.first_tls_in_process),
+                ("new TLS connection (TCP + handshake)", t.new_tls_connection),
+                ("new TLS connection to a host name (+ DNS lookup)", t.new_tls_by_name),
             ] {
                 line(&mut out, format!("| {name} | {wall:.2} | {cpu:.2} | {:.0} |", cpu * 1769.0 / 128.0));
             }

@@ -11,10 +11,9 @@ use crate::stats::{median, ms};
 
 /// Medians, each (wall ms, CPU ms).
 pub struct Tls {
-    /// The process's first TLS call: loads the trust store, then connects and shakes hands.
-    pub first_tls_in_process: (f64, f64),
-    /// A new TLS connection to a second host, trust store already loaded (DynamoDB after init's
-    /// Secrets Manager read).
+    /// A new TLS connection to a host name (a DNS lookup first), as to an AWS endpoint.
+    pub new_tls_by_name: (f64, f64),
+    /// A new TLS connection (TCP + handshake), to an IP address.
     pub new_tls_connection: (f64, f64),
     pub new_plain_connection: (f64, f64),
     pub warm: (f64, f64),
@@ -27,7 +26,8 @@ pub async fn measure(endpoint: &str, env: &Env, runs: usize) -> Result<Tls, Stri
     let plain = std::env::var("AWS_ENDPOINT_URL").map_err(|_| "AWS_ENDPOINT_URL is not set")?;
     let (mut first, mut tls, mut http, mut warm) = (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
-        // A fresh SdkConfig has its own HTTP client: its own trust store and connection pool.
+        // A fresh SdkConfig has its own HTTP client and connection pool (the trust store is
+        // loaded once per process, at the first client: init pays it, see the init rows).
         let sdk = aws_config::load_from_env().await;
         first.push(timed((&client(&sdk, &by_name), &by_name), env).await?);
         let ddb = client(&sdk, &by_ip);
@@ -36,7 +36,7 @@ pub async fn measure(endpoint: &str, env: &Env, runs: usize) -> Result<Tls, Stri
         http.push(timed((&client(&sdk, &plain), &plain), env).await?);
     }
     let med = |v: &[(f64, f64)]| (median(&v.iter().map(|x| x.0).collect::<Vec<_>>()), median(&v.iter().map(|x| x.1).collect::<Vec<_>>()));
-    Ok(Tls { first_tls_in_process: med(&first), new_tls_connection: med(&tls), new_plain_connection: med(&http), warm: med(&warm) })
+    Ok(Tls { new_tls_by_name: med(&first), new_tls_connection: med(&tls), new_plain_connection: med(&http), warm: med(&warm) })
 }
 
 fn client(sdk: &aws_config::SdkConfig, endpoint: &str) -> aws_sdk_dynamodb::Client {
