@@ -15,22 +15,48 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the clients from the standard AWS configuration chain and reads the app secret.
+    /// Builds the clients from the standard AWS configuration chain and reads the app secret,
+    /// and opens the DynamoDB connection meanwhile (see [`warm_up`]).
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
         let sdk = aws_config::load_from_env().await;
-        Self::new(config, &sdk).await
+        Self::build(config, &sdk, true).await
     }
 
     pub async fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, Error> {
+        Self::build(config, sdk, false).await
+    }
+
+    async fn build(config: Config, sdk: &aws_config::SdkConfig, warm: bool) -> Result<Self, Error> {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let secret = load_app_secret(&secrets, &config.app_secret_id).await?;
+        let ddb = aws_sdk_dynamodb::Client::new(sdk);
+        let (secret, ()) = tokio::join!(load_app_secret(&secrets, &config.app_secret_id), async {
+            if warm {
+                warm_up(&ddb, &config.table_name).await;
+            }
+        });
+        let secret = secret?;
         Ok(Self {
-            ddb: aws_sdk_dynamodb::Client::new(sdk),
+            ddb,
             sqs: aws_sdk_sqs::Client::new(sdk),
             hasher: Hasher::from_secret(&secret),
             sealer: Sealer::from_secret(&secret),
             config,
         })
     }
+}
+
+/// One GetItem of a key that never exists, so the TCP + TLS set-up to DynamoDB happens during
+/// init (beside the secret read) rather than in the first request, where a 128 MB function
+/// has a fraction of a vCPU (docs/benchmarks.md measures the handshake). Its outcome is
+/// ignored: a failure here only means the first request opens the connection itself.
+async fn warm_up(ddb: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let _ = ddb
+        .get_item()
+        .table_name(table)
+        .key("PK", AttributeValue::S("WARMUP".into()))
+        .key("SK", AttributeValue::S("WARMUP".into()))
+        .send()
+        .await;
 }
