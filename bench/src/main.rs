@@ -165,10 +165,10 @@ async fn run(options: &Options) -> Result<(), String> {
     let total = IN_PROCESS + WARM_UP + requests;
     let mut scenarios = Vec::new();
     for &function in Function::ALL.iter().filter(|f| names.iter().any(|n| n == f.binary())) {
-        scenarios.push(scenarios::build(&env, function, total).await?);
+        scenarios.push(scenarios::build(function, total).await?);
     }
-    let (counted, ddb_calls, sqs_calls) = env.counted();
     for s in &scenarios {
+        let (counted, ddb_calls, sqs_calls) = s.env.counted();
         let (mut ddb, mut sqs, mut times, mut cpu, mut failures) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for req in &s.requests[..IN_PROCESS] {
             let request = req.call().request();
@@ -186,6 +186,7 @@ async fn run(options: &Options) -> Result<(), String> {
     }
 
     // Authentication with the rate limit, alone.
+    let (counted, ddb_calls, _) = env.counted();
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let mut auth = Vec::new();
     for _ in 0..IN_PROCESS {
@@ -214,7 +215,7 @@ async fn run(options: &Options) -> Result<(), String> {
 
     // 4. Through the local stack: cargo lambda watch's router -> the release binaries.
     if let Some(stack) = options.get("stack") {
-        stack_phase(stack, &lambda_dir, &app_env, &scenarios, &mut report).await?;
+        stack_phase(stack, &lambda_dir, &scenarios, &mut report).await?;
     }
 
     // 5. Imports (SQS on a constant-time stub: see sqs_stub.rs).
@@ -270,15 +271,18 @@ fn launch_env(name: &str, app_env: &[(String, String)]) -> Vec<(String, String)>
 async fn stack_phase(
     stack: &str,
     lambda_dir: &Path,
-    app_env: &[(String, String)],
     scenarios: &[scenarios::Scenario],
     report: &mut Report,
 ) -> Result<(), String> {
     let mut processes = HashMap::new();
-    for name in std::iter::once("hello").chain(scenarios.iter().map(|s| s.function.binary())) {
+    let mut envs = vec![("hello", Vec::new())];
+    for s in scenarios {
+        envs.push((s.function.binary(), app_env(&s.env).await));
+    }
+    for (name, app_env) in envs {
         let child = tokio::process::Command::new(lambda_dir.join(name).join("bootstrap"))
             .env_clear()
-            .envs(launch_env(name, app_env))
+            .envs(launch_env(name, &app_env))
             .env("AWS_LAMBDA_RUNTIME_API", format!("http://{stack}/.rt/{name}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -66,6 +66,10 @@ impl Req {
 pub struct Scenario {
     pub function: Function,
     pub requests: Vec<Req>,
+    /// Its own table, queues and secret: the emulator's TransactWriteItems copies the whole
+    /// table and its Query scans it, so a shared table would make every endpoint pay for the
+    /// others' items.
+    pub env: Env,
 }
 
 type Setup<T> = Result<T, String>;
@@ -75,8 +79,10 @@ fn err(what: &str) -> impl Fn(inflow::Error) -> String + '_ {
 }
 
 /// `count` requests of `function`, with what they need created first.
-pub async fn build(env: &Env, function: Function, count: usize) -> Setup<Scenario> {
-    // A tenant per endpoint, on the enterprise tier (1000 a minute), so no run is rate limited.
+pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
+    let own = Env::new().await;
+    let env = &own;
+    // On the enterprise tier (1000 a minute), so no run is rate limited.
     let t = env.tenant_with(Tier::Enterprise).await;
     let requests = match function {
         Function::AssignFlow => {
@@ -162,7 +168,7 @@ pub async fn build(env: &Env, function: Function, count: usize) -> Setup<Scenari
                 .collect()
         }
     };
-    Ok(Scenario { function, requests })
+    Ok(Scenario { function, requests, env: own })
 }
 
 /// `n` distinct addresses, comma separated.
