@@ -6,6 +6,8 @@ use crate::{
     keys::{load_app_secret, Hasher, Sealer},
 };
 
+/// Cloning shares the clients' connection pools (the SDK clients are handles).
+#[derive(Clone)]
 pub struct App {
     pub config: Config,
     pub ddb: aws_sdk_dynamodb::Client,

@@ -581,11 +581,9 @@ impl Env {
             .interceptor(sqs_calls.clone())
             .build();
         let app = App {
-            config: self.app.config.clone(),
             ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            hasher: self.app.hasher.clone(),
-            sealer: self.app.sealer.clone(),
+            ..self.app.clone()
         };
         (app, ddb_calls, sqs_calls)
     }
@@ -604,13 +602,7 @@ impl Env {
             allow_private_targets: !strict,
             timeout: std::time::Duration::from_secs(5),
         };
-        let app = App {
-            config: self.app.config.clone(),
-            ddb: self.app.ddb.clone(),
-            sqs: self.app.sqs.clone(),
-            hasher: self.app.hasher.clone(),
-            sealer: self.app.sealer.clone(),
-        };
+        let app = self.app.clone();
         inflow::delivery::WebhookWorker::new(app, settings).expect("a worker")
     }
 
@@ -668,4 +660,37 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> inflow::aws_lambda
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}
+
+/// JSON log lines written on this thread while the guard lives (for tests of what is logged).
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the JSON logs (the functions' format) of this thread until the guard drops.
+pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
 }

@@ -21,13 +21,7 @@ fn sender() -> String {
 
 /// The same app (clients, keys) as the test's, owned by a worker.
 fn app_of(env: &Env) -> App {
-    App {
-        config: env.app.config.clone(),
-        ddb: env.app.ddb.clone(),
-        sqs: env.app.sqs.clone(),
-        hasher: env.app.hasher.clone(),
-        sealer: env.app.sealer.clone(),
-    }
+    env.app.clone()
 }
 
 /// A worker sending from `sender`, whose domain is made an SES identity first (moto refuses

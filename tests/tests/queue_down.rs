@@ -8,13 +8,7 @@ fn with_unreachable_queue(env: &Env) -> App {
     let sqs = aws_sdk_sqs::config::Builder::from(&env.sdk)
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    App {
-        config: env.app.config.clone(),
-        ddb: env.app.ddb.clone(),
-        sqs: aws_sdk_sqs::Client::from_conf(sqs),
-        hasher: env.app.hasher.clone(),
-        sealer: env.app.sealer.clone(),
-    }
+    App { sqs: aws_sdk_sqs::Client::from_conf(sqs), ..env.app.clone() }
 }
 
 async fn send(app: &App, f: Function, c: inflow_tests::Call) -> Answer {

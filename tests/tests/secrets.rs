@@ -1,6 +1,5 @@
 //! Keys are stored only as keyed hashes, and never logged.
 
-use std::sync::{Arc, Mutex};
 
 use inflow_tests::{assign, assign_body, Env, Function::*};
 
@@ -42,32 +41,12 @@ async fn no_plaintext_key_or_secret_in_the_table() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn logs_carry_the_request_id_and_never_a_key() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = inflow_tests::capture_logs();
 
     let ok = env
         .send(
@@ -86,7 +65,7 @@ async fn logs_carry_the_request_id_and_never_a_key() {
         .await;
     assert_eq!(bad.status, 401);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let lines: Vec<serde_json::Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).expect("every log line is JSON"))

@@ -6,20 +6,13 @@ use inflow::{
     jobs::Event,
     model::InvitationState,
     sweeper::{self, Summary, Sweeper},
-    App,
 };
 use inflow_tests::{admin_flow, assign, call, on_assignment, Env, Function::*, Tenant};
 use serde_json::{json, Value};
 
 fn sweeper_of(env: &Env) -> Sweeper {
     Sweeper {
-        app: App {
-            config: env.app.config.clone(),
-            ddb: env.app.ddb.clone(),
-            sqs: env.app.sqs.clone(),
-            hasher: env.app.hasher.clone(),
-            sealer: env.app.sealer.clone(),
-        },
+        app: env.app.clone(),
     }
 }
 

@@ -1,6 +1,5 @@
 //! `POST /api/user`, exactly as seed 002 shows it: creating a user group, rotating its token.
 
-use std::sync::{Arc, Mutex};
 
 use inflow_tests::{call, wait_for_window_with, Answer, Call, Env, Function::*, Tenant};
 use serde_json::{json, Value};
@@ -713,32 +712,12 @@ async fn no_plaintext_token_in_the_table_with_an_idempotency_key() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn logs_never_carry_a_token() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = inflow_tests::capture_logs();
 
     let first = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
     let res = env
@@ -748,7 +727,7 @@ async fn logs_never_carry_a_token() {
     env.send(CreateUserGroup, user_group(&t, &rotation(&first)))
         .await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("user group token rotated"), "{logs}");
     for token in [&first, &second] {
         assert!(!logs.contains(&token[4..]), "a token was logged");
