@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS, MAX_TTL_SECS};
+use super::{into_flow, resent, Terms, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS, MAX_TTL_SECS};
 use crate::{
     app::App,
     error::{Error, Resource},
@@ -62,30 +62,8 @@ pub async fn invite(
                 1,
             )
             .await?;
-            let inv = Invitation {
-                id: id.clone(),
-                org_id: caller.org_id.clone(),
-                kind: InvitationKind::JoinOrganization,
-                state: InvitationState::StartPending,
-                state_reason: None,
-                email: email.clone(),
-                display_name: None,
-                role: Some(Role::Member),
-                user_id: None,
-                creator_user_id: None,
-                flow_id: Some(flow.id.clone()),
-                flow_slug: Some(flow.slug.clone()),
-                number: Some(number),
-                message: message.clone(),
-                create_organization: false,
-                secret_hash: secret.hash.clone(),
-                ttl_secs,
-                expire_time,
-                start_time: None,
-                create_time: now,
-                update_time: now,
-                result_org_id: None,
-            };
+            let terms = Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now };
+            let inv = into_flow(id.clone(), &caller.org_id, flow, number, email.clone(), None, terms);
             store::invitations::insert(&app.ddb, table, &inv)
                 .await?
                 .then_some(inv)
@@ -95,17 +73,8 @@ pub async fn invite(
         }
         Some(existing) => {
             let previous = existing.secret_hash.clone();
-            let inv = Invitation {
-                state: InvitationState::StartPending,
-                state_reason: Some("RESENT".into()),
-                message: message.clone().or(existing.message.clone()),
-                secret_hash: secret.hash.clone(),
-                ttl_secs,
-                expire_time,
-                start_time: None,
-                update_time: now,
-                ..existing
-            };
+            let terms = Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now };
+            let inv = resent(existing, terms);
             store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous)
                 .await?
                 .then_some(inv)

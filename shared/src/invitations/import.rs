@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{addresses, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS};
+use super::{into_flow, resent, Terms, addresses, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS};
 use crate::{
     app::App,
     error::Error,
-    model::{Caller, Flow, Invitation, InvitationKind, InvitationState, Role, User},
+    model::{Caller, Flow, Invitation, InvitationState, User},
     store, validate,
 };
 
@@ -122,44 +122,11 @@ pub async fn import(
                 continue;
             }
             // Expired or canceled: the same record comes back, pending again.
-            Some(inv) => Invitation {
-                state: InvitationState::StartPending,
-                state_reason: Some("RESENT".into()),
-                message: message.clone(),
-                secret_hash: secret.hash.clone(),
-                ttl_secs,
-                expire_time,
-                start_time: None,
-                update_time: now,
-                ..inv.clone()
-            },
+            Some(inv) => resent(inv.clone(), Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now }),
             None => {
                 let number = next_number;
                 next_number += 1;
-                Invitation {
-                    id: id.clone(),
-                    org_id: caller.org_id.clone(),
-                    kind: InvitationKind::JoinOrganization,
-                    state: InvitationState::StartPending,
-                    state_reason: None,
-                    email: address.email,
-                    display_name: address.name,
-                    role: Some(Role::Member),
-                    user_id: None,
-                    creator_user_id: None,
-                    flow_id: Some(flow.id.clone()),
-                    flow_slug: Some(flow.slug.clone()),
-                    number: Some(number),
-                    message: message.clone(),
-                    create_organization: false,
-                    secret_hash: secret.hash.clone(),
-                    ttl_secs,
-                    expire_time,
-                    start_time: None,
-                    create_time: now,
-                    update_time: now,
-                    result_org_id: None,
-                }
+                into_flow(id.clone(), &caller.org_id, flow, number, address.email, address.name, Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now })
             }
         };
         made.push((inv, secret));

@@ -80,6 +80,68 @@ pub fn expiry(
     }
 }
 
+/// The terms of one invitation into a training flow, new or re-sent.
+pub struct Terms<'a> {
+    pub secret: &'a Secret,
+    pub message: Option<String>,
+    pub ttl_secs: i64,
+    pub expire_time: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+/// A new invitation of `email` into a training flow (the invitations API's kind).
+pub fn into_flow(
+    id: String,
+    org_id: &str,
+    flow: &crate::model::Flow,
+    number: u64,
+    email: String,
+    name: Option<String>,
+    terms: Terms<'_>,
+) -> Invitation {
+    use crate::model::{InvitationKind, InvitationState, Role};
+    Invitation {
+        id,
+        org_id: org_id.to_owned(),
+        kind: InvitationKind::JoinOrganization,
+        state: InvitationState::StartPending,
+        state_reason: None,
+        email,
+        display_name: name,
+        role: Some(Role::Member),
+        user_id: None,
+        creator_user_id: None,
+        flow_id: Some(flow.id.clone()),
+        flow_slug: Some(flow.slug.clone()),
+        number: Some(number),
+        message: terms.message,
+        create_organization: false,
+        secret_hash: terms.secret.hash.clone(),
+        ttl_secs: terms.ttl_secs,
+        expire_time: terms.expire_time,
+        start_time: None,
+        create_time: terms.now,
+        update_time: terms.now,
+        result_org_id: None,
+    }
+}
+
+/// The same invitation re-sent: pending again, with a fresh secret and expiry (the old link
+/// dies); a new message replaces the old one.
+pub fn resent(existing: Invitation, terms: Terms<'_>) -> Invitation {
+    Invitation {
+        state: crate::model::InvitationState::StartPending,
+        state_reason: Some("RESENT".into()),
+        message: terms.message.or(existing.message.clone()),
+        secret_hash: terms.secret.hash.clone(),
+        ttl_secs: terms.ttl_secs,
+        expire_time: terms.expire_time,
+        start_time: None,
+        update_time: terms.now,
+        ..existing
+    }
+}
+
 /// The email job for an invitation; it carries the secret sealed, for the accept link.
 pub fn email_job(app: &App, inv: &Invitation, secret: &Secret, request_id: &str) -> EmailJob {
     EmailJob {
