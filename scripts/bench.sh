@@ -33,8 +33,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A throwaway CA and a certificate for 127.0.0.1/localhost; the trust store the functions'
-# TLS stack loads is the system one plus that CA (as large as a real one).
+# A throwaway CA and a certificate for 127.0.0.1/localhost, trusted through AWS_CA_BUNDLE;
+# bundle.pem (the system roots plus it) shows what a whole trust store costs init.
 tls=.dev/bench-tls
 mkdir -p "$tls"
 if [[ ! -f $tls/leaf.pem ]]; then
@@ -62,9 +62,9 @@ done
 port_in_use "$stack_port" || { echo "bench: cargo lambda watch did not start (.dev/bench-watch.log)" >&2; exit 1; }
 
 # The handlers' own log lines go to the run's log; the table is printed from the file.
-SSL_CERT_FILE="$tls/bundle.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/benchmarks.md \
+AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/benchmarks.md \
   --runs "${BENCH_RUNS:-15}" --requests "${BENCH_REQUESTS:-150}" \
   --stack "127.0.0.1:$stack_port" --tls-endpoint "https://127.0.0.1:$tls_port" \
-  --small-trust-store "$tls/ca.pem" >.dev/bench-run.log
+  --full-trust-store "$tls/bundle.pem" >.dev/bench-run.log
 cat docs/benchmarks.md
 echo "bench: written to docs/benchmarks.md"

@@ -52,7 +52,9 @@ impl Options {
     }
 
     fn number(&self, name: &str, default: usize) -> usize {
-        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 }
 
@@ -62,13 +64,33 @@ async fn main() {
     let result = match command.as_str() {
         "run" => run(&options).await,
         "load" => {
-            let need = |k: &str| options.get(k).map(str::to_owned).ok_or(format!("--{k} is required"));
+            let need = |k: &str| {
+                options
+                    .get(k)
+                    .map(str::to_owned)
+                    .ok_or(format!("--{k} is required"))
+            };
             match (need("base"), need("requests"), need("out")) {
-                (Ok(b), Ok(r), Ok(o)) => load::run(&b, &r, &o, Duration::from_secs(options.number("seconds", 60) as u64)).await,
-                (b, r, o) => Err([b.err(), r.err(), o.err()].into_iter().flatten().collect::<Vec<_>>().join("; ")),
+                (Ok(b), Ok(r), Ok(o)) => {
+                    load::run(
+                        &b,
+                        &r,
+                        &o,
+                        Duration::from_secs(options.number("seconds", 60) as u64),
+                    )
+                    .await
+                }
+                (b, r, o) => Err([b.err(), r.err(), o.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ")),
             }
         }
-        _ => Err("usage: inflow-bench run --lambda-dir DIR --out FILE [...] | inflow-bench load ...".into()),
+        _ => Err(
+            "usage: inflow-bench run --lambda-dir DIR --out FILE [...] | inflow-bench load ..."
+                .into(),
+        ),
     };
     if let Err(e) = result {
         eprintln!("inflow-bench: {e}");
@@ -77,7 +99,11 @@ async fn main() {
 }
 
 async fn run(options: &Options) -> Result<(), String> {
-    let lambda_dir = PathBuf::from(options.get("lambda-dir").ok_or("--lambda-dir is required")?);
+    let lambda_dir = PathBuf::from(
+        options
+            .get("lambda-dir")
+            .ok_or("--lambda-dir is required")?,
+    );
     let out = options.get("out").ok_or("--out is required")?.to_owned();
     let runs = options.number("runs", 15);
     let requests = options.number("requests", 150);
@@ -88,7 +114,13 @@ async fn run(options: &Options) -> Result<(), String> {
     // 1. Every binary: size, init and peak memory, interleaved so drift hits all alike.
     let mut names: Vec<String> = std::fs::read_dir("functions/src/bin")
         .map_err(|e| format!("functions/src/bin: {e}"))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".rs").map(str::to_owned))
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
         .collect();
     if let Some(only) = options.get("only") {
         names.retain(|n| only.split(',').any(|o| o == n));
@@ -98,7 +130,10 @@ async fn run(options: &Options) -> Result<(), String> {
     let binary = |name: &str| lambda_dir.join(name).join("bootstrap");
     report.arch = report::arch_of(&binary("hello"));
     let mut launches: HashMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = HashMap::new();
-    eprintln!("bench: init and memory, {runs} launches of {} binaries", names.len());
+    eprintln!(
+        "bench: init and memory, {runs} launches of {} binaries",
+        names.len()
+    );
     for round in 0..=runs {
         for name in &names {
             let env_vars = launch_env(name, &app_env);
@@ -115,15 +150,19 @@ async fn run(options: &Options) -> Result<(), String> {
             }
         }
     }
-    // What loading the system trust store costs init: the first function again, with a
-    // one-certificate store (SSL_CERT_FILE / SSL_CERT_DIR steer rustls-native-certs).
-    let small_store = options.get("small-trust-store").zip(names.get(1).cloned());
-    if let Some((pem, name)) = &small_store {
+    // What a whole trust store would cost init (the SDK's default loads the system's): the
+    // first function again, trusting a bundle of the system roots (shared/src/tls.rs).
+    let full_store = options.get("full-trust-store").zip(names.get(1).cloned());
+    if let Some((pem, name)) = &full_store {
         let mut vars = launch_env(name, &app_env);
-        vars.extend([("SSL_CERT_FILE".into(), pem.to_string()), ("SSL_CERT_DIR".into(), "/nonexistent".into())]);
-        let label = format!("{name} with a 1-certificate trust store");
+        vars.push(("AWS_CA_BUNDLE".into(), pem.to_string()));
+        let roots =
+            std::fs::read_to_string(pem).map_or(0, |s| s.matches("BEGIN CERTIFICATE").count());
+        let label = format!("{name} trusting {roots} roots, not Amazon's 5");
         for round in 0..=runs {
-            let l = runtime::launch(&binary(name), &vars).await.map_err(|e| format!("{label}: {e}"))?;
+            let l = runtime::launch(&binary(name), &vars)
+                .await
+                .map_err(|e| format!("{label}: {e}"))?;
             if round > 0 {
                 let entry = launches.entry(label.clone()).or_default();
                 entry.0.push(ms(l.init));
@@ -137,7 +176,9 @@ async fn run(options: &Options) -> Result<(), String> {
         let (inits, peaks, cpus) = &launches[name];
         report.functions.push(FunctionRow {
             name: name.clone(),
-            size: std::fs::metadata(binary(name.split(' ').next().unwrap_or_default())).map(|m| m.len()).unwrap_or(0),
+            size: std::fs::metadata(binary(name.split(' ').next().unwrap_or_default()))
+                .map(|m| m.len())
+                .unwrap_or(0),
             init_ms: median(inits),
             init_cpu_ms: median(cpus),
             peak_kib: median(peaks),
@@ -151,7 +192,9 @@ async fn run(options: &Options) -> Result<(), String> {
     let mut reads = Vec::new();
     for _ in 0..50 {
         let started = Instant::now();
-        inflow::keys::load_app_secret(&secrets, &env.app.config.app_secret_id).await.map_err(|e| e.to_string())?;
+        inflow::keys::load_app_secret(&secrets, &env.app.config.app_secret_id)
+            .await
+            .map_err(|e| e.to_string())?;
         reads.push(ms(started.elapsed()));
     }
     report.secret_read_p50 = median(&reads);
@@ -164,12 +207,16 @@ async fn run(options: &Options) -> Result<(), String> {
     eprintln!("bench: setting up the endpoints");
     let total = IN_PROCESS + WARM_UP + requests;
     let mut scenarios = Vec::new();
-    for &function in Function::ALL.iter().filter(|f| names.iter().any(|n| n == f.binary())) {
+    for &function in Function::ALL
+        .iter()
+        .filter(|f| names.iter().any(|n| n == f.binary()))
+    {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
         let (counted, ddb_calls, sqs_calls) = s.env.counted();
-        let (mut ddb, mut sqs, mut times, mut cpu, mut failures) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut ddb, mut sqs, mut times, mut cpu, mut failures) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for req in &s.requests[..IN_PROCESS] {
             let request = req.call().request();
             ddb_calls.reset();
@@ -182,7 +229,13 @@ async fn run(options: &Options) -> Result<(), String> {
             sqs.push(sqs_calls.total() as f64);
             failures += usize::from(!res.status().is_success());
         }
-        report.function_mut(s.function.binary()).endpoint = Some(EndpointRow::new(s.function, &ddb, &sqs, (median(&times), median(&cpu)), failures));
+        report.function_mut(s.function.binary()).endpoint = Some(EndpointRow::new(
+            s.function,
+            &ddb,
+            &sqs,
+            (median(&times), median(&cpu)),
+            failures,
+        ));
     }
 
     // Authentication with the rate limit, alone.
@@ -191,7 +244,9 @@ async fn run(options: &Options) -> Result<(), String> {
     let mut auth = Vec::new();
     for _ in 0..IN_PROCESS {
         ddb_calls.reset();
-        inflow::auth::authenticate(&counted, &t.admin_key, chrono::Utc::now()).await.map_err(|e| format!("auth: {e}"))?;
+        inflow::auth::authenticate(&counted, &t.admin_key, chrono::Utc::now())
+            .await
+            .map_err(|e| format!("auth: {e}"))?;
         auth.push(ddb_calls.total() as f64);
     }
     report.auth_calls = (median(&auth), auth.iter().cloned().fold(0.0, f64::max));
@@ -204,8 +259,14 @@ async fn run(options: &Options) -> Result<(), String> {
             .ddb
             .get_item()
             .table_name(&env.app.config.table_name)
-            .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", t.org_id)))
-            .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("ORG".into()))
+            .key(
+                "PK",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", t.org_id)),
+            )
+            .key(
+                "SK",
+                aws_sdk_dynamodb::types::AttributeValue::S("ORG".into()),
+            )
             .send()
             .await
             .map_err(|e| format!("GetItem: {e}"))?;
@@ -220,7 +281,12 @@ async fn run(options: &Options) -> Result<(), String> {
 
     // 5. Imports (SQS on a constant-time stub: see sqs_stub.rs).
     let stub = sqs_stub::start().await?;
-    for n in options.get("imports").unwrap_or("100,1000,5000").split(',').filter_map(|n| n.parse().ok()) {
+    for n in options
+        .get("imports")
+        .unwrap_or("100,1000,5000")
+        .split(',')
+        .filter_map(|n| n.parse().ok())
+    {
         eprintln!("bench: import of {n} addresses");
         report.imports.push(import(&env, &stub, n).await?);
     }
@@ -237,7 +303,9 @@ async fn run(options: &Options) -> Result<(), String> {
 /// The configuration every function reads, pointing at this run's private resources.
 async fn app_env(env: &Env) -> Vec<(String, String)> {
     let c = &env.app.config;
-    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
+    let dlq = env
+        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
+        .await;
     let mut vars: Vec<(String, String)> = [
         ("TABLE_NAME", c.table_name.as_str()),
         ("WEBHOOK_QUEUE_URL", &c.webhook_queue_url),
@@ -250,7 +318,12 @@ async fn app_env(env: &Env) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    for k in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"] {
+    for k in [
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+    ] {
         if let Ok(v) = std::env::var(k) {
             vars.push((k.to_owned(), v));
         }
@@ -283,7 +356,10 @@ async fn stack_phase(
         let child = tokio::process::Command::new(lambda_dir.join(name).join("bootstrap"))
             .env_clear()
             .envs(launch_env(name, &app_env))
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://{stack}/.rt/{name}"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://{stack}/.rt/{name}"),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -293,12 +369,22 @@ async fn stack_phase(
         processes.insert(name.to_owned(), child);
     }
     let base = format!("http://{stack}");
-    let hello = vec![scenarios::Req { method: "GET".into(), path: "/lambda-url/hello/".into(), params: vec![], headers: vec![], body: None }; WARM_UP + report.requests];
+    let hello = vec![
+        scenarios::Req {
+            method: "GET".into(),
+            path: "/lambda-url/hello/".into(),
+            params: vec![],
+            headers: vec![],
+            body: None
+        };
+        WARM_UP + report.requests
+    ];
     report.stack_overhead_p50 = load_through(&base, "hello", &hello).await?.0;
     for s in scenarios {
         let name = s.function.binary();
         eprintln!("bench: {name} through the local stack");
-        let (p50, p99, sent, failures) = load_through(&base, name, &s.requests[IN_PROCESS..]).await?;
+        let (p50, p99, sent, failures) =
+            load_through(&base, name, &s.requests[IN_PROCESS..]).await?;
         let pid = processes[name].id().unwrap_or(0);
         let row = report.function_mut(name);
         row.load_peak_kib = runtime::peak_kib(pid);
@@ -315,10 +401,21 @@ async fn stack_phase(
 
 /// Runs the load client on `requests` (the first WARM_UP are not counted):
 /// (p50 ms, p99 ms, requests counted, non-2xx answers).
-async fn load_through(base: &str, name: &str, requests: &[scenarios::Req]) -> Result<(f64, f64, usize, usize), String> {
+async fn load_through(
+    base: &str,
+    name: &str,
+    requests: &[scenarios::Req],
+) -> Result<(f64, f64, usize, usize), String> {
     let dir = std::env::temp_dir();
-    let (input, output) = (dir.join(format!("inflow-bench-{name}-requests.json")), dir.join(format!("inflow-bench-{name}-samples.json")));
-    std::fs::write(&input, serde_json::to_string(requests).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let (input, output) = (
+        dir.join(format!("inflow-bench-{name}-requests.json")),
+        dir.join(format!("inflow-bench-{name}-samples.json")),
+    );
+    std::fs::write(
+        &input,
+        serde_json::to_string(requests).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     let status = tokio::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
         .args(["load", "--base", base, "--seconds", "60"])
         .arg("--requests")
@@ -331,27 +428,62 @@ async fn load_through(base: &str, name: &str, requests: &[scenarios::Req]) -> Re
     if !status.success() {
         return Err(format!("load client for {name}: {status}"));
     }
-    let samples: Vec<load::Sample> = serde_json::from_str(&std::fs::read_to_string(&output).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let samples: Vec<load::Sample> =
+        serde_json::from_str(&std::fs::read_to_string(&output).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let counted: Vec<&load::Sample> = samples.iter().skip(WARM_UP).collect();
     let times: Vec<f64> = counted.iter().map(|s| s.micros as f64 / 1000.0).collect();
-    let failures = counted.iter().filter(|s| !(200..300).contains(&s.status)).count();
-    Ok((percentile(&times, 50.0), percentile(&times, 99.0), counted.len(), failures))
+    let failures = counted
+        .iter()
+        .filter(|s| !(200..300).contains(&s.status))
+        .count();
+    Ok((
+        percentile(&times, 50.0),
+        percentile(&times, 99.0),
+        counted.len(),
+        failures,
+    ))
 }
 
 async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String> {
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
-    let request = scenarios::import_request(&t, &scenarios::addresses(&format!("bulk{n}-"), n)).call().request();
+    let request = scenarios::import_request(&t, &scenarios::addresses(&format!("bulk{n}-"), n))
+        .call()
+        .request();
     let (mut app, ddb, _) = env.counted();
     let sqs = inflow_tests::CallCounter::default();
-    let stub = aws_sdk_sqs::config::Builder::from(&env.sdk).endpoint_url(sqs_stub).interceptor(sqs.clone()).build();
+    let stub = aws_sdk_sqs::config::Builder::from(&env.sdk)
+        .endpoint_url(sqs_stub)
+        .interceptor(sqs.clone())
+        .build();
     app.sqs = aws_sdk_sqs::Client::from_conf(stub);
     let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
     let res = inflow_tests::Answer::from(Function::ImportInvitations.call(&app, request).await);
     let (elapsed, cpu) = (ms(started.elapsed()), tls::cpu_ms() - cpu_before);
     let made = res.body["invitations"].as_array().map_or(0, Vec::len);
     if res.status != 200 || made != n {
-        return Err(format!("import of {n}: {} with {made} invitations: {}", res.status, &res.raw[..res.raw.len().min(300)]));
+        return Err(format!(
+            "import of {n}: {} with {made} invitations: {}",
+            res.status,
+            &res.raw[..res.raw.len().min(300)]
+        ));
     }
-    let writes = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"].iter().map(|op| ddb.count(op)).sum();
-    Ok(ImportRow { n, ms: elapsed, cpu_ms: cpu, ddb: ddb.total(), writes, sqs: sqs.total() })
+    let writes = [
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+    ]
+    .iter()
+    .map(|op| ddb.count(op))
+    .sum();
+    Ok(ImportRow {
+        n,
+        ms: elapsed,
+        cpu_ms: cpu,
+        ddb: ddb.total(),
+        writes,
+        sqs: sqs.total(),
+    })
 }

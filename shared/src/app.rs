@@ -21,8 +21,7 @@ impl App {
     /// and opens the DynamoDB connection meanwhile (see [`warm_up`]).
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
-        Self::build(config, &sdk, true).await
+        Self::build(config, &sdk_config().await?, true).await
     }
 
     pub async fn new(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self, Error> {
@@ -46,6 +45,14 @@ impl App {
             config,
         })
     }
+}
+
+/// The standard AWS configuration chain, with our HTTPS client (see [`crate::tls`]).
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, Error> {
+    Ok(aws_config::from_env()
+        .http_client(crate::tls::http_client()?)
+        .load()
+        .await)
 }
 
 /// One GetItem of a key that never exists, so the TCP + TLS set-up to DynamoDB happens during

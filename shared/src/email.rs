@@ -93,7 +93,7 @@ impl EmailWorker {
     pub async fn from_env() -> Result<Self, Error> {
         let settings = Settings::from_env()?;
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::app::sdk_config().await?;
         let app = App::new(config, &sdk).await?;
         Ok(Self {
             app,

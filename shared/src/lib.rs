@@ -23,11 +23,12 @@ pub mod ratelimit;
 pub mod store;
 pub mod sweeper;
 pub mod telemetry;
+pub mod tls;
 pub mod user_groups;
 pub mod validate;
 pub mod webhooks;
-pub mod worker;
 pub mod wire;
+pub mod worker;
 
 pub use app::App;
 pub use config::Config;
