@@ -74,21 +74,64 @@ pub struct EmailJob {
 /// SQS calls made, for callers that account for their cost.
 pub type Calls = usize;
 
-/// Events in one webhook message at most: well under SQS's 256 KB with our envelopes.
-pub const EVENTS_PER_MESSAGE: usize = 50;
+/// A message body we send at most. SQS takes 1 MiB (1,048,576 bytes) per message and per
+/// SendMessageBatch call, message attributes included.
+const MESSAGE_BYTES: usize = 1_000_000;
+
+/// Events the webhook worker fans out from one message. A larger message (an import's events
+/// go in as few messages as fit) is split by the worker into messages of this many, so the
+/// request pays one SQS call per megabyte of events, and each worker run stays small.
+pub const EVENTS_PER_FAN_OUT: usize = 50;
 
 /// Queues many events: one event alone is a message of its own (as `publish` sends); more go
-/// as JSON arrays of up to [`EVENTS_PER_MESSAGE`], so a large import costs few SQS calls.
+/// as JSON arrays of as many as fit in [`MESSAGE_BYTES`], so a large import costs few SQS calls.
 pub async fn publish_all(app: &App, events: &[Event]) -> Result<Calls, Error> {
     let bodies = match events {
         [one] => vec![(one.request_id.clone(), serde_json::to_string(one))],
-        many => many
-            .chunks(EVENTS_PER_MESSAGE)
-            .map(|chunk| (chunk[0].request_id.clone(), serde_json::to_string(chunk)))
-            .collect(),
+        many => pack(many, MESSAGE_BYTES)?,
     };
     send_batches(app, &app.config.webhook_queue_url, bodies).await
 }
+
+/// The worker's side of [`publish_all`]: a message of many events, again as messages of
+/// [`EVENTS_PER_FAN_OUT`].
+pub async fn split(app: &App, events: &[Event]) -> Result<Calls, Error> {
+    let bodies = events
+        .chunks(EVENTS_PER_FAN_OUT)
+        .map(|chunk| (chunk[0].request_id.clone(), serde_json::to_string(chunk)))
+        .collect();
+    send_batches(app, &app.config.webhook_queue_url, bodies).await
+}
+
+/// JSON arrays of consecutive events, each at most `limit` bytes (an event larger than that
+/// alone is an array of one, which SQS will refuse: events are far smaller).
+fn pack(events: &[Event], limit: usize) -> Result<Vec<Body>, Error> {
+    let mut bodies = Vec::new();
+    let mut array = String::new();
+    let mut request_id = None;
+    for event in events {
+        let json = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
+        if !array.is_empty() && array.len() + json.len() + 2 > limit {
+            array.push(']');
+            bodies.push((request_id.take(), Ok(std::mem::take(&mut array))));
+        }
+        if array.is_empty() {
+            array.push('[');
+            request_id = event.request_id.clone();
+        } else {
+            array.push(',');
+        }
+        array.push_str(&json);
+    }
+    if !array.is_empty() {
+        array.push(']');
+        bodies.push((request_id, Ok(array)));
+    }
+    Ok(bodies)
+}
+
+/// A message to send: the request id for its attribute, and its body.
+type Body = (Option<String>, serde_json::Result<String>);
 
 pub async fn queue_emails(app: &App, jobs: &[EmailJob]) -> Result<Calls, Error> {
     let bodies = jobs
@@ -98,16 +141,12 @@ pub async fn queue_emails(app: &App, jobs: &[EmailJob]) -> Result<Calls, Error> 
     send_batches(app, &app.config.email_queue_url, bodies).await
 }
 
-/// SendMessageBatch, 10 a call. Any entry SQS did not take fails the whole request, so no
-/// success is reported without its jobs.
-async fn send_batches(
-    app: &App,
-    queue_url: &str,
-    bodies: Vec<(Option<String>, serde_json::Result<String>)>,
-) -> Result<Calls, Error> {
+/// SendMessageBatch, 10 messages and [`MESSAGE_BYTES`] a call. Any entry SQS did not take
+/// fails the whole request, so no success is reported without its jobs.
+async fn send_batches(app: &App, queue_url: &str, bodies: Vec<Body>) -> Result<Calls, Error> {
     use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
     let mut calls = 0;
-    for chunk in bodies.chunks(10) {
+    for chunk in batches(&bodies, MESSAGE_BYTES) {
         let mut entries = Vec::with_capacity(chunk.len());
         for (i, (request_id, body)) in chunk.iter().enumerate() {
             let body = body.as_ref().map_err(|e| Error::Internal(e.to_string()))?;
@@ -139,9 +178,31 @@ async fn send_batches(
                 out.failed.len()
             )));
         }
-        crate::metrics::count("JobsQueued", chunk.len() as u64, &[("Queue", queue_kind(app, queue_url))]);
+        crate::metrics::count(
+            "JobsQueued",
+            chunk.len() as u64,
+            &[("Queue", queue_kind(app, queue_url))],
+        );
     }
     Ok(calls)
+}
+
+/// Consecutive runs of at most 10 bodies and at most `limit` bytes (a body alone may be more).
+fn batches(bodies: &[Body], limit: usize) -> Vec<&[Body]> {
+    let size = |(_, body): &Body| body.as_ref().map_or(0, String::len);
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, body) in bodies.iter().enumerate() {
+        if i > start && (i - start == 10 || bytes + size(body) > limit) {
+            runs.push(&bodies[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size(body);
+    }
+    if start < bodies.len() {
+        runs.push(&bodies[start..]);
+    }
+    runs
 }
 
 fn request_id_attribute(request_id: &str) -> Result<MessageAttributeValue, Error> {
@@ -183,6 +244,47 @@ fn queue_kind(app: &App, queue_url: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn events(n: usize) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let data = serde_json::json!({"invitationId": format!("inv_{i}")});
+                Event::new("invitation.created", "org_1", "req_1", Utc::now(), data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_events_are_every_event_in_order_in_arrays_under_the_limit() {
+        let all = events(1000);
+        let one = serde_json::to_string(&all[0]).unwrap().len();
+        let limit = one * 300;
+        let bodies = pack(&all, limit).unwrap();
+        assert_eq!(bodies.len(), 4, "about 300 a message");
+        let mut back = Vec::new();
+        for (request_id, body) in bodies {
+            let body = body.unwrap();
+            assert!(body.len() <= limit, "{} > {limit}", body.len());
+            assert_eq!(request_id.as_deref(), Some("req_1"));
+            back.extend(serde_json::from_str::<Vec<Event>>(&body).unwrap());
+        }
+        assert_eq!(back, all);
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten_messages_and_the_byte_limit() {
+        let body = |n: usize| (None, Ok("x".repeat(n)));
+        let sizes = |bodies: &[Body], limit| -> Vec<usize> {
+            batches(bodies, limit).iter().map(|b| b.len()).collect()
+        };
+        let small: Vec<Body> = (0..25).map(|_| body(10)).collect();
+        assert_eq!(sizes(&small, 1000), vec![10, 10, 5]);
+        let big: Vec<Body> = (0..5).map(|_| body(400)).collect();
+        assert_eq!(sizes(&big, 1000), vec![2, 2, 1]);
+        let huge = vec![body(5000), body(10)];
+        assert_eq!(sizes(&huge, 1000), vec![1, 1], "too big alone: SQS says so");
+        assert!(batches(&[], 1000).is_empty());
+    }
 
     #[test]
     fn fact_events_have_stable_ids() {

@@ -436,10 +436,10 @@ async fn import_of_1000_addresses_costs_batches_not_entries() {
     assert!(ddb.total() <= 1000 / 25 + 1000 / 100 * 2 + 5, "{:?}", ddb);
     assert_eq!(
         sqs.count("SendMessageBatch"),
-        100 + 2,
-        "1000 emails, 10 a call; 1000 events, 50 a message and 10 messages a call"
+        100 + 1,
+        "1000 emails, 10 a call; 1000 events, in one message"
     );
-    assert_eq!(sqs.total(), 102, "within ⌈n/10⌉ + c");
+    assert_eq!(sqs.total(), 101, "within ⌈n/10⌉ + c");
     assert_eq!(env.email_jobs().await.len(), 1000);
 }
 

@@ -4,14 +4,19 @@ use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
-use inflow_tests::{assign, assign_body, call, receiver::Receiver, sqs_event, Env, Function::*, Tenant};
+use inflow_tests::{
+    assign, assign_body, call, receiver::Receiver, sqs_event, Env, Function::*, Tenant,
+};
 use serde_json::Value;
 use sha2::Sha256;
 
 const IDLE: Duration = Duration::from_millis(1500);
 
 async fn subscribe(env: &Env, t: &Tenant, url: &str, events: Option<&str>) -> String {
-    let (_, secret) = inflow::orgs::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now()).await.unwrap();
+    let (_, secret) =
+        inflow::orgs::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now())
+            .await
+            .unwrap();
     secret
 }
 
@@ -24,16 +29,30 @@ async fn assign_once(env: &Env, t: &Tenant) -> String {
 /// Verifies a delivery the way the Standard Webhooks specification describes, independently
 /// of our signing code.
 fn verifies(secret: &str, headers: &std::collections::HashMap<String, String>, body: &str) -> bool {
-    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
-    let signed = format!("{}.{}.{}", headers["webhook-id"], headers["webhook-timestamp"], body);
+    let key = STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let signed = format!(
+        "{}.{}.{}",
+        headers["webhook-id"], headers["webhook-timestamp"], body
+    );
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(signed.as_bytes());
     let expected = STANDARD.encode(mac.finalize().into_bytes());
-    headers["webhook-signature"].split(' ').any(|sig| sig == format!("v1,{expected}"))
+    headers["webhook-signature"]
+        .split(' ')
+        .any(|sig| sig == format!("v1,{expected}"))
 }
 
 async fn failed_list(env: &Env, t: &Tenant) -> Value {
-    let res = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "failed")).await;
+    let res = env
+        .send(
+            ListWebhookDeliveries,
+            call("GET", "/v1/webhooks/deliveries")
+                .bearer(&t.admin_key)
+                .query("status", "failed"),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body["deliveries"].clone()
 }
@@ -45,7 +64,8 @@ async fn a_delivery_is_signed_the_standard_webhooks_way() {
     let receiver = Receiver::start(vec![], 200).await;
     let secret = subscribe(&env, &t, &receiver.url, None).await;
     let asgn = assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE).await;
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
     let got = receiver.received();
     assert_eq!(got.len(), 1);
     let r = &got[0];
@@ -70,7 +90,8 @@ async fn only_subscribed_endpoints_get_an_event() {
     subscribe(&env, &t, &wants.url, Some("flow.assigned")).await;
     subscribe(&env, &t, &ignores.url, Some("flow.completed")).await;
     assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE).await;
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
     assert_eq!((wants.received().len(), ignores.received().len()), (1, 0));
 }
 
@@ -81,14 +102,31 @@ async fn failures_are_retried_and_each_attempt_recorded() {
     let receiver = Receiver::start(vec![(500, vec![]), (500, vec![])], 200).await;
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0, 0, 0], false).await, IDLE).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0, 0], false).await, IDLE)
+        .await;
     let got = receiver.received();
     assert_eq!(got.len(), 3, "500, 500, then 200");
-    assert!(got.iter().all(|r| r.headers["webhook-id"] == got[0].headers["webhook-id"]), "retries keep the message id");
-    let delivered = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "delivered")).await;
+    assert!(
+        got.iter()
+            .all(|r| r.headers["webhook-id"] == got[0].headers["webhook-id"]),
+        "retries keep the message id"
+    );
+    let delivered = env
+        .send(
+            ListWebhookDeliveries,
+            call("GET", "/v1/webhooks/deliveries")
+                .bearer(&t.admin_key)
+                .query("status", "delivered"),
+        )
+        .await;
     let d = &delivered.body["deliveries"][0];
     assert_eq!(d["status"], "delivered");
-    let statuses: Vec<u64> = d["attempts"].as_array().unwrap().iter().map(|a| a["responseStatus"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> = d["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["responseStatus"].as_u64().unwrap())
+        .collect();
     assert_eq!(statuses, [500, 500, 200]);
     assert!(d["attempts"][0]["latencyMs"].is_u64() && d["attempts"][0]["at"].is_string());
     assert_eq!(failed_list(&env, &t).await, serde_json::json!([]));
@@ -104,16 +142,31 @@ async fn gone_ends_in_the_dead_letter_queue_and_replay_delivers_it() {
     let worker = env.webhook_worker(&[0, 0, 0], false).await;
     env.pump_webhooks(&worker, IDLE).await;
     assert_eq!(receiver.received().len(), 1, "410 is not retried");
-    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
-    assert_eq!(env.drain(&dlq).await.len(), 1, "the job is in the dead-letter queue");
+    let dlq = env
+        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
+        .await;
+    assert_eq!(
+        env.drain(&dlq).await.len(),
+        1,
+        "the job is in the dead-letter queue"
+    );
     let failed = failed_list(&env, &t).await;
     assert_eq!(failed.as_array().unwrap().len(), 1);
     let id = failed[0]["id"].as_str().unwrap();
 
-    let replay = call("POST", &format!("/v1/webhooks/deliveries/{id}/replay")).bearer(&t.admin_key).param("deliveryId", id);
+    let replay = call("POST", &format!("/v1/webhooks/deliveries/{id}/replay"))
+        .bearer(&t.admin_key)
+        .param("deliveryId", id);
     let res = env.send(ReplayWebhookDelivery, replay.clone()).await;
-    assert_eq!((res.status, res.body["delivery"]["status"].as_str()), (202, Some("pending")));
-    assert_eq!(env.send(ReplayWebhookDelivery, replay).await.status, 409, "already pending");
+    assert_eq!(
+        (res.status, res.body["delivery"]["status"].as_str()),
+        (202, Some("pending"))
+    );
+    assert_eq!(
+        env.send(ReplayWebhookDelivery, replay).await.status,
+        409,
+        "already pending"
+    );
     env.pump_webhooks(&worker, IDLE).await;
     assert_eq!(receiver.received().len(), 2);
     assert_eq!(failed_list(&env, &t).await, serde_json::json!([]));
@@ -126,11 +179,14 @@ async fn endless_failures_end_in_the_dead_letter_queue_after_the_last_try() {
     let receiver = Receiver::start(vec![], 500).await;
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0, 0], false).await, IDLE).await;
+    env.pump_webhooks(&env.webhook_worker(&[0, 0], false).await, IDLE)
+        .await;
     assert_eq!(receiver.received().len(), 3, "a first try and two retries");
     let failed = failed_list(&env, &t).await;
     assert_eq!(failed[0]["attemptCount"], 3);
-    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
+    let dlq = env
+        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
+        .await;
     assert_eq!(env.drain(&dlq).await.len(), 1);
 }
 
@@ -146,7 +202,10 @@ async fn the_same_message_delivered_twice_makes_one_delivery() {
     assert_eq!(messages.len(), 1);
     // SQS hands the same message out twice, one after the other and at the same time.
     inflow::delivery::handle(&worker, sqs_event(&messages)).await;
-    let (a, b) = tokio::join!(inflow::delivery::handle(&worker, sqs_event(&messages)), inflow::delivery::handle(&worker, sqs_event(&messages)));
+    let (a, b) = tokio::join!(
+        inflow::delivery::handle(&worker, sqs_event(&messages)),
+        inflow::delivery::handle(&worker, sqs_event(&messages))
+    );
     assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
     assert_eq!(receiver.received().len(), 1);
 }
@@ -158,7 +217,11 @@ async fn retry_after_is_honoured() {
     let receiver = Receiver::start(vec![(429, vec![("retry-after", "2".into())])], 200).await;
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0, 0], false).await, Duration::from_secs(4)).await;
+    env.pump_webhooks(
+        &env.webhook_worker(&[0, 0], false).await,
+        Duration::from_secs(4),
+    )
+    .await;
     let got = receiver.received();
     assert_eq!(got.len(), 2);
     let first: i64 = got[0].headers["webhook-timestamp"].parse().unwrap();
@@ -175,8 +238,12 @@ async fn private_targets_are_refused_outside_local_mode() {
     let by_name = receiver.url.replace("127.0.0.1", "localhost");
     subscribe(&env, &t, &by_name, None).await;
     assign_once(&env, &t).await;
-    env.pump_webhooks(&env.webhook_worker(&[0, 0], true).await, IDLE).await;
-    assert!(receiver.received().is_empty(), "no request reached the loopback receiver");
+    env.pump_webhooks(&env.webhook_worker(&[0, 0], true).await, IDLE)
+        .await;
+    assert!(
+        receiver.received().is_empty(),
+        "no request reached the loopback receiver"
+    );
     let failed = failed_list(&env, &t).await;
     assert_eq!(failed.as_array().unwrap().len(), 2, "{failed}");
     for d in failed.as_array().unwrap() {
@@ -193,12 +260,26 @@ async fn long_waits_are_chained_in_hops() {
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
     // A two-hour wait after the first failure: the retry is queued, not sent.
-    env.pump_webhooks(&env.webhook_worker(&[7200], false).await, IDLE).await;
+    env.pump_webhooks(&env.webhook_worker(&[7200], false).await, IDLE)
+        .await;
     assert_eq!(receiver.received().len(), 1);
-    let pending = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query("status", "pending")).await;
-    let next = pending.body["deliveries"][0]["nextAttemptAt"].as_str().unwrap().to_owned();
+    let pending = env
+        .send(
+            ListWebhookDeliveries,
+            call("GET", "/v1/webhooks/deliveries")
+                .bearer(&t.admin_key)
+                .query("status", "pending"),
+        )
+        .await;
+    let next = pending.body["deliveries"][0]["nextAttemptAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let at = chrono::DateTime::parse_from_rfc3339(&next).unwrap();
-    assert!((at.timestamp() - chrono::Utc::now().timestamp() - 7200).abs() < 30, "{next}");
+    assert!(
+        (at.timestamp() - chrono::Utc::now().timestamp() - 7200).abs() < 30,
+        "{next}"
+    );
 }
 
 #[tokio::test]
@@ -206,11 +287,29 @@ async fn listing_checks_its_parameters() {
     let env = Env::new().await;
     let t = env.tenant().await;
     for (k, v) in [("status", "lost"), ("limit", "0"), ("limit", "x")] {
-        let res = env.send(ListWebhookDeliveries, call("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key).query(k, v)).await;
-        assert_eq!((res.status, res.body["error"].as_str()), (400, Some("invalid_request")), "{k}={v}");
+        let res = env
+            .send(
+                ListWebhookDeliveries,
+                call("GET", "/v1/webhooks/deliveries")
+                    .bearer(&t.admin_key)
+                    .query(k, v),
+            )
+            .await;
+        assert_eq!(
+            (res.status, res.body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{k}={v}"
+        );
     }
     for id in ["dlv_nothere", "nope", "../x"] {
-        let res = env.send(ReplayWebhookDelivery, call("POST", "/x").bearer(&t.admin_key).param("deliveryId", id)).await;
+        let res = env
+            .send(
+                ReplayWebhookDelivery,
+                call("POST", "/x")
+                    .bearer(&t.admin_key)
+                    .param("deliveryId", id),
+            )
+            .await;
         assert_eq!(res.status, 404, "{id}");
     }
     let other = env.tenant().await;
@@ -218,20 +317,48 @@ async fn listing_checks_its_parameters() {
 }
 
 #[tokio::test]
-async fn an_imports_events_travel_in_batches_and_each_is_delivered() {
+async fn an_imports_events_travel_in_one_message_that_the_worker_splits() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
     subscribe(&env, &t, &receiver.url, Some("invitation.created")).await;
-    let list = (0..60).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>().join(",");
-    let res = env.send(ImportInvitations, inflow_tests::invitations("POST", &t, "/import").json(&serde_json::json!({"list": list}))).await;
+    let list = (0..120)
+        .map(|i| format!("p{i}@example.com"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let res = env
+        .send(
+            ImportInvitations,
+            inflow_tests::invitations("POST", &t, "/import")
+                .json(&serde_json::json!({"list": list})),
+        )
+        .await;
     assert_eq!(res.status, 200);
-    let queued = env.receive(&env.app.config.webhook_queue_url.clone()).await;
-    assert_eq!(queued.len(), 2, "60 events in two messages of at most 50");
-    // Let the messages become visible again, then deliver them (twice, as SQS may).
+    let queue = env.app.config.webhook_queue_url.clone();
+    let queued = env.receive(&queue).await;
+    assert_eq!(queued.len(), 1, "120 events fit one message");
+    // The worker splits it, twice (SQS may deliver a message twice), then runs the parts.
     let worker = env.webhook_worker(&[0], false).await;
-    inflow::delivery::handle(&worker, sqs_event(&queued)).await;
-    inflow::delivery::handle(&worker, sqs_event(&queued)).await;
-    let ids: std::collections::HashSet<String> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
-    assert_eq!((receiver.received().len(), ids.len()), (60, 60));
+    for _ in 0..2 {
+        let response = inflow::delivery::handle(&worker, sqs_event(&queued)).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    assert!(receiver.received().is_empty(), "split, not delivered");
+    let handle = queued[0].receipt_handle().unwrap();
+    env.app
+        .sqs
+        .delete_message()
+        .queue_url(&queue)
+        .receipt_handle(handle)
+        .send()
+        .await
+        .unwrap();
+    let parts = env.pump_webhooks(&worker, IDLE).await;
+    assert!(parts >= 1, "the parts were queued");
+    let ids: std::collections::HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert_eq!((receiver.received().len(), ids.len()), (120, 120));
 }

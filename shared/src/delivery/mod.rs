@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     app::App,
     error::Error,
-    jobs::Event,
+    jobs::{self, Event},
     store::{self, deliveries::Claim},
     worker,
 };
@@ -65,9 +65,11 @@ impl WebhookWorker {
         let app = App::from_env().await?;
         let settings = Settings {
             schedule: schedule::standard(),
-            dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL")
-                .map_err(|_| Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into()))?,
-            allow_private_targets: std::env::var("ALLOW_PRIVATE_WEBHOOK_TARGETS").is_ok_and(|v| v == "true"),
+            dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
+                Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into())
+            })?,
+            allow_private_targets: std::env::var("ALLOW_PRIVATE_WEBHOOK_TARGETS")
+                .is_ok_and(|v| v == "true"),
             timeout: Duration::from_secs(10),
         };
         Self::new(app, settings)
@@ -75,14 +77,20 @@ impl WebhookWorker {
 
     pub fn new(app: App, settings: Settings) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(target::SafeResolver { allow_private: settings.allow_private_targets }))
+            .dns_resolver(Arc::new(target::SafeResolver {
+                allow_private: settings.allow_private_targets,
+            }))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(settings.timeout)
             .user_agent("Inflow-Webhooks/1")
             .build()
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
-        Ok(Self { app, http, settings })
+        Ok(Self {
+            app,
+            http,
+            settings,
+        })
     }
 
     async fn process(&self, message: SqsMessage) -> Result<(), Error> {
@@ -90,8 +98,12 @@ impl WebhookWorker {
         match serde_json::from_str::<Job>(&body) {
             Ok(Job::Attempt(job)) => self.attempt(job).await,
             Ok(Job::Event(event)) => self.fan_out(&event).await,
-            // A batch (an import): every event is fanned out; any failure redelivers the batch,
-            // and the deliveries already made are not made twice.
+            // An import's events, as many as fit a message: split into small batches first.
+            Ok(Job::Events(events)) if events.len() > jobs::EVENTS_PER_FAN_OUT => {
+                jobs::split(&self.app, &events).await.map(drop)
+            }
+            // A small batch: every event is fanned out; any failure redelivers the batch, and
+            // the deliveries already made are not made twice.
             Ok(Job::Events(events)) => {
                 let all = futures::future::join_all(events.iter().map(|e| self.fan_out(e))).await;
                 all.into_iter().collect()
@@ -105,7 +117,9 @@ impl WebhookWorker {
     /// its deliveries made and their first attempts claimed, so nothing is sent twice.
     async fn fan_out(&self, event: &Event) -> Result<(), Error> {
         let table = &self.app.config.table_name;
-        let endpoints = store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, &event.kind).await?;
+        let endpoints =
+            store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, &event.kind)
+                .await?;
         let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
         let now = Utc::now();
         let attempts = endpoints.into_iter().map(|endpoint| {
@@ -129,24 +143,51 @@ impl WebhookWorker {
                     next_attempt_at: None,
                 };
                 store::deliveries::create_if_absent(&self.app.ddb, table, &delivery).await?;
-                let first = AttemptJob { delivery_id: delivery.id, org_id: delivery.org_id, attempt: 1, not_before: 0 };
+                let first = AttemptJob {
+                    delivery_id: delivery.id,
+                    org_id: delivery.org_id,
+                    attempt: 1,
+                    not_before: 0,
+                };
                 self.attempt(first).await
             }
         });
-        futures::future::join_all(attempts).await.into_iter().collect()
+        futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
         let now = Utc::now();
         if job.not_before > now.timestamp() {
             // A wait longer than SQS's 15-minute delay: another hop.
-            return self.queue(&job, Duration::from_secs((job.not_before - now.timestamp()) as u64)).await;
+            return self
+                .queue(
+                    &job,
+                    Duration::from_secs((job.not_before - now.timestamp()) as u64),
+                )
+                .await;
         }
         let table = &self.app.config.table_name;
-        let delivery = match store::deliveries::claim(&self.app.ddb, table, &job.org_id, &job.delivery_id, job.attempt, now, LEASE_SECS).await? {
+        let delivery = match store::deliveries::claim(
+            &self.app.ddb,
+            table,
+            &job.org_id,
+            &job.delivery_id,
+            job.attempt,
+            now,
+            LEASE_SECS,
+        )
+        .await?
+        {
             Claim::Claimed(d) => d,
             Claim::Done => return Ok(()),
-            Claim::Busy => return Err(Error::Unavailable("the attempt is in progress elsewhere".into())),
+            Claim::Busy => {
+                return Err(Error::Unavailable(
+                    "the attempt is in progress elsewhere".into(),
+                ))
+            }
         };
         let sent = self.send(&delivery).await?;
         let record = AttemptRecord {
@@ -157,23 +198,65 @@ impl WebhookWorker {
             error: sent.error.clone(),
         };
         tracing::info!(delivery_id = %delivery.id, attempt = job.attempt, status = ?sent.status, error = ?sent.error, "webhook attempt");
-        crate::metrics::count(if sent.delivered() { "DeliveriesSucceeded" } else { "DeliveryAttemptsFailed" }, 1, &[]);
+        crate::metrics::count(
+            if sent.delivered() {
+                "DeliveriesSucceeded"
+            } else {
+                "DeliveryAttemptsFailed"
+            },
+            1,
+            &[],
+        );
         if sent.delivered() {
-            return store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Delivered, None, now).await;
+            return store::deliveries::record(
+                &self.app.ddb,
+                table,
+                &delivery,
+                &record,
+                DeliveryStatus::Delivered,
+                None,
+                now,
+            )
+            .await;
         }
         let made_this_round = (job.attempt - delivery.round_start) as usize;
-        match (sent.permanent(), schedule::next_wait(&self.settings.schedule, made_this_round, sent.retry_after)) {
+        match (
+            sent.permanent(),
+            schedule::next_wait(&self.settings.schedule, made_this_round, sent.retry_after),
+        ) {
             (false, Some(wait)) => {
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                let next = AttemptJob { attempt: job.attempt + 1, not_before: at.timestamp(), ..job };
+                let next = AttemptJob {
+                    attempt: job.attempt + 1,
+                    not_before: at.timestamp(),
+                    ..job
+                };
                 // Queued before recording: if recording fails, the retry's claim still holds.
                 self.queue(&next, wait).await?;
-                store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Pending, Some(at), now).await
+                store::deliveries::record(
+                    &self.app.ddb,
+                    table,
+                    &delivery,
+                    &record,
+                    DeliveryStatus::Pending,
+                    Some(at),
+                    now,
+                )
+                .await
             }
             _ => {
                 crate::metrics::count("DeliveriesFailed", 1, &[]);
                 self.dead_letter(&job).await?;
-                store::deliveries::record(&self.app.ddb, table, &delivery, &record, DeliveryStatus::Failed, None, now).await
+                store::deliveries::record(
+                    &self.app.ddb,
+                    table,
+                    &delivery,
+                    &record,
+                    DeliveryStatus::Failed,
+                    None,
+                    now,
+                )
+                .await
             }
         }
     }
@@ -181,11 +264,20 @@ impl WebhookWorker {
     /// One signed POST of the delivery's payload.
     async fn send(&self, d: &Delivery) -> Result<Sent, Error> {
         let started = std::time::Instant::now();
-        let Some(endpoint) = store::webhooks::get(&self.app.ddb, &self.app.config.table_name, &d.org_id, &d.endpoint_id).await? else {
+        let Some(endpoint) = store::webhooks::get(
+            &self.app.ddb,
+            &self.app.config.table_name,
+            &d.org_id,
+            &d.endpoint_id,
+        )
+        .await?
+        else {
             return Ok(Sent::refused("the endpoint was removed", started));
         };
         let url = match reqwest::Url::parse(&endpoint.url) {
-            Ok(url) if target::literal_host_allowed(&url, self.settings.allow_private_targets) => url,
+            Ok(url) if target::literal_host_allowed(&url, self.settings.allow_private_targets) => {
+                url
+            }
             Ok(_) => return Ok(Sent::refused("the target address is not public", started)),
             Err(_) => return Ok(Sent::refused("the endpoint URL is invalid", started)),
         };
@@ -206,14 +298,24 @@ impl WebhookWorker {
             Ok(res) => Sent {
                 status: Some(res.status().as_u16()),
                 error: None,
-                retry_after: res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| schedule::parse_retry_after(v, Utc::now())),
+                retry_after: res
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| schedule::parse_retry_after(v, Utc::now())),
                 latency: started.elapsed(),
                 refused: false,
             },
             // Connection and DNS failures (including a refused private address) and timeouts.
             Err(err) => {
                 let refused = format!("{err:?}").contains("no public address");
-                Sent { status: None, error: Some(describe(&err)), retry_after: None, latency: started.elapsed(), refused }
+                Sent {
+                    status: None,
+                    error: Some(describe(&err)),
+                    retry_after: None,
+                    latency: started.elapsed(),
+                    refused,
+                }
             }
         })
     }
@@ -229,7 +331,12 @@ impl WebhookWorker {
             .delay_seconds(delay)
             .send()
             .await
-            .map_err(|e| Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "webhook queue: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ))
+            })?;
         Ok(())
     }
 
@@ -242,7 +349,12 @@ impl WebhookWorker {
             .message_body(body)
             .send()
             .await
-            .map_err(|e| Error::Unavailable(format!("dead-letter queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+            .map_err(|e| {
+                Error::Unavailable(format!(
+                    "dead-letter queue: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ))
+            })?;
         Ok(())
     }
 }
@@ -259,7 +371,13 @@ struct Sent {
 
 impl Sent {
     fn refused(why: &str, started: std::time::Instant) -> Self {
-        Sent { status: None, error: Some(why.to_owned()), retry_after: None, latency: started.elapsed(), refused: true }
+        Sent {
+            status: None,
+            error: Some(why.to_owned()),
+            retry_after: None,
+            latency: started.elapsed(),
+            refused: true,
+        }
     }
 
     fn delivered(&self) -> bool {
@@ -288,7 +406,12 @@ pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> SqsBatchResponse
 }
 
 /// Replays a settled delivery: pending again, the schedule starts over, an attempt is queued.
-pub async fn replay(app: &App, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Delivery, Error> {
+pub async fn replay(
+    app: &App,
+    org_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Delivery, Error> {
     use crate::error::Resource;
     if !crate::ids::looks_like("dlv", id) {
         return Err(Error::not_found(Resource::Delivery, id));
@@ -296,11 +419,19 @@ pub async fn replay(app: &App, org_id: &str, id: &str, now: DateTime<Utc>) -> Re
     let table = &app.config.table_name;
     let Some(delivery) = store::deliveries::reopen(&app.ddb, table, org_id, id, now).await? else {
         return match store::deliveries::get(&app.ddb, table, org_id, id).await? {
-            Some(_) => Err(Error::Conflict { reason: "pending", message: "The delivery is still being attempted".into() }),
+            Some(_) => Err(Error::Conflict {
+                reason: "pending",
+                message: "The delivery is still being attempted".into(),
+            }),
             None => Err(Error::not_found(Resource::Delivery, id)),
         };
     };
-    let job = AttemptJob { delivery_id: delivery.id.clone(), org_id: org_id.to_owned(), attempt: delivery.attempt + 1, not_before: 0 };
+    let job = AttemptJob {
+        delivery_id: delivery.id.clone(),
+        org_id: org_id.to_owned(),
+        attempt: delivery.attempt + 1,
+        not_before: 0,
+    };
     let body = serde_json::to_string(&job).map_err(|e| Error::Internal(e.to_string()))?;
     app.sqs
         .send_message()
@@ -308,6 +439,11 @@ pub async fn replay(app: &App, org_id: &str, id: &str, now: DateTime<Utc>) -> Re
         .message_body(body)
         .send()
         .await
-        .map_err(|e| Error::Unavailable(format!("webhook queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| {
+            Error::Unavailable(format!(
+                "webhook queue: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            ))
+        })?;
     Ok(delivery)
 }
