@@ -13,14 +13,13 @@ test:
 bench:
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo "no benchmarks yet"; exit 1; fi
 
+# What `sam deploy` ships: every function, release profile, arm64, into .aws-sam/build.
 build:
 	scripts/tools.sh
-	PATH="$(TOOLS_PATH)" cargo lambda build --release --arm64
+	scripts/sam-build.sh
 
 # Uses your real AWS credentials (no scripts/env.sh here).
-deploy:
-	scripts/tools.sh
-	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam build
+deploy: build
 	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy --guided
 
 clean-tools:

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # make test: every check CI runs (.ci/run calls it). Runs all steps, then exits non-zero if any failed.
 # Own emulator on a free port, so it can run beside `make dev`.
-#   SAM_BUILD=1 make test   also runs `sam build` (release arm64 build of every function, slow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,9 +39,7 @@ step "smoke: HTTP through cargo lambda watch" scripts/smoke.sh "$MOTO_PORT"
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
 step "sam validate --lint" .venv-sam/bin/sam validate --lint
-if [[ ${SAM_BUILD:-0} == 1 ]]; then
-  step "sam build" .venv-sam/bin/sam build
-fi
+step "sam build: every function for arm64 (debug mode)" scripts/sam-build.sh --check
 
 section summary
 if ((${#failed[@]})); then
