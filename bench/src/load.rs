@@ -14,7 +14,12 @@ pub struct Sample {
     pub micros: u64,
 }
 
-pub async fn run(base: &str, requests_file: &str, out_file: &str, limit: Duration) -> Result<(), String> {
+pub async fn run(
+    base: &str,
+    requests_file: &str,
+    out_file: &str,
+    limit: Duration,
+) -> Result<(), String> {
     let url = reqwest::Url::parse(base).map_err(|e| e.to_string())?;
     if url.host_str() != Some("127.0.0.1") {
         return Err(format!("the load client only calls 127.0.0.1, not {base}"));
@@ -33,8 +38,12 @@ pub async fn run(base: &str, requests_file: &str, out_file: &str, limit: Duratio
         if started.elapsed() > limit {
             break;
         }
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
-        let mut builder = client.request(method, format!("{}{}", base.trim_end_matches('/'), req.path));
+        let method =
+            reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut builder = client.request(
+            method,
+            format!("{}{}", base.trim_end_matches('/'), req.path),
+        );
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
@@ -50,7 +59,14 @@ pub async fn run(base: &str, requests_file: &str, out_file: &str, limit: Duratio
             }
             Err(_) => 0,
         };
-        samples.push(Sample { status, micros: sent.elapsed().as_micros() as u64 });
+        samples.push(Sample {
+            status,
+            micros: sent.elapsed().as_micros() as u64,
+        });
     }
-    std::fs::write(out_file, serde_json::to_string(&samples).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    std::fs::write(
+        out_file,
+        serde_json::to_string(&samples).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())
 }

@@ -84,7 +84,13 @@ fn budget(f: Function) -> (f64, f64) {
 }
 
 impl EndpointRow {
-    pub fn new(f: Function, ddb: &[f64], sqs: &[f64], handler_p50: (f64, f64), failures: usize) -> Self {
+    pub fn new(
+        f: Function,
+        ddb: &[f64],
+        sqs: &[f64],
+        handler_p50: (f64, f64),
+        failures: usize,
+    ) -> Self {
         let max = |v: &[f64]| v.iter().cloned().fold(0.0, f64::max);
         EndpointRow {
             ddb: (median(ddb), max(ddb)),
@@ -119,11 +125,18 @@ impl Report {
     }
 
     pub fn function_mut(&mut self, name: &str) -> &mut FunctionRow {
-        self.functions.iter_mut().find(|f| f.name == name).expect("a measured binary")
+        self.functions
+            .iter_mut()
+            .find(|f| f.name == name)
+            .expect("a measured binary")
     }
 
     pub fn render(&self) -> String {
-        let hello = self.functions.iter().find(|f| f.name == "hello").expect("hello is measured");
+        let hello = self
+            .functions
+            .iter()
+            .find(|f| f.name == "hello")
+            .expect("hello is measured");
         let mut out = String::new();
         let line = |out: &mut String, s: String| {
             out.push_str(&s);
@@ -131,8 +144,19 @@ impl Report {
         };
         line(&mut out, "# Benchmarks\n".into());
         line(&mut out, "Written by `make bench` (scripts/bench.sh); do not edit by hand. One run, so every ratio below".into());
-        line(&mut out, "compares numbers measured minutes apart on the same machine.\n".into());
-        line(&mut out, format!("- **When / where:** {}; {}; commit {}.", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"), machine(), commit()));
+        line(
+            &mut out,
+            "compares numbers measured minutes apart on the same machine.\n".into(),
+        );
+        line(
+            &mut out,
+            format!(
+                "- **When / where:** {}; {}; commit {}.",
+                chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+                machine(),
+                commit()
+            ),
+        );
         line(&mut out, format!(
             "- **Binaries:** `cargo lambda build --release` ({}), the pinned `[profile.release]`; init = process start to its first \
              `GET …/runtime/invocation/next` on a fake Runtime API on loopback, with the real configuration and the app secret \
@@ -157,7 +181,10 @@ impl Report {
         ));
 
         line(&mut out, "| function | binary MiB | init ms (CPU) | × hello | × hello w/o secret | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | stack p50 / p99 ms | p50 ÷ (calls × GetItem) | missed targets |".into());
-        line(&mut out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|".into());
+        line(
+            &mut out,
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|".into(),
+        );
         for f in &self.functions {
             let mut misses = Vec::new();
             let mib = f.size as f64 / (1024.0 * 1024.0);
@@ -172,8 +199,16 @@ impl Report {
             if peak > MAX_PEAK_MIB {
                 misses.push(format!("peak > {MAX_PEAK_MIB} MiB"));
             }
-            let load_peak = f.load_peak_kib.map_or("–".into(), |k| format!("{:.1}", k as f64 / 1024.0));
-            let (mut ddb, mut sqs, mut handler, mut stack, mut stack_ratio) = ("–".to_string(), "–".to_string(), "–".to_string(), "–".to_string(), "–".to_string());
+            let load_peak = f
+                .load_peak_kib
+                .map_or("–".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+            let (mut ddb, mut sqs, mut handler, mut stack, mut stack_ratio) = (
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+            );
             if let Some(e) = &f.endpoint {
                 ddb = range(e.ddb);
                 sqs = range(e.sqs);
@@ -199,10 +234,28 @@ impl Report {
                     }
                 }
             }
-            let without_secret = if f.name == "hello" { 1.0 } else { (f.init_ms - self.secret_read_p50) / hello.init_ms };
-            let name = if f.name == "hello" { "hello (yardstick)".to_string() } else { f.name.clone() };
-            let size_cell = if f.name.contains(' ') { "″".to_string() } else { format!("{mib:.2}") };
-            let misses = if f.name == "hello" { String::new() } else if misses.is_empty() { "none".into() } else { misses.join("; ") };
+            let without_secret = if f.name == "hello" {
+                1.0
+            } else {
+                (f.init_ms - self.secret_read_p50) / hello.init_ms
+            };
+            let name = if f.name == "hello" {
+                "hello (yardstick)".to_string()
+            } else {
+                f.name.clone()
+            };
+            let size_cell = if f.name.contains(' ') {
+                "″".to_string()
+            } else {
+                format!("{mib:.2}")
+            };
+            let misses = if f.name == "hello" {
+                String::new()
+            } else if misses.is_empty() {
+                "none".into()
+            } else {
+                misses.join("; ")
+            };
             line(&mut out, format!(
                 "| {name} | {size_cell} | {:.2} ({:.2}) | {ratio:.2} | {without_secret:.2} | {:.1} / {load_peak} | {ddb} | {sqs} | {handler} | {stack} | {stack_ratio} | {misses} |",
                 f.init_ms,
@@ -210,11 +263,18 @@ impl Report {
                 f.peak_kib / 1024.0
             ));
         }
-        let auth_miss = if self.auth_calls.0 > 1.0 { "DynamoDB > 1" } else { "none" };
-        line(&mut out, format!(
-            "| authentication + rate limit | | | | | | {} | 0 | | | | {auth_miss} |",
-            range(self.auth_calls)
-        ));
+        let auth_miss = if self.auth_calls.0 > 1.0 {
+            "DynamoDB > 1"
+        } else {
+            "none"
+        };
+        line(
+            &mut out,
+            format!(
+                "| authentication + rate limit | | | | | | {} | 0 | | | | {auth_miss} |",
+                range(self.auth_calls)
+            ),
+        );
         for i in &self.imports {
             let (writes_max, sqs_max) = (i.n.div_ceil(25) + IMPORT_C, i.n.div_ceil(10) + IMPORT_C);
             let mut misses = Vec::new();
@@ -227,7 +287,11 @@ impl Report {
             if i.ms > MAX_IMPORT_MS {
                 misses.push(format!("time > {:.1} s", MAX_IMPORT_MS / 1000.0));
             }
-            let misses = if misses.is_empty() { "none".into() } else { misses.join("; ") };
+            let misses = if misses.is_empty() {
+                "none".into()
+            } else {
+                misses.join("; ")
+            };
             line(&mut out, format!(
                 "| import of {} addresses | | | | | | {} ({} writes) | {} | {:.0} / {:.0} | | | {misses} |",
                 i.n, i.ddb, i.writes, i.sqs, i.ms, i.cpu_ms
@@ -246,15 +310,27 @@ impl Report {
             line(&mut out, String::new());
             line(&mut out, "First-request connection cost (a DynamoDB GetItem on a new connection vs a warm one; TLS through a local".into());
             line(&mut out, format!("proxy in front of the emulator; medians of {} fresh clients; wall ms / CPU ms of this process):\n", self.runs));
-            line(&mut out, "| call | wall ms | CPU ms | CPU ms at 128 MB (÷ 128/1769 vCPU) |".into());
+            line(
+                &mut out,
+                "| call | wall ms | CPU ms | CPU ms at 128 MB (÷ 128/1769 vCPU) |".into(),
+            );
             line(&mut out, "|---|--:|--:|--:|".into());
             for (name, (wall, cpu)) in [
                 ("warm connection", t.warm),
                 ("new plain-HTTP connection", t.new_plain_connection),
                 ("new TLS connection (TCP + handshake)", t.new_tls_connection),
-                ("new TLS connection to a host name (+ DNS lookup)", t.new_tls_by_name),
+                (
+                    "new TLS connection to a host name (+ DNS lookup)",
+                    t.new_tls_by_name,
+                ),
             ] {
-                line(&mut out, format!("| {name} | {wall:.2} | {cpu:.2} | {:.0} |", cpu * 1769.0 / 128.0));
+                line(
+                    &mut out,
+                    format!(
+                        "| {name} | {wall:.2} | {cpu:.2} | {:.0} |",
+                        cpu * 1769.0 / 128.0
+                    ),
+                );
             }
         }
         out
@@ -271,7 +347,10 @@ fn range((median, max): (f64, f64)) -> String {
 
 /// The architecture of an ELF binary, from its header.
 pub fn arch_of(path: &Path) -> String {
-    match std::fs::read(path).ok().and_then(|b| b.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]))) {
+    match std::fs::read(path)
+        .ok()
+        .and_then(|b| b.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]])))
+    {
         Some(0x3E) => "x86_64".into(),
         Some(0xB7) => "arm64".into(),
         _ => "unknown arch".into(),
@@ -279,18 +358,32 @@ pub fn arch_of(path: &Path) -> String {
 }
 
 fn machine() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     format!("{cores} cores (nproc), {cpu}")
 }
 
 fn commit() -> String {
-    let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
     let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_default();
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     if dirty {
         format!("{head} (with uncommitted changes)")
     } else {

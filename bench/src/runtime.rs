@@ -3,7 +3,11 @@
 //! and its peak memory (VmHWM) at that moment. The poll is never answered: the process is
 //! killed once measured.
 
-use std::{path::Path, process::Stdio, time::{Duration, Instant}};
+use std::{
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use tokio::{io::AsyncReadExt, net::TcpListener, process::Command};
 
@@ -32,8 +36,13 @@ pub fn lambda_env(name: &str) -> Vec<(String, String)> {
 
 /// Starts `binary` with only `env` (plus the Runtime API address) and measures its init.
 pub async fn launch(binary: &Path, env: &[(String, String)]) -> Result<Launch, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let api = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let api = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
     let log = tempfile(binary)?;
     let start = Instant::now();
     let mut child = Command::new(binary)
@@ -55,7 +64,11 @@ pub async fn launch(binary: &Path, env: &[(String, String)]) -> Result<Launch, S
     let result = match polled {
         // The poll's connection stays open (unanswered) until the peak is read.
         Ok((at, _connection)) => match (peak_kib(pid), cpu_ms(pid)) {
-            (Some(peak_kib), Some(cpu_ms)) => Ok(Launch { init: at - start, cpu_ms, peak_kib }),
+            (Some(peak_kib), Some(cpu_ms)) => Ok(Launch {
+                init: at - start,
+                cpu_ms,
+                peak_kib,
+            }),
             _ => Err("no VmHWM or schedstat after the poll".into()),
         },
         Err(e) => Err(format!("{e}: {}", read_log(binary))),
@@ -82,7 +95,10 @@ async fn first_poll(listener: &TcpListener) -> Result<(Instant, tokio::net::TcpS
     if line.starts_with("GET /2018-06-01/runtime/invocation/next ") {
         Ok((at, socket))
     } else {
-        Err(format!("first request was not the poll: {}", line.lines().next().unwrap_or("")))
+        Err(format!(
+            "first request was not the poll: {}",
+            line.lines().next().unwrap_or("")
+        ))
     }
 }
 
@@ -104,7 +120,11 @@ pub fn cpu_ms(pid: u32) -> Option<f64> {
 }
 
 fn log_path(binary: &Path) -> std::path::PathBuf {
-    let name = binary.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = binary
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     std::env::temp_dir().join(format!("inflow-bench-{name}.log"))
 }
 

@@ -25,7 +25,13 @@ pub struct Req {
 
 impl Req {
     fn new(method: &str, path: impl Into<String>) -> Self {
-        Req { method: method.into(), path: path.into(), params: Vec::new(), headers: Vec::new(), body: None }
+        Req {
+            method: method.into(),
+            path: path.into(),
+            params: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+        }
     }
 
     fn param(mut self, name: &str, value: &str) -> Self {
@@ -89,7 +95,11 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             let emails = users(env, &t, "assign", count).await?;
             emails
                 .iter()
-                .map(|e| Req::new("POST", "/v1/flows/assign").bearer(&t.admin_key).json(json!({"flowId": t.flow.id, "userEmail": e})))
+                .map(|e| {
+                    Req::new("POST", "/v1/flows/assign")
+                        .bearer(&t.admin_key)
+                        .json(json!({"flowId": t.flow.id, "userEmail": e}))
+                })
                 .collect()
         }
         Function::GetAssignment => {
@@ -97,15 +107,23 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             vec![on_assignment("GET", "", &t, &id); count]
         }
         Function::StartAssignment | Function::CompleteAssignment => {
-            let step = if function == Function::StartAssignment { "/start" } else { "/complete" };
+            let step = if function == Function::StartAssignment {
+                "/start"
+            } else {
+                "/complete"
+            };
             let ids = assignments(env, &t, step.trim_start_matches('/'), count).await?;
-            ids.iter().map(|id| on_assignment("POST", step, &t, id).json(json!({}))).collect()
+            ids.iter()
+                .map(|id| on_assignment("POST", step, &t, id).json(json!({})))
+                .collect()
         }
         Function::CreateUserGroup => (0..count)
             .map(|i| {
                 Req::new("POST", "/api/user")
                     .header("authorization", &format!("Token {}", t.admin_key))
-                    .json(json!({"name": format!("Group {i}"), "provided_id": format!("group_{i}")}))
+                    .json(
+                        json!({"name": format!("Group {i}"), "provided_id": format!("group_{i}")}),
+                    )
             })
             .collect(),
         Function::ListInvitations => {
@@ -118,13 +136,20 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
         }
         Function::DeleteInvitation => {
             import(env, &t, &addresses("deleted", count)).await?;
-            (1..=count).map(|n| invitations("DELETE", &t, &format!("/{n}")).param("id", &n.to_string())).collect()
+            (1..=count)
+                .map(|n| invitations("DELETE", &t, &format!("/{n}")).param("id", &n.to_string()))
+                .collect()
         }
         Function::CreateInvitation => (0..count)
-            .map(|i| invitations("POST", &t, "").json(json!({"email": format!("new{i}@bench.example")})))
+            .map(|i| {
+                invitations("POST", &t, "").json(json!({"email": format!("new{i}@bench.example")}))
+            })
             .collect(),
         Function::ImportInvitations => (0..count)
-            .map(|i| invitations("POST", &t, "/import").json(json!({"list": addresses(&format!("imp{i}-"), 10)})))
+            .map(|i| {
+                invitations("POST", &t, "/import")
+                    .json(json!({"list": addresses(&format!("imp{i}-"), 10)}))
+            })
             .collect(),
         Function::GetFlow => {
             let (id, _) = flows(env, &t, "got", 1).await?.remove(0);
@@ -132,7 +157,9 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
         }
         Function::CancelFlow => {
             let made = flows(env, &t, "canceled", count).await?;
-            made.iter().map(|(id, _)| admin_flow("POST", &t, &format!("{id}:cancel"))).collect()
+            made.iter()
+                .map(|(id, _)| admin_flow("POST", &t, &format!("{id}:cancel")))
+                .collect()
         }
         Function::CreateJoinOrganizationFlow | Function::CreateSignupFlow => {
             let (path, prefix) = match function {
@@ -140,7 +167,11 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 _ => ("/admin/v1/flows:createJoinOrganization", "join"),
             };
             (0..count)
-                .map(|i| Req::new("POST", path).bearer(&t.admin_key).json(json!({"email": format!("{prefix}{i}@bench.example")})))
+                .map(|i| {
+                    Req::new("POST", path)
+                        .bearer(&t.admin_key)
+                        .json(json!({"email": format!("{prefix}{i}@bench.example")}))
+                })
                 .collect()
         }
         Function::ConsumeFlow => {
@@ -163,39 +194,60 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             let ids = failed_deliveries(env, &t, count).await?;
             ids.iter()
                 .map(|id| {
-                    Req::new("POST", format!("/v1/webhooks/deliveries/{id}/replay")).bearer(&t.admin_key).param("deliveryId", id)
+                    Req::new("POST", format!("/v1/webhooks/deliveries/{id}/replay"))
+                        .bearer(&t.admin_key)
+                        .param("deliveryId", id)
                 })
                 .collect()
         }
     };
-    Ok(Scenario { function, requests, env: own })
+    Ok(Scenario {
+        function,
+        requests,
+        env: own,
+    })
 }
 
 /// `n` distinct addresses, comma separated.
 pub fn addresses(prefix: &str, n: usize) -> String {
-    (0..n).map(|i| format!("{prefix}{i}@bench.example")).collect::<Vec<_>>().join(", ")
+    (0..n)
+        .map(|i| format!("{prefix}{i}@bench.example"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn on_assignment(method: &str, suffix: &str, t: &Tenant, id: &str) -> Req {
-    Req::new(method, format!("/v1/assignments/{id}{suffix}")).bearer(&t.admin_key).param("assignmentId", id)
+    Req::new(method, format!("/v1/assignments/{id}{suffix}"))
+        .bearer(&t.admin_key)
+        .param("assignmentId", id)
 }
 
 fn invitations(method: &str, t: &Tenant, suffix: &str) -> Req {
-    Req::new(method, format!("/flows/{}/{}/invitations{suffix}", t.org_slug, t.flow.slug))
-        .bearer(&t.admin_key)
-        .param("organization", &t.org_slug)
-        .param("flow", &t.flow.slug)
+    Req::new(
+        method,
+        format!("/flows/{}/{}/invitations{suffix}", t.org_slug, t.flow.slug),
+    )
+    .bearer(&t.admin_key)
+    .param("organization", &t.org_slug)
+    .param("flow", &t.flow.slug)
 }
 
 fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Req {
-    Req::new(method, format!("/admin/v1/flows/{segment}")).bearer(&t.admin_key).param("flowId", segment)
+    Req::new(method, format!("/admin/v1/flows/{segment}"))
+        .bearer(&t.admin_key)
+        .param("flowId", segment)
 }
 
 /// Sends a setup request in-process and returns its JSON body, or why it failed.
 async fn send(env: &Env, function: Function, req: Req) -> Setup<Value> {
     let answer = env.send(function, req.call()).await;
     if answer.status >= 300 {
-        return Err(format!("setup {}: {} {}", function.binary(), answer.status, answer.raw));
+        return Err(format!(
+            "setup {}: {} {}",
+            function.binary(),
+            answer.status,
+            answer.raw
+        ));
     }
     Ok(answer.body)
 }
@@ -204,7 +256,9 @@ async fn users(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<Strin
     let mut emails = Vec::with_capacity(n);
     for i in 0..n {
         let email = format!("{prefix}{i}@bench.example");
-        orgs::create_user(&env.app, &t.org_id, &email, None, Role::Member, Utc::now()).await.map_err(err("create user"))?;
+        orgs::create_user(&env.app, &t.org_id, &email, None, Role::Member, Utc::now())
+            .await
+            .map_err(err("create user"))?;
         emails.push(email);
     }
     Ok(emails)
@@ -213,7 +267,9 @@ async fn users(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<Strin
 async fn assignments(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
     for email in users(env, t, prefix, n).await? {
-        let req = Req::new("POST", "/v1/flows/assign").bearer(&t.admin_key).json(json!({"flowId": t.flow.id, "userEmail": email}));
+        let req = Req::new("POST", "/v1/flows/assign")
+            .bearer(&t.admin_key)
+            .json(json!({"flowId": t.flow.id, "userEmail": email}));
         let body = send(env, Function::AssignFlow, req).await?;
         ids.push(body["assignmentId"].as_str().unwrap_or_default().to_owned());
     }
@@ -232,7 +288,10 @@ async fn flows(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<(Stri
             .bearer(&t.admin_key)
             .json(json!({"email": format!("{prefix}{i}@bench.example")}));
         let body = send(env, Function::CreateJoinOrganizationFlow, req).await?;
-        made.push((body["id"].as_str().unwrap_or_default().to_owned(), body["secret"].as_str().unwrap_or_default().to_owned()));
+        made.push((
+            body["id"].as_str().unwrap_or_default().to_owned(),
+            body["secret"].as_str().unwrap_or_default().to_owned(),
+        ));
     }
     Ok(made)
 }
@@ -260,7 +319,9 @@ async fn failed_deliveries(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
             updated_at: now,
             next_attempt_at: None,
         };
-        store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d).await.map_err(err("delivery"))?;
+        store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+            .await
+            .map_err(err("delivery"))?;
         ids.push(d.id);
     }
     Ok(ids)

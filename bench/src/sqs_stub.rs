@@ -11,8 +11,13 @@ use tokio::{
 
 /// Starts the stub; returns its endpoint URL.
 pub async fn start() -> Result<String, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-    let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             tokio::spawn(serve(socket));
@@ -36,15 +41,21 @@ async fn serve(mut socket: TcpStream) {
             }
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let header = |name: &str| head.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()));
-        let length: usize = header("content-length:").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+        };
+        let length: usize = header("content-length:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while buf.len() < head_end + length {
             match socket.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
-        let body: Value = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
+        let body: Value =
+            serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
         buf.drain(..head_end + length);
         let mut id = || {
             sent += 1;
@@ -52,7 +63,10 @@ async fn serve(mut socket: TcpStream) {
         };
         let reply = if header("x-amz-target:").is_some_and(|t| t.ends_with(".sendmessagebatch")) {
             let entries = body["Entries"].as_array().cloned().unwrap_or_default();
-            let ok: Vec<Value> = entries.iter().map(|e| json!({"Id": e["Id"], "MessageId": id(), "MD5OfMessageBody": ""})).collect();
+            let ok: Vec<Value> = entries
+                .iter()
+                .map(|e| json!({"Id": e["Id"], "MessageId": id(), "MD5OfMessageBody": ""}))
+                .collect();
             json!({"Successful": ok, "Failed": []})
         } else {
             json!({"MessageId": id(), "MD5OfMessageBody": ""})

@@ -301,7 +301,9 @@ async fn run(command: Command) -> Result<Value, Error> {
             ))
         }
         Command::Token(TokenCommand::Mint { org, user, ttl }) => {
-            let token = inflow::invitations::tokens::mint_for(&app(&sdk).await?, &org, &user, ttl, now).await?;
+            let token =
+                inflow::invitations::tokens::mint_for(&app(&sdk).await?, &org, &user, ttl, now)
+                    .await?;
             Ok(json!({"organization": org, "user": user, "token": token, "expiresIn": ttl}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {

@@ -44,7 +44,15 @@ pub fn line(metric: &str, value: u64, dimensions: &[(&str, &str)], timestamp_ms:
 }
 
 pub fn count(metric: &str, value: u64, dimensions: &[(&str, &str)]) {
-    println!("{}", line(metric, value, dimensions, chrono::Utc::now().timestamp_millis()));
+    println!(
+        "{}",
+        line(
+            metric,
+            value,
+            dimensions,
+            chrono::Utc::now().timestamp_millis()
+        )
+    );
 }
 
 /// A request answered, by status (and rate-limited ones on their own).
@@ -61,14 +69,26 @@ mod tests {
 
     #[test]
     fn lines_are_embedded_metric_format() {
-        let v: Value = serde_json::from_str(&line("Requests", 1, &[("Status", "200")], 1_700_000_000_000)).unwrap();
+        let v: Value = serde_json::from_str(&line(
+            "Requests",
+            1,
+            &[("Status", "200")],
+            1_700_000_000_000,
+        ))
+        .unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
         let directive = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "Inflow");
         assert_eq!(directive["Dimensions"], json!([["Function", "Status"]]));
-        assert_eq!(directive["Metrics"], json!([{"Name": "Requests", "Unit": "Count"}]));
+        assert_eq!(
+            directive["Metrics"],
+            json!([{"Name": "Requests", "Unit": "Count"}])
+        );
         // Every dimension and the metric itself are top-level members.
-        assert_eq!((v["Status"].as_str(), v["Requests"].as_u64()), (Some("200"), Some(1)));
+        assert_eq!(
+            (v["Status"].as_str(), v["Requests"].as_u64()),
+            (Some("200"), Some(1))
+        );
         assert!(v["Function"].is_string());
     }
 }

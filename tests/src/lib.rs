@@ -90,7 +90,9 @@ impl Function {
     }
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
-        use handlers::{assignments as a, deliveries as d, flows as f, invitations as i, user_groups as u};
+        use handlers::{
+            assignments as a, deliveries as d, flows as f, invitations as i, user_groups as u,
+        };
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
             Function::GetAssignment => a::get_assignment(app, req).await,
@@ -229,7 +231,8 @@ impl Env {
         for body in self.drain(&self.app.config.webhook_queue_url.clone()).await {
             match serde_json::from_str::<Vec<Event>>(&body) {
                 Ok(batch) => events.extend(batch),
-                Err(_) => events.push(serde_json::from_str(&body).expect("a webhook job is an event envelope")),
+                Err(_) => events
+                    .push(serde_json::from_str(&body).expect("a webhook job is an event envelope")),
             }
         }
         events
@@ -539,33 +542,52 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
         _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
         cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        use aws_sdk_dynamodb::operation::{query::QueryInput, transact_write_items::TransactWriteItemsInput};
-        use aws_sdk_sqs::operation::{send_message::SendMessageInput, send_message_batch::SendMessageBatchInput};
+        use aws_sdk_dynamodb::operation::{
+            query::QueryInput, transact_write_items::TransactWriteItemsInput,
+        };
+        use aws_sdk_sqs::operation::{
+            send_message::SendMessageInput, send_message_batch::SendMessageBatchInput,
+        };
         let operation = cfg
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
             .map(|m| m.name().to_owned())
             .unwrap_or_default();
         let input = context.input();
-        let details: Vec<String> = if let Some(t) = input.downcast_ref::<TransactWriteItemsInput>() {
-            let kind = |i: &aws_sdk_dynamodb::types::TransactWriteItem| match (i.put(), i.update(), i.delete()) {
+        let details: Vec<String> = if let Some(t) = input.downcast_ref::<TransactWriteItemsInput>()
+        {
+            let kind = |i: &aws_sdk_dynamodb::types::TransactWriteItem| match (
+                i.put(),
+                i.update(),
+                i.delete(),
+            ) {
                 (Some(_), _, _) => "Put",
                 (_, Some(_), _) => "Update",
                 (_, _, Some(_)) => "Delete",
                 _ => "ConditionCheck",
             };
-            t.transact_items().iter().map(|i| kind(i).to_owned()).collect()
+            t.transact_items()
+                .iter()
+                .map(|i| kind(i).to_owned())
+                .collect()
         } else if let Some(q) = input.downcast_ref::<QueryInput>() {
-            vec![q.index_name().map_or("table".to_owned(), |i| format!("index/{i}"))]
+            vec![q
+                .index_name()
+                .map_or("table".to_owned(), |i| format!("index/{i}"))]
         } else if let Some(m) = input.downcast_ref::<SendMessageInput>() {
             vec![m.queue_url().unwrap_or_default().to_owned()]
         } else if let Some(m) = input.downcast_ref::<SendMessageBatchInput>() {
             vec![m.queue_url().unwrap_or_default().to_owned()]
-        } else if let Some(m) = input.downcast_ref::<aws_sdk_sesv2::operation::send_email::SendEmailInput>() {
+        } else if let Some(m) =
+            input.downcast_ref::<aws_sdk_sesv2::operation::send_email::SendEmailInput>()
+        {
             vec![m.from_email_address().unwrap_or_default().to_owned()]
         } else {
             vec![String::new()]
         };
-        self.1.lock().unwrap().extend(details.into_iter().map(|d| (operation.clone(), d)));
+        self.1
+            .lock()
+            .unwrap()
+            .extend(details.into_iter().map(|d| (operation.clone(), d)));
         Ok(())
     }
 }
@@ -594,10 +616,19 @@ pub mod receiver;
 impl Env {
     /// The webhook worker on this test's queues, retrying at once (`waits` between attempts)
     /// and, unless `strict`, allowed to call loopback receivers (local mode).
-    pub async fn webhook_worker(&self, waits: &[u64], strict: bool) -> inflow::delivery::WebhookWorker {
-        let dlq = self.queue_url(&format!("{}-dlq", self.names.webhook_queue)).await;
+    pub async fn webhook_worker(
+        &self,
+        waits: &[u64],
+        strict: bool,
+    ) -> inflow::delivery::WebhookWorker {
+        let dlq = self
+            .queue_url(&format!("{}-dlq", self.names.webhook_queue))
+            .await;
         let settings = inflow::delivery::Settings {
-            schedule: waits.iter().map(|s| std::time::Duration::from_secs(*s)).collect(),
+            schedule: waits
+                .iter()
+                .map(|s| std::time::Duration::from_secs(*s))
+                .collect(),
             dead_letter_queue_url: dlq,
             allow_private_targets: !strict,
             timeout: std::time::Duration::from_secs(5),
@@ -607,12 +638,24 @@ impl Env {
     }
 
     pub async fn queue_url(&self, name: &str) -> String {
-        self.app.sqs.get_queue_url().queue_name(name).send().await.expect("queue url").queue_url.unwrap_or_default()
+        self.app
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("queue url")
+            .queue_url
+            .unwrap_or_default()
     }
 
     /// Feeds the webhook queue to the worker, as the SQS event source would, until it stays
     /// empty for `idle` (delayed retries included). Returns the number of batches handled.
-    pub async fn pump_webhooks(&self, worker: &inflow::delivery::WebhookWorker, idle: std::time::Duration) -> usize {
+    pub async fn pump_webhooks(
+        &self,
+        worker: &inflow::delivery::WebhookWorker,
+        idle: std::time::Duration,
+    ) -> usize {
         let queue = self.app.config.webhook_queue_url.clone();
         let mut batches = 0;
         let mut quiet_since = std::time::Instant::now();
@@ -625,11 +668,22 @@ impl Env {
             quiet_since = std::time::Instant::now();
             let response = inflow::delivery::handle(worker, sqs_event(&messages)).await;
             batches += 1;
-            let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            let failed: Vec<String> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.clone())
+                .collect();
             for m in &messages {
                 if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
                     if let Some(handle) = m.receipt_handle() {
-                        self.app.sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.expect("delete");
+                        self.app
+                            .sqs
+                            .delete_message()
+                            .queue_url(&queue)
+                            .receipt_handle(handle)
+                            .send()
+                            .await
+                            .expect("delete");
                     }
                 }
             }
@@ -639,13 +693,24 @@ impl Env {
 
     /// Up to 10 messages, leaving them in flight (as Lambda's poller does).
     pub async fn receive(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
-        let out = self.app.sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("receive");
+        let out = self
+            .app
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
         out.messages.unwrap_or_default()
     }
 }
 
 /// SQS messages as the Lambda event the worker gets.
-pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> inflow::aws_lambda_events::event::sqs::SqsEvent {
+pub fn sqs_event(
+    messages: &[aws_sdk_sqs::types::Message],
+) -> inflow::aws_lambda_events::event::sqs::SqsEvent {
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {

@@ -31,7 +31,9 @@ pub struct Receiver {
 impl Receiver {
     /// Answers `script` in order, then `then` for ever after.
     pub async fn start(script: Vec<Answer>, then: u16) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let receiver = Receiver {
             url,
@@ -44,10 +46,20 @@ impl Receiver {
             while let Ok((mut socket, _)) = listener.accept().await {
                 let serving = serving.clone();
                 tokio::spawn(async move {
-                    let Some(request) = read_request(&mut socket).await else { return };
+                    let Some(request) = read_request(&mut socket).await else {
+                        return;
+                    };
                     serving.received.lock().unwrap().push(request);
-                    let (status, headers) = serving.script.lock().unwrap().pop_front().unwrap_or_else(|| (*serving.then.lock().unwrap(), vec![]));
-                    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+                    let (status, headers) = serving
+                        .script
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or_else(|| (*serving.then.lock().unwrap(), vec![]));
+                    let extra: String = headers
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}\r\n"))
+                        .collect();
                     let response = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n{extra}\r\n");
                     let _ = socket.write_all(response.as_bytes()).await;
                 });
@@ -87,7 +99,10 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
         .collect();
-    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     while buf.len() < header_end + length {
         let n = socket.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -95,6 +110,7 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Received> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    let body = String::from_utf8_lossy(&buf[header_end..(header_end + length).min(buf.len())]).into_owned();
+    let body = String::from_utf8_lossy(&buf[header_end..(header_end + length).min(buf.len())])
+        .into_owned();
     Some(Received { headers, body })
 }

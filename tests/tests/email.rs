@@ -10,7 +10,9 @@ use inflow::{
     model::{Invitation, InvitationKind, InvitationState, Organization, Tier},
     App,
 };
-use inflow_tests::{admin_flow, call, consume, invitations as invitations_path, Env, Function::*, Tenant};
+use inflow_tests::{
+    admin_flow, call, consume, invitations as invitations_path, Env, Function::*, Tenant,
+};
 use serde_json::{json, Value};
 
 const SENDER_DOMAIN: &str = "inflow-tests.example.com";
@@ -30,12 +32,20 @@ async fn worker_from(env: &Env, sender: &str, verify: bool) -> EmailWorker {
     let ses = aws_sdk_sesv2::Client::new(&env.sdk);
     if verify {
         let domain = sender.rsplit_once('@').unwrap().1;
-        let _ = ses.create_email_identity().email_identity(domain).send().await;
+        let _ = ses
+            .create_email_identity()
+            .email_identity(domain)
+            .send()
+            .await;
     }
     EmailWorker {
         app: app_of(env),
         ses,
-        settings: Settings::new(sender, Some("https://app.example.com/accept?secret={secret}")).unwrap(),
+        settings: Settings::new(
+            sender,
+            Some("https://app.example.com/accept?secret={secret}"),
+        )
+        .unwrap(),
     }
 }
 
@@ -48,20 +58,31 @@ async fn worker(env: &Env) -> EmailWorker {
 /// model and fails once the suite's DynamoDB items are in memory).
 async fn mail_to(recipient: &str) -> Vec<Value> {
     let base = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let res = reqwest::get(format!("{base}/_inflow/sent-mail")).await.unwrap();
+    let res = reqwest::get(format!("{base}/_inflow/sent-mail"))
+        .await
+        .unwrap();
     assert!(res.status().is_success(), "sent mail: {}", res.status());
     let messages: Vec<Value> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
     messages
         .into_iter()
         .filter(|m| {
-            let all = m["destinations"].as_object().map(|d| d.values().flat_map(|v| v.as_array().cloned().unwrap_or_default()).collect::<Vec<_>>());
-            all.unwrap_or_default().iter().any(|a| a.as_str().is_some_and(|a| a.contains(recipient)))
+            let all = m["destinations"].as_object().map(|d| {
+                d.values()
+                    .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            });
+            all.unwrap_or_default()
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.contains(recipient)))
         })
         .collect()
 }
 
 fn unique_email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", inflow::ids::random(10).to_lowercase())
+    format!(
+        "{tag}-{}@example.com",
+        inflow::ids::random(10).to_lowercase()
+    )
 }
 
 /// The SQS event Lambda would hand the worker for these jobs.
@@ -86,11 +107,16 @@ fn event_of(jobs: &[EmailJob]) -> SqsEvent {
 }
 
 async fn run(worker: &EmailWorker, jobs: &[EmailJob]) -> usize {
-    email::handle(worker, event_of(jobs)).await.batch_item_failures.len()
+    email::handle(worker, event_of(jobs))
+        .await
+        .batch_item_failures
+        .len()
 }
 
 async fn create_join(env: &Env, t: &Tenant, body: Value) -> Value {
-    let c = call("POST", "/admin/v1/flows:createJoinOrganization").bearer(&t.admin_key).json(&body);
+    let c = call("POST", "/admin/v1/flows:createJoinOrganization")
+        .bearer(&t.admin_key)
+        .json(&body);
     let res = env.send(CreateJoinOrganizationFlow, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
@@ -121,7 +147,10 @@ async fn an_invitation_email_carries_the_link_and_starts_the_flow() {
     assert_eq!(m["destinations"], json!({"ToAddresses": [to]}));
     assert_eq!(m["subject"], "Acme Inc invited you to join them");
     let body = m["body"].as_str().unwrap();
-    let link = format!("https://app.example.com/accept?secret={}", flow["secret"].as_str().unwrap());
+    let link = format!(
+        "https://app.example.com/accept?secret={}",
+        flow["secret"].as_str().unwrap()
+    );
     assert!(body.contains(&format!("href=\"{link}\"")), "{body}");
     assert!(body.contains("Hi Joe Smith,"), "{body}");
 
@@ -129,8 +158,18 @@ async fn an_invitation_email_carries_the_link_and_starts_the_flow() {
     assert_eq!(got["state"], "STARTED", "{got}");
     assert!(got["startTime"].is_string(), "{got}");
     // The link works: consuming with its secret accepts the invitation.
-    let res = env.send(ConsumeFlow, consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap()))).await;
-    assert_eq!((res.status, res.body["state"].as_str()), (200, Some("COMPLETED")), "{}", res.raw);
+    let res = env
+        .send(
+            ConsumeFlow,
+            consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap())),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body["state"].as_str()),
+        (200, Some("COMPLETED")),
+        "{}",
+        res.raw
+    );
 }
 
 #[tokio::test]
@@ -139,15 +178,27 @@ async fn an_invitations_api_email_names_the_flow_and_the_message() {
     let t = env.tenant().await;
     let w = worker(&env).await;
     let to = unique_email("ann");
-    let res = env.send(CreateInvitation, invitations_path("POST", &t, "").json(&json!({"email": to, "message": "Welcome <b>aboard</b>!\nSee you Monday."}))).await;
+    let res = env
+        .send(
+            CreateInvitation,
+            invitations_path("POST", &t, "")
+                .json(&json!({"email": to, "message": "Welcome <b>aboard</b>!\nSee you Monday."})),
+        )
+        .await;
     assert_eq!(res.status, 201, "{}", res.raw);
     let jobs = env.email_jobs().await;
     assert_eq!(run(&w, &jobs).await, 0);
     let mail = mail_to(&to).await;
     assert_eq!(mail.len(), 1);
-    assert_eq!(mail[0]["subject"], "Acme Inc invited you to Customer Onboarding");
+    assert_eq!(
+        mail[0]["subject"],
+        "Acme Inc invited you to Customer Onboarding"
+    );
     let body = mail[0]["body"].as_str().unwrap();
-    assert!(body.contains("Welcome &lt;b&gt;aboard&lt;/b&gt;!<br>\nSee you Monday."), "{body}");
+    assert!(
+        body.contains("Welcome &lt;b&gt;aboard&lt;/b&gt;!<br>\nSee you Monday."),
+        "{body}"
+    );
     assert!(body.contains(&env.secret_in(&jobs[0])), "{body}");
     // The invitations API still shows it pending; the flows API shows it STARTED.
     let id = res.body["invitation_flow_id"].as_str().unwrap();
@@ -161,8 +212,18 @@ async fn a_resend_or_cancel_before_sending_makes_the_job_stale() {
     let t = env.tenant().await;
     let w = worker(&env).await;
     let to = unique_email("resent");
-    let first = env.send(CreateInvitation, invitations_path("POST", &t, "").json(&json!({"email": to}))).await;
-    let again = env.send(CreateInvitation, invitations_path("POST", &t, "").json(&json!({"email": to}))).await;
+    let first = env
+        .send(
+            CreateInvitation,
+            invitations_path("POST", &t, "").json(&json!({"email": to})),
+        )
+        .await;
+    let again = env
+        .send(
+            CreateInvitation,
+            invitations_path("POST", &t, "").json(&json!({"email": to})),
+        )
+        .await;
     assert_eq!((first.status, again.status), (201, 201));
     let jobs = env.email_jobs().await;
     assert_eq!(jobs.len(), 2);
@@ -186,7 +247,9 @@ async fn a_resend_or_cancel_before_sending_makes_the_job_stale() {
     let to = unique_email("canceled");
     let flow = create_join(&env, &t, json!({"email": to})).await;
     let id = flow["id"].as_str().unwrap();
-    let res = env.send(CancelFlow, admin_flow("POST", &t, &format!("{id}:cancel"))).await;
+    let res = env
+        .send(CancelFlow, admin_flow("POST", &t, &format!("{id}:cancel")))
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(run(&w, &env.email_jobs().await).await, 0);
     assert!(mail_to(&to).await.is_empty());
@@ -213,7 +276,9 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         invitation_ttl_secs: None,
         accept_url_template: None,
     };
-    inflow::store::orgs::create_org(&env.app.ddb, &env.app.config.table_name, &org).await.unwrap();
+    inflow::store::orgs::create_org(&env.app.ddb, &env.app.config.table_name, &org)
+        .await
+        .unwrap();
     let to = unique_email("victim");
     let id = inflow::ids::new("inv");
     let secret = invitations::new_secret(&env.app.hasher, &id);
@@ -241,18 +306,37 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         update_time: now,
         result_org_id: None,
     };
-    assert!(inflow::store::invitations::insert(&env.app.ddb, &env.app.config.table_name, &inv).await.unwrap());
-    let job = EmailJob { invitation_id: id, org_id: org.id.clone(), secret_sealed: env.app.sealer.seal(&secret.plain), request_id: None };
+    assert!(
+        inflow::store::invitations::insert(&env.app.ddb, &env.app.config.table_name, &inv)
+            .await
+            .unwrap()
+    );
+    let job = EmailJob {
+        invitation_id: id,
+        org_id: org.id.clone(),
+        secret_sealed: env.app.sealer.seal(&secret.plain),
+        request_id: None,
+    };
 
     assert_eq!(run(&w, &[job]).await, 0);
     let mail = mail_to(&to).await;
     assert_eq!(mail.len(), 1);
     let m = &mail[0];
     let subject = m["subject"].as_str().unwrap();
-    assert!(!subject.contains('\r') && !subject.contains('\n'), "{subject:?}");
+    assert!(
+        !subject.contains('\r') && !subject.contains('\n'),
+        "{subject:?}"
+    );
     assert!(!subject.chars().any(char::is_control), "{subject:?}");
-    assert_eq!(m["destinations"], json!({"ToAddresses": [to]}), "exactly the one address");
-    assert!(mail_to(&evil).await.is_empty(), "nothing went to the injected address");
+    assert_eq!(
+        m["destinations"],
+        json!({"ToAddresses": [to]}),
+        "exactly the one address"
+    );
+    assert!(
+        mail_to(&evil).await.is_empty(),
+        "nothing went to the injected address"
+    );
     let body = m["body"].as_str().unwrap();
     assert!(!body.contains("<script>"), "{body}");
 }
@@ -268,19 +352,40 @@ async fn the_same_message_twice_sends_once_and_never_regresses_the_state() {
     let jobs = env.email_jobs().await;
     let event = event_of(&jobs);
 
-    assert!(email::handle(&w, event.clone()).await.batch_item_failures.is_empty());
+    assert!(email::handle(&w, event.clone())
+        .await
+        .batch_item_failures
+        .is_empty());
     let started = flow_state(&env, &t, id).await;
     assert_eq!(started["state"], "STARTED");
     // Delivered again (SQS is at-least-once): it finds the flow STARTED and sends nothing.
-    assert!(email::handle(&w, event.clone()).await.batch_item_failures.is_empty());
+    assert!(email::handle(&w, event.clone())
+        .await
+        .batch_item_failures
+        .is_empty());
     assert_eq!(mail_to(&to).await.len(), 1);
     let again = flow_state(&env, &t, id).await;
-    assert_eq!((&again["state"], &again["startTime"], &again["updateTime"]), (&started["state"], &started["startTime"], &started["updateTime"]));
+    assert_eq!(
+        (&again["state"], &again["startTime"], &again["updateTime"]),
+        (
+            &started["state"],
+            &started["startTime"],
+            &started["updateTime"]
+        )
+    );
 
     // And after the invitee accepted, a late copy leaves it COMPLETED.
-    let res = env.send(ConsumeFlow, consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap()))).await;
+    let res = env
+        .send(
+            ConsumeFlow,
+            consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap())),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
-    assert!(email::handle(&w, event).await.batch_item_failures.is_empty());
+    assert!(email::handle(&w, event)
+        .await
+        .batch_item_failures
+        .is_empty());
     assert_eq!(flow_state(&env, &t, id).await["state"], "COMPLETED");
     assert_eq!(mail_to(&to).await.len(), 1);
 }
@@ -293,23 +398,37 @@ async fn failures_are_reported_per_message_for_redelivery() {
     let flow = create_join(&env, &t, json!({"email": to})).await;
     let jobs = env.email_jobs().await;
     // A sender that is no SES identity: SES refuses the mail.
-    let unverified = format!("noreply@unverified-{}.example.com", inflow::ids::random(8).to_lowercase());
+    let unverified = format!(
+        "noreply@unverified-{}.example.com",
+        inflow::ids::random(8).to_lowercase()
+    );
     let w = worker_from(&env, &unverified, false).await;
     let mut event = event_of(&jobs);
     let mut garbage = event.records[0].clone();
     garbage.message_id = Some("garbage".into());
     garbage.body = Some("{not json".into());
     event.records.push(garbage);
-    let failed: Vec<String> = email::handle(&w, event).await.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    let failed: Vec<String> = email::handle(&w, event)
+        .await
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(failed.contains(&"garbage".to_owned()));
     assert!(mail_to(&to).await.is_empty());
-    assert_eq!(flow_state(&env, &t, flow["id"].as_str().unwrap()).await["state"], "START_PENDING");
+    assert_eq!(
+        flow_state(&env, &t, flow["id"].as_str().unwrap()).await["state"],
+        "START_PENDING"
+    );
     // Redelivered once SES takes it: sent, and STARTED.
     let w = worker(&env).await;
     assert_eq!(run(&w, &jobs).await, 0);
     assert_eq!(mail_to(&to).await.len(), 1);
-    assert_eq!(flow_state(&env, &t, flow["id"].as_str().unwrap()).await["state"], "STARTED");
+    assert_eq!(
+        flow_state(&env, &t, flow["id"].as_str().unwrap()).await["state"],
+        "STARTED"
+    );
 }
 
 #[tokio::test]
@@ -318,16 +437,27 @@ async fn the_email_worker_sample_runs() {
     let t = env.tenant_with(Tier::Standard).await;
     let w = worker(&env).await;
     let to = unique_email("sample");
-    let res = env.send(CreateInvitation, invitations_path("POST", &t, "").json(&json!({"email": to}))).await;
+    let res = env
+        .send(
+            CreateInvitation,
+            invitations_path("POST", &t, "").json(&json!({"email": to})),
+        )
+        .await;
     assert_eq!(res.status, 201, "{}", res.raw);
     let secret = env.secret_in(&env.email_jobs().await[0]);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/email-worker.json");
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("sealed_secret_placeholder", &env.app.sealer.seal(&secret))
-        .replace("inv_placeholder", res.body["invitation_flow_id"].as_str().unwrap())
+        .replace(
+            "inv_placeholder",
+            res.body["invitation_flow_id"].as_str().unwrap(),
+        )
         .replace("org_placeholder", &t.org_id);
     let event: SqsEvent = serde_json::from_str(&text).expect("an SQS event");
-    assert!(email::handle(&w, event).await.batch_item_failures.is_empty());
+    assert!(email::handle(&w, event)
+        .await
+        .batch_item_failures
+        .is_empty());
     assert_eq!(mail_to(&to).await.len(), 1);
 }

@@ -1,7 +1,9 @@
 //! Hostile input on the invitations and flows endpoints: a 4xx in the family's own shape,
 //! never a 5xx, and nothing written or queued.
 
-use inflow_tests::{admin_flow, call, consume, invitations, Answer, Call, Env, Function, Function::*, Tenant};
+use inflow_tests::{
+    admin_flow, call, consume, invitations, Answer, Call, Env, Function, Function::*, Tenant,
+};
 use serde_json::json;
 
 fn flowdock_shape(res: &Answer) -> bool {
@@ -10,7 +12,11 @@ fn flowdock_shape(res: &Answer) -> bool {
 
 fn userhub_shape(res: &Answer) -> bool {
     let b = &res.body;
-    b["code"].is_string() && b["message"].is_string() && b.get("reason").is_some() && b.get("param").is_some() && b["metadata"].is_object()
+    b["code"].is_string()
+        && b["message"].is_string()
+        && b.get("reason").is_some()
+        && b.get("param").is_some()
+        && b["metadata"].is_object()
 }
 
 fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
@@ -28,7 +34,16 @@ fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn odd_segments() -> Vec<String> {
-    vec!["".into(), "../../x".into(), "%00".into(), "inv_\u{202e}".into(), "a".repeat(5000), "inv_x#ORG#y".into(), "%".into(), "::".into()]
+    vec![
+        "".into(),
+        "../../x".into(),
+        "%00".into(),
+        "inv_\u{202e}".into(),
+        "a".repeat(5000),
+        "inv_x#ORG#y".into(),
+        "%".into(),
+        "::".into(),
+    ]
 }
 
 async fn assert_unchanged(env: &Env, before: usize) {
@@ -46,29 +61,55 @@ async fn invitations_endpoints_refuse_hostile_input() {
     let env = Env::new().await;
     let t: Tenant = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let before = env.items().await.len();
-    let creating: [(Function, fn(&Tenant) -> Call); 2] =
-        [(CreateInvitation, |t| invitations("POST", t, "")), (ImportInvitations, |t| invitations("POST", t, "/import"))];
+    let creating: [(Function, fn(&Tenant) -> Call); 2] = [
+        (CreateInvitation, |t| invitations("POST", t, "")),
+        (ImportInvitations, |t| invitations("POST", t, "/import")),
+    ];
     for (f, make) in creating {
         for (what, body) in hostile_bodies() {
             let res = env.send(f, with_body(make(&t), &body)).await;
             // An import whose entries are all bad answers with the seed's own report of them.
-            let reported = f == ImportInvitations && res.status == 200 && res.body["invitations"] == json!([]);
-            assert!(reported || (400..500).contains(&res.status) && flowdock_shape(&res), "{f:?} {what}: {} {}", res.status, res.raw);
+            let reported =
+                f == ImportInvitations && res.status == 200 && res.body["invitations"] == json!([]);
+            assert!(
+                reported || (400..500).contains(&res.status) && flowdock_shape(&res),
+                "{f:?} {what}: {} {}",
+                res.status,
+                res.raw
+            );
         }
     }
     for segment in odd_segments() {
         for (f, method) in [(GetInvitation, "GET"), (DeleteInvitation, "DELETE")] {
-            let res = env.send(f, invitations(method, &t, "/1").param("id", &segment)).await;
+            let res = env
+                .send(f, invitations(method, &t, "/1").param("id", &segment))
+                .await;
             assert_eq!(res.status, 404, "{f:?} {segment:?}");
             assert!(flowdock_shape(&res));
         }
         for param in ["organization", "flow"] {
-            let res = env.send(ListInvitations, invitations("GET", &t, "").param(param, &segment)).await;
+            let res = env
+                .send(
+                    ListInvitations,
+                    invitations("GET", &t, "").param(param, &segment),
+                )
+                .await;
             assert_eq!(res.status, 404, "{param} {segment:?}: {}", res.raw);
         }
     }
-    for (name, value) in [("limit", "-1"), ("limit", "1e9"), ("after", "x"), ("after", "-5"), ("limit", "")] {
-        let res = env.send(ListInvitations, invitations("GET", &t, "").query(name, value)).await;
+    for (name, value) in [
+        ("limit", "-1"),
+        ("limit", "1e9"),
+        ("after", "x"),
+        ("after", "-5"),
+        ("limit", ""),
+    ] {
+        let res = env
+            .send(
+                ListInvitations,
+                invitations("GET", &t, "").query(name, value),
+            )
+            .await;
         assert_eq!(res.status, 400, "{name}={value}");
         assert!(flowdock_shape(&res));
     }
@@ -80,24 +121,51 @@ async fn flows_endpoints_refuse_hostile_input() {
     let env = Env::new().await;
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let before = env.items().await.len();
-    let creating: [(Function, &str); 2] =
-        [(CreateJoinOrganizationFlow, "/admin/v1/flows:createJoinOrganization"), (CreateSignupFlow, "/admin/v1/flows:createSignup")];
+    let creating: [(Function, &str); 2] = [
+        (
+            CreateJoinOrganizationFlow,
+            "/admin/v1/flows:createJoinOrganization",
+        ),
+        (CreateSignupFlow, "/admin/v1/flows:createSignup"),
+    ];
     for (f, path) in creating {
         for (what, body) in hostile_bodies() {
-            let res = env.send(f, with_body(call("POST", path).bearer(&t.admin_key), &body)).await;
-            assert!((400..500).contains(&res.status) && userhub_shape(&res), "{f:?} {what}: {} {}", res.status, res.raw);
+            let res = env
+                .send(f, with_body(call("POST", path).bearer(&t.admin_key), &body))
+                .await;
+            assert!(
+                (400..500).contains(&res.status) && userhub_shape(&res),
+                "{f:?} {what}: {} {}",
+                res.status,
+                res.raw
+            );
         }
     }
     for segment in odd_segments() {
         let res = env.send(GetFlow, admin_flow("GET", &t, &segment)).await;
         assert_eq!(res.status, 404, "get {segment:?}: {}", res.raw);
         assert!(userhub_shape(&res));
-        let res = env.send(CancelFlow, admin_flow("POST", &t, &format!("{segment}:cancel"))).await;
+        let res = env
+            .send(
+                CancelFlow,
+                admin_flow("POST", &t, &format!("{segment}:cancel")),
+            )
+            .await;
         assert_eq!(res.status, 404, "cancel {segment:?}: {}", res.raw);
-        let res = env.send(ConsumeFlow, consume(&t, &format!("{segment}.{}:consume", "a".repeat(40)))).await;
-        assert!((400..500).contains(&res.status) && userhub_shape(&res), "consume {segment:?}: {}", res.raw);
+        let res = env
+            .send(
+                ConsumeFlow,
+                consume(&t, &format!("{segment}.{}:consume", "a".repeat(40))),
+            )
+            .await;
+        assert!(
+            (400..500).contains(&res.status) && userhub_shape(&res),
+            "consume {segment:?}: {}",
+            res.raw
+        );
     }
-    let with_hostile_token = consume(&t, "inv_abc:consume").header("authorization", &format!("Bearer {}", "x.".repeat(3000)));
+    let with_hostile_token = consume(&t, "inv_abc:consume")
+        .header("authorization", &format!("Bearer {}", "x.".repeat(3000)));
     let res = env.send(ConsumeFlow, with_hostile_token).await;
     assert_eq!(res.status, 401);
     assert_unchanged(&env, before).await;

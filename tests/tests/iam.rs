@@ -33,8 +33,8 @@ use inflow::{
     App,
 };
 use inflow_tests::{
-    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, receiver::Receiver, sqs_event, Answer, Call,
-    CallCounter, Env, Function, Function::*, Tenant,
+    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, receiver::Receiver,
+    sqs_event, Answer, Call, CallCounter, Env, Function, Function::*, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -73,12 +73,22 @@ fn every_function_is_granted_exactly_what_its_code_calls() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (used, differences) = runtime.block_on(async { tokio::spawn(compare()).await.expect("the scenarios ran") });
-    println!("{}", table(&["function", "AWS calls (IAM action on resource)", "", ""], &summary(&used)));
+    let (used, differences) =
+        runtime.block_on(async { tokio::spawn(compare()).await.expect("the scenarios ran") });
+    println!(
+        "{}",
+        table(
+            &["function", "AWS calls (IAM action on resource)", "", ""],
+            &summary(&used)
+        )
+    );
     assert!(
         differences.is_empty(),
         "template.yaml's policies and the functions' calls differ:\n{}",
-        table(&["function", "difference", "action", "resource"], &differences)
+        table(
+            &["function", "difference", "action", "resource"],
+            &differences
+        )
     );
 }
 
@@ -86,72 +96,115 @@ fn every_function_is_granted_exactly_what_its_code_calls() {
 async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>) {
     let granted = template_policies();
     let init = init_calls().await;
-    let scenarios = futures::future::join_all(vec![
-        run(AssignFlow),
-        run(GetAssignment),
-        run(StartAssignment),
-        run(CompleteAssignment),
-        run(CreateUserGroup),
-        run(ListInvitations),
-        run(CreateInvitation),
-        run(ImportInvitations),
-        run(GetInvitation),
-        run(DeleteInvitation),
-        run(GetFlow),
-        run(CancelFlow),
-        run(CreateJoinOrganizationFlow),
-        run(CreateSignupFlow),
-        run(ConsumeFlow),
-        run(ListWebhookDeliveries),
-        run(ReplayWebhookDelivery),
-        boxed(webhook_worker()),
-        boxed(email_worker()),
-        boxed(sweeper()),
-    ]
-    .into_iter()
-    .map(tokio::spawn))
+    let scenarios = futures::future::join_all(
+        vec![
+            run(AssignFlow),
+            run(GetAssignment),
+            run(StartAssignment),
+            run(CompleteAssignment),
+            run(CreateUserGroup),
+            run(ListInvitations),
+            run(CreateInvitation),
+            run(ImportInvitations),
+            run(GetInvitation),
+            run(DeleteInvitation),
+            run(GetFlow),
+            run(CancelFlow),
+            run(CreateJoinOrganizationFlow),
+            run(CreateSignupFlow),
+            run(ConsumeFlow),
+            run(ListWebhookDeliveries),
+            run(ReplayWebhookDelivery),
+            boxed(webhook_worker()),
+            boxed(email_worker()),
+            boxed(sweeper()),
+        ]
+        .into_iter()
+        .map(tokio::spawn),
+    )
     .await;
     let mut used: BTreeMap<String, BTreeSet<Permission>> = BTreeMap::new();
     for scenario in scenarios {
         let (binary, mut perms) = scenario.expect("a scenario ran");
         perms.extend(init.iter().cloned());
-        assert!(used.insert(binary.clone(), perms).is_none(), "two scenarios for {binary}");
+        assert!(
+            used.insert(binary.clone(), perms).is_none(),
+            "two scenarios for {binary}"
+        );
     }
     for f in Function::ALL {
-        assert!(used.contains_key(f.binary()), "no scenario for {}", f.binary());
+        assert!(
+            used.contains_key(f.binary()),
+            "no scenario for {}",
+            f.binary()
+        );
     }
 
     let mut rows: Vec<[String; 4]> = Vec::new();
     for binary in granted.keys().chain(used.keys()).collect::<BTreeSet<_>>() {
         let (Some(grants), Some(calls)) = (granted.get(binary), used.get(binary)) else {
-            let what = if granted.contains_key(binary) { "no scenario drives it" } else { "not a function in template.yaml" };
+            let what = if granted.contains_key(binary) {
+                "no scenario drives it"
+            } else {
+                "not a function in template.yaml"
+            };
             rows.push([binary.clone(), what.into(), String::new(), String::new()]);
             continue;
         };
         for (action, resource) in calls {
             if !grants.iter().any(|grant| allows(grant, action, resource)) {
-                rows.push([binary.clone(), "called, not granted".into(), action.clone(), resource.clone()]);
+                rows.push([
+                    binary.clone(),
+                    "called, not granted".into(),
+                    action.clone(),
+                    resource.clone(),
+                ]);
             }
         }
         for (action, resource) in grants {
-            let needed = calls.iter().any(|(a, r)| allows(&(action.clone(), resource.clone()), a, r));
-            let allowed = ALLOWED_UNUSED.iter().any(|(b, a, r, _)| *b == binary.as_str() && *a == action.as_str() && *r == resource.as_str());
+            let needed = calls
+                .iter()
+                .any(|(a, r)| allows(&(action.clone(), resource.clone()), a, r));
+            let allowed = ALLOWED_UNUSED.iter().any(|(b, a, r, _)| {
+                *b == binary.as_str() && *a == action.as_str() && *r == resource.as_str()
+            });
             match (needed, allowed) {
                 (false, false) => {
-                    let what = match NOT_IAM_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action)) {
+                    let what = match NOT_IAM_ACTIONS
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(action))
+                    {
                         true => "granted, authorizes nothing (not an IAM action)",
                         false => "granted, never called",
                     };
-                    rows.push([binary.clone(), what.into(), action.clone(), resource.clone()]);
+                    rows.push([
+                        binary.clone(),
+                        what.into(),
+                        action.clone(),
+                        resource.clone(),
+                    ]);
                 }
-                (true, true) => rows.push([binary.clone(), "allowance not needed (called)".into(), action.clone(), resource.clone()]),
+                (true, true) => rows.push([
+                    binary.clone(),
+                    "allowance not needed (called)".into(),
+                    action.clone(),
+                    resource.clone(),
+                ]),
                 _ => {}
             }
         }
     }
     for (binary, action, resource, _) in ALLOWED_UNUSED {
-        if !granted.get(*binary).is_some_and(|g| g.contains(&(action.to_string(), resource.to_string()))) {
-            rows.push([binary.to_string(), "allowance names no statement".into(), action.to_string(), resource.to_string()]);
+        if !granted
+            .get(*binary)
+            .is_some_and(|g| g.contains(&(action.to_string(), resource.to_string())))
+        {
+            rows.push([
+                binary.to_string(),
+                "allowance names no statement".into(),
+                action.to_string(),
+                resource.to_string(),
+            ]);
         }
     }
     (used, rows)
@@ -160,7 +213,11 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
 /// One line per function: everything it called.
 fn summary(used: &BTreeMap<String, BTreeSet<Permission>>) -> Vec<[String; 4]> {
     used.iter()
-        .flat_map(|(binary, perms)| perms.iter().map(|(a, r)| [binary.clone(), a.clone(), r.clone(), String::new()]))
+        .flat_map(|(binary, perms)| {
+            perms
+                .iter()
+                .map(|(a, r)| [binary.clone(), a.clone(), r.clone(), String::new()])
+        })
         .collect()
 }
 
@@ -172,7 +229,11 @@ fn table(header: &[&str; 4], rows: &[[String; 4]]) -> String {
         }
     }
     let line = |cells: [&str; 4]| {
-        let text: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         format!("  {}\n", text.join("  ").trim_end())
     };
     let mut out = line(*header);
@@ -191,7 +252,10 @@ fn glob(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, rest)) => {
-            text.starts_with(head) && (0..=text.len() - head.len()).any(|i| text.is_char_boundary(head.len() + i) && glob(rest, &text[head.len() + i..]))
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| {
+                    text.is_char_boundary(head.len() + i) && glob(rest, &text[head.len() + i..])
+                })
         }
     }
 }
@@ -214,22 +278,41 @@ fn template_policies() -> BTreeMap<String, BTreeSet<Permission>> {
             .unwrap_or_else(|| panic!("{id} names no Metadata.BuildProperties.Binary"))
             .to_owned();
         let mut grants = BTreeSet::new();
-        for policy in resource["Properties"]["Policies"].as_sequence().map(Vec::as_slice).unwrap_or_default() {
-            let statements = policy["Statement"]
-                .as_sequence()
-                .unwrap_or_else(|| panic!("{id}: only inline `Statement` policies are checked, not {policy:?}"));
+        for policy in resource["Properties"]["Policies"]
+            .as_sequence()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let statements = policy["Statement"].as_sequence().unwrap_or_else(|| {
+                panic!("{id}: only inline `Statement` policies are checked, not {policy:?}")
+            });
             for statement in statements {
-                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{id}: {statement:?}");
-                assert!(statement.get("Condition").is_none() && statement.get("NotAction").is_none() && statement.get("NotResource").is_none(), "{id}: {statement:?}");
+                assert_eq!(
+                    statement["Effect"].as_str(),
+                    Some("Allow"),
+                    "{id}: {statement:?}"
+                );
+                assert!(
+                    statement.get("Condition").is_none()
+                        && statement.get("NotAction").is_none()
+                        && statement.get("NotResource").is_none(),
+                    "{id}: {statement:?}"
+                );
                 for action in one_or_many(&statement["Action"]) {
-                    let action = action.as_str().unwrap_or_else(|| panic!("{id}: action {action:?}")).to_owned();
+                    let action = action
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{id}: action {action:?}"))
+                        .to_owned();
                     for resource in one_or_many(&statement["Resource"]) {
                         grants.insert((action.clone(), resolve(resource)));
                     }
                 }
             }
         }
-        assert!(policies.insert(binary.clone(), grants).is_none(), "two functions build {binary}");
+        assert!(
+            policies.insert(binary.clone(), grants).is_none(),
+            "two functions build {binary}"
+        );
     }
     policies
 }
@@ -248,9 +331,15 @@ fn resolve(value: &Yaml) -> String {
         Yaml::String(s) => s.clone(),
         Yaml::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
-            let text = tagged.value.as_str().unwrap_or_else(|| panic!("unsupported resource {value:?}"));
+            let text = tagged
+                .value
+                .as_str()
+                .unwrap_or_else(|| panic!("unsupported resource {value:?}"));
             match tag.trim_start_matches('!') {
-                "GetAtt" => text.strip_suffix(".Arn").unwrap_or_else(|| panic!("not an ARN: {value:?}")).to_owned(),
+                "GetAtt" => text
+                    .strip_suffix(".Arn")
+                    .unwrap_or_else(|| panic!("not an ARN: {value:?}"))
+                    .to_owned(),
                 // A secret's Ref is its ARN.
                 "Ref" => text.to_owned(),
                 "Sub" => substitute(text),
@@ -271,7 +360,9 @@ fn substitute(text: &str) -> String {
             "AWS::Partition" => "aws",
             "AWS::Region" => "region",
             "AWS::AccountId" => "account",
-            other => other.strip_suffix(".Arn").unwrap_or_else(|| panic!("unsupported ${{{other}}}")),
+            other => other
+                .strip_suffix(".Arn")
+                .unwrap_or_else(|| panic!("unsupported ${{{other}}}")),
         });
         rest = tail;
     }
@@ -283,7 +374,13 @@ fn substitute(text: &str) -> String {
 // The code's side.
 
 /// What a scenario's clients recorded, as IAM permissions.
-fn permissions(env: &Env, dlq_url: Option<&str>, ddb: &CallCounter, sqs: &CallCounter, ses: Option<&CallCounter>) -> BTreeSet<Permission> {
+fn permissions(
+    env: &Env,
+    dlq_url: Option<&str>,
+    ddb: &CallCounter,
+    sqs: &CallCounter,
+    ses: Option<&CallCounter>,
+) -> BTreeSet<Permission> {
     let mut perms = BTreeSet::new();
     for (op, detail) in ddb.touched() {
         let (action, resource) = match (op.as_str(), detail.as_str()) {
@@ -318,7 +415,10 @@ fn permissions(env: &Env, dlq_url: Option<&str>, ddb: &CallCounter, sqs: &CallCo
     }
     for (op, sender) in ses.map(CallCounter::touched).unwrap_or_default() {
         let domain = sender.rsplit_once('@').map_or(sender.as_str(), |(_, d)| d);
-        perms.insert((format!("ses:{op}"), format!("arn:aws:ses:region:account:identity/{domain}")));
+        perms.insert((
+            format!("ses:{op}"),
+            format!("arn:aws:ses:region:account:identity/{domain}"),
+        ));
     }
     perms
 }
@@ -329,16 +429,27 @@ async fn init_calls() -> BTreeSet<Permission> {
     let env = Env::new().await;
     let recorder = Recorder::default();
     let sdk = env.sdk.to_builder().http_client(recorder.clone()).build();
-    App::new(env.app.config.clone(), &sdk).await.expect("the app starts");
+    App::new(env.app.config.clone(), &sdk)
+        .await
+        .expect("the app starts");
     let calls = recorder.calls.lock().unwrap().clone();
     assert!(!calls.is_empty(), "App::new made no call");
     calls
         .into_iter()
         .map(|(target, body)| {
-            let (service, op) = target.split_once('.').unwrap_or_else(|| panic!("an unexpected call at start: {target:?}"));
-            assert_eq!(service, "secretsmanager", "an unexpected call at start: {target}");
+            let (service, op) = target
+                .split_once('.')
+                .unwrap_or_else(|| panic!("an unexpected call at start: {target:?}"));
+            assert_eq!(
+                service, "secretsmanager",
+                "an unexpected call at start: {target}"
+            );
             let secret = body["SecretId"].as_str().unwrap_or_default();
-            let resource = if secret == env.app.config.app_secret_id { "AppSecret".to_owned() } else { secret.to_owned() };
+            let resource = if secret == env.app.config.app_secret_id {
+                "AppSecret".to_owned()
+            } else {
+                secret.to_owned()
+            };
             (format!("secretsmanager:{op}"), resource)
         })
         .collect()
@@ -353,7 +464,10 @@ struct Recorder {
 
 mod recorder {
     use aws_smithy_runtime_api::client::{
-        http::{HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector},
+        http::{
+            HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings,
+            SharedHttpConnector,
+        },
         orchestrator::{HttpRequest, HttpResponse},
         result::ConnectorError,
         runtime_components::RuntimeComponents,
@@ -361,32 +475,57 @@ mod recorder {
     use aws_smithy_types::body::SdkBody;
 
     impl HttpClient for super::Recorder {
-        fn http_connector(&self, _: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
             SharedHttpConnector::new(self.clone())
         }
     }
 
     impl HttpConnector for super::Recorder {
         fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let target = request.headers().get("x-amz-target").unwrap_or_default().to_owned();
+            let target = request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .to_owned();
             let body = request.body().bytes().unwrap_or_default().to_vec();
-            self.calls.lock().unwrap().push((target, serde_json::from_slice(&body).unwrap_or_default()));
-            let method = reqwest::Method::from_bytes(request.method().as_bytes()).expect("a method");
+            self.calls
+                .lock()
+                .unwrap()
+                .push((target, serde_json::from_slice(&body).unwrap_or_default()));
+            let method =
+                reqwest::Method::from_bytes(request.method().as_bytes()).expect("a method");
             let mut forward = self.http.request(method, request.uri());
             for (name, value) in request.headers() {
-                if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+                if !name.eq_ignore_ascii_case("host")
+                    && !name.eq_ignore_ascii_case("content-length")
+                {
                     forward = forward.header(name, value);
                 }
             }
             HttpConnectorFuture::new(async move {
-                let res = forward.body(body).send().await.map_err(|e| ConnectorError::io(e.into()))?;
+                let res = forward
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?;
                 let status = res.status().as_u16();
                 let headers = res.headers().clone();
-                let bytes = res.bytes().await.map_err(|e| ConnectorError::io(e.into()))?;
-                let mut out = HttpResponse::new(status.try_into().expect("a status"), SdkBody::from(bytes.to_vec()));
+                let bytes = res
+                    .bytes()
+                    .await
+                    .map_err(|e| ConnectorError::io(e.into()))?;
+                let mut out = HttpResponse::new(
+                    status.try_into().expect("a status"),
+                    SdkBody::from(bytes.to_vec()),
+                );
                 for (name, value) in &headers {
                     if let Ok(value) = value.to_str() {
-                        out.headers_mut().insert(name.as_str().to_owned(), value.to_owned());
+                        out.headers_mut()
+                            .insert(name.as_str().to_owned(), value.to_owned());
                     }
                 }
                 Ok(out)
@@ -399,9 +538,12 @@ mod recorder {
 // Scenarios. Each has its own table, queues and secret; setup goes through the uncounted app,
 // only the function under test through the counted one.
 
-type Scenario = std::pin::Pin<Box<dyn std::future::Future<Output = (String, BTreeSet<Permission>)> + Send>>;
+type Scenario =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (String, BTreeSet<Permission>)> + Send>>;
 
-fn boxed(f: impl std::future::Future<Output = (String, BTreeSet<Permission>)> + Send + 'static) -> Scenario {
+fn boxed(
+    f: impl std::future::Future<Output = (String, BTreeSet<Permission>)> + Send + 'static,
+) -> Scenario {
     Box::pin(f)
 }
 
@@ -415,7 +557,10 @@ fn run(f: Function) -> Scenario {
         let res = c.send(unknown_key(sample(&t, f))).await;
         assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
         drive(&c, &t).await;
-        (f.binary().to_owned(), permissions(&env, None, &ddb, &sqs, None))
+        (
+            f.binary().to_owned(),
+            permissions(&env, None, &ddb, &sqs, None),
+        )
     })
 }
 
@@ -442,7 +587,10 @@ impl Counted<'_> {
 fn unknown_key(mut c: Call) -> Call {
     c.clear_header("authorization");
     c.clear_header("userhub-api-key");
-    c.bearer(&format!("sk_{}", inflow::ids::random(32))).header("userhub-api-key", &format!("pk_{}", inflow::ids::random(32)))
+    c.bearer(&format!("sk_{}", inflow::ids::random(32))).header(
+        "userhub-api-key",
+        &format!("pk_{}", inflow::ids::random(32)),
+    )
 }
 
 fn replayed(res: &Answer) -> bool {
@@ -459,7 +607,9 @@ fn sample(t: &Tenant, f: Function) -> Call {
         CreateUserGroup => user_group(t, &json!({"name": "n", "provided_id": "p"})),
         ListInvitations => invitations("GET", t, ""),
         CreateInvitation => invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-        ImportInvitations => invitations("POST", t, "/import").json(&json!({"list": "a@example.com"})),
+        ImportInvitations => {
+            invitations("POST", t, "/import").json(&json!({"list": "a@example.com"}))
+        }
         GetInvitation => invitations("GET", t, "/1"),
         DeleteInvitation => invitations("DELETE", t, "/1"),
         GetFlow => admin_flow("GET", t, &inflow::ids::new("inv")),
@@ -473,15 +623,21 @@ fn sample(t: &Tenant, f: Function) -> Call {
 }
 
 fn user_group(t: &Tenant, body: &Value) -> Call {
-    call("POST", "/api/user").header("authorization", &format!("Token {}", t.admin_key)).json(body)
+    call("POST", "/api/user")
+        .header("authorization", &format!("Token {}", t.admin_key))
+        .json(body)
 }
 
 fn create_join(t: &Tenant, body: Value) -> Call {
-    call("POST", "/admin/v1/flows:createJoinOrganization").bearer(&t.admin_key).json(&body)
+    call("POST", "/admin/v1/flows:createJoinOrganization")
+        .bearer(&t.admin_key)
+        .json(&body)
 }
 
 fn create_signup(t: &Tenant, body: Value) -> Call {
-    call("POST", "/admin/v1/flows:createSignup").bearer(&t.admin_key).json(&body)
+    call("POST", "/admin/v1/flows:createSignup")
+        .bearer(&t.admin_key)
+        .json(&body)
 }
 
 fn deliveries(t: &Tenant) -> Call {
@@ -489,11 +645,22 @@ fn deliveries(t: &Tenant) -> Call {
 }
 
 fn replay(t: &Tenant, id: &str) -> Call {
-    call("POST", &format!("/v1/webhooks/deliveries/{id}/replay")).bearer(&t.admin_key).param("deliveryId", id)
+    call("POST", &format!("/v1/webhooks/deliveries/{id}/replay"))
+        .bearer(&t.admin_key)
+        .param("deliveryId", id)
 }
 
 async fn new_user(env: &Env, t: &Tenant, email: &str) -> inflow::model::User {
-    inflow::orgs::create_user(&env.app, &t.org_id, email, Some("Someone"), Role::Member, chrono::Utc::now()).await.expect("a user")
+    inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        email,
+        Some("Someone"),
+        Role::Member,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("a user")
 }
 
 /// Sets up through the uncounted app and checks the status.
@@ -504,7 +671,13 @@ async fn setup(env: &Env, f: Function, c: Call, status: u16) -> Answer {
 }
 
 async fn assigned(env: &Env, t: &Tenant, email: &str) -> String {
-    let res = setup(env, AssignFlow, assign(t, &json!({"flowId": t.flow.id, "userEmail": email})), 200).await;
+    let res = setup(
+        env,
+        AssignFlow,
+        assign(t, &json!({"flowId": t.flow.id, "userEmail": email})),
+        200,
+    )
+    .await;
     res.body["assignmentId"].as_str().unwrap().to_owned()
 }
 
@@ -521,28 +694,59 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
     match c.f {
         AssignFlow => {
             let body = assign_body(t);
-            let first = c.expect(200, assign(t, &body).header("idempotency-key", "iam-1")).await;
-            let again = c.expect(200, assign(t, &body).header("idempotency-key", "iam-1")).await;
+            let first = c
+                .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
+                .await;
+            let again = c
+                .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
+                .await;
             assert!(replayed(&again) && again.raw == first.raw);
             // A failed request gives its key back.
-            c.expect(400, assign(t, &json!({"flowId": t.flow.id})).header("idempotency-key", "iam-2")).await;
+            c.expect(
+                400,
+                assign(t, &json!({"flowId": t.flow.id})).header("idempotency-key", "iam-2"),
+            )
+            .await;
             // Re-assigning updates the unfinished assignment.
             let re = json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": in_future, "priority": "high"});
             let re = c.expect(200, assign(t, &re)).await;
             assert_eq!(re.body["assignmentId"], first.body["assignmentId"]);
-            c.expect(404, assign(t, &json!({"flowId": inflow::ids::new("flow"), "userEmail": t.user.email}))).await;
-            c.expect(404, assign(t, &json!({"flowId": t.flow.id, "userEmail": "nobody@example.com"}))).await;
+            c.expect(
+                404,
+                assign(
+                    t,
+                    &json!({"flowId": inflow::ids::new("flow"), "userEmail": t.user.email}),
+                ),
+            )
+            .await;
+            c.expect(
+                404,
+                assign(
+                    t,
+                    &json!({"flowId": t.flow.id, "userEmail": "nobody@example.com"}),
+                ),
+            )
+            .await;
             // Concurrent first assigns race for the pointer; the losers update the winner's.
             new_user(env, t, "racer@example.com").await;
             let body = json!({"flowId": t.flow.id, "userEmail": "racer@example.com"});
             let all = futures::future::join_all((0..5).map(|_| c.send(assign(t, &body)))).await;
-            let ids: BTreeSet<String> = all.iter().map(|a| a.body["assignmentId"].as_str().unwrap_or_default().to_owned()).collect();
+            let ids: BTreeSet<String> = all
+                .iter()
+                .map(|a| {
+                    a.body["assignmentId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
             assert_eq!(ids.len(), 1, "{all:?}");
         }
         GetAssignment => {
             let id = assigned(env, t, &t.user.email).await;
             c.expect(200, on_assignment("GET", "", t, &id)).await;
-            c.expect(404, on_assignment("GET", "", t, &inflow::ids::new("asgn"))).await;
+            c.expect(404, on_assignment("GET", "", t, &inflow::ids::new("asgn")))
+                .await;
             c.expect(404, on_assignment("GET", "", t, "junk")).await;
         }
         StartAssignment => {
@@ -551,161 +755,519 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(200, on_assignment("POST", "/start", t, &id)).await;
             new_user(env, t, "done@example.com").await;
             let done = assigned(env, t, "done@example.com").await;
-            setup(env, CompleteAssignment, on_assignment("POST", "/complete", t, &done), 200).await;
-            c.expect(409, on_assignment("POST", "/start", t, &done)).await;
-            c.expect(404, on_assignment("POST", "/start", t, &inflow::ids::new("asgn"))).await;
+            setup(
+                env,
+                CompleteAssignment,
+                on_assignment("POST", "/complete", t, &done),
+                200,
+            )
+            .await;
+            c.expect(409, on_assignment("POST", "/start", t, &done))
+                .await;
+            c.expect(
+                404,
+                on_assignment("POST", "/start", t, &inflow::ids::new("asgn")),
+            )
+            .await;
         }
         CompleteAssignment => {
             let id = assigned(env, t, &t.user.email).await;
-            c.expect(200, on_assignment("POST", "/complete", t, &id)).await;
-            c.expect(200, on_assignment("POST", "/complete", t, &id)).await;
-            c.expect(404, on_assignment("POST", "/complete", t, &inflow::ids::new("asgn"))).await;
+            c.expect(200, on_assignment("POST", "/complete", t, &id))
+                .await;
+            c.expect(200, on_assignment("POST", "/complete", t, &id))
+                .await;
+            c.expect(
+                404,
+                on_assignment("POST", "/complete", t, &inflow::ids::new("asgn")),
+            )
+            .await;
             new_user(env, t, "racer@example.com").await;
             let raced = assigned(env, t, "racer@example.com").await;
-            let all = futures::future::join_all((0..4).map(|_| c.send(on_assignment("POST", "/complete", t, &raced)))).await;
+            let all = futures::future::join_all(
+                (0..4).map(|_| c.send(on_assignment("POST", "/complete", t, &raced))),
+            )
+            .await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
         }
         CreateUserGroup => {
             let body = json!({"name": "Team", "provided_id": "team-1", "current_token": ""});
-            let first = c.expect(200, user_group(t, &body).header("idempotency-key", "iam-1")).await;
-            assert!(replayed(&c.expect(200, user_group(t, &body).header("idempotency-key", "iam-1")).await));
-            c.expect(400, user_group(t, &json!({"name": "", "provided_id": "x"})).header("idempotency-key", "iam-2")).await;
-            c.expect(409, user_group(t, &json!({"name": "Other", "provided_id": "team-1"}))).await;
-            let token = first.body["user_group"]["token"].as_str().unwrap().to_owned();
-            let rotated = c.expect(200, user_group(t, &json!({"current_token": token}))).await;
-            c.expect(404, user_group(t, &json!({"current_token": token}))).await;
+            let first = c
+                .expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
+                .await;
+            assert!(replayed(
+                &c.expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
+                    .await
+            ));
+            c.expect(
+                400,
+                user_group(t, &json!({"name": "", "provided_id": "x"}))
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+            c.expect(
+                409,
+                user_group(t, &json!({"name": "Other", "provided_id": "team-1"})),
+            )
+            .await;
+            let token = first.body["user_group"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let rotated = c
+                .expect(200, user_group(t, &json!({"current_token": token})))
+                .await;
+            c.expect(404, user_group(t, &json!({"current_token": token})))
+                .await;
             // Concurrent rotations of one token: one wins.
-            let token = rotated.body["user_group"]["token"].as_str().unwrap().to_owned();
-            let all = futures::future::join_all((0..4).map(|_| c.send(user_group(t, &json!({"current_token": token}))))).await;
-            assert!(all.iter().any(|a| a.status == 200) && all.iter().all(|a| [200, 404, 409].contains(&a.status)), "{all:?}");
+            let token = rotated.body["user_group"]["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let all = futures::future::join_all(
+                (0..4).map(|_| c.send(user_group(t, &json!({"current_token": token})))),
+            )
+            .await;
+            assert!(
+                all.iter().any(|a| a.status == 200)
+                    && all.iter().all(|a| [200, 404, 409].contains(&a.status)),
+                "{all:?}"
+            );
         }
         ListInvitations => {
             for e in ["a@example.com", "b@example.com", "c@example.com"] {
-                setup(env, CreateInvitation, invitations("POST", t, "").json(&json!({"email": e})), 201).await;
+                setup(
+                    env,
+                    CreateInvitation,
+                    invitations("POST", t, "").json(&json!({"email": e})),
+                    201,
+                )
+                .await;
             }
-            let page = c.expect(200, invitations("GET", t, "").query("limit", "2")).await;
+            let page = c
+                .expect(200, invitations("GET", t, "").query("limit", "2"))
+                .await;
             assert!(page.header("link").is_some());
-            c.expect(200, invitations("GET", t, "").query("limit", "2").query("after", "2")).await;
-            c.expect(400, invitations("GET", t, "").query("limit", "0")).await;
-            c.expect(404, invitations("GET", t, "").param("flow", "no-such-flow")).await;
+            c.expect(
+                200,
+                invitations("GET", t, "")
+                    .query("limit", "2")
+                    .query("after", "2"),
+            )
+            .await;
+            c.expect(400, invitations("GET", t, "").query("limit", "0"))
+                .await;
+            c.expect(404, invitations("GET", t, "").param("flow", "no-such-flow"))
+                .await;
         }
         CreateInvitation => {
             let body = json!({"email": "a@example.com", "message": "Welcome"});
-            let first = c.expect(201, invitations("POST", t, "").json(&body).header("idempotency-key", "iam-1")).await;
-            assert!(replayed(&c.expect(201, invitations("POST", t, "").json(&body).header("idempotency-key", "iam-1")).await));
-            c.expect(400, invitations("POST", t, "").json(&json!({"email": "nope"})).header("idempotency-key", "iam-2")).await;
+            let first = c
+                .expect(
+                    201,
+                    invitations("POST", t, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            assert!(replayed(
+                &c.expect(
+                    201,
+                    invitations("POST", t, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1")
+                )
+                .await
+            ));
+            c.expect(
+                400,
+                invitations("POST", t, "")
+                    .json(&json!({"email": "nope"}))
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
             // A resend: the same record, a new secret.
-            let again = c.expect(201, invitations("POST", t, "").json(&json!({"email": "a@example.com"}))).await;
+            let again = c
+                .expect(
+                    201,
+                    invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+                )
+                .await;
             assert_eq!(again.body["id"], first.body["id"]);
             // Accepted (by the resend's link; the first one is dead).
             let mut accepted = false;
             for job in env.email_jobs().await {
-                let res = env.send(ConsumeFlow, consume(t, &format!("{}:consume", env.secret_in(&job)))).await;
+                let res = env
+                    .send(
+                        ConsumeFlow,
+                        consume(t, &format!("{}:consume", env.secret_in(&job))),
+                    )
+                    .await;
                 accepted |= res.status == 200;
             }
             assert!(accepted);
-            c.expect(409, invitations("POST", t, "").json(&json!({"email": "a@example.com"}))).await;
-            c.expect(404, invitations("POST", t, "").param("flow", "no-such-flow").json(&json!({"email": "b@example.com"}))).await;
+            c.expect(
+                409,
+                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+            )
+            .await;
+            c.expect(
+                404,
+                invitations("POST", t, "")
+                    .param("flow", "no-such-flow")
+                    .json(&json!({"email": "b@example.com"})),
+            )
+            .await;
             // Concurrent invites of one email: one writes, the others read what it wrote.
-            let all = futures::future::join_all((0..5).map(|_| c.send(invitations("POST", t, "").json(&json!({"email": "same@example.com"}))))).await;
+            let all = futures::future::join_all((0..5).map(|_| {
+                c.send(invitations("POST", t, "").json(&json!({"email": "same@example.com"})))
+            }))
+            .await;
             assert!(all.iter().all(|a| a.status == 201), "{all:?}");
         }
         ImportInvitations => {
             new_user(env, t, "member@example.com").await;
             let list = "member@example.com, new1@example.com, \"New Two\" <new2@example.com>\nbad@example.invalid";
             let body = json!({"list": list, "message": "Welcome"});
-            let first = c.expect(200, invitations("POST", t, "/import").json(&body).header("idempotency-key", "iam-1")).await;
-            assert_eq!(first.body["invitations"].as_array().map(Vec::len), Some(2), "{}", first.raw);
-            assert!(replayed(&c.expect(200, invitations("POST", t, "/import").json(&body).header("idempotency-key", "iam-1")).await));
+            let first = c
+                .expect(
+                    200,
+                    invitations("POST", t, "/import")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            assert_eq!(
+                first.body["invitations"].as_array().map(Vec::len),
+                Some(2),
+                "{}",
+                first.raw
+            );
+            assert!(replayed(
+                &c.expect(
+                    200,
+                    invitations("POST", t, "/import")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1")
+                )
+                .await
+            ));
             let long = json!({"list": "x@example.com", "message": "m".repeat(2001)});
-            c.expect(400, invitations("POST", t, "/import").json(&long).header("idempotency-key", "iam-2")).await;
-            let again = c.expect(200, invitations("POST", t, "/import").json(&json!({"list": "new1@example.com"}))).await;
+            c.expect(
+                400,
+                invitations("POST", t, "/import")
+                    .json(&long)
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+            let again = c
+                .expect(
+                    200,
+                    invitations("POST", t, "/import").json(&json!({"list": "new1@example.com"})),
+                )
+                .await;
             assert_eq!(again.body["invitations"], json!([]));
-            c.expect(404, invitations("POST", t, "/import").param("flow", "no-such-flow").json(&json!({"list": "a@example.com"}))).await;
+            c.expect(
+                404,
+                invitations("POST", t, "/import")
+                    .param("flow", "no-such-flow")
+                    .json(&json!({"list": "a@example.com"})),
+            )
+            .await;
         }
         GetInvitation => {
-            setup(env, CreateInvitation, invitations("POST", t, "").json(&json!({"email": "a@example.com"})), 201).await;
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+                201,
+            )
+            .await;
             c.expect(200, invitations("GET", t, "/1")).await;
             c.expect(404, invitations("GET", t, "/99")).await;
             c.expect(404, invitations("GET", t, "/x1")).await;
-            c.expect(404, invitations("GET", t, "/1").param("flow", "no-such-flow")).await;
+            c.expect(
+                404,
+                invitations("GET", t, "/1").param("flow", "no-such-flow"),
+            )
+            .await;
         }
         DeleteInvitation => {
-            setup(env, CreateInvitation, invitations("POST", t, "").json(&json!({"email": "a@example.com"})), 201).await;
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+                201,
+            )
+            .await;
             env.email_jobs().await;
-            setup(env, CreateInvitation, invitations("POST", t, "").json(&json!({"email": "b@example.com"})), 201).await;
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "b@example.com"})),
+                201,
+            )
+            .await;
             let secret = only_secret(env).await;
-            setup(env, ConsumeFlow, consume(t, &format!("{secret}:consume")), 200).await;
+            setup(
+                env,
+                ConsumeFlow,
+                consume(t, &format!("{secret}:consume")),
+                200,
+            )
+            .await;
             c.expect(204, invitations("DELETE", t, "/1")).await;
             c.expect(404, invitations("DELETE", t, "/1")).await;
             c.expect(409, invitations("DELETE", t, "/2")).await;
             c.expect(404, invitations("DELETE", t, "/99")).await;
         }
         GetFlow => {
-            let join = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "j@example.com", "creatorUserId": t.user.id})), 200).await;
-            c.expect(200, admin_flow("GET", t, join.body["id"].as_str().unwrap())).await;
+            let join = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(
+                    t,
+                    json!({"email": "j@example.com", "creatorUserId": t.user.id}),
+                ),
+                200,
+            )
+            .await;
+            c.expect(200, admin_flow("GET", t, join.body["id"].as_str().unwrap()))
+                .await;
             // A consumed signup that made an organization: the creator is read from the inviting one.
             let body = json!({"email": "founder@example.com", "createOrganization": true, "creatorUserId": t.user.id});
             let signup = setup(env, CreateSignupFlow, create_signup(t, body), 200).await;
-            setup(env, ConsumeFlow, consume(t, &format!("{}:consume", signup.body["secret"].as_str().unwrap())), 200).await;
-            let got = c.expect(200, admin_flow("GET", t, signup.body["id"].as_str().unwrap())).await;
+            setup(
+                env,
+                ConsumeFlow,
+                consume(
+                    t,
+                    &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
+                ),
+                200,
+            )
+            .await;
+            let got = c
+                .expect(
+                    200,
+                    admin_flow("GET", t, signup.body["id"].as_str().unwrap()),
+                )
+                .await;
             assert_eq!(got.body["creator"]["id"], t.user.id.as_str(), "{}", got.raw);
-            c.expect(404, admin_flow("GET", t, &inflow::ids::new("inv"))).await;
+            c.expect(404, admin_flow("GET", t, &inflow::ids::new("inv")))
+                .await;
         }
         CancelFlow => {
-            let open = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "a@example.com"})), 200).await;
+            let open = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": "a@example.com"})),
+                200,
+            )
+            .await;
             let id = open.body["id"].as_str().unwrap();
-            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel"))).await;
-            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel"))).await;
-            let done = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "b@example.com"})), 200).await;
-            setup(env, ConsumeFlow, consume(t, &format!("{}:consume", done.body["secret"].as_str().unwrap())), 200).await;
-            c.expect(400, admin_flow("POST", t, &format!("{}:cancel", done.body["id"].as_str().unwrap()))).await;
-            c.expect(404, admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv")))).await;
+            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
+                .await;
+            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
+                .await;
+            let done = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": "b@example.com"})),
+                200,
+            )
+            .await;
+            setup(
+                env,
+                ConsumeFlow,
+                consume(
+                    t,
+                    &format!("{}:consume", done.body["secret"].as_str().unwrap()),
+                ),
+                200,
+            )
+            .await;
+            c.expect(
+                400,
+                admin_flow(
+                    "POST",
+                    t,
+                    &format!("{}:cancel", done.body["id"].as_str().unwrap()),
+                ),
+            )
+            .await;
+            c.expect(
+                404,
+                admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv"))),
+            )
+            .await;
             // Concurrent cancels: the losers find it canceled.
-            let raced = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "c@example.com"})), 200).await;
+            let raced = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": "c@example.com"})),
+                200,
+            )
+            .await;
             let path = format!("{}:cancel", raced.body["id"].as_str().unwrap());
-            let all = futures::future::join_all((0..4).map(|_| c.send(admin_flow("POST", t, &path)))).await;
+            let all =
+                futures::future::join_all((0..4).map(|_| c.send(admin_flow("POST", t, &path))))
+                    .await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
         }
         CreateJoinOrganizationFlow | CreateSignupFlow => {
-            let make = |body: Value| if c.f == CreateSignupFlow { create_signup(t, body) } else { create_join(t, body) };
+            let make = |body: Value| {
+                if c.f == CreateSignupFlow {
+                    create_signup(t, body)
+                } else {
+                    create_join(t, body)
+                }
+            };
             let body = json!({"email": "a@example.com", "creatorUserId": t.user.id, "createOrganization": true});
-            let body = if c.f == CreateSignupFlow { body } else { json!({"userId": t.user.id, "creatorUserId": t.user.id, "roleId": "GUEST"}) };
-            let first = c.expect(200, make(body.clone()).header("idempotency-key", "iam-1")).await;
-            let again = c.expect(200, make(body).header("idempotency-key", "iam-1")).await;
+            let body = if c.f == CreateSignupFlow {
+                body
+            } else {
+                json!({"userId": t.user.id, "creatorUserId": t.user.id, "roleId": "GUEST"})
+            };
+            let first = c
+                .expect(200, make(body.clone()).header("idempotency-key", "iam-1"))
+                .await;
+            let again = c
+                .expect(200, make(body).header("idempotency-key", "iam-1"))
+                .await;
             assert!(replayed(&again) && again.raw == first.raw);
-            c.expect(400, make(json!({"email": "nope"})).header("idempotency-key", "iam-2")).await;
-            c.expect(400, make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new("usr")}))).await;
-            c.expect(404, make(json!({"email": "a@example.com", "organizationId": inflow::ids::new("org")}))).await;
+            c.expect(
+                400,
+                make(json!({"email": "nope"})).header("idempotency-key", "iam-2"),
+            )
+            .await;
+            c.expect(
+                400,
+                make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new("usr")})),
+            )
+            .await;
+            c.expect(
+                404,
+                make(json!({"email": "a@example.com", "organizationId": inflow::ids::new("org")})),
+            )
+            .await;
             if c.f == CreateJoinOrganizationFlow {
-                c.expect(404, make(json!({"userId": inflow::ids::new("usr")}))).await;
+                c.expect(404, make(json!({"userId": inflow::ids::new("usr")})))
+                    .await;
             }
         }
         ConsumeFlow => {
             // An invitations-API invitation by its link's secret: a new user joins the flow.
-            setup(env, CreateInvitation, invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})), 201).await;
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
+                201,
+            )
+            .await;
             let secret = only_secret(env).await;
-            c.expect(200, consume(t, &format!("{secret}:consume"))).await;
-            c.expect(200, consume(t, &format!("{secret}:consume"))).await;
+            c.expect(200, consume(t, &format!("{secret}:consume")))
+                .await;
+            c.expect(200, consume(t, &format!("{secret}:consume")))
+                .await;
             // A signup that makes an organization, and one that joins the inviting one.
-            let signup = setup(env, CreateSignupFlow, create_signup(t, json!({"email": "f@example.com", "createOrganization": true})), 200).await;
-            c.expect(200, consume(t, &format!("{}:consume", signup.body["secret"].as_str().unwrap()))).await;
-            let plain = setup(env, CreateSignupFlow, create_signup(t, json!({"email": "g@example.com"})), 200).await;
-            c.expect(200, consume(t, &format!("{}:consume", plain.body["secret"].as_str().unwrap()))).await;
+            let signup = setup(
+                env,
+                CreateSignupFlow,
+                create_signup(
+                    t,
+                    json!({"email": "f@example.com", "createOrganization": true}),
+                ),
+                200,
+            )
+            .await;
+            c.expect(
+                200,
+                consume(
+                    t,
+                    &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
+                ),
+            )
+            .await;
+            let plain = setup(
+                env,
+                CreateSignupFlow,
+                create_signup(t, json!({"email": "g@example.com"})),
+                200,
+            )
+            .await;
+            c.expect(
+                200,
+                consume(
+                    t,
+                    &format!("{}:consume", plain.body["secret"].as_str().unwrap()),
+                ),
+            )
+            .await;
             // By id, with the invitee's access token (an existing user).
-            let by_id = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": t.user.email, "roleId": "OWNER"})), 200).await;
+            let by_id = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": t.user.email, "roleId": "OWNER"})),
+                200,
+            )
+            .await;
             let path = format!("{}:consume", by_id.body["id"].as_str().unwrap());
             c.expect(401, consume(t, &path)).await;
-            let token = inflow::invitations::tokens::mint_for(&env.app, &t.org_id, &t.user.id, 600, chrono::Utc::now()).await.unwrap();
-            c.expect(200, consume(t, &path).header("authorization", &format!("Bearer {token}"))).await;
+            let token = inflow::invitations::tokens::mint_for(
+                &env.app,
+                &t.org_id,
+                &t.user.id,
+                600,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            c.expect(
+                200,
+                consume(t, &path).header("authorization", &format!("Bearer {token}")),
+            )
+            .await;
             // Canceled, and unknown.
-            let canceled = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "c@example.com"})), 200).await;
-            setup(env, CancelFlow, admin_flow("POST", t, &format!("{}:cancel", canceled.body["id"].as_str().unwrap())), 200).await;
-            c.expect(400, consume(t, &format!("{}:consume", canceled.body["secret"].as_str().unwrap()))).await;
-            let forged = format!("{}.{}:consume", inflow::ids::new("inv"), inflow::ids::random(40));
+            let canceled = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": "c@example.com"})),
+                200,
+            )
+            .await;
+            setup(
+                env,
+                CancelFlow,
+                admin_flow(
+                    "POST",
+                    t,
+                    &format!("{}:cancel", canceled.body["id"].as_str().unwrap()),
+                ),
+                200,
+            )
+            .await;
+            c.expect(
+                400,
+                consume(
+                    t,
+                    &format!("{}:consume", canceled.body["secret"].as_str().unwrap()),
+                ),
+            )
+            .await;
+            let forged = format!(
+                "{}.{}:consume",
+                inflow::ids::new("inv"),
+                inflow::ids::random(40)
+            );
             c.expect(404, consume(t, &forged)).await;
             // Concurrent consumes: one transition, the others read it.
-            let raced = setup(env, CreateJoinOrganizationFlow, create_join(t, json!({"email": "racer@example.com"})), 200).await;
+            let raced = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(t, json!({"email": "racer@example.com"})),
+                200,
+            )
+            .await;
             let path = format!("{}:consume", raced.body["secret"].as_str().unwrap());
             let all = futures::future::join_all((0..5).map(|_| c.send(consume(t, &path)))).await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
@@ -713,8 +1275,17 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
         ListWebhookDeliveries => {
             failed_delivery(env, t).await;
             let res = c.expect(200, deliveries(t).query("status", "failed")).await;
-            assert_eq!(res.body["deliveries"].as_array().map(Vec::len), Some(1), "{}", res.raw);
-            c.expect(200, deliveries(t).query("status", "pending").query("limit", "5")).await;
+            assert_eq!(
+                res.body["deliveries"].as_array().map(Vec::len),
+                Some(1),
+                "{}",
+                res.raw
+            );
+            c.expect(
+                200,
+                deliveries(t).query("status", "pending").query("limit", "5"),
+            )
+            .await;
             c.expect(400, deliveries(t).query("status", "lost")).await;
         }
         ReplayWebhookDelivery => {
@@ -730,11 +1301,26 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
 /// A delivery that failed for good (the receiver answered 410); its id.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
     let receiver = Receiver::start(vec![], 410).await;
-    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now()).await.unwrap();
+    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
+        .await
+        .unwrap();
     assigned(env, t, &t.user.email).await;
-    env.pump_webhooks(&env.webhook_worker(&[0], false).await, Duration::from_millis(1500)).await;
-    let res = setup(env, ListWebhookDeliveries, deliveries(t).query("status", "failed"), 200).await;
-    res.body["deliveries"][0]["id"].as_str().expect("a failed delivery").to_owned()
+    env.pump_webhooks(
+        &env.webhook_worker(&[0], false).await,
+        Duration::from_millis(1500),
+    )
+    .await;
+    let res = setup(
+        env,
+        ListWebhookDeliveries,
+        deliveries(t).query("status", "failed"),
+        200,
+    )
+    .await;
+    res.body["deliveries"][0]["id"]
+        .as_str()
+        .expect("a failed delivery")
+        .to_owned()
 }
 
 /// The webhook worker: fan-out (endpoints by Query on the table), delivery records, a retry to
@@ -745,10 +1331,14 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     let flaky = Receiver::start(vec![(500, vec![])], 200).await;
     let gone = Receiver::start(vec![], 410).await;
     for r in [&flaky, &gone] {
-        inflow::orgs::add_webhook(&env.app, &t.org_id, &r.url, None, chrono::Utc::now()).await.unwrap();
+        inflow::orgs::add_webhook(&env.app, &t.org_id, &r.url, None, chrono::Utc::now())
+            .await
+            .unwrap();
     }
     let (app, ddb, sqs) = env.counted();
-    let dlq = env.queue_url(&format!("{}-dlq", env.names.webhook_queue)).await;
+    let dlq = env
+        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
+        .await;
     let settings = inflow::delivery::Settings {
         schedule: vec![Duration::ZERO, Duration::ZERO],
         dead_letter_queue_url: dlq.clone(),
@@ -764,11 +1354,26 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     inflow::delivery::handle(&worker, sqs_event(&first)).await;
     inflow::delivery::handle(&worker, sqs_event(&first)).await;
     let handle = first[0].receipt_handle().unwrap();
-    env.app.sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.unwrap();
-    env.pump_webhooks(&worker, Duration::from_millis(1500)).await;
+    env.app
+        .sqs
+        .delete_message()
+        .queue_url(&queue)
+        .receipt_handle(handle)
+        .send()
+        .await
+        .unwrap();
+    env.pump_webhooks(&worker, Duration::from_millis(1500))
+        .await;
     assert_eq!((flaky.received().len(), gone.received().len()), (2, 1));
-    assert_eq!(env.drain(&dlq).await.len(), 1, "the 410 ended in the dead-letter queue");
-    ("webhook-worker".into(), permissions(&env, Some(&dlq), &ddb, &sqs, None))
+    assert_eq!(
+        env.drain(&dlq).await.len(),
+        1,
+        "the 410 ended in the dead-letter queue"
+    );
+    (
+        "webhook-worker".into(),
+        permissions(&env, Some(&dlq), &ddb, &sqs, None),
+    )
 }
 
 /// The email worker: an invitations-API invitation (its flow), a flows-API one (its inviter),
@@ -777,14 +1382,37 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
     let env = Env::new().await;
     let t = env.tenant().await;
     let domain = "iam-tests.example.com";
-    let _ = aws_sdk_sesv2::Client::new(&env.sdk).create_email_identity().email_identity(domain).send().await;
+    let _ = aws_sdk_sesv2::Client::new(&env.sdk)
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await;
     let (app, ddb, sqs) = env.counted();
     let ses_calls = CallCounter::default();
-    let ses = aws_sdk_sesv2::Client::from_conf(aws_sdk_sesv2::config::Builder::from(&env.sdk).interceptor(ses_calls.clone()).build());
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&env.sdk)
+            .interceptor(ses_calls.clone())
+            .build(),
+    );
     let settings = email::Settings::new(&format!("noreply@{domain}"), None).expect("settings");
     let worker = EmailWorker { app, ses, settings };
-    setup(&env, CreateInvitation, invitations("POST", &t, "").json(&json!({"email": "a@example.com"})), 201).await;
-    setup(&env, CreateJoinOrganizationFlow, create_join(&t, json!({"email": "b@example.com", "creatorUserId": t.user.id})), 200).await;
+    setup(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "a@example.com"})),
+        201,
+    )
+    .await;
+    setup(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(
+            &t,
+            json!({"email": "b@example.com", "creatorUserId": t.user.id}),
+        ),
+        200,
+    )
+    .await;
     let queue = env.app.config.email_queue_url.clone();
     let messages = env.receive(&queue).await;
     assert_eq!(messages.len(), 2);
@@ -793,7 +1421,10 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
         assert!(res.batch_item_failures.is_empty());
     }
     assert_eq!(ses_calls.count("SendEmail"), 2, "sent once each");
-    ("email-worker".into(), permissions(&env, None, &ddb, &sqs, Some(&ses_calls)))
+    (
+        "email-worker".into(),
+        permissions(&env, None, &ddb, &sqs, Some(&ses_calls)),
+    )
 }
 
 /// The sweeper: an overdue assignment (GSI1) and an expired invitation flow (GSI2).
@@ -801,12 +1432,31 @@ async fn sweeper() -> (String, BTreeSet<Permission>) {
     let env = Env::new().await;
     let t = env.tenant().await;
     let due = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
-    setup(&env, AssignFlow, assign(&t, &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": due})), 200).await;
-    setup(&env, CreateJoinOrganizationFlow, create_join(&t, json!({"email": "a@example.com", "ttl": "1s"})), 200).await;
+    setup(
+        &env,
+        AssignFlow,
+        assign(
+            &t,
+            &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": due}),
+        ),
+        200,
+    )
+    .await;
+    setup(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(&t, json!({"email": "a@example.com", "ttl": "1s"})),
+        200,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let (app, ddb, sqs) = env.counted();
     let s = Sweeper { app };
     let summary = sweeper::handle(&s, json!({})).await.expect("a sweep");
-    assert_eq!((summary.overdue.done, summary.expired.done), (1, 1), "{summary:?}");
+    assert_eq!(
+        (summary.overdue.done, summary.expired.done),
+        (1, 1),
+        "{summary:?}"
+    );
     ("sweeper".into(), permissions(&env, None, &ddb, &sqs, None))
 }

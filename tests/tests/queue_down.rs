@@ -8,7 +8,10 @@ fn with_unreachable_queue(env: &Env) -> App {
     let sqs = aws_sdk_sqs::config::Builder::from(&env.sdk)
         .endpoint_url("http://127.0.0.1:9")
         .build();
-    App { sqs: aws_sdk_sqs::Client::from_conf(sqs), ..env.app.clone() }
+    App {
+        sqs: aws_sdk_sqs::Client::from_conf(sqs),
+        ..env.app.clone()
+    }
 }
 
 async fn send(app: &App, f: Function, c: inflow_tests::Call) -> Answer {

@@ -6,23 +6,39 @@ use serde_json::json;
 
 /// Fresh records for one sample, so every step has something to act on.
 async fn placeholders(env: &Env, t: &Tenant, name: &str) -> Vec<(&'static str, String)> {
-    let created = env.send(Function::AssignFlow, assign(t, &assign_body(t))).await;
+    let created = env
+        .send(Function::AssignFlow, assign(t, &assign_body(t)))
+        .await;
     let email = format!("sample-{name}@example.com");
     let invited = env
-        .send(Function::CreateInvitation, invitations("POST", t, "").json(&json!({"email": email})))
+        .send(
+            Function::CreateInvitation,
+            invitations("POST", t, "").json(&json!({"email": email})),
+        )
         .await;
-    let create = call("POST", "/admin/v1/flows:createJoinOrganization").bearer(&t.admin_key).json(&json!({"email": email}));
+    let create = call("POST", "/admin/v1/flows:createJoinOrganization")
+        .bearer(&t.admin_key)
+        .json(&json!({"email": email}));
     let flow = env.send(Function::CreateJoinOrganizationFlow, create).await;
     vec![
         ("sk_test_placeholder", t.admin_key.clone()),
         ("pk_test_placeholder", t.user_key.clone()),
-        ("asgn_placeholder", created.body["assignmentId"].as_str().unwrap().to_owned()),
+        (
+            "asgn_placeholder",
+            created.body["assignmentId"].as_str().unwrap().to_owned(),
+        ),
         ("flow_placeholder", t.flow.id.clone()),
         ("org_placeholder", t.org_id.clone()),
         ("org-placeholder", t.org_slug.clone()),
         ("number_placeholder", invited.body["id"].to_string()),
-        ("inv_placeholder", flow.body["id"].as_str().unwrap().to_owned()),
-        ("secret_placeholder", flow.body["secret"].as_str().unwrap().to_owned()),
+        (
+            "inv_placeholder",
+            flow.body["id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "secret_placeholder",
+            flow.body["secret"].as_str().unwrap().to_owned(),
+        ),
         ("dlv_placeholder", failed_delivery(env, t).await),
     ]
 }
@@ -52,7 +68,9 @@ async fn failed_delivery(env: &Env, t: &Tenant) -> String {
         updated_at: now,
         next_attempt_at: None,
     };
-    inflow::store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d).await.unwrap();
+    inflow::store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+        .await
+        .unwrap();
     d.id
 }
 
@@ -61,9 +79,16 @@ async fn every_sample_event_runs_through_its_function() {
     let env = Env::new().await;
     // Four requests per sample: more than a standard key's minute allows as samples grow.
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
-    inflow::orgs::create_user(&env.app, &t.org_id, "employee@company.com", None, Role::Member, chrono::Utc::now())
-        .await
-        .unwrap();
+    inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        "employee@company.com",
+        None,
+        Role::Member,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -77,14 +102,21 @@ async fn every_sample_event_runs_through_its_function() {
         if WORKER_SAMPLES.contains(&name.as_str()) {
             continue;
         }
-        let function = Function::from_binary(&name).unwrap_or_else(|| panic!("events/{name}.json names no function"));
+        let function = Function::from_binary(&name)
+            .unwrap_or_else(|| panic!("events/{name}.json names no function"));
         let mut text = std::fs::read_to_string(&path).unwrap();
         for (placeholder, value) in placeholders(&env, &t, &name).await {
             text = text.replace(placeholder, &value);
         }
-        let req = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{name}.json: {e}"));
+        let req = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("events/{name}.json: {e}"));
         let res = Answer::from(function.call(&env.app, req).await);
-        assert!((200..300).contains(&res.status), "events/{name}.json: {} {}\n{text}", res.status, res.raw);
+        assert!(
+            (200..300).contains(&res.status),
+            "events/{name}.json: {} {}\n{text}",
+            res.status,
+            res.raw
+        );
         ran.push(function);
     }
     for f in Function::ALL {

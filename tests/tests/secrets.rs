@@ -1,6 +1,5 @@
 //! Keys are stored only as keyed hashes, and never logged.
 
-
 use inflow_tests::{assign, assign_body, Env, Function::*};
 
 #[tokio::test]
@@ -40,7 +39,6 @@ async fn no_plaintext_key_or_secret_in_the_table() {
         "the keyed hash is what is stored"
     );
 }
-
 
 #[tokio::test]
 async fn logs_carry_the_request_id_and_never_a_key() {

@@ -17,7 +17,12 @@ fn sweeper_of(env: &Env) -> Sweeper {
 }
 
 async fn sweep(s: &Sweeper) -> Summary {
-    sweeper::handle(s, json!({"detail-type": "Scheduled Event", "source": "aws.events"})).await.expect("a sweep with no failures")
+    sweeper::handle(
+        s,
+        json!({"detail-type": "Scheduled Event", "source": "aws.events"}),
+    )
+    .await
+    .expect("a sweep with no failures")
 }
 
 /// Assigns the tenant's flow to its user, due in `secs` seconds; the assignment id.
@@ -35,7 +40,10 @@ async fn wait_past(secs: f64) {
 }
 
 fn of_type<'a>(events: &'a [Event], kind: &str, field: &str, id: &str) -> Vec<&'a Event> {
-    events.iter().filter(|e| e.kind == kind && e.data[field] == id).collect()
+    events
+        .iter()
+        .filter(|e| e.kind == kind && e.data[field] == id)
+        .collect()
 }
 
 #[tokio::test]
@@ -49,9 +57,21 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
 
     wait_past(3.2).await;
     let first = sweep(&s).await;
-    assert_eq!((first.overdue.found, first.overdue.done, first.overdue.failed), (1, 1, 0), "{first:?}");
+    assert_eq!(
+        (
+            first.overdue.found,
+            first.overdue.done,
+            first.overdue.failed
+        ),
+        (1, 1, 0),
+        "{first:?}"
+    );
     for _ in 0..3 {
-        assert_eq!(sweep(&s).await.overdue.found, 0, "handled items leave the index");
+        assert_eq!(
+            sweep(&s).await.overdue.found,
+            0,
+            "handled items leave the index"
+        );
     }
     // Overlapping runs (a schedule that fires twice) find nothing more either.
     let (a, b) = tokio::join!(sweep(&s), sweep(&s));
@@ -60,22 +80,47 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
     let overdue = of_type(&events, "flow.overdue", "assignmentId", &id);
     assert_eq!(overdue.len(), 1, "{events:?}");
     assert_eq!(overdue[0].organization_id, t.org_id);
-    assert_eq!(overdue[0].request_id.as_deref(), Some(first.run_id.as_str()));
+    assert_eq!(
+        overdue[0].request_id.as_deref(),
+        Some(first.run_id.as_str())
+    );
     assert!(overdue[0].data["overdueAt"].is_string());
 
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
-    assert_eq!((got.body["status"].as_str(), got.body["overdue"].as_bool()), (Some("overdue"), Some(true)), "{}", got.raw);
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
+    assert_eq!(
+        (got.body["status"].as_str(), got.body["overdue"].as_bool()),
+        (Some("overdue"), Some(true)),
+        "{}",
+        got.raw
+    );
 
     // A crash between publishing and marking leaves the item in the index: the next run
     // publishes again, under the same event id, so the webhook worker delivers it once.
     let key = std::collections::HashMap::from([
-        ("PK".to_owned(), AttributeValue::S(format!("ORG#{}", t.org_id))),
+        (
+            "PK".to_owned(),
+            AttributeValue::S(format!("ORG#{}", t.org_id)),
+        ),
         ("SK".to_owned(), AttributeValue::S(format!("ASGN#{id}"))),
     ]);
-    let item = env.app.ddb.get_item().table_name(&env.app.config.table_name).set_key(Some(key.clone())).send().await.unwrap().item.unwrap();
+    let item = env
+        .app
+        .ddb
+        .get_item()
+        .table_name(&env.app.config.table_name)
+        .set_key(Some(key.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert!(item.get("GSI1PK").is_none() && item.get("overdue_at").is_some());
     let due = item["due_date"].as_s().unwrap().clone();
-    let due = chrono::DateTime::parse_from_rfc3339(&due).unwrap().with_timezone(&chrono::Utc);
+    let due = chrono::DateTime::parse_from_rfc3339(&due)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let sk = format!("{}#{}#{id}", due.format("%Y-%m-%dT%H:%M:%SZ"), t.org_id);
     env.app
         .ddb
@@ -92,7 +137,10 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
     let again = env.webhook_jobs().await;
     let again = of_type(&again, "flow.overdue", "assignmentId", &id);
     assert_eq!(again.len(), 1);
-    assert_eq!(again[0].id, overdue[0].id, "a repeat carries the same event id");
+    assert_eq!(
+        again[0].id, overdue[0].id,
+        "a repeat carries the same event id"
+    );
 }
 
 #[tokio::test]
@@ -101,16 +149,30 @@ async fn a_completed_assignment_never_gets_flow_overdue() {
     let t = env.tenant().await;
     let s = sweeper_of(&env);
     let id = assign_due_in(&env, &t, 2).await;
-    let res = env.send(CompleteAssignment, on_assignment("POST", "/complete", &t, &id)).await;
+    let res = env
+        .send(
+            CompleteAssignment,
+            on_assignment("POST", "/complete", &t, &id),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     wait_past(3.2).await;
     for _ in 0..3 {
         let summary = sweep(&s).await;
-        assert_eq!((summary.overdue.done, summary.overdue.failed), (0, 0), "{summary:?}");
+        assert_eq!(
+            (summary.overdue.done, summary.overdue.failed),
+            (0, 0),
+            "{summary:?}"
+        );
     }
     let events = env.webhook_jobs().await;
-    assert!(of_type(&events, "flow.overdue", "assignmentId", &id).is_empty(), "{events:?}");
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
+    assert!(
+        of_type(&events, "flow.overdue", "assignmentId", &id).is_empty(),
+        "{events:?}"
+    );
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
     assert_eq!(got.body["status"], "completed");
 }
 
@@ -125,13 +187,23 @@ async fn a_new_due_date_before_the_sweep_stands() {
     assert_eq!(assign_due_in(&env, &t, 3600).await, id);
     let summary = sweep(&s).await;
     assert_eq!(summary.overdue.done, 0, "{summary:?}");
-    assert!(of_type(&env.webhook_jobs().await, "flow.overdue", "assignmentId", &id).is_empty());
-    let got = env.send(GetAssignment, on_assignment("GET", "", &t, &id)).await;
+    assert!(of_type(
+        &env.webhook_jobs().await,
+        "flow.overdue",
+        "assignmentId",
+        &id
+    )
+    .is_empty());
+    let got = env
+        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .await;
     assert_eq!(got.body["status"], "assigned", "{}", got.raw);
 }
 
 async fn create_join(env: &Env, t: &Tenant, body: Value) -> Value {
-    let c = call("POST", "/admin/v1/flows:createJoinOrganization").bearer(&t.admin_key).json(&body);
+    let c = call("POST", "/admin/v1/flows:createJoinOrganization")
+        .bearer(&t.admin_key)
+        .json(&body);
     let res = env.send(CreateJoinOrganizationFlow, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
@@ -142,26 +214,61 @@ async fn an_invitation_flow_with_a_one_second_ttl_expires_in_storage() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let s = sweeper_of(&env);
-    let flow = create_join(&env, &t, json!({"email": "short-lived@example.com", "ttl": "1s"})).await;
+    let flow = create_join(
+        &env,
+        &t,
+        json!({"email": "short-lived@example.com", "ttl": "1s"}),
+    )
+    .await;
     let id = flow["id"].as_str().unwrap();
     // One consumed before its expiry is left alone.
     let kept = create_join(&env, &t, json!({"email": "quick@example.com", "ttl": "1s"})).await;
-    let res = env.send(inflow_tests::Function::ConsumeFlow, inflow_tests::consume(&t, &format!("{}:consume", kept["secret"].as_str().unwrap()))).await;
+    let res = env
+        .send(
+            inflow_tests::Function::ConsumeFlow,
+            inflow_tests::consume(&t, &format!("{}:consume", kept["secret"].as_str().unwrap())),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     let _ = env.webhook_jobs().await;
 
     wait_past(2.2).await;
     let summary = sweep(&s).await;
-    assert_eq!((summary.expired.found, summary.expired.done, summary.expired.failed), (1, 1, 0), "{summary:?}");
+    assert_eq!(
+        (
+            summary.expired.found,
+            summary.expired.done,
+            summary.expired.failed
+        ),
+        (1, 1, 0),
+        "{summary:?}"
+    );
     assert_eq!(sweep(&s).await.expired.found, 0);
 
     let table = &env.app.config.table_name;
-    let stored = inflow::store::invitations::get(&env.app.ddb, table, &t.org_id, id).await.unwrap().unwrap();
-    assert_eq!((stored.state, stored.state_reason.as_deref()), (InvitationState::Expired, Some("EXPIRED")));
-    let kept = inflow::store::invitations::get(&env.app.ddb, table, &t.org_id, kept["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let stored = inflow::store::invitations::get(&env.app.ddb, table, &t.org_id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.state, stored.state_reason.as_deref()),
+        (InvitationState::Expired, Some("EXPIRED"))
+    );
+    let kept = inflow::store::invitations::get(
+        &env.app.ddb,
+        table,
+        &t.org_id,
+        kept["id"].as_str().unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(kept.state, InvitationState::Completed);
     let events = env.webhook_jobs().await;
-    let expired: Vec<&Event> = events.iter().filter(|e| e.kind == "invitation.expired").collect();
+    let expired: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == "invitation.expired")
+        .collect();
     assert_eq!(expired.len(), 1, "{events:?}");
     assert_eq!(expired[0].data["invitationId"], id);
     let got = env.send(GetFlow, admin_flow("GET", &t, id)).await;
@@ -179,10 +286,30 @@ async fn the_sweeper_sample_runs() {
     let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(event["detail-type"], "Scheduled Event");
     let summary = sweeper::handle(&s, event).await.expect("a sweep");
-    assert_eq!((summary.overdue.done, summary.overdue.failed, summary.expired.failed), (1, 0, 0), "{summary:?}");
+    assert_eq!(
+        (
+            summary.overdue.done,
+            summary.overdue.failed,
+            summary.expired.failed
+        ),
+        (1, 0, 0),
+        "{summary:?}"
+    );
     let out = serde_json::to_value(&summary).unwrap();
-    assert!(out["runId"].is_string() && out["overdue"]["found"] == 1, "{out}");
-    assert_eq!(of_type(&env.webhook_jobs().await, "flow.overdue", "assignmentId", &id).len(), 1);
+    assert!(
+        out["runId"].is_string() && out["overdue"]["found"] == 1,
+        "{out}"
+    );
+    assert_eq!(
+        of_type(
+            &env.webhook_jobs().await,
+            "flow.overdue",
+            "assignmentId",
+            &id
+        )
+        .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -196,11 +323,32 @@ async fn a_bad_entry_fails_the_run_but_holds_up_nothing_else() {
         ("PK".to_owned(), AttributeValue::S("JUNK".into())),
         ("SK".to_owned(), AttributeValue::S("JUNK".into())),
         ("GSI1PK".to_owned(), AttributeValue::S("DUE".into())),
-        ("GSI1SK".to_owned(), AttributeValue::S("2000-01-01T00:00:00Z#org_x#asgn_x".into())),
+        (
+            "GSI1SK".to_owned(),
+            AttributeValue::S("2000-01-01T00:00:00Z#org_x#asgn_x".into()),
+        ),
     ]);
-    env.app.ddb.put_item().table_name(&env.app.config.table_name).set_item(Some(junk)).send().await.unwrap();
+    env.app
+        .ddb
+        .put_item()
+        .table_name(&env.app.config.table_name)
+        .set_item(Some(junk))
+        .send()
+        .await
+        .unwrap();
     wait_past(2.2).await;
-    let err = sweeper::handle(&s, json!({})).await.expect_err("a run with a failure fails");
+    let err = sweeper::handle(&s, json!({}))
+        .await
+        .expect_err("a run with a failure fails");
     assert!(err.to_string().contains("1 item(s) failed"), "{err}");
-    assert_eq!(of_type(&env.webhook_jobs().await, "flow.overdue", "assignmentId", &id).len(), 1);
+    assert_eq!(
+        of_type(
+            &env.webhook_jobs().await,
+            "flow.overdue",
+            "assignmentId",
+            &id
+        )
+        .len(),
+        1
+    );
 }

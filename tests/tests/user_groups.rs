@@ -1,6 +1,5 @@
 //! `POST /api/user`, exactly as seed 002 shows it: creating a user group, rotating its token.
 
-
 use inflow_tests::{call, wait_for_window_with, Answer, Call, Env, Function::*, Tenant};
 use serde_json::{json, Value};
 
@@ -711,7 +710,6 @@ async fn no_plaintext_token_in_the_table_with_an_idempotency_key() {
         "a token is stored in plain text"
     );
 }
-
 
 #[tokio::test]
 async fn logs_never_carry_a_token() {

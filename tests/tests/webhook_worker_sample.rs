@@ -7,11 +7,15 @@ async fn the_webhook_worker_sample_runs() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
-    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now()).await.unwrap();
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/webhook-worker.json"))
-        .unwrap()
-        .replace("org_placeholder", &t.org_id)
-        .replace("evt_placeholder", &inflow::ids::new("evt"));
+    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/webhook-worker.json"),
+    )
+    .unwrap()
+    .replace("org_placeholder", &t.org_id)
+    .replace("evt_placeholder", &inflow::ids::new("evt"));
     let event = serde_json::from_str(&text).expect("an SQS event");
     let worker = env.webhook_worker(&[0], false).await;
     let response = inflow::delivery::handle(&worker, event).await;

@@ -1,3 +1,6 @@
 //! The webhook worker: SQS-triggered, with partial batch failures.
 
-inflow::event_function!(inflow::delivery::WebhookWorker::from_env, inflow::delivery::handle);
+inflow::event_function!(
+    inflow::delivery::WebhookWorker::from_env,
+    inflow::delivery::handle
+);

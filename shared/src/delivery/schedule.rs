@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 
 /// Waits before attempts 2, 3, …; eight attempts in all.
 pub fn standard() -> Vec<Duration> {
-    [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600].into_iter().map(Duration::from_secs).collect()
+    [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
 }
 
 /// SQS delays a message at most 15 minutes; longer waits are chained hop by hop.
@@ -18,7 +21,11 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// The wait before the attempt after `attempts_made` (counted from the start of this round),
 /// or `None` when the schedule is spent.
-pub fn next_wait(schedule: &[Duration], attempts_made: usize, retry_after: Option<Duration>) -> Option<Duration> {
+pub fn next_wait(
+    schedule: &[Duration],
+    attempts_made: usize,
+    retry_after: Option<Duration>,
+) -> Option<Duration> {
     let planned = *schedule.get(attempts_made.checked_sub(1)?)?;
     Some(match retry_after {
         Some(asked) => planned.max(asked.min(MAX_RETRY_AFTER)),
@@ -32,7 +39,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     (at - now).to_std().ok()
 }
 
@@ -53,17 +62,37 @@ mod tests {
     #[test]
     fn retry_after_can_only_lengthen_the_wait() {
         let s = standard();
-        assert_eq!(next_wait(&s, 1, Some(Duration::from_secs(120))), Some(Duration::from_secs(120)));
-        assert_eq!(next_wait(&s, 2, Some(Duration::from_secs(1))), Some(Duration::from_secs(300)));
-        assert_eq!(next_wait(&s, 1, Some(Duration::from_secs(10_000_000))), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            next_wait(&s, 1, Some(Duration::from_secs(120))),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            next_wait(&s, 2, Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            next_wait(&s, 1, Some(Duration::from_secs(10_000_000))),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     #[test]
     fn retry_after_forms() {
-        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 10:01:00 GMT", now), Some(Duration::from_secs(60)));
-        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now), None);
+        let now = DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 10:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 22 Nov 2026 09:00:00 GMT", now),
+            None
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -58,8 +58,12 @@ impl reqwest::dns::Resolve for SafeResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.into_iter().filter(|a| allow_private || is_public(a.ip())).collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
             if allowed.is_empty() {
                 return Err(format!("{} resolves to no public address", name.as_str()).into());
             }
@@ -85,9 +89,24 @@ mod tests {
     #[test]
     fn internal_addresses_are_not_public() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-            "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
-            "64:ff9b::a9fe:a9fe", "224.0.0.1", "198.18.0.1", "2001:db8::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "224.0.0.1",
+            "198.18.0.1",
+            "2001:db8::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
@@ -95,7 +114,12 @@ mod tests {
 
     #[test]
     fn public_addresses_are_public() {
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -103,7 +127,10 @@ mod tests {
     #[test]
     fn literal_hosts_are_checked() {
         let url = |s: &str| reqwest::Url::parse(s).unwrap();
-        assert!(!literal_host_allowed(&url("http://127.0.0.1:8080/x"), false));
+        assert!(!literal_host_allowed(
+            &url("http://127.0.0.1:8080/x"),
+            false
+        ));
         assert!(!literal_host_allowed(&url("http://[::1]/x"), false));
         assert!(literal_host_allowed(&url("http://127.0.0.1:8080/x"), true));
         assert!(literal_host_allowed(&url("https://example.com/x"), false));

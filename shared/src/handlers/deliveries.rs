@@ -17,7 +17,13 @@ use crate::{
 };
 
 const fn endpoint(name: &'static str) -> Endpoint {
-    Endpoint { name, family: Family::Assignment, auth: Auth::Admin(Schemes::Bearer), idempotent: false, json_body: false }
+    Endpoint {
+        name,
+        family: Family::Assignment,
+        auth: Auth::Admin(Schemes::Bearer),
+        idempotent: false,
+        json_body: false,
+    }
 }
 
 fn view(d: &Delivery) -> Value {
@@ -44,27 +50,55 @@ fn view(d: &Delivery) -> Value {
 
 /// `GET /v1/webhooks/deliveries?status=failed|pending|delivered&limit=1-100`
 pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("list-webhook-deliveries"), |ctx| async move {
-        let status = match ctx.query("status") {
-            None => DeliveryStatus::Failed,
-            Some(s) => DeliveryStatus::parse(&s).ok_or_else(|| Error::invalid("status", "must be failed, pending or delivered"))?,
-        };
-        let limit = match ctx.query("limit") {
-            None => 100,
-            Some(l) => l.parse().ok().filter(|l| (1..=100).contains(l)).ok_or_else(|| Error::invalid("limit", "must be 1-100"))?,
-        };
-        let found = store::deliveries::by_status(&ctx.app.ddb, &ctx.app.config.table_name, &ctx.caller.org_id, status, limit).await?;
-        Ok(Reply::json(200, json!({"deliveries": found.iter().map(view).collect::<Vec<_>>()})))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("list-webhook-deliveries"),
+        |ctx| async move {
+            let status = match ctx.query("status") {
+                None => DeliveryStatus::Failed,
+                Some(s) => DeliveryStatus::parse(&s).ok_or_else(|| {
+                    Error::invalid("status", "must be failed, pending or delivered")
+                })?,
+            };
+            let limit = match ctx.query("limit") {
+                None => 100,
+                Some(l) => l
+                    .parse()
+                    .ok()
+                    .filter(|l| (1..=100).contains(l))
+                    .ok_or_else(|| Error::invalid("limit", "must be 1-100"))?,
+            };
+            let found = store::deliveries::by_status(
+                &ctx.app.ddb,
+                &ctx.app.config.table_name,
+                &ctx.caller.org_id,
+                status,
+                limit,
+            )
+            .await?;
+            Ok(Reply::json(
+                200,
+                json!({"deliveries": found.iter().map(view).collect::<Vec<_>>()}),
+            ))
+        },
+    )
     .await
 }
 
 /// `POST /v1/webhooks/deliveries/{deliveryId}/replay`: 202, the delivery pending again.
 pub async fn replay_webhook_delivery(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("replay-webhook-delivery"), |ctx| async move {
-        let id = ctx.path_param("deliveryId").ok_or_else(|| Error::not_found(Resource::Delivery, ""))?;
-        let d = delivery::replay(ctx.app, &ctx.caller.org_id, &id, ctx.now).await?;
-        Ok(Reply::json(202, json!({"delivery": view(&d)})))
-    })
+    serve(
+        app,
+        req,
+        &endpoint("replay-webhook-delivery"),
+        |ctx| async move {
+            let id = ctx
+                .path_param("deliveryId")
+                .ok_or_else(|| Error::not_found(Resource::Delivery, ""))?;
+            let d = delivery::replay(ctx.app, &ctx.caller.org_id, &id, ctx.now).await?;
+            Ok(Reply::json(202, json!({"delivery": view(&d)})))
+        },
+    )
     .await
 }

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{into_flow, resent, Terms, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS, MAX_TTL_SECS};
+use super::{
+    announce, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms, MAX_MESSAGE_CHARS,
+    MAX_TTL_SECS,
+};
 use crate::{
     app::App,
     error::{Error, Resource},
@@ -62,8 +65,22 @@ pub async fn invite(
                 1,
             )
             .await?;
-            let terms = Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now };
-            let inv = into_flow(id.clone(), &caller.org_id, flow, number, email.clone(), None, terms);
+            let terms = Terms {
+                secret: &secret,
+                message: message.clone(),
+                ttl_secs,
+                expire_time,
+                now,
+            };
+            let inv = into_flow(
+                id.clone(),
+                &caller.org_id,
+                flow,
+                number,
+                email.clone(),
+                None,
+                terms,
+            );
             store::invitations::insert(&app.ddb, table, &inv)
                 .await?
                 .then_some(inv)
@@ -73,7 +90,13 @@ pub async fn invite(
         }
         Some(existing) => {
             let previous = existing.secret_hash.clone();
-            let terms = Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now };
+            let terms = Terms {
+                secret: &secret,
+                message: message.clone(),
+                ttl_secs,
+                expire_time,
+                now,
+            };
             let inv = resent(existing, terms);
             store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous)
                 .await?

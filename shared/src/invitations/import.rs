@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{into_flow, resent, Terms, addresses, announce, derived_id, expiry, new_secret, Secret, MAX_MESSAGE_CHARS};
+use super::{
+    addresses, announce, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
+    MAX_MESSAGE_CHARS,
+};
 use crate::{
     app::App,
     error::Error,
@@ -122,11 +125,34 @@ pub async fn import(
                 continue;
             }
             // Expired or canceled: the same record comes back, pending again.
-            Some(inv) => resent(inv.clone(), Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now }),
+            Some(inv) => resent(
+                inv.clone(),
+                Terms {
+                    secret: &secret,
+                    message: message.clone(),
+                    ttl_secs,
+                    expire_time,
+                    now,
+                },
+            ),
             None => {
                 let number = next_number;
                 next_number += 1;
-                into_flow(id.clone(), &caller.org_id, flow, number, address.email, address.name, Terms { secret: &secret, message: message.clone(), ttl_secs, expire_time, now })
+                into_flow(
+                    id.clone(),
+                    &caller.org_id,
+                    flow,
+                    number,
+                    address.email,
+                    address.name,
+                    Terms {
+                        secret: &secret,
+                        message: message.clone(),
+                        ttl_secs,
+                        expire_time,
+                        now,
+                    },
+                )
             }
         };
         made.push((inv, secret));

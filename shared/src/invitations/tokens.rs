@@ -54,7 +54,13 @@ pub fn verify(secret: &str, token: &str) -> Result<Claims, Error> {
 
 /// A token for a user of an organization, named by id or email. An email with no user yet
 /// (an invitee) becomes both the subject and the `email` claim.
-pub async fn mint_for(app: &crate::App, org_id: &str, user: &str, ttl_secs: i64, now: DateTime<Utc>) -> Result<String, Error> {
+pub async fn mint_for(
+    app: &crate::App,
+    org_id: &str,
+    user: &str,
+    ttl_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
     let table = &app.config.table_name;
     let org = crate::store::orgs::get_org(&app.ddb, table, org_id).await?;
     let secret = app.sealer.open(&org.user_token_secret_sealed)?;

@@ -6,10 +6,10 @@ use aws_sdk_dynamodb::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{unless_condition_failed, 
+use super::{
     cancelled_by_condition, from_item, get_s, key, org_pk,
     orgs::{flow_key, user_by_email_key},
-    s, to_item, Item, GSI1PK, GSI1SK, SK,
+    s, to_item, unless_condition_failed, Item, GSI1PK, GSI1SK, SK,
 };
 use crate::{
     error::Error,
@@ -191,7 +191,9 @@ pub async fn reassign(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
+    unless_condition_failed(result)?
+        .map(|out| from_item(out.attributes.unwrap_or_default()))
+        .transpose()
 }
 
 pub async fn get(

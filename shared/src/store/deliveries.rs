@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{unless_condition_failed, from_item, key, n, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK};
+use super::{
+    from_item, key, n, org_pk, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK,
+};
 use crate::{
     delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
@@ -27,7 +29,11 @@ fn status_sort_key(at: DateTime<Utc>, id: &str) -> String {
 }
 
 /// Writes a new delivery; `false` if it exists (the event was fanned out before).
-pub async fn create_if_absent(ddb: &aws_sdk_dynamodb::Client, table: &str, d: &Delivery) -> Result<bool, Error> {
+pub async fn create_if_absent(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    d: &Delivery,
+) -> Result<bool, Error> {
     let mut item = to_item(org_pk(&d.org_id), format!("DLV#{}", d.id), d)?;
     item.insert(GSI1PK.into(), s(status_partition(&d.org_id, d.status)));
     item.insert(GSI1SK.into(), s(status_sort_key(d.updated_at, &d.id)));
@@ -41,7 +47,12 @@ pub async fn create_if_absent(ddb: &aws_sdk_dynamodb::Client, table: &str, d: &D
     Ok(unless_condition_failed(result)?.is_some())
 }
 
-pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Delivery>, Error> {
+pub async fn get(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<Delivery>, Error> {
     super::get_as(ddb, table, dlv_key(org_id, id), true).await
 }
 
@@ -69,7 +80,9 @@ pub async fn claim(
         .table_name(table)
         .set_key(Some(dlv_key(org_id, id)))
         .update_expression("SET attempt = :n, lease_until = :lease")
-        .condition_expression("#status = :pending AND (attempt = :prev OR (attempt = :n AND lease_until < :now))")
+        .condition_expression(
+            "#status = :pending AND (attempt = :prev OR (attempt = :n AND lease_until < :now))",
+        )
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
         .expression_attribute_values(":n", n(attempt))
@@ -80,11 +93,29 @@ pub async fn claim(
         .send()
         .await;
     match result {
-        Ok(out) => Ok(Claim::Claimed(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-            let Some(current) = get(ddb, table, org_id, id).await? else { return Ok(Claim::Done) };
-            let leased = current.lease_until.is_some_and(|until| until >= now.timestamp());
-            Ok(if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased { Claim::Busy } else { Claim::Done })
+        Ok(out) => Ok(Claim::Claimed(from_item(
+            out.attributes.unwrap_or_default(),
+        )?)),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            let Some(current) = get(ddb, table, org_id, id).await? else {
+                return Ok(Claim::Done);
+            };
+            let leased = current
+                .lease_until
+                .is_some_and(|until| until >= now.timestamp());
+            Ok(
+                if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased
+                {
+                    Claim::Busy
+                } else {
+                    Claim::Done
+                },
+            )
         }
         Err(err) => Err(err.into()),
     }
@@ -127,7 +158,13 @@ pub async fn record(
 
 /// Puts a settled delivery back to pending for a replay; the retry schedule starts over.
 /// `None` if it is pending already (or gone).
-pub async fn reopen(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str, now: DateTime<Utc>) -> Result<Option<Delivery>, Error> {
+pub async fn reopen(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Delivery>, Error> {
     let result = ddb
         .update_item()
         .table_name(table)
@@ -142,7 +179,9 @@ pub async fn reopen(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, i
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
+    unless_condition_failed(result)?
+        .map(|out| from_item(out.attributes.unwrap_or_default()))
+        .transpose()
 }
 
 /// An organization's deliveries in one status, most recently updated first.
@@ -163,5 +202,9 @@ pub async fn by_status(
         .limit(limit)
         .send()
         .await?;
-    out.items.unwrap_or_default().into_iter().map(from_item).collect()
+    out.items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect()
 }

@@ -4,7 +4,10 @@
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
-use super::{unless_condition_failed, from_item, key, org_pk, s, to_item, Item, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK};
+use super::{
+    from_item, key, org_pk, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK,
+    GSI2PK, GSI2SK,
+};
 use crate::{
     error::Error,
     model::{Invitation, InvitationState},
@@ -146,7 +149,9 @@ pub async fn close(
         .return_values(ReturnValue::AllNew)
         .send()
         .await;
-    unless_condition_failed(result)?.map(|out| from_item(out.attributes.unwrap_or_default())).transpose()
+    unless_condition_failed(result)?
+        .map(|out| from_item(out.attributes.unwrap_or_default()))
+        .transpose()
 }
 
 /// The write that marks an open, unexpired invitation consumed; part of consume's transaction.

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{unless_condition_failed, get_n, get_s, key, n, s, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
+use super::{get_n, get_s, key, n, s, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
 use crate::{
     error::{Error, Resource},
     keys::KeyKind,

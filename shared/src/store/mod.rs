@@ -96,21 +96,39 @@ pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
 
 /// The output of a conditional write, or `None` when its condition failed (a lost race or a
 /// state that does not allow it); any other failure is an error.
-pub(crate) fn unless_condition_failed<T, E, R>(result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<Option<T>, Error>
+pub(crate) fn unless_condition_failed<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<Option<T>, Error>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(out) => Ok(Some(out)),
-        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(err)
+            if err.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(err.into()),
     }
 }
 
 /// One item by key, as a domain value.
-pub(crate) async fn get_as<T: DeserializeOwned>(ddb: &aws_sdk_dynamodb::Client, table: &str, key: Item, consistent: bool) -> Result<Option<T>, Error> {
-    let out = ddb.get_item().table_name(table).set_key(Some(key)).consistent_read(consistent).send().await?;
+pub(crate) async fn get_as<T: DeserializeOwned>(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+    consistent: bool,
+) -> Result<Option<T>, Error> {
+    let out = ddb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(consistent)
+        .send()
+        .await?;
     out.item.map(from_item).transpose()
 }
 

@@ -190,7 +190,13 @@ pub async fn get_user(
     org_id: &str,
     user_id: &str,
 ) -> Result<Option<User>, Error> {
-    super::get_as(ddb, table, key(org_pk(org_id), format!("USER#{user_id}")), false).await
+    super::get_as(
+        ddb,
+        table,
+        key(org_pk(org_id), format!("USER#{user_id}")),
+        false,
+    )
+    .await
 }
 
 /// A flow by its slug: the slug claim carries the whole flow, so this is one read.
@@ -200,7 +206,13 @@ pub async fn flow_by_slug(
     org_id: &str,
     slug: &str,
 ) -> Result<Option<Flow>, Error> {
-    super::get_as(ddb, table, key(org_pk(org_id), format!("FLOWSLUG#{slug}")), false).await
+    super::get_as(
+        ddb,
+        table,
+        key(org_pk(org_id), format!("FLOWSLUG#{slug}")),
+        false,
+    )
+    .await
 }
 
 pub async fn create_flow(

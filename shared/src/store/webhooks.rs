@@ -21,12 +21,28 @@ pub async fn put(
     Ok(())
 }
 
-pub async fn get(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, id: &str) -> Result<Option<Endpoint>, Error> {
-    super::get_as(ddb, table, key(org_pk(org_id), format!("WEBHOOK#{id}")), false).await
+pub async fn get(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<Endpoint>, Error> {
+    super::get_as(
+        ddb,
+        table,
+        key(org_pk(org_id), format!("WEBHOOK#{id}")),
+        false,
+    )
+    .await
 }
 
 /// The organization's endpoints subscribed to an event type (one Query on its partition).
-pub async fn subscribed(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &str, event_type: &str) -> Result<Vec<Endpoint>, Error> {
+pub async fn subscribed(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    event_type: &str,
+) -> Result<Vec<Endpoint>, Error> {
     let out = ddb
         .query()
         .table_name(table)
@@ -35,6 +51,14 @@ pub async fn subscribed(ddb: &aws_sdk_dynamodb::Client, table: &str, org_id: &st
         .expression_attribute_values(":prefix", s("WEBHOOK#"))
         .send()
         .await?;
-    let endpoints: Vec<Endpoint> = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-    Ok(endpoints.into_iter().filter(|e| e.events.iter().any(|t| t == event_type)).collect())
+    let endpoints: Vec<Endpoint> = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(endpoints
+        .into_iter()
+        .filter(|e| e.events.iter().any(|t| t == event_type))
+        .collect())
 }
