@@ -203,7 +203,10 @@ async fn run(options: &Options) -> Result<(), String> {
         return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
-    // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time.
+    // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time. SQS
+    // is a constant-time stub from here on (see sqs_stub.rs): moto's ~10 ms a call would
+    // swamp what is measured.
+    let stub = sqs_stub::start().await?;
     eprintln!("bench: setting up the endpoints");
     let total = IN_PROCESS + WARM_UP + requests;
     let mut scenarios = Vec::new();
@@ -214,7 +217,8 @@ async fn run(options: &Options) -> Result<(), String> {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
-        let (counted, ddb_calls, sqs_calls) = s.env.counted();
+        let (mut counted, ddb_calls, sqs_calls) = s.env.counted();
+        counted.sqs = stub_sqs(&s.env, &stub, &sqs_calls);
         let (mut ddb, mut sqs, mut times, mut cpu, mut failures) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for req in &s.requests[..IN_PROCESS] {
@@ -276,11 +280,10 @@ async fn run(options: &Options) -> Result<(), String> {
 
     // 4. Through the local stack: cargo lambda watch's router -> the release binaries.
     if let Some(stack) = options.get("stack") {
-        stack_phase(stack, &lambda_dir, &scenarios, &mut report).await?;
+        stack_phase(stack, &lambda_dir, &scenarios, &stub, &mut report).await?;
     }
 
-    // 5. Imports (SQS on a constant-time stub: see sqs_stub.rs).
-    let stub = sqs_stub::start().await?;
+    // 5. Imports.
     for n in options
         .get("imports")
         .unwrap_or("100,1000,5000")
@@ -298,6 +301,15 @@ async fn run(options: &Options) -> Result<(), String> {
 
     let text = report.render();
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))
+}
+
+/// An SQS client of `env`'s that sends to the stub, its calls counted by `counter`.
+fn stub_sqs(env: &Env, stub: &str, counter: &inflow_tests::CallCounter) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(&env.sdk)
+        .endpoint_url(stub)
+        .interceptor(counter.clone())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
 }
 
 /// The configuration every function reads, pointing at this run's private resources.
@@ -345,12 +357,15 @@ async fn stack_phase(
     stack: &str,
     lambda_dir: &Path,
     scenarios: &[scenarios::Scenario],
+    sqs_stub: &str,
     report: &mut Report,
 ) -> Result<(), String> {
     let mut processes = HashMap::new();
     let mut envs = vec![("hello", Vec::new())];
     for s in scenarios {
-        envs.push((s.function.binary(), app_env(&s.env).await));
+        let mut vars = app_env(&s.env).await;
+        vars.push(("AWS_ENDPOINT_URL_SQS".into(), sqs_stub.into()));
+        envs.push((s.function.binary(), vars));
     }
     for (name, app_env) in envs {
         let child = tokio::process::Command::new(lambda_dir.join(name).join("bootstrap"))
@@ -450,13 +465,8 @@ async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String
     let request = scenarios::import_request(&t, &scenarios::addresses(&format!("bulk{n}-"), n))
         .call()
         .request();
-    let (mut app, ddb, _) = env.counted();
-    let sqs = inflow_tests::CallCounter::default();
-    let stub = aws_sdk_sqs::config::Builder::from(&env.sdk)
-        .endpoint_url(sqs_stub)
-        .interceptor(sqs.clone())
-        .build();
-    app.sqs = aws_sdk_sqs::Client::from_conf(stub);
+    let (mut app, ddb, sqs) = env.counted();
+    app.sqs = stub_sqs(env, sqs_stub, &sqs);
     let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
     let res = inflow_tests::Answer::from(Function::ImportInvitations.call(&app, request).await);
     let (elapsed, cpu) = (ms(started.elapsed()), tls::cpu_ms() - cpu_before);

@@ -170,9 +170,9 @@ impl Report {
              (the router of Cargo.toml) to the release binaries, after {} not counted.",
             self.in_process, self.requests, crate::WARM_UP
         ));
-        line(&mut out, "- **Imports:** one request each, in-process, DynamoDB on the emulator and SQS on a constant-time stub \
-             (moto's SQS slows down linearly with queue depth: ~10 ms per SendMessageBatch on an empty queue, over 1 s \
-             at 2,000 messages).".into());
+        line(&mut out, "- **SQS** is a constant-time stub on loopback for the endpoints and imports (moto's SQS costs \
+             ~10 ms per SendMessageBatch on an empty queue and slows down linearly with queue depth, over 1 s at 2,000 \
+             messages); DynamoDB and Secrets Manager are the emulator. **Imports:** one request each, in-process.".into());
         line(&mut out, format!(
             "- **Baselines in this run:** hello world: init {:.2} ms, peak {:.1} MiB; emulator p50s: GetItem {:.2} ms, \
              GetSecretValue {:.2} ms (init waits for one: the column \"× hello w/o secret\" takes it out); \
