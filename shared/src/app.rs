@@ -47,9 +47,17 @@ impl App {
     }
 }
 
-/// The standard AWS configuration chain, with our HTTPS client (see [`crate::tls`]).
+/// The AWS configuration of a function: region and credentials from the environment, where
+/// Lambda puts them, and our HTTPS client (see [`crate::tls`]). The default chains would build
+/// an STS client (for web identity) and an IMDS client at init, which a function never uses:
+/// a sixth of init's instructions (docs/benchmarks.md, "Profile of init").
 pub async fn sdk_config() -> Result<aws_config::SdkConfig, Error> {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
     Ok(aws_config::from_env()
+        .region(EnvironmentVariableRegionProvider::new())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
         .http_client(crate::tls::http_client()?)
         .load()
         .await)
