@@ -50,7 +50,7 @@ impl App {
 /// The AWS configuration of a function: region and credentials from the environment, where
 /// Lambda puts them, and our HTTPS client (see [`crate::tls`]). The default chains would build
 /// an STS client (for web identity) and an IMDS client at init, which a function never uses:
-/// a sixth of init's instructions (docs/benchmarks.md, "Profile of init").
+/// a sixth of init's instructions (docs/profiles.md).
 pub async fn sdk_config() -> Result<aws_config::SdkConfig, Error> {
     use aws_config::environment::{
         EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
