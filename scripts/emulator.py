@@ -6,6 +6,11 @@ condition. Real DynamoDB applies each conditional write atomically, and our rate
 uniqueness claims rely on that. Serializing DynamoDB requests restores it; other services
 (SQS long polls above all) stay concurrent.
 
+TransactWriteItems backs up the items it touches rather than whole tables: moto deep-copies
+every table in the transaction, once per item, to roll back on failure, so one transaction cost
+O(table size) (tens of milliseconds once a table held a few thousand items), which no real
+DynamoDB call does. The outcome is the same: all of the writes, or none.
+
 It also answers GET /_inflow/sent-mail with the mail SES has sent (v1 and v2 API), as a JSON
 list of {id, source, destinations, subject, body}. moto's own /moto-api/data.json has it too,
 but it dumps every model of every service (megabytes with many test tables) and fails outright
@@ -24,6 +29,66 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: F4
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 _dynamodb = threading.Lock()
+
+
+def cheap_transaction_rollback():
+    import copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class CopyKeepingTables:
+        """The copy module for moto's DynamoDB backend, except that a Table is not copied."""
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, memo=None):
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def touched(backend, transact_items):
+        """(table, hash, range, a copy of the item or None) for each item a transaction names."""
+        found = []
+        for entry in transact_items:
+            try:
+                _, op = next(iter(entry.items()))
+                table = backend.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                key = op.get("Key") or op["Item"]
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.has_range_key else None
+                item = table.get_item(hash_value, range_value)
+            except Exception:  # moto itself rejects it, before writing it
+                continue
+            found.append((table, hash_value, range_value, copy.deepcopy(item)))
+        return found
+
+    def restore(found):
+        for table, hash_value, range_value, item in reversed(found):
+            if range_value is None:
+                table.items.pop(hash_value, None)
+                if item is not None:
+                    table.items[hash_value] = item
+            else:
+                table.items[hash_value].pop(range_value, None)
+                if item is not None:
+                    table.items[hash_value][range_value] = item
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        found = touched(self, transact_items)
+        try:
+            return original(self, transact_items)
+        except Exception:
+            restore(found)
+            raise
+
+    models.copy = CopyKeepingTables()
+    models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def serialize_dynamodb(app):
@@ -68,6 +133,7 @@ def sent_mail(app):
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
+    cheap_transaction_rollback()
     app = DomainDispatcherApplication(create_backend_app)
     app = sent_mail(serialize_dynamodb(app))
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
