@@ -5,6 +5,7 @@ table. Runs against moto's in-process backend, with the emulator's patch applied
     .venv/bin/python scripts/test_emulator.py        (make test runs it)
 """
 import copy
+import os
 import sys
 import unittest
 from pathlib import Path
@@ -17,6 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator  # noqa: E402
 
 emulator.cheap_transaction_rollback()
+
+# moto's in-process backend, not a running emulator that make test's environment points at.
+for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[name]
 
 TABLE = "t"
 
