@@ -221,13 +221,17 @@ async fn run(options: &Options) -> Result<(), String> {
         counted.sqs = stub_sqs(&s.env, &stub, &sqs_calls);
         let (mut ddb, mut sqs, mut times, mut cpu, mut failures) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
+        let mut over_io = Vec::new();
         for req in &s.requests[..IN_PROCESS] {
             let request = req.call().request();
             ddb_calls.reset();
             sqs_calls.reset();
             let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
             let res = s.function.call(&counted, request).await;
-            times.push(ms(started.elapsed()));
+            let wall = ms(started.elapsed());
+            let waited = ms(ddb_calls.waited() + sqs_calls.waited());
+            over_io.push(wall / waited.max(f64::EPSILON));
+            times.push(wall);
             cpu.push(tls::cpu_ms() - cpu_before);
             ddb.push(ddb_calls.total() as f64);
             sqs.push(sqs_calls.total() as f64);
@@ -238,6 +242,7 @@ async fn run(options: &Options) -> Result<(), String> {
             &ddb,
             &sqs,
             (median(&times), median(&cpu)),
+            median(&over_io),
             failures,
         ));
     }

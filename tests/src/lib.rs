@@ -486,13 +486,23 @@ pub async fn wait_for_window_with(secs: i64) {
     }
 }
 
-/// Counts the AWS calls (round trips, retries included) a client makes, by operation, and keeps
-/// what each operation touched (see [`CallCounter::touched`]).
+/// Counts the AWS calls (round trips, retries included) a client makes, by operation, keeps
+/// what each operation touched (see [`CallCounter::touched`]), and adds up the time between
+/// sending each request and receiving its response (see [`CallCounter::waited`]).
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter(
     std::sync::Arc<std::sync::Mutex<HashMap<String, usize>>>,
     std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>,
+    std::sync::Arc<std::sync::Mutex<std::time::Duration>>,
 );
+
+/// When the current attempt's request went out (kept in the attempt's config bag).
+#[derive(Debug, Clone)]
+struct SentAt(std::time::Instant);
+
+impl aws_smithy_types::config_bag::Storable for SentAt {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
 
 impl CallCounter {
     pub fn count(&self, operation: &str) -> usize {
@@ -506,6 +516,13 @@ impl CallCounter {
     pub fn reset(&self) {
         self.0.lock().unwrap().clear();
         self.1.lock().unwrap().clear();
+        *self.2.lock().unwrap() = std::time::Duration::ZERO;
+    }
+
+    /// The time spent waiting for responses (transmit to response, summed over the calls, so
+    /// concurrent calls count twice): what the emulator and the network took.
+    pub fn waited(&self) -> std::time::Duration {
+        *self.2.lock().unwrap()
     }
 
     /// Every operation made, with what IAM authorizes it on: one entry per kind of part of a
@@ -532,6 +549,20 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
             .map(|m| m.name().to_owned())
             .unwrap_or_default();
         *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        cfg.interceptor_state()
+            .store_put(SentAt(std::time::Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(SentAt(at)) = cfg.load::<SentAt>() {
+            *self.2.lock().unwrap() += at.elapsed();
+        }
         Ok(())
     }
 
