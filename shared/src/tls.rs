@@ -35,11 +35,7 @@ pub fn http_client() -> Result<SharedHttpClient, Error> {
         }
         None => AMAZON_ROOTS.to_vec(),
     };
-    http_client_trusting(roots)
-}
-
-fn http_client_trusting(pem: Vec<u8>) -> Result<SharedHttpClient, Error> {
-    let trust = TrustStore::empty().with_pem_certificate(pem);
+    let trust = TrustStore::empty().with_pem_certificate(roots);
     let context = TlsContext::builder()
         .with_trust_store(trust)
         .build()

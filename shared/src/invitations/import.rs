@@ -111,6 +111,13 @@ pub async fn import(
     let mut made: Vec<(Invitation, Secret)> = Vec::new();
     for (address, id) in invitees.into_iter().zip(ids) {
         let secret = new_secret(&app.hasher, &id);
+        let terms = Terms {
+            secret: &secret,
+            message: message.clone(),
+            ttl_secs,
+            expire_time,
+            now,
+        };
         let inv = match existing.get(&id) {
             Some(inv) if inv.state_at(now).is_open() => {
                 result
@@ -125,16 +132,7 @@ pub async fn import(
                 continue;
             }
             // Expired or canceled: the same record comes back, pending again.
-            Some(inv) => resent(
-                inv.clone(),
-                Terms {
-                    secret: &secret,
-                    message: message.clone(),
-                    ttl_secs,
-                    expire_time,
-                    now,
-                },
-            ),
+            Some(inv) => resent(inv.clone(), terms),
             None => {
                 let number = next_number;
                 next_number += 1;
@@ -145,13 +143,7 @@ pub async fn import(
                     number,
                     address.email,
                     address.name,
-                    Terms {
-                        secret: &secret,
-                        message: message.clone(),
-                        ttl_secs,
-                        expire_time,
-                        now,
-                    },
+                    terms,
                 )
             }
         };
