@@ -25,10 +25,15 @@ fi
 
 # Every AWS::Serverless::Function of the template has an aarch64 ELF executable named bootstrap.
 python3 - "$build_dir" <<'EOF'
-import pathlib, re, sys
+import importlib.util, pathlib, sys, yaml
+# The template read with check-routes.py's loader, which knows CloudFormation's short tags.
+spec = importlib.util.spec_from_file_location("check_routes", "scripts/check-routes.py")
+check_routes = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(check_routes)
 build = pathlib.Path(sys.argv[1])
-template = pathlib.Path("template.yaml").read_text()
-functions = re.findall(r"^  (\w+):\n    Type: AWS::Serverless::Function$", template, re.M)
+with open("template.yaml") as f:
+    resources = yaml.load(f, Loader=check_routes.Loader)["Resources"]
+functions = [n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
 bad = []
 for name in functions:
     bootstrap = build / name / "bootstrap"
