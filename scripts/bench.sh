@@ -36,15 +36,7 @@ trap 'exit 130' INT TERM
 # A throwaway CA and a certificate for 127.0.0.1/localhost, trusted through AWS_CA_BUNDLE;
 # bundle.pem (the system roots plus it) shows what a whole trust store costs init.
 tls=.dev/bench-tls
-mkdir -p "$tls"
-if [[ ! -f $tls/leaf.pem ]]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 3650 \
-    -subj "/CN=Inflow bench CA" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -keyout "$tls/leaf.key" -out "$tls/leaf.csr" -subj "/CN=localhost" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext"
-  openssl x509 -req -in "$tls/leaf.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
-    -out "$tls/leaf.pem" -days 3650 -extfile "$tls/ext" 2>/dev/null
-fi
+scripts/tls-cert.sh "$tls"
 cat /etc/ssl/certs/ca-certificates.crt "$tls/ca.pem" >"$tls/bundle.pem" 2>/dev/null || cp "$tls/ca.pem" "$tls/bundle.pem"
 tls_port=$(free_port)
 .venv/bin/python bench/tls_proxy.py "$tls_port" "$MOTO_PORT" "$tls/leaf.pem" "$tls/leaf.key" &
