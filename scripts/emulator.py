@@ -11,6 +11,11 @@ every table in the transaction, once per item, to roll back on failure, so one t
 O(table size) (tens of milliseconds once a table held a few thousand items), which no real
 DynamoDB call does. The outcome is the same: all of the writes, or none.
 
+Query reads only the items its key condition can match. moto sorts the whole table (with a
+Python comparison per pair of keys) and then filters it, for every Query, so a query's cost grew
+with the table (34 ms for an index query of a 2,000-item table, against 1 ms for a GetItem);
+DynamoDB's does not. moto's own query then runs on those items, so the answer is the same.
+
 It also answers GET /_inflow/sent-mail with the mail SES has sent (v1 and v2 API), as a JSON
 list of {id, source, destinations, subject, body}. moto's own /moto-api/data.json has it too,
 but it dumps every model of every service (megabytes with many test tables) and fails outright
@@ -91,6 +96,56 @@ def cheap_transaction_rollback():
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def queries_read_one_partition():
+    from collections import defaultdict
+
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    def candidates(table, hash_key, index_name, conditions):
+        """The table's items, as moto stores them, that the query's key condition can match."""
+        if not index_name:
+            found = defaultdict(dict)
+            if hash_key is not None and hash_key in table.items:
+                found[hash_key] = table.items[hash_key]
+            return found
+
+        def matches(item):
+            for name, value in conditions:
+                found = item.attrs.get(name)
+                if found is None or found != value:
+                    return False
+            return True
+
+        found = defaultdict(dict)
+        for hash_value, stored in table.items.items():
+            if not table.range_key_attr:
+                if matches(stored):
+                    found[hash_value] = stored
+                continue
+            kept = {r: item for r, item in stored.items() if matches(item)}
+            if kept:
+                found[hash_value] = kept
+        return found
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name and not conditions:
+            return original(self, hash_key, *args, **kwargs)
+        everything = self.items
+        # Safe: serialize_dynamodb runs one DynamoDB request at a time.
+        self.items = candidates(self, hash_key, index_name, conditions)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            self.items = everything
+
+    query.moto_query = original
+    Table.query = query
+
+
 def serialize_dynamodb(app):
     def wrapped(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -134,6 +189,7 @@ def sent_mail(app):
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     cheap_transaction_rollback()
+    queries_read_one_partition()
     app = DomainDispatcherApplication(create_backend_app)
     app = sent_mail(serialize_dynamodb(app))
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)

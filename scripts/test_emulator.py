@@ -1,11 +1,15 @@
-"""Tests of scripts/emulator.py's change to moto: a TransactWriteItems that fails leaves every
-item as it was (all or nothing), one that succeeds applies every write, and neither copies the
-table. Runs against moto's in-process backend, with the emulator's patch applied.
+"""Tests of scripts/emulator.py's changes to moto, against moto's in-process backend with the
+emulator's patches applied:
+- a TransactWriteItems that fails leaves every item as it was (all or nothing), one that
+  succeeds applies every write, and neither copies the table;
+- a Query that reads only the partition its key names answers exactly what moto's own Query,
+  which sorts and filters the whole table, answers.
 
     .venv/bin/python scripts/test_emulator.py        (make test runs it)
 """
 import copy
 import os
+import random
 import sys
 import unittest
 from pathlib import Path
@@ -18,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import emulator  # noqa: E402
 
 emulator.cheap_transaction_rollback()
+emulator.queries_read_one_partition()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
 for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -88,6 +93,93 @@ class TransactionRollback(unittest.TestCase):
         self.assertEqual(self.get("a")["v"], {"N": "2"})
         self.assertEqual(self.get("b")["v"], {"N": "1"})
         self.assertIsNone(self.get("gone"))
+
+
+class PartitionQueries(unittest.TestCase):
+    """The same queries, answered by the patched Query and by moto's own, on one table."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        string_keys = ["PK", "SK", "GSI1PK", "GSI1SK"]
+        self.ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in string_keys]
+            + [{"AttributeName": "n", "AttributeType": "N"}],
+            GlobalSecondaryIndexes=[
+                {"IndexName": "GSI1", "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                               {"AttributeName": "GSI1SK", "KeyType": "RANGE"}]},
+                {"IndexName": "ByNumber", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                 "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                               {"AttributeName": "n", "KeyType": "RANGE"}]},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        rng = random.Random(7)
+        for i in range(300):
+            item = {"PK": {"S": f"p{rng.randrange(8)}"}, "SK": {"S": f"s{i:03}"}, "v": {"N": str(i)}}
+            if rng.random() < 0.8:  # the rest are not in the indexes
+                item["GSI1PK"] = {"S": f"g{rng.randrange(5)}"}
+                item["GSI1SK"] = {"S": f"{rng.randrange(50):02}"}
+                item["n"] = {"N": str(rng.randrange(-20, 20))}
+            self.ddb.put_item(TableName=TABLE, Item=item)
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def every_page(self, request):
+        pages, start = [], None
+        while True:
+            page = self.ddb.query(**request, **({"ExclusiveStartKey": start} if start else {}))
+            page.pop("ResponseMetadata")
+            pages.append(page)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return pages
+
+    def requests(self):
+        def query(key, values, **more):
+            values = {k: ({"N": v} if k in (":n", ":v") else {"S": v}) for k, v in values.items()}
+            return {"TableName": TABLE, "KeyConditionExpression": key,
+                    "ExpressionAttributeValues": values, **more}
+
+        for p in ["p0", "p3", "p7", "nobody"]:
+            yield query("PK = :p", {":p": p})
+            yield query("PK = :p AND SK > :s", {":p": p, ":s": "s150"}, Limit=7)
+            yield query("PK = :p AND begins_with(SK, :s)", {":p": p, ":s": "s1"},
+                        ScanIndexForward=False, Limit=4)
+            yield query("PK = :p", {":p": p, ":v": "100"}, FilterExpression="v > :v", Limit=9)
+        for g in ["g0", "g1", "g2", "g3", "g4", "nobody"]:
+            yield query("GSI1PK = :g", {":g": g}, IndexName="GSI1")
+            yield query("GSI1PK = :g AND GSI1SK BETWEEN :a AND :b", {":g": g, ":a": "10", ":b": "30"},
+                        IndexName="GSI1", Limit=5, ScanIndexForward=False)
+            yield query("GSI1PK = :g AND n < :n", {":g": g, ":n": "0"}, IndexName="ByNumber", Limit=6)
+
+    def test_answers_what_moto_answers_page_by_page(self):
+        from moto.dynamodb.models.table import Table
+
+        patched = Table.query
+        self.assertTrue(hasattr(patched, "moto_query"), "the patch is applied")
+        answered = 0
+        for request in self.requests():
+            ours = self.every_page(request)
+            with mock.patch.object(Table, "query", patched.moto_query):
+                theirs = self.every_page(request)
+            self.assertEqual(ours, theirs, request)
+            answered += any(p["Count"] for p in ours)
+        self.assertGreaterEqual(answered, 20, "most requests found items")
+
+    def test_does_not_read_other_partitions(self):
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        with mock.patch.object(DynamoType, "__lt__", wraps=DynamoType.__lt__, autospec=True) as compared:
+            self.ddb.query(TableName=TABLE, KeyConditionExpression="PK = :p",
+                           ExpressionAttributeValues={":p": {"S": "p1"}})
+        # Sorting one partition of ~40 items, not the 300-item table.
+        self.assertLess(compared.call_count, 400)
 
 
 if __name__ == "__main__":
