@@ -3,11 +3,14 @@ emulator's patches applied:
 - a TransactWriteItems that fails leaves every item as it was (all or nothing), one that
   succeeds applies every write, and neither copies the table;
 - a Query that reads only the partition its key names answers exactly what moto's own Query,
-  which sorts and filters the whole table, answers.
+  which sorts and filters the whole table, answers;
+- responses with attribute values of every type are the same JSON whether the emulator writes
+  the values or moto's serializer does.
 
     .venv/bin/python scripts/test_emulator.py        (make test runs it)
 """
 import copy
+import json
 import os
 import random
 import sys
@@ -23,6 +26,7 @@ import emulator  # noqa: E402
 
 emulator.cheap_transaction_rollback()
 emulator.queries_read_one_partition()
+emulator.attribute_values_written_directly()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
 for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -180,6 +184,81 @@ class PartitionQueries(unittest.TestCase):
                            ExpressionAttributeValues={":p": {"S": "p1"}})
         # Sorting one partition of ~40 items, not the 300-item table.
         self.assertLess(compared.call_count, 400)
+
+
+class DirectAttributeValues(unittest.TestCase):
+    """Raw response bodies through moto's server app, written both ways."""
+
+    ITEM = {
+        "PK": {"S": "a"}, "SK": {"S": "b"}, "empty": {"S": ""}, "n": {"N": "-1.50"},
+        "bin": {"B": "AAEC/w=="}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2.5"]},
+        "bs": {"BS": ["AA==", "/w=="]}, "null": {"NULL": True}, "yes": {"BOOL": True},
+        "no": {"BOOL": False}, "list": {"L": [{"S": "s"}, {"N": "3"}, {"L": []}, {"M": {}}]},
+        "map": {"M": {"deep": {"M": {"b": {"B": "AQ=="}, "l": {"L": [{"NULL": True}]}}}}},
+    }
+
+    def setUp(self):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.test import Client
+
+        self.mock = mock_aws()
+        self.mock.start()
+        self.client = Client(DomainDispatcherApplication(create_backend_app))
+        self.call("CreateTable", {
+            "TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "PK", "AttributeType": "S"},
+                                     {"AttributeName": "SK", "AttributeType": "S"}],
+        })
+        self.call("PutItem", {"TableName": TABLE, "Item": self.ITEM})
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def call(self, operation, body):
+        response = self.client.post("/", data=json.dumps(body), headers={
+            "Host": "dynamodb.us-east-1.amazonaws.com",
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, "
+                             "SignedHeaders=host, Signature=0",
+        })
+        return response.status_code, json.loads(response.get_data())
+
+    def both_ways(self, operation, body):
+        from moto.core.serialize import BaseJSONSerializer
+
+        patched = BaseJSONSerializer._serialize_type_structure
+        ours = self.call(operation, body)
+        with mock.patch.object(BaseJSONSerializer, "_serialize_type_structure", patched.moto_serialize):
+            theirs = self.call(operation, body)
+        return ours, theirs
+
+    def test_every_kind_of_value_is_written_as_moto_writes_it(self):
+        key = {"PK": {"S": "a"}, "SK": {"S": "b"}}
+        requests = [
+            ("GetItem", {"TableName": TABLE, "Key": key}),
+            ("PutItem", {"TableName": TABLE, "Item": self.ITEM, "ReturnValues": "ALL_OLD",
+                         "ReturnConsumedCapacity": "TOTAL"}),
+            ("UpdateItem", {"TableName": TABLE, "Key": key, "UpdateExpression": "SET extra = :v",
+                            "ExpressionAttributeValues": {":v": {"M": {"k": {"NS": ["7"]}}}},
+                            "ReturnValues": "ALL_NEW"}),
+            ("Query", {"TableName": TABLE, "KeyConditionExpression": "PK = :p",
+                       "ExpressionAttributeValues": {":p": {"S": "a"}}, "Limit": 1}),
+            ("Scan", {"TableName": TABLE}),
+            ("BatchGetItem", {"RequestItems": {TABLE: {"Keys": [key]}}}),
+            ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": TABLE, "Key": key}}]}),
+            # An error that carries the item.
+            ("PutItem", {"TableName": TABLE, "Item": self.ITEM, "ConditionExpression": "attribute_not_exists(PK)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}),
+            ("DescribeTable", {"TableName": TABLE}),
+        ]
+        for operation, body in requests:
+            ours, theirs = self.both_ways(operation, body)
+            self.assertEqual(ours, theirs, operation)
+        status, got = self.call("GetItem", {"TableName": TABLE, "Key": key})
+        self.assertEqual(status, 200)
+        self.assertEqual({k: v for k, v in got["Item"].items() if k != "extra"}, self.ITEM)
 
 
 if __name__ == "__main__":
