@@ -395,6 +395,50 @@ async fn import_invites_adds_existing_users_and_reports_bad_entries() {
 }
 
 #[tokio::test]
+async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_again() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    invite(&env, &t, "accepted@example.com").await;
+    let secret = env.secret_in(&env.email_jobs().await[0]);
+    let accepted = env
+        .send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+        .await;
+    assert!(accepted.status < 300, "{}", accepted.raw);
+    let canceled = invite(&env, &t, "canceled@example.com").await;
+    let number = canceled.body["id"].to_string();
+    let deleted = env
+        .send(
+            DeleteInvitation,
+            invitations("DELETE", &t, &format!("/{number}")),
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    env.email_jobs().await;
+
+    let list = "accepted@example.com, canceled@example.com";
+    let res = env
+        .send(
+            ImportInvitations,
+            invitations("POST", &t, "/import").json(&json!({"list": list})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    assert_eq!(res.body["erroneous_emails"], json!([]));
+    // Accepting made the user: an import adds users, it does not invite them.
+    let added = res.body["added_users"].as_array().unwrap();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["email"], "accepted@example.com");
+    let invited = res.body["invitations"].as_array().unwrap();
+    assert_eq!(invited.len(), 1);
+    // The canceled invitation itself comes back, pending, under its number.
+    assert_eq!(invited[0]["email"], "canceled@example.com");
+    assert_eq!(invited[0]["state"], "pending");
+    assert_eq!(invited[0]["id"].to_string(), number);
+    let jobs = env.email_jobs().await;
+    assert_eq!(jobs.len(), 1, "one mail, to the canceled address");
+}
+
+#[tokio::test]
 async fn import_of_1000_addresses_costs_batches_not_entries() {
     let env = Env::new().await;
     let t = env.tenant().await;

@@ -110,6 +110,11 @@ pub async fn import(
 
     let mut made: Vec<(Invitation, Secret)> = Vec::new();
     for (address, id) in invitees.into_iter().zip(ids) {
+        let previous = existing.get(&id);
+        if let Some(reason) = previous.and_then(|inv| skipped(inv, now)) {
+            result.erroneous.push((address.email, reason.into()));
+            continue;
+        }
         let secret = new_secret(&app.hasher, &id);
         let terms = Terms {
             secret: &secret,
@@ -118,19 +123,7 @@ pub async fn import(
             expire_time,
             now,
         };
-        let inv = match existing.get(&id) {
-            Some(inv) if inv.state_at(now).is_open() => {
-                result
-                    .erroneous
-                    .push((address.email, "Already invited".into()));
-                continue;
-            }
-            Some(inv) if inv.state == InvitationState::Completed => {
-                result
-                    .erroneous
-                    .push((address.email, "Already accepted".into()));
-                continue;
-            }
+        let inv = match previous {
             // Expired or canceled: the same record comes back, pending again.
             Some(inv) => resent(inv.clone(), terms),
             None => {
@@ -157,4 +150,15 @@ pub async fn import(
     announce(app, &made, request_id, now).await?;
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
     Ok(result)
+}
+
+/// Why an import leaves out an address that already has an invitation to the flow, if it does.
+fn skipped(inv: &Invitation, now: DateTime<Utc>) -> Option<&'static str> {
+    if inv.state_at(now).is_open() {
+        Some("Already invited")
+    } else if inv.state == InvitationState::Completed {
+        Some("Already accepted")
+    } else {
+        None
+    }
 }
