@@ -129,7 +129,9 @@ async fn run(options: &Options) -> Result<(), String> {
     names.insert(0, "hello".into());
     let binary = |name: &str| lambda_dir.join(name).join("bootstrap");
     report.arch = report::arch_of(&binary("hello"));
-    let mut launches: HashMap<String, (Vec<f64>, Vec<f64>, Vec<f64>)> = HashMap::new();
+    // Per binary: init ms, peak KiB, init CPU ms, one of each per launch.
+    type Launches = (Vec<f64>, Vec<f64>, Vec<f64>);
+    let mut launches: HashMap<String, Launches> = HashMap::new();
     eprintln!(
         "bench: init and memory, {runs} launches of {} binaries",
         names.len()

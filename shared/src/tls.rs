@@ -81,7 +81,7 @@ mod tests {
             b"not pem",
             b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         ] {
-            let error = check_roots(bad).err().expect("rejected");
+            let error = check_roots(bad).expect_err("rejected");
             assert!(matches!(error, Error::Config(_)), "{error:?}");
         }
     }

@@ -61,7 +61,8 @@ async fn invitations_endpoints_refuse_hostile_input() {
     let env = Env::new().await;
     let t: Tenant = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let before = env.items().await.len();
-    let creating: [(Function, fn(&Tenant) -> Call); 2] = [
+    type Make = fn(&Tenant) -> Call;
+    let creating: [(Function, Make); 2] = [
         (CreateInvitation, |t| invitations("POST", t, "")),
         (ImportInvitations, |t| invitations("POST", t, "/import")),
     ];

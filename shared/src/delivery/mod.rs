@@ -181,7 +181,7 @@ impl WebhookWorker {
         )
         .await?
         {
-            Claim::Claimed(d) => d,
+            Claim::Claimed(d) => *d,
             Claim::Done => return Ok(()),
             Claim::Busy => {
                 return Err(Error::Unavailable(

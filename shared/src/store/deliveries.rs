@@ -57,7 +57,8 @@ pub async fn get(
 }
 
 pub enum Claim {
-    Claimed(Delivery),
+    /// Boxed: a delivery with its attempts is large beside the other two.
+    Claimed(Box<Delivery>),
     /// Already made (or the delivery is settled): nothing to do.
     Done,
     /// Another worker holds this attempt's lease right now.
@@ -93,9 +94,9 @@ pub async fn claim(
         .send()
         .await;
     match result {
-        Ok(out) => Ok(Claim::Claimed(from_item(
+        Ok(out) => Ok(Claim::Claimed(Box::new(from_item(
             out.attributes.unwrap_or_default(),
-        )?)),
+        )?))),
         Err(err)
             if matches!(
                 err.as_service_error(),
