@@ -269,31 +269,23 @@ async fn run(options: &Options) -> Result<(), String> {
     report.update_item_p50 = median(&updates);
 
     // 3. The emulator's own latency for one plain GetItem, in this run.
-    let mut gets = Vec::new();
-    for _ in 0..200 {
-        let started = Instant::now();
-        env.app
-            .ddb
-            .get_item()
-            .table_name(&env.app.config.table_name)
-            .key(
-                "PK",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", t.org_id)),
-            )
-            .key(
-                "SK",
-                aws_sdk_dynamodb::types::AttributeValue::S("ORG".into()),
-            )
-            .send()
-            .await
-            .map_err(|e| format!("GetItem: {e}"))?;
-        gets.push(ms(started.elapsed()));
-    }
-    report.get_item_p50 = median(&gets);
+    let get_item = GetItem {
+        env: &env,
+        org_id: &t.org_id,
+    };
+    report.get_item_p50 = median(&get_item.times(200).await?);
 
     // 4. Through the local stack: cargo lambda watch's router -> the release binaries.
     if let Some(stack) = options.get("stack") {
-        stack_phase(stack, &lambda_dir, &scenarios, &stub, &mut report).await?;
+        stack_phase(
+            stack,
+            &lambda_dir,
+            &scenarios,
+            &stub,
+            &get_item,
+            &mut report,
+        )
+        .await?;
     }
 
     // 5. Imports.
@@ -315,6 +307,39 @@ async fn run(options: &Options) -> Result<(), String> {
     let text = report.render();
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))
 }
+
+/// One plain GetItem of an organization, the yardstick of the stack ratio.
+struct GetItem<'a> {
+    env: &'a Env,
+    org_id: &'a str,
+}
+
+impl GetItem<'_> {
+    /// The wall time of each of `n` GetItems, one at a time, in ms.
+    async fn times(&self, n: usize) -> Result<Vec<f64>, String> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let started = Instant::now();
+            self.env
+                .app
+                .ddb
+                .get_item()
+                .table_name(&self.env.app.config.table_name)
+                .key("PK", AttributeValue::S(format!("ORG#{}", self.org_id)))
+                .key("SK", AttributeValue::S("ORG".into()))
+                .send()
+                .await
+                .map_err(|e| format!("GetItem: {e}"))?;
+            times.push(ms(started.elapsed()));
+        }
+        Ok(times)
+    }
+}
+
+/// GetItems timed on each side of an endpoint's load, so that its ratio compares numbers
+/// measured within the same minute (a shared machine's speed drifts over a run).
+const GET_ITEMS_BESIDE_LOAD: usize = 50;
 
 /// An SQS client of `env`'s that sends to the stub, its calls counted by `counter`.
 fn stub_sqs(env: &Env, stub: &str, counter: &inflow_tests::CallCounter) -> aws_sdk_sqs::Client {
@@ -371,6 +396,7 @@ async fn stack_phase(
     lambda_dir: &Path,
     scenarios: &[scenarios::Scenario],
     sqs_stub: &str,
+    get_item: &GetItem<'_>,
     report: &mut Report,
 ) -> Result<(), String> {
     let mut processes = HashMap::new();
@@ -411,13 +437,16 @@ async fn stack_phase(
     for s in scenarios {
         let name = s.function.binary();
         eprintln!("bench: {name} through the local stack");
+        let mut beside = get_item.times(GET_ITEMS_BESIDE_LOAD).await?;
         let (p50, p99, sent, failures) =
             load_through(&base, name, &s.requests[IN_PROCESS..]).await?;
+        beside.extend(get_item.times(GET_ITEMS_BESIDE_LOAD).await?);
         let pid = processes[name].id().unwrap_or(0);
         let row = report.function_mut(name);
         row.load_peak_kib = runtime::peak_kib(pid);
         if let Some(e) = row.endpoint.as_mut() {
             e.stack = Some((p50, p99, sent, failures));
+            e.get_item_beside_p50 = median(&beside);
         }
     }
     for (_, mut child) in processes {
