@@ -1,5 +1,6 @@
 //! Seed 001: invitations of a flow.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use inflow::model::Role;
 use inflow_tests::{admin_flow, consume, invitations, Answer, Env, Function::*, Tenant};
 use serde_json::{json, Value};
@@ -436,6 +437,31 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
     assert_eq!(invited[0]["id"].to_string(), number);
     let jobs = env.email_jobs().await;
     assert_eq!(jobs.len(), 1, "one mail, to the canceled address");
+
+    // With the user gone (its email item deleted), the accepted invitation still keeps the
+    // address out.
+    env.app
+        .ddb
+        .delete_item()
+        .table_name(&env.app.config.table_name)
+        .key("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))
+        .key("SK", AttributeValue::S("EMAIL#accepted@example.com".into()))
+        .send()
+        .await
+        .unwrap();
+    let res = env
+        .send(
+            ImportInvitations,
+            invitations("POST", &t, "/import").json(&json!({"list": "accepted@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    assert_eq!(
+        res.body["erroneous_emails"],
+        json!([{"accepted@example.com": "Already accepted"}])
+    );
+    assert_eq!(res.body["invitations"], json!([]));
+    assert!(env.email_jobs().await.is_empty());
 }
 
 #[tokio::test]
