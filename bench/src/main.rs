@@ -407,6 +407,8 @@ async fn stack_phase(
         envs.push((s.function.binary(), vars));
     }
     for (name, app_env) in envs {
+        let log = std::fs::File::create(log_path(name))
+            .map_err(|e| format!("{}: {e}", log_path(name).display()))?;
         let child = tokio::process::Command::new(lambda_dir.join(name).join("bootstrap"))
             .env_clear()
             .envs(launch_env(name, &app_env))
@@ -415,7 +417,7 @@ async fn stack_phase(
                 format!("http://{stack}/.rt/{name}"),
             )
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -447,6 +449,7 @@ async fn stack_phase(
         if let Some(e) = row.endpoint.as_mut() {
             e.stack = Some((p50, p99, sent, failures));
             e.get_item_beside_p50 = median(&beside);
+            e.in_function_p50 = logged_p50(name);
         }
     }
     for (_, mut child) in processes {
@@ -454,6 +457,25 @@ async fn stack_phase(
         let _ = child.wait().await;
     }
     Ok(())
+}
+
+/// Where a function's log lines go while the stack phase runs it.
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("inflow-bench-{name}-log.json"))
+}
+
+/// The median of the latencies a function logged for its own requests ("request finished":
+/// authentication through the reply, without the runtime's event decoding), after the warm-up.
+fn logged_p50(name: &str) -> f64 {
+    let text = std::fs::read_to_string(log_path(name)).unwrap_or_default();
+    let latencies: Vec<f64> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request finished")
+        .filter_map(|line| line["fields"]["latency_ms"].as_f64())
+        .skip(WARM_UP)
+        .collect();
+    median(&latencies)
 }
 
 /// Runs the load client on `requests` (the first WARM_UP are not counted):

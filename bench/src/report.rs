@@ -55,6 +55,8 @@ pub struct EndpointRow {
     pub stack: Option<(f64, f64, usize, usize)>,
     /// The emulator's GetItem p50, measured just before and after that load.
     pub get_item_beside_p50: f64,
+    /// The p50 of the latency the function logged for those requests itself.
+    pub in_function_p50: f64,
 }
 
 pub struct ImportRow {
@@ -108,6 +110,7 @@ impl EndpointRow {
             failures,
             stack: None,
             get_item_beside_p50: f64::NAN,
+            in_function_p50: f64::NAN,
         }
     }
 
@@ -179,7 +182,9 @@ impl Report {
              rate-limit minute); \"handler ÷ its I/O wait\" divides each request's wall time by the time its own calls \
              waited for their responses (the same interceptor times them), so it is what our code adds to its I/O \
              whatever each operation costs the emulator; then {} requests, one at a time from a second process, through `cargo lambda watch` \
-             (the router of Cargo.toml) to the release binaries, after {} not counted; each endpoint's ratio \
+             (the router of Cargo.toml) to the release binaries, after {} not counted (\"in the function\" is the latency \
+             each function logs for its own requests: authentication through the reply, without the runtime's \
+             event decoding or the router); each endpoint's ratio \
              divides its p50 by the calls times the p50 of {} GetItems timed just before and after its load, so that \
              both sides come from the same minute of a shared machine.",
             self.in_process, self.requests, crate::WARM_UP, 2 * crate::GET_ITEMS_BESIDE_LOAD
@@ -196,7 +201,7 @@ impl Report {
             self.stack_overhead_p50
         ));
 
-        line(&mut out, "| function | binary MiB | init ms (CPU) | × hello | × hello w/o secret | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | handler ÷ its I/O wait | stack p50 / p99 ms | p50 ÷ (calls × GetItem beside it) | missed targets |".into());
+        line(&mut out, "| function | binary MiB | init ms (CPU) | × hello | × hello w/o secret | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | handler ÷ its I/O wait | stack p50 / p99 ms (p50 in the function) | p50 ÷ (calls × GetItem beside it) | missed targets |".into());
         line(
             &mut out,
             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|".into(),
@@ -242,7 +247,7 @@ impl Report {
                 }
                 if let Some((p50, p99, _, failures)) = e.stack {
                     let r = p50 / (e.calls() * e.get_item_beside_p50);
-                    stack = format!("{p50:.2} / {p99:.2}");
+                    stack = format!("{p50:.2} / {p99:.2} ({:.2})", e.in_function_p50);
                     stack_ratio = format!("{r:.2}");
                     if r > MAX_STACK_RATIO {
                         misses.push(format!("ratio > {MAX_STACK_RATIO}"));
