@@ -435,21 +435,28 @@ async fn stack_phase(
         };
         WARM_UP + report.requests
     ];
+    let hello_pid = processes["hello"].id().unwrap_or(0);
+    let cpu_before = runtime::cpu_ms(hello_pid).unwrap_or(f64::NAN);
     report.stack_overhead_p50 = load_through(&base, "hello", &hello).await?.0;
+    report.hello_cpu_per_request =
+        (runtime::cpu_ms(hello_pid).unwrap_or(f64::NAN) - cpu_before) / hello.len() as f64;
     for s in scenarios {
         let name = s.function.binary();
         eprintln!("bench: {name} through the local stack");
+        let pid = processes[name].id().unwrap_or(0);
         let mut beside = get_item.times(GET_ITEMS_BESIDE_LOAD).await?;
+        let cpu_before = runtime::cpu_ms(pid).unwrap_or(f64::NAN);
         let (p50, p99, sent, failures) =
             load_through(&base, name, &s.requests[IN_PROCESS..]).await?;
+        let cpu = runtime::cpu_ms(pid).unwrap_or(f64::NAN) - cpu_before;
         beside.extend(get_item.times(GET_ITEMS_BESIDE_LOAD).await?);
-        let pid = processes[name].id().unwrap_or(0);
         let row = report.function_mut(name);
         row.load_peak_kib = runtime::peak_kib(pid);
         if let Some(e) = row.endpoint.as_mut() {
             e.stack = Some((p50, p99, sent, failures));
             e.get_item_beside_p50 = median(&beside);
             e.in_function_p50 = logged_p50(name);
+            e.binary_cpu_per_request = cpu / (sent + WARM_UP) as f64;
         }
     }
     for (_, mut child) in processes {

@@ -28,6 +28,8 @@ pub struct Report {
     pub update_item_p50: f64,
     pub secret_read_p50: f64,
     pub stack_overhead_p50: f64,
+    /// hello world's CPU per request through the stack (ms).
+    pub hello_cpu_per_request: f64,
     pub imports: Vec<ImportRow>,
     pub tls: Option<Tls>,
 }
@@ -57,6 +59,8 @@ pub struct EndpointRow {
     pub get_item_beside_p50: f64,
     /// The p50 of the latency the function logged for those requests itself.
     pub in_function_p50: f64,
+    /// The function process's CPU over that load, per request (ms).
+    pub binary_cpu_per_request: f64,
 }
 
 pub struct ImportRow {
@@ -111,6 +115,7 @@ impl EndpointRow {
             stack: None,
             get_item_beside_p50: f64::NAN,
             in_function_p50: f64::NAN,
+            binary_cpu_per_request: f64::NAN,
         }
     }
 
@@ -132,6 +137,7 @@ impl Report {
             update_item_p50: f64::NAN,
             secret_read_p50: 0.0,
             stack_overhead_p50: f64::NAN,
+            hello_cpu_per_request: f64::NAN,
             imports: Vec::new(),
             tls: None,
         }
@@ -184,7 +190,8 @@ impl Report {
              whatever each operation costs the emulator; then {} requests, one at a time from a second process, through `cargo lambda watch` \
              (the router of Cargo.toml) to the release binaries, after {} not counted (\"in the function\" is the latency \
              each function logs for its own requests: authentication through the reply, without the runtime's \
-             event decoding or the router); each endpoint's ratio \
+             event decoding or the router; \"the binary's CPU a request\" is the function process's CPU over its load, \
+             all threads, divided by the requests); each endpoint's ratio \
              divides its p50 by the calls times the p50 of {} GetItems timed just before and after its load, so that \
              both sides come from the same minute of a shared machine.",
             self.in_process, self.requests, crate::WARM_UP, 2 * crate::GET_ITEMS_BESIDE_LOAD
@@ -196,12 +203,12 @@ impl Report {
             "- **Baselines in this run:** hello world: init {:.2} ms, peak {:.1} MiB; emulator p50s: GetItem {:.2} ms, \
              one authentication, i.e. the rate limit's conditional UpdateItem that every request makes, {:.2} ms, \
              GetSecretValue {:.2} ms (init waits for one: the column \"× hello w/o secret\" takes it out); \
-             the local stack alone (hello through watch) p50 {:.2} ms.\n",
+             the local stack alone (hello through watch) p50 {:.2} ms, hello's CPU {:.3} ms a request.\n",
             hello.init_ms, hello.peak_kib / 1024.0, self.get_item_p50, self.update_item_p50, self.secret_read_p50,
-            self.stack_overhead_p50
+            self.stack_overhead_p50, self.hello_cpu_per_request
         ));
 
-        line(&mut out, "| function | binary MiB | init ms (CPU) | × hello | × hello w/o secret | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | handler ÷ its I/O wait | stack p50 / p99 ms (p50 in the function) | p50 ÷ (calls × GetItem beside it) | missed targets |".into());
+        line(&mut out, "| function | binary MiB | init ms (CPU) | × hello | × hello w/o secret | peak MiB init / load | DynamoDB calls | SQS calls | handler p50 ms wall / CPU | handler ÷ its I/O wait | stack p50 / p99 ms (p50 in the function; the binary's CPU a request) | p50 ÷ (calls × GetItem beside it) | missed targets |".into());
         line(
             &mut out,
             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|".into(),
@@ -247,7 +254,10 @@ impl Report {
                 }
                 if let Some((p50, p99, _, failures)) = e.stack {
                     let r = p50 / (e.calls() * e.get_item_beside_p50);
-                    stack = format!("{p50:.2} / {p99:.2} ({:.2})", e.in_function_p50);
+                    stack = format!(
+                        "{p50:.2} / {p99:.2} ({:.2}; {:.2})",
+                        e.in_function_p50, e.binary_cpu_per_request
+                    );
                     stack_ratio = format!("{r:.2}");
                     if r > MAX_STACK_RATIO {
                         misses.push(format!("ratio > {MAX_STACK_RATIO}"));
