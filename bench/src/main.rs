@@ -453,10 +453,15 @@ async fn stack_phase(
         let row = report.function_mut(name);
         row.load_peak_kib = runtime::peak_kib(pid);
         if let Some(e) = row.endpoint.as_mut() {
-            e.stack = Some((p50, p99, sent, failures));
-            e.get_item_beside_p50 = median(&beside);
-            e.in_function_p50 = logged_p50(name);
-            e.binary_cpu_per_request = cpu / (sent + WARM_UP) as f64;
+            e.stack = Some(report::StackRow {
+                p50,
+                p99,
+                failures,
+                get_item_p50: median(&beside),
+                in_function_p50: logged_p50(name),
+                // The load client may stop early (a time limit); the warm-up ran here too.
+                cpu_per_request: cpu / (sent + WARM_UP) as f64,
+            });
         }
     }
     for (_, mut child) in processes {

@@ -53,14 +53,21 @@ pub struct EndpointRow {
     /// Handler wall time ÷ the time its own calls waited for the emulator, median.
     pub over_own_io: f64,
     pub failures: usize,
-    /// Through the local stack: (p50 ms, p99 ms, requests, non-2xx).
-    pub stack: Option<(f64, f64, usize, usize)>,
+    pub stack: Option<StackRow>,
+}
+
+/// An endpoint's load through the local stack (ms).
+pub struct StackRow {
+    pub p50: f64,
+    pub p99: f64,
+    /// Answers that were not 2xx.
+    pub failures: usize,
     /// The emulator's GetItem p50, measured just before and after that load.
-    pub get_item_beside_p50: f64,
+    pub get_item_p50: f64,
     /// The p50 of the latency the function logged for those requests itself.
     pub in_function_p50: f64,
-    /// The function process's CPU over that load, per request (ms).
-    pub binary_cpu_per_request: f64,
+    /// The function process's CPU over that load, per request.
+    pub cpu_per_request: f64,
 }
 
 pub struct ImportRow {
@@ -113,9 +120,6 @@ impl EndpointRow {
             over_own_io,
             failures,
             stack: None,
-            get_item_beside_p50: f64::NAN,
-            in_function_p50: f64::NAN,
-            binary_cpu_per_request: f64::NAN,
         }
     }
 
@@ -252,18 +256,18 @@ impl Report {
                 if e.failures > 0 {
                     misses.push(format!("{} non-2xx in-process", e.failures));
                 }
-                if let Some((p50, p99, _, failures)) = e.stack {
-                    let r = p50 / (e.calls() * e.get_item_beside_p50);
+                if let Some(s) = &e.stack {
+                    let r = s.p50 / (e.calls() * s.get_item_p50);
                     stack = format!(
-                        "{p50:.2} / {p99:.2} ({:.2}; {:.2})",
-                        e.in_function_p50, e.binary_cpu_per_request
+                        "{:.2} / {:.2} ({:.2}; {:.2})",
+                        s.p50, s.p99, s.in_function_p50, s.cpu_per_request
                     );
                     stack_ratio = format!("{r:.2}");
                     if r > MAX_STACK_RATIO {
                         misses.push(format!("ratio > {MAX_STACK_RATIO}"));
                     }
-                    if failures > 0 {
-                        misses.push(format!("{failures} non-2xx through the stack"));
+                    if s.failures > 0 {
+                        misses.push(format!("{} non-2xx through the stack", s.failures));
                     }
                 }
             }
