@@ -1,4 +1,5 @@
-"""The local AWS emulator: moto's server, with DynamoDB calls serialized.
+"""The local AWS emulator: moto's server, with DynamoDB calls serialized and three of moto's
+DynamoDB costs that real DynamoDB does not have taken out (each below).
 
 moto evaluates a condition expression and applies the write as separate Python steps, and
 its server is threaded, so two concurrent conditional writes to one item can both pass their

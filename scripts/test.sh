@@ -29,7 +29,7 @@ step() {
 
 step "routes: template.yaml = Cargo.toml router = openapi.yaml" python3 scripts/check-routes.py
 step "routes: the checker fails on a route in one place" python3 scripts/test_check_routes.py
-step "emulator: transactions stay all-or-nothing" .venv/bin/python scripts/test_emulator.py
+step "emulator: its changes to moto give moto's answers" .venv/bin/python scripts/test_emulator.py
 if command -v cargo-nextest >/dev/null; then
   step "cargo nextest" cargo nextest run --workspace --no-fail-fast
 else
