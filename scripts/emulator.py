@@ -10,7 +10,14 @@ uniqueness claims rely on that. Serializing DynamoDB requests restores it; other
 TransactWriteItems backs up the items it touches rather than whole tables: moto deep-copies
 every table in the transaction, once per item, to roll back on failure, so one transaction cost
 O(table size) (tens of milliseconds once a table held a few thousand items), which no real
-DynamoDB call does. The outcome is the same: all of the writes, or none.
+DynamoDB call does. The outcome is the same: all of the writes, or none. A cancelled
+transaction also takes back the stream records its parts added (moto keeps them), so that the
+table's stream, like DynamoDB's, shows only what was written.
+
+DynamoDB Streams calls are serialized with the DynamoDB ones (a GetRecords never sees a
+transaction half applied), and moto's shard iterators, which it keeps forever (one per
+GetRecords call, about a kilobyte each), are kept to the newest 10,000, as DynamoDB's expire
+after 15 minutes.
 
 Query reads only the items its key condition can match. moto sorts the whole table (with a
 Python comparison per pair of keys) and then filters it, for every Query, so a query's cost grew
@@ -90,12 +97,22 @@ def cheap_transaction_rollback():
 
     original = models.DynamoDBBackend.transact_write_items
 
+    def stream_lengths(found):
+        """How many records each touched table's stream holds now."""
+        return {id(table): (table.stream_shard, len(table.stream_shard.items))
+                for table, *_ in found if table.stream_shard is not None}
+
     def transact_write_items(self, transact_items):
         found = touched(self, transact_items)
+        streams = stream_lengths(found)
         try:
             return original(self, transact_items)
         except Exception:
             restore(found)
+            # moto applies the parts one by one and each adds its stream record; a cancelled
+            # transaction wrote nothing, so its records go too.
+            for shard, length in streams.values():
+                del shard.items[length:]
             raise
 
     models.copy = CopyKeepingTables()
@@ -209,10 +226,30 @@ def attribute_values_written_directly():
     BaseJSONSerializer._serialize_type_structure = serialize_structure
 
 
+SHARD_ITERATORS_KEPT = 10_000
+
+
+def shard_iterators_expire():
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    original = DynamoDBStreamsBackend.get_records
+
+    def get_records(self, iterator_arn, limit):
+        result = original(self, iterator_arn, limit)
+        excess = len(self.shard_iterators) - SHARD_ITERATORS_KEPT
+        if excess > 0:  # dicts keep insertion order: the oldest go first
+            for arn in list(self.shard_iterators)[:excess]:
+                del self.shard_iterators[arn]
+        return result
+
+    get_records.moto_get_records = original
+    DynamoDBStreamsBackend.get_records = get_records
+
+
 def serialize_dynamodb(app):
     def wrapped(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith("DynamoDB_"):
+        if not target.startswith(("DynamoDB_", "DynamoDBStreams_")):
             return app(environ, start_response)
         with _dynamodb:
             # Consume the whole response inside the lock: moto may build it lazily.
@@ -254,6 +291,7 @@ def main():
     cheap_transaction_rollback()
     queries_read_one_partition()
     attribute_values_written_directly()
+    shard_iterators_expire()
     app = DomainDispatcherApplication(create_backend_app)
     app = sent_mail(serialize_dynamodb(app))
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -5,7 +5,9 @@ emulator's patches applied:
 - a Query that reads only the partition its key names answers exactly what moto's own Query,
   which sorts and filters the whole table, answers;
 - responses with attribute values of every type are the same JSON whether the emulator writes
-  the values or moto's serializer does.
+  the values or moto's serializer does;
+- a TransactWriteItems that fails leaves nothing on the table's stream, one that succeeds
+  leaves a record per write, and shard iterators are not kept without bound.
 
     .venv/bin/python scripts/test_emulator.py        (make test runs it)
 """
@@ -27,6 +29,7 @@ import emulator  # noqa: E402
 emulator.cheap_transaction_rollback()
 emulator.queries_read_one_partition()
 emulator.attribute_values_written_directly()
+emulator.shard_iterators_expire()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
 for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -97,6 +100,64 @@ class TransactionRollback(unittest.TestCase):
         self.assertEqual(self.get("a")["v"], {"N": "2"})
         self.assertEqual(self.get("b")["v"], {"N": "1"})
         self.assertIsNone(self.get("gone"))
+
+
+class StreamRecords(unittest.TestCase):
+    """The table's stream shows what was written, and only that."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        table = self.ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        self.arn = table["TableDescription"]["LatestStreamArn"]
+        self.ddb.put_item(TableName=TABLE, Item={**key("a"), "v": {"N": "1"}})
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def records(self):
+        """The stream's records, through moto's streams backend (moto's in-process mock does not
+        route the DynamoDB Streams API; its server, which make test runs, does)."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+        backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+        shard = backend.describe_stream(self.arn)["Shards"][0]["ShardId"]
+        iterator = backend.get_shard_iterator(self.arn, shard, "TRIM_HORIZON")
+        return backend.get_records(iterator.arn, 1000)["Records"]
+
+    def transaction(self, condition):
+        return [
+            {"Put": {"TableName": TABLE, "Item": {**key("b"), "v": {"N": "1"}}}},
+            {"Update": {"TableName": TABLE, "Key": key("a"), "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}, "ConditionExpression": condition}},
+        ]
+
+    def test_a_failed_transaction_leaves_no_record(self):
+        with self.assertRaises(self.ddb.exceptions.TransactionCanceledException):
+            self.ddb.transact_write_items(TransactItems=self.transaction("attribute_not_exists(PK)"))
+        self.assertEqual([r["eventName"] for r in self.records()], ["INSERT"])
+
+    def test_a_transaction_leaves_a_record_per_write(self):
+        self.ddb.transact_write_items(TransactItems=self.transaction("attribute_exists(PK)"))
+        records = self.records()
+        self.assertEqual([r["eventName"] for r in records], ["INSERT", "INSERT", "MODIFY"])
+        self.assertEqual(records[2]["dynamodb"]["OldImage"]["v"], {"N": "1"})
+        self.assertEqual(records[2]["dynamodb"]["NewImage"]["v"], {"N": "2"})
+
+    def test_shard_iterators_are_not_kept_without_bound(self):
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+        backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+        for _ in range(30):
+            self.records()
+        with mock.patch.object(emulator, "SHARD_ITERATORS_KEPT", 5):
+            self.records()
+        self.assertLessEqual(len(backend.shard_iterators), 5)
 
 
 class PartitionQueries(unittest.TestCase):

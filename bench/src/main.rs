@@ -205,9 +205,9 @@ async fn run(options: &Options) -> Result<(), String> {
         return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
-    // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time. SQS
-    // is a constant-time stub from here on (see sqs_stub.rs): moto's ~10 ms a call would
-    // swamp what is measured.
+    // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time.
+    // The relay's SQS, for imports, is a constant-time stub (see sqs_stub.rs): moto's ~10 ms a
+    // call would swamp what is measured.
     let stub = sqs_stub::start().await?;
     eprintln!("bench: setting up the endpoints");
     let total = IN_PROCESS + WARM_UP + requests;
@@ -219,30 +219,25 @@ async fn run(options: &Options) -> Result<(), String> {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
-        let (mut counted, ddb_calls, sqs_calls) = s.env.counted();
-        counted.sqs = stub_sqs(&s.env, &stub, &sqs_calls);
-        let (mut ddb, mut sqs, mut times, mut cpu, mut failures) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
+        let (counted, ddb_calls) = s.env.counted();
+        let (mut ddb, mut times, mut cpu, mut failures) = (Vec::new(), Vec::new(), Vec::new(), 0);
         let mut over_io = Vec::new();
         for req in &s.requests[..IN_PROCESS] {
             let request = req.call().request();
             ddb_calls.reset();
-            sqs_calls.reset();
             let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
             let res = s.function.call(&counted, request).await;
             let wall = ms(started.elapsed());
-            let waited = ms(ddb_calls.waited() + sqs_calls.waited());
+            let waited = ms(ddb_calls.waited());
             over_io.push(wall / waited.max(f64::EPSILON));
             times.push(wall);
             cpu.push(tls::cpu_ms() - cpu_before);
             ddb.push(ddb_calls.total() as f64);
-            sqs.push(sqs_calls.total() as f64);
             failures += usize::from(!res.status().is_success());
         }
         report.function_mut(s.function.binary()).endpoint = Some(EndpointRow::new(
             s.function,
             &ddb,
-            &sqs,
             (median(&times), median(&cpu)),
             median(&over_io),
             failures,
@@ -250,7 +245,7 @@ async fn run(options: &Options) -> Result<(), String> {
     }
 
     // Authentication with the rate limit, alone.
-    let (counted, ddb_calls, _) = env.counted();
+    let (counted, ddb_calls) = env.counted();
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let (mut auth, mut updates) = (Vec::new(), Vec::new());
     for _ in 0..IN_PROCESS {
@@ -277,15 +272,7 @@ async fn run(options: &Options) -> Result<(), String> {
 
     // 4. Through the local stack: cargo lambda watch's router -> the release binaries.
     if let Some(stack) = options.get("stack") {
-        stack_phase(
-            stack,
-            &lambda_dir,
-            &scenarios,
-            &stub,
-            &get_item,
-            &mut report,
-        )
-        .await?;
+        stack_phase(stack, &lambda_dir, &scenarios, &get_item, &mut report).await?;
     }
 
     // 5. Imports.
@@ -358,8 +345,8 @@ async fn app_env(env: &Env) -> Vec<(String, String)> {
         .await;
     let mut vars: Vec<(String, String)> = [
         ("TABLE_NAME", c.table_name.as_str()),
-        ("WEBHOOK_QUEUE_URL", &c.webhook_queue_url),
-        ("EMAIL_QUEUE_URL", &c.email_queue_url),
+        ("WEBHOOK_QUEUE_URL", &env.queues.webhook_url),
+        ("EMAIL_QUEUE_URL", &env.queues.email_url),
         ("APP_SECRET_ID", &c.app_secret_id),
         ("WEBHOOK_DLQ_URL", &dlq),
         ("SENDER_EMAIL", "noreply@bench.example"),
@@ -395,16 +382,13 @@ async fn stack_phase(
     stack: &str,
     lambda_dir: &Path,
     scenarios: &[scenarios::Scenario],
-    sqs_stub: &str,
     get_item: &GetItem<'_>,
     report: &mut Report,
 ) -> Result<(), String> {
     let mut processes = HashMap::new();
     let mut envs = vec![("hello", Vec::new())];
     for s in scenarios {
-        let mut vars = app_env(&s.env).await;
-        vars.push(("AWS_ENDPOINT_URL_SQS".into(), sqs_stub.into()));
-        envs.push((s.function.binary(), vars));
+        envs.push((s.function.binary(), app_env(&s.env).await));
     }
     for (name, app_env) in envs {
         let log = std::fs::File::create(log_path(name))
@@ -541,8 +525,17 @@ async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String
     let request = scenarios::import_request(&t, &scenarios::addresses(&format!("bulk{n}-"), n))
         .call()
         .request();
-    let (mut app, ddb, sqs) = env.counted();
-    app.sqs = stub_sqs(env, sqs_stub, &sqs);
+    // What the stream holds before the import is relayed first, to the stub, uncounted.
+    let sqs = inflow_tests::CallCounter::default();
+    let stubbed = inflow::queue::Queues::new(
+        stub_sqs(env, sqs_stub, &sqs),
+        env.queues.webhook_url.clone(),
+        env.queues.email_url.clone(),
+    );
+    let relay = inflow::relay::Relay { queues: stubbed };
+    env.relay_stream_with(&relay).await;
+    sqs.reset();
+    let (app, ddb) = env.counted();
     let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
     let res = inflow_tests::Answer::from(Function::ImportInvitations.call(&app, request).await);
     let (elapsed, cpu) = (ms(started.elapsed()), tls::cpu_ms() - cpu_before);
@@ -564,12 +557,14 @@ async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String
     .iter()
     .map(|op| ddb.count(op))
     .sum();
+    let relayed = env.relay_stream_with(&relay).await;
     Ok(ImportRow {
         n,
         ms: elapsed,
         cpu_ms: cpu,
         ddb: ddb.total(),
         writes,
-        sqs: sqs.total(),
+        relay_sqs: sqs.total(),
+        relay_batches: relayed.invocations,
     })
 }

@@ -198,6 +198,7 @@ fn names() -> Names {
         table: env_or(vars::TABLE_NAME, &defaults.table),
         webhook_queue: queue_name(vars::WEBHOOK_QUEUE_URL, &defaults.webhook_queue),
         email_queue: queue_name(vars::EMAIL_QUEUE_URL, &defaults.email_queue),
+        relay_dlq: queue_name(vars::RELAY_DLQ_URL, &defaults.relay_dlq),
         secret_id: env_or(vars::APP_SECRET_ID, &defaults.secret_id),
     }
 }
@@ -206,8 +207,6 @@ async fn app(sdk: &aws_config::SdkConfig) -> Result<App, Error> {
     let names = names();
     let config = Config {
         table_name: names.table,
-        webhook_queue_url: env_or(vars::WEBHOOK_QUEUE_URL, ""),
-        email_queue_url: env_or(vars::EMAIL_QUEUE_URL, ""),
         app_secret_id: names.secret_id,
         public_base_url: std::env::var(vars::PUBLIC_BASE_URL).ok(),
     };

@@ -1,4 +1,6 @@
-//! Everything a function needs, built once per container and shared by reference.
+//! Everything a function needs, built once per container and shared by reference. No queue:
+//! requests write their jobs to the table (`crate::jobs`), and only the relay and the webhook
+//! worker hold a queue client (`crate::queue`).
 
 use crate::{
     config::Config,
@@ -11,7 +13,6 @@ use crate::{
 pub struct App {
     pub config: Config,
     pub ddb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
     pub hasher: Hasher,
     pub sealer: Sealer,
 }
@@ -39,7 +40,6 @@ impl App {
         let secret = secret?;
         Ok(Self {
             ddb,
-            sqs: aws_sdk_sqs::Client::new(sdk),
             hasher: Hasher::from_secret(&secret),
             sealer: Sealer::from_secret(&secret),
             config,

@@ -1,5 +1,5 @@
 //! Assigning flows to users and their progress: assigned → started → completed (overdue when
-//! the due date passes first). Every step queues its `flow.*` event.
+//! the due date passes first). Every step writes its `flow.*` event with the step itself.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
@@ -8,7 +8,7 @@ use crate::{
     app::App,
     error::{Error, Resource},
     ids,
-    jobs::{self, Event},
+    jobs::{EventKind, EventNote, Outbox},
     model::{Assignment, Caller, Priority, Progress},
     store::assignments::{self as table, Step, Terms},
     validate,
@@ -111,6 +111,12 @@ pub async fn assign(
         notes: request.notes.as_deref(),
         now,
     };
+    let jobs = Outbox::event(EventNote::new(
+        EventKind::FlowAssigned,
+        &caller.org_id,
+        request_id,
+        now,
+    ));
     let mut assignment = None;
     // Concurrent assigns of the same flow to the same person race for the pointer; the loser
     // updates the winner's assignment. Three rounds settle any realistic race.
@@ -130,8 +136,15 @@ pub async fn assign(
             .user
             .ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
         if let Some(active_id) = found.active_id {
-            if let Some(updated) =
-                table::reassign(&app.ddb, table_name, &caller.org_id, &active_id, &terms).await?
+            if let Some(updated) = table::reassign(
+                &app.ddb,
+                table_name,
+                &caller.org_id,
+                &active_id,
+                &terms,
+                &jobs,
+            )
+            .await?
             {
                 assignment = Some(updated);
                 break;
@@ -156,22 +169,12 @@ pub async fn assign(
             completed_at: None,
             overdue_at: None,
         };
-        if table::insert(&app.ddb, table_name, &fresh).await? {
+        if table::insert(&app.ddb, table_name, &fresh, &jobs).await? {
             assignment = Some(fresh);
             break;
         }
     }
-    let assignment =
-        assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))?;
-    let event = Event::new(
-        "flow.assigned",
-        &caller.org_id,
-        request_id,
-        now,
-        event_data(&assignment),
-    );
-    jobs::publish(app, &event).await?;
-    Ok(assignment)
+    assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))
 }
 
 fn check_id(id: &str) -> Result<(), Error> {
@@ -189,9 +192,8 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Err
         .ok_or_else(|| Error::not_found(Resource::Assignment, id))
 }
 
-/// assigned → started. Starting a started assignment changes nothing and queues its
-/// `flow.started` event again under the same event id, so a retry after a failed queue call
-/// finishes the work and the event is still delivered once.
+/// assigned → started. Starting a started assignment changes nothing and causes no event:
+/// its `flow.started` was written with the start.
 pub async fn start(
     app: &App,
     caller: &Caller,
@@ -200,19 +202,16 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
     check_id(id)?;
-    let assignment =
-        match table::start(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
-            Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
-            Step::AlreadyThere(a) if a.progress == Progress::Completed => {
-                return Err(Error::Conflict {
-                    reason: "already_completed",
-                    message: format!("Assignment '{id}' is already completed"),
-                })
-            }
-            Step::Made(a) | Step::AlreadyThere(a) => a,
-        };
-    publish_fact(app, "flow.started", &assignment, request_id, now).await?;
-    Ok(assignment)
+    let jobs = step_event(EventKind::FlowStarted, &caller.org_id, id, request_id, now);
+    let table = &app.config.table_name;
+    match table::start(&app.ddb, table, &caller.org_id, id, now, &jobs).await? {
+        Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
+        Step::AlreadyThere(a) if a.progress == Progress::Completed => Err(Error::Conflict {
+            reason: "already_completed",
+            message: format!("Assignment '{id}' is already completed"),
+        }),
+        Step::Made(a) | Step::AlreadyThere(a) => Ok(a),
+    }
 }
 
 /// → completed (from assigned or started). Completing again changes nothing; see [`start`].
@@ -224,30 +223,36 @@ pub async fn complete(
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
     check_id(id)?;
-    let assignment =
-        match table::complete(&app.ddb, &app.config.table_name, &caller.org_id, id, now).await? {
-            Step::NotFound => return Err(Error::not_found(Resource::Assignment, id)),
-            Step::Made(a) | Step::AlreadyThere(a) => a,
-        };
-    publish_fact(app, "flow.completed", &assignment, request_id, now).await?;
-    Ok(assignment)
+    let jobs = step_event(
+        EventKind::FlowCompleted,
+        &caller.org_id,
+        id,
+        request_id,
+        now,
+    );
+    let table = &app.config.table_name;
+    match table::complete(&app.ddb, table, &caller.org_id, id, now, &jobs).await? {
+        Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
+        Step::Made(a) | Step::AlreadyThere(a) => Ok(a),
+    }
 }
 
-async fn publish_fact(
-    app: &App,
-    kind: &str,
-    a: &Assignment,
+/// A progress step's event: one per (step, assignment), whatever retries a client makes.
+fn step_event(
+    kind: EventKind,
+    org_id: &str,
+    id: &str,
     request_id: &str,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
-    let event = Event::for_fact(kind, &a.id, &a.org_id, request_id, now, event_data(a));
-    jobs::publish(app, &event).await
+) -> Outbox {
+    Outbox::event(EventNote::for_fact(kind, id, org_id, request_id, now))
 }
 
-/// The `data` of every `flow.*` event.
-pub fn event_data(a: &Assignment) -> serde_json::Value {
+/// The `data` of every `flow.*` event (`flow.overdue` adds `overdueAt`), rendered by the
+/// relay from the assignment as written.
+pub fn event_data(kind: EventKind, a: &Assignment) -> serde_json::Value {
     use crate::wire::{opt_time, time};
-    json!({
+    let mut data = json!({
         "assignmentId": a.id,
         "flowId": a.flow_id,
         "flowName": a.flow_name,
@@ -258,7 +263,11 @@ pub fn event_data(a: &Assignment) -> serde_json::Value {
         "assignedAt": time(a.assigned_at),
         "startedAt": opt_time(a.started_at),
         "completedAt": opt_time(a.completed_at),
-    })
+    });
+    if kind == EventKind::FlowOverdue {
+        data["overdueAt"] = opt_time(a.overdue_at);
+    }
+    data
 }
 
 #[cfg(test)]

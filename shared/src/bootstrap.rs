@@ -1,5 +1,6 @@
-//! Creating what the functions need in an account or emulator: the table, the queues with
-//! their dead-letter queues, and the app secret. Idempotent.
+//! Creating what the functions need in an account or emulator: the table (with its stream), the
+//! queues with their dead-letter queues, the relay's dead-letter queue, and the app secret.
+//! Idempotent.
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Serialize;
@@ -12,6 +13,8 @@ pub struct Names {
     pub table: String,
     pub webhook_queue: String,
     pub email_queue: String,
+    /// Where the relay's event source puts what it gave up on (template.yaml's RelayDLQ).
+    pub relay_dlq: String,
     pub secret_id: String,
 }
 
@@ -26,6 +29,7 @@ impl Names {
             table: prefix.to_owned(),
             webhook_queue: format!("{prefix}-webhooks"),
             email_queue: format!("{prefix}-email"),
+            relay_dlq: format!("{prefix}-relay-dlq"),
             secret_id: format!("{prefix}/app-secret"),
         }
     }
@@ -38,6 +42,7 @@ pub struct Bootstrapped {
     pub table_created: bool,
     pub webhook_queue_url: String,
     pub email_queue_url: String,
+    pub relay_dlq_url: String,
     pub secret_id: String,
     pub secret_created: bool,
 }
@@ -54,27 +59,33 @@ pub async fn ensure_all(sdk: &aws_config::SdkConfig, names: &Names) -> Result<Bo
     let table_created = schema::ensure_table(&ddb, &names.table).await?;
     let webhook_queue_url = ensure_queue_with_dlq(&sqs, &names.webhook_queue).await?;
     let email_queue_url = ensure_queue_with_dlq(&sqs, &names.email_queue).await?;
+    let relay_dlq_url = ensure_dlq(&sqs, &names.relay_dlq).await?;
     let secret_created = ensure_secret(&secrets, &names.secret_id).await?;
     Ok(Bootstrapped {
         table: names.table.clone(),
         table_created,
         webhook_queue_url,
         email_queue_url,
+        relay_dlq_url,
         secret_id: names.secret_id.clone(),
         secret_created,
     })
 }
 
-async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Error> {
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
+/// A dead-letter queue: kept 14 days, SQS's longest.
+async fn ensure_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Error> {
+    sqs.create_queue()
+        .queue_name(name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
         .map_err(sqs_err)?
         .queue_url
-        .ok_or_else(|| Error::Internal("CreateQueue returned no URL".into()))?;
+        .ok_or_else(|| Error::Internal("CreateQueue returned no URL".into()))
+}
+
+async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Error> {
+    let dlq_url = ensure_dlq(sqs, &format!("{name}-dlq")).await?;
     let dlq_arn = sqs
         .get_queue_attributes()
         .queue_url(&dlq_url)

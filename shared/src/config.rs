@@ -5,8 +5,12 @@ use crate::error::Error;
 /// Names of the environment variables, shared by the functions, `inflowctl` and `make dev`.
 pub mod vars {
     pub const TABLE_NAME: &str = "TABLE_NAME";
+    /// The job queues: read by the relay and the webhook worker only (`crate::queue`).
     pub const WEBHOOK_QUEUE_URL: &str = "WEBHOOK_QUEUE_URL";
     pub const EMAIL_QUEUE_URL: &str = "EMAIL_QUEUE_URL";
+    /// The relay's dead-letter queue: its event source's on-failure destination, which no
+    /// function reads (`make dev`'s stand-in event source and `inflowctl` do).
+    pub const RELAY_DLQ_URL: &str = "RELAY_DLQ_URL";
     pub const APP_SECRET_ID: &str = "APP_SECRET_ID";
     pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
 }
@@ -14,8 +18,6 @@ pub mod vars {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
-    pub webhook_queue_url: String,
-    pub email_queue_url: String,
     /// Name or ARN of the Secrets Manager secret whose value keys every hash we store.
     pub app_secret_id: String,
     /// Base of absolute URLs we hand out; when unset they are built from the request's host.
@@ -27,15 +29,13 @@ impl Config {
     pub fn from_env() -> Result<Self, Error> {
         Ok(Self {
             table_name: required(vars::TABLE_NAME)?,
-            webhook_queue_url: required(vars::WEBHOOK_QUEUE_URL)?,
-            email_queue_url: required(vars::EMAIL_QUEUE_URL)?,
             app_secret_id: required(vars::APP_SECRET_ID)?,
             public_base_url: optional(vars::PUBLIC_BASE_URL),
         })
     }
 }
 
-fn required(name: &str) -> Result<String, Error> {
+pub(crate) fn required(name: &str) -> Result<String, Error> {
     optional(name).ok_or_else(|| Error::Config(format!("environment variable {name} is not set")))
 }
 

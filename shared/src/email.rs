@@ -4,8 +4,11 @@
 //! A job is stale when, between queueing and sending, its invitation was re-sent (a new secret:
 //! the job's link would be dead), canceled, consumed or removed. Stale jobs send nothing and
 //! succeed. Any other failure fails the message, so SQS redelivers it (and after 5 receives
-//! moves it to the dead-letter queue). A redelivered job whose email went out already finds the
-//! invitation STARTED and is stale, so a retry after a failed state update sends no second mail.
+//! moves it to the dead-letter queue). A job is sent under a lease on its invitation, and the
+//! lease ends with the STARTED mark: a second copy of the job (the relay may queue one twice)
+//! finds the invitation STARTED, or leased and comes back later, and sends nothing. The one
+//! window left: a worker that dies after SES took the mail and before the mark; once its lease
+//! runs out, the job's redelivery sends the mail again.
 
 pub mod render;
 
@@ -153,28 +156,85 @@ fn parse_job(message: &SqsMessage) -> Result<EmailJob, Error> {
     serde_json::from_str(body).map_err(|e| Error::Internal(format!("unreadable email job: {e}")))
 }
 
-/// Sends one job's email unless it is stale, then marks the invitation STARTED.
+/// How long a worker holds an email before another copy of its job may send it: less than
+/// the queue's visibility timeout, so a crashed worker's message, when it comes back, can.
+pub const LEASE_SECS: i64 = 120;
+
+/// Sends one job's email unless it is stale, then marks the invitation STARTED. The email is
+/// claimed first (a lease on the invitation), so two copies of one job never both send.
 pub async fn deliver(
     worker: &EmailWorker,
     job: &EmailJob,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Error> {
+    use store::invitations::EmailClaim;
     let app = &worker.app;
     let table = &app.config.table_name;
     let secret = app.sealer.open(&job.secret_sealed)?;
     let secret_hash = hash_secret(&app.hasher, &secret);
-    let Some(inv) =
-        store::invitations::get(&app.ddb, table, &job.org_id, &job.invitation_id).await?
-    else {
-        return Ok(Outcome::Stale(Stale::Gone));
+    let (org_id, id) = (&job.org_id, &job.invitation_id);
+    let inv = match store::invitations::claim_email(
+        &app.ddb,
+        table,
+        org_id,
+        id,
+        &secret_hash,
+        now,
+        LEASE_SECS,
+    )
+    .await?
+    {
+        EmailClaim::Claimed(inv) => *inv,
+        EmailClaim::Gone => return Ok(Outcome::Stale(Stale::Gone)),
+        EmailClaim::Refused(inv) => {
+            return match staleness(&inv, &secret_hash, now) {
+                Some(why) => Ok(Outcome::Stale(why)),
+                // Another copy of this job holds the lease: SQS brings this one back later,
+                // when the email is sent (then stale) or the holder's lease has run out.
+                None => Err(Error::Unavailable(
+                    "another worker is sending this email".into(),
+                )),
+            };
+        }
     };
-    if let Some(why) = staleness(&inv, &secret_hash, now) {
-        return Ok(Outcome::Stale(why));
+    let lease_until = now.timestamp() + LEASE_SECS;
+    let sent = match staleness(&inv, &secret_hash, now) {
+        Some(why) => Ok(Some(why)),
+        None => compose_and_send(worker, &inv, &secret).await,
+    };
+    match sent {
+        Ok(None) => {
+            let started =
+                store::invitations::mark_started(&app.ddb, table, org_id, id, &secret_hash, now)
+                    .await?;
+            Ok(Outcome::Sent { started })
+        }
+        Ok(Some(why)) => {
+            store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await?;
+            Ok(Outcome::Stale(why))
+        }
+        Err(err) => {
+            if let Err(release) =
+                store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await
+            {
+                tracing::warn!(error = %release, "the email's lease is held until it runs out");
+            }
+            Err(err)
+        }
     }
+}
+
+/// Renders the invitation's email and sends it; `Some` (and nothing sent) when its
+/// organization is gone.
+async fn compose_and_send(
+    worker: &EmailWorker,
+    inv: &Invitation,
+    secret: &str,
+) -> Result<Option<Stale>, Error> {
     let to = bare_address(&inv.email)
         .ok_or_else(|| Error::Internal(format!("invitation {} has an unusable address", inv.id)))?;
-    let Some(context) = read_context(app, &inv).await? else {
-        return Ok(Outcome::Stale(Stale::Gone));
+    let Some(context) = read_context(&worker.app, inv).await? else {
+        return Ok(Some(Stale::Gone));
     };
     let template = context
         .org
@@ -182,7 +242,7 @@ pub async fn deliver(
         .as_deref()
         .filter(|t| !t.trim().is_empty())
         .unwrap_or(&worker.settings.accept_url_template);
-    let accept_url = render::accept_url(template, &secret);
+    let accept_url = render::accept_url(template, secret);
     let rendered = render::render(&render::Invite {
         kind: inv.kind,
         org_name: &context.org.name,
@@ -197,10 +257,7 @@ pub async fn deliver(
         expires: inv.expire_time,
     });
     send(worker, &to, &rendered).await?;
-    let started =
-        store::invitations::mark_started(&app.ddb, table, &inv.org_id, &inv.id, &secret_hash, now)
-            .await?;
-    Ok(Outcome::Sent { started })
+    Ok(None)
 }
 
 /// The address alone (`local@domain`), valid and with nothing a header could be built from.

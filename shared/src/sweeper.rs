@@ -3,11 +3,12 @@
 //! the two sparse index partitions (`DUE`, `EXPIRES`), never scans, and handles at most
 //! [`BATCH`] of each per run; the rest wait for the next minute.
 //!
-//! Each item: publish its event first, then the conditional write that takes it out of its
-//! partition. A crash in between leaves it there, so the next run publishes again, under the
-//! same event id (derived from the item and its deadline), and the webhook worker delivers it
-//! once. The other order could lose the event for good. A run that overlaps another, or a
-//! schedule that fires twice, is harmless for the same reason: one write wins, the ids match.
+//! Each item is one conditional write that marks it, takes it out of its partition and carries
+//! its event (`flow.overdue`, `invitation.expired`), so the mark and the event happen together
+//! or not at all. The condition decides on the item itself, not on the index entry (indexes
+//! lag): an assignment completed in time, or an invitation consumed, canceled or re-sent
+//! meanwhile, fails it and is left alone. A run that overlaps another, or a schedule that
+//! fires twice, is harmless: one write wins.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::{stream, StreamExt};
@@ -15,11 +16,10 @@ use serde::Serialize;
 
 use crate::{
     app::App,
-    assignments,
     error::Error,
-    ids, invitations,
-    jobs::{self, Event},
-    model::{Assignment, Invitation, Progress},
+    ids,
+    jobs::{EventKind, EventNote, Outbox},
+    model::{Assignment, Invitation},
     store::{
         self,
         sweeps::{Entry, Found},
@@ -28,7 +28,7 @@ use crate::{
 
 /// At most this many assignments and this many invitations per run.
 pub const BATCH: usize = 500;
-/// Items handled at once (each is a read, a queue send and a write).
+/// Items handled at once (each is one conditional write).
 const CONCURRENCY: usize = 16;
 
 /// The sweeper's context, built once per container.
@@ -37,9 +37,11 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
+    /// No connection warm-up at init (`App::from_env`'s): a scheduled run has no client waiting.
     pub async fn from_env() -> Result<Self, Error> {
+        let sdk = crate::app::sdk_config().await?;
         Ok(Self {
-            app: App::from_env().await?,
+            app: App::new(crate::config::Config::from_env()?, &sdk).await?,
         })
     }
 }
@@ -48,7 +50,7 @@ impl Sweeper {
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    /// The run's id: the `requestId` of every event it published.
+    /// The run's id: the `requestId` of every event it wrote.
     pub run_id: String,
     pub overdue: Tally,
     pub expired: Tally,
@@ -59,7 +61,7 @@ pub struct Summary {
 pub struct Tally {
     /// Entries found in the index partition.
     pub found: usize,
-    /// Events published and records updated by this run.
+    /// Records marked (each with its event) by this run.
     pub done: usize,
     /// Entries that needed nothing (finished or handled meanwhile, or a stale index entry).
     pub skipped: usize,
@@ -192,69 +194,57 @@ where
     tally
 }
 
-/// `flow.overdue` for one assignment, then the mark. The index entry may lag the table (GSIs
-/// are eventually consistent), so the assignment is read again first: one completed before its
-/// due date must never be reported overdue.
+/// Marks one assignment overdue, with its `flow.overdue`.
 async fn overdue_one(
     app: &App,
     found: Found<Assignment>,
     now: DateTime<Utc>,
     run_id: &str,
 ) -> Result<Handled, Error> {
-    let table = &app.config.table_name;
     let a = &found.record;
-    let Some(current) = store::assignments::get(&app.ddb, table, &a.org_id, &a.id).await? else {
+    let Some(due) = a.due_date else {
         return Ok(Handled::Skipped);
     };
-    let Some(due) = current.due_date.filter(|due| *due < now) else {
-        return Ok(Handled::Skipped);
-    };
-    if current.progress == Progress::Completed || current.overdue_at.is_some() {
-        return Ok(Handled::Skipped);
-    }
-    let event = Event::for_fact(
-        "flow.overdue",
-        &deadline_fact(&current.id, due),
-        &current.org_id,
+    let fact = deadline_fact(&a.id, due);
+    let jobs = Outbox::event(EventNote::for_fact(
+        EventKind::FlowOverdue,
+        &fact,
+        &a.org_id,
         run_id,
         now,
-        overdue_data(&current, now),
-    );
-    jobs::publish(app, &event).await?;
-    // False when completed, re-assigned or marked since the read: the event stands (the due
-    // date did pass unfinished), and the write that won keeps the record right.
-    store::sweeps::mark_overdue(&app.ddb, table, &found, now).await?;
-    Ok(Handled::Done)
+    ));
+    let table = &app.config.table_name;
+    Ok(
+        match store::sweeps::mark_overdue(&app.ddb, table, &found, now, &jobs).await? {
+            true => Handled::Done,
+            false => Handled::Skipped,
+        },
+    )
 }
 
-/// `invitation.expired` for one invitation, then EXPIRED. Read again first, as above: one
-/// consumed, canceled or re-sent meanwhile is left alone.
+/// Expires one invitation, with its `invitation.expired`.
 async fn expire_one(
     app: &App,
     found: Found<Invitation>,
     now: DateTime<Utc>,
     run_id: &str,
 ) -> Result<Handled, Error> {
-    let table = &app.config.table_name;
     let inv = &found.record;
-    let Some(current) = store::invitations::get(&app.ddb, table, &inv.org_id, &inv.id).await?
-    else {
-        return Ok(Handled::Skipped);
-    };
-    if !current.state.is_open() || current.expire_time > now {
-        return Ok(Handled::Skipped);
-    }
-    let event = Event::for_fact(
-        "invitation.expired",
-        &deadline_fact(&current.id, current.expire_time),
-        &current.org_id,
+    let fact = deadline_fact(&inv.id, inv.expire_time);
+    let jobs = Outbox::event(EventNote::for_fact(
+        EventKind::InvitationExpired,
+        &fact,
+        &inv.org_id,
         run_id,
         now,
-        invitations::event_data(&current),
-    );
-    jobs::publish(app, &event).await?;
-    store::sweeps::expire_invitation(&app.ddb, table, &found, now).await?;
-    Ok(Handled::Done)
+    ));
+    let table = &app.config.table_name;
+    Ok(
+        match store::sweeps::expire_invitation(&app.ddb, table, &found, now, &jobs).await? {
+            true => Handled::Done,
+            false => Handled::Skipped,
+        },
+    )
 }
 
 /// The fact an event reports: this record missed this deadline. A record given a new deadline
@@ -266,14 +256,6 @@ fn deadline_fact(id: &str, deadline: DateTime<Utc>) -> String {
     )
 }
 
-fn overdue_data(a: &Assignment, now: DateTime<Utc>) -> serde_json::Value {
-    let mut data = assignments::event_data(a);
-    if let Some(map) = data.as_object_mut() {
-        map.insert("overdueAt".into(), crate::wire::time(now).into());
-    }
-    data
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,31 +265,17 @@ mod tests {
     fn deadline_facts_name_the_record_and_the_deadline() {
         let due = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
         assert_eq!(deadline_fact("asgn_1", due), "asgn_1@2026-11-22T12:00:00Z");
-        let a = Event::for_fact(
-            "flow.overdue",
-            &deadline_fact("asgn_1", due),
-            "o",
-            "r1",
-            due,
-            serde_json::json!({}),
-        );
-        let b = Event::for_fact(
-            "flow.overdue",
-            &deadline_fact("asgn_1", due),
-            "o",
-            "r2",
-            due,
-            serde_json::json!({}),
-        );
-        let later = due + chrono::Duration::days(1);
-        let c = Event::for_fact(
-            "flow.overdue",
-            &deadline_fact("asgn_1", later),
-            "o",
-            "r1",
-            due,
-            serde_json::json!({}),
-        );
+        let overdue = |deadline, run| {
+            EventNote::for_fact(
+                EventKind::FlowOverdue,
+                &deadline_fact("asgn_1", deadline),
+                "o",
+                run,
+                due,
+            )
+        };
+        let (a, b) = (overdue(due, "r1"), overdue(due, "r2"));
+        let c = overdue(due + chrono::Duration::days(1), "r1");
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
     }

@@ -3,19 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{error::Error, ids};
-
-/// Every event type Inflow emits.
-pub const EVENT_TYPES: &[&str] = &[
-    "flow.assigned",
-    "flow.started",
-    "flow.completed",
-    "flow.overdue",
-    "invitation.created",
-    "invitation.accepted",
-    "invitation.canceled",
-    "invitation.expired",
-];
+use crate::{error::Error, ids, jobs::EventKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Endpoint {
@@ -41,12 +29,12 @@ pub fn new_signing_secret() -> String {
 /// Checks the subscription: known event types (all of them when none are named).
 pub fn parse_events(list: Option<&str>) -> Result<Vec<String>, Error> {
     let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
-        return Ok(EVENT_TYPES.iter().map(|s| s.to_string()).collect());
+        return Ok(EventKind::ALL.iter().map(|k| k.to_string()).collect());
     };
     list.split(',')
         .map(str::trim)
         .map(|e| {
-            if EVENT_TYPES.contains(&e) {
+            if EventKind::parse(e).is_some() {
                 Ok(e.to_owned())
             } else {
                 Err(Error::invalid(
@@ -101,7 +89,7 @@ mod tests {
 
     #[test]
     fn event_lists_are_checked() {
-        assert_eq!(parse_events(None).unwrap().len(), EVENT_TYPES.len());
+        assert_eq!(parse_events(None).unwrap().len(), EventKind::ALL.len());
         assert_eq!(
             parse_events(Some("flow.assigned, flow.overdue")).unwrap(),
             vec!["flow.assigned", "flow.overdue"]

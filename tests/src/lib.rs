@@ -12,6 +12,8 @@ use inflow::{
     jobs::Event,
     model::{Flow, Role, Tier, User},
     orgs::{self, NewFlow, NewOrg},
+    queue::Queues,
+    relay::Relay,
     App,
 };
 use lambda_http::{Body, Request, Response};
@@ -117,11 +119,16 @@ impl Function {
     }
 }
 
-/// A test's own table, queues and secret, and the app pointed at them.
+/// A test's own table, queues and secret, the app pointed at them, and the relay's event
+/// source on the table's stream.
 pub struct Env {
     pub app: App,
     pub sdk: aws_config::SdkConfig,
     pub names: Names,
+    pub queues: Queues,
+    pub sqs: aws_sdk_sqs::Client,
+    pub relay_dlq_url: String,
+    pub stream: stream::StreamSource,
 }
 
 /// An organization with keys, a user (jane@example.com) and a flow.
@@ -147,14 +154,72 @@ impl Env {
             .await
             .expect("bootstrap the emulator");
         let config = Config {
-            table_name: made.table,
-            webhook_queue_url: made.webhook_queue_url,
-            email_queue_url: made.email_queue_url,
+            table_name: made.table.clone(),
             app_secret_id: made.secret_id,
             public_base_url: None,
         };
         let app = App::new(config, &sdk).await.expect("build the app");
-        Env { app, sdk, names }
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queues = Queues::new(sqs.clone(), made.webhook_queue_url, made.email_queue_url);
+        let stream_arn = app
+            .ddb
+            .describe_table()
+            .table_name(&made.table)
+            .send()
+            .await
+            .expect("describe the table")
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .expect("the table has a stream");
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        let stream = stream::StreamSource::new(
+            &endpoint,
+            &stream_arn,
+            stream::SourceSettings::from_template(),
+        );
+        Env {
+            app,
+            sdk,
+            names,
+            queues,
+            sqs,
+            relay_dlq_url: made.relay_dlq_url,
+            stream,
+        }
+    }
+
+    /// The relay on this test's queues.
+    pub fn relay(&self) -> Relay {
+        Relay {
+            queues: self.queues.clone(),
+        }
+    }
+
+    /// Runs the relay's event source over what the table's stream holds since the last run,
+    /// as Lambda would (see [`stream`]); batches it gives up on go to the relay's DLQ.
+    pub async fn relay_stream(&self) -> stream::Pumped {
+        self.relay_stream_with(&self.relay()).await
+    }
+
+    pub async fn relay_stream_with(&self, relay: &Relay) -> stream::Pumped {
+        let pumped = self
+            .stream
+            .pump(|event| async move {
+                let event = serde_json::from_value(event).expect("a DynamoDB stream event");
+                let answer = inflow::relay::handle(relay, event).await;
+                serde_json::to_value(answer).expect("a JSON answer")
+            })
+            .await;
+        for info in &pumped.given_up {
+            self.sqs
+                .send_message()
+                .queue_url(&self.relay_dlq_url)
+                .message_body(info.to_string())
+                .send()
+                .await
+                .expect("the relay DLQ takes it");
+        }
+        pumped
     }
 
     pub async fn tenant(&self) -> Tenant {
@@ -224,11 +289,12 @@ impl Env {
         items
     }
 
-    /// Takes every job waiting in the webhook queue.
-    /// Every event waiting in the webhook queue (a message holds one event or an array).
+    /// Every event waiting in the webhook queue (a message holds one event or an array), after
+    /// relaying what the table's stream holds.
     pub async fn webhook_jobs(&self) -> Vec<Event> {
+        self.relay_stream().await;
         let mut events = Vec::new();
-        for body in self.drain(&self.app.config.webhook_queue_url.clone()).await {
+        for body in self.drain(&self.queues.webhook_url).await {
             match serde_json::from_str::<Vec<Event>>(&body) {
                 Ok(batch) => events.extend(batch),
                 Err(_) => events
@@ -238,9 +304,10 @@ impl Env {
         events
     }
 
-    /// Takes every job waiting in the email queue.
+    /// Takes every job waiting in the email queue, after relaying what the stream holds.
     pub async fn email_jobs(&self) -> Vec<inflow::jobs::EmailJob> {
-        self.drain(&self.app.config.email_queue_url.clone())
+        self.relay_stream().await;
+        self.drain(&self.queues.email_url)
             .await
             .into_iter()
             .map(|body| serde_json::from_str(&body).expect("an email job"))
@@ -259,7 +326,6 @@ impl Env {
         let mut bodies = Vec::new();
         loop {
             let out = self
-                .app
                 .sqs
                 .receive_message()
                 .queue_url(queue_url)
@@ -274,8 +340,7 @@ impl Env {
             }
             for m in messages {
                 if let Some(handle) = m.receipt_handle() {
-                    self.app
-                        .sqs
+                    self.sqs
                         .delete_message()
                         .queue_url(queue_url)
                         .receipt_handle(handle)
@@ -624,25 +689,36 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CallCounter {
 }
 
 impl Env {
-    /// The same app, with every DynamoDB and SQS call counted.
-    pub fn counted(&self) -> (App, CallCounter, CallCounter) {
-        let (ddb_calls, sqs_calls) = (CallCounter::default(), CallCounter::default());
+    /// The same app, with every DynamoDB call counted.
+    pub fn counted(&self) -> (App, CallCounter) {
+        let ddb_calls = CallCounter::default();
         let ddb = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
             .interceptor(ddb_calls.clone())
             .build();
-        let sqs = aws_sdk_sqs::config::Builder::from(&self.sdk)
-            .interceptor(sqs_calls.clone())
-            .build();
         let app = App {
             ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
             ..self.app.clone()
         };
-        (app, ddb_calls, sqs_calls)
+        (app, ddb_calls)
+    }
+
+    /// These queues, with every SQS call counted.
+    pub fn counted_queues(&self) -> (Queues, CallCounter) {
+        let calls = CallCounter::default();
+        let sqs = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .interceptor(calls.clone())
+            .build();
+        let queues = Queues::new(
+            aws_sdk_sqs::Client::from_conf(sqs),
+            self.queues.webhook_url.clone(),
+            self.queues.email_url.clone(),
+        );
+        (queues, calls)
     }
 }
 
 pub mod receiver;
+pub mod stream;
 
 impl Env {
     /// The webhook worker on this test's queues, retrying at once (`waits` between attempts)
@@ -665,12 +741,11 @@ impl Env {
             timeout: std::time::Duration::from_secs(5),
         };
         let app = self.app.clone();
-        inflow::delivery::WebhookWorker::new(app, settings).expect("a worker")
+        inflow::delivery::WebhookWorker::new(app, self.queues.clone(), settings).expect("a worker")
     }
 
     pub async fn queue_url(&self, name: &str) -> String {
-        self.app
-            .sqs
+        self.sqs
             .get_queue_url()
             .queue_name(name)
             .send()
@@ -680,17 +755,21 @@ impl Env {
             .unwrap_or_default()
     }
 
-    /// Feeds the webhook queue to the worker, as the SQS event source would, until it stays
-    /// empty for `idle` (delayed retries included). Returns the number of batches handled.
+    /// Relays the stream, then feeds the webhook queue to the worker, as the SQS event source
+    /// would, until it stays empty for `idle` (delayed retries included). Returns the number of
+    /// batches handled.
     pub async fn pump_webhooks(
         &self,
         worker: &inflow::delivery::WebhookWorker,
         idle: std::time::Duration,
     ) -> usize {
-        let queue = self.app.config.webhook_queue_url.clone();
+        let queue = self.queues.webhook_url.clone();
         let mut batches = 0;
         let mut quiet_since = std::time::Instant::now();
         while quiet_since.elapsed() < idle {
+            if self.relay_stream().await.records > 0 {
+                quiet_since = std::time::Instant::now();
+            }
             let messages = self.receive(&queue).await;
             if messages.is_empty() {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -707,8 +786,7 @@ impl Env {
             for m in &messages {
                 if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
                     if let Some(handle) = m.receipt_handle() {
-                        self.app
-                            .sqs
+                        self.sqs
                             .delete_message()
                             .queue_url(&queue)
                             .receipt_handle(handle)
@@ -725,7 +803,6 @@ impl Env {
     /// Up to 10 messages, leaving them in flight (as Lambda's poller does).
     pub async fn receive(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let out = self
-            .app
             .sqs
             .receive_message()
             .queue_url(queue)

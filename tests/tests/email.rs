@@ -306,11 +306,14 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         update_time: now,
         result_org_id: None,
     };
-    assert!(
-        inflow::store::invitations::insert(&env.app.ddb, &env.app.config.table_name, &inv)
-            .await
-            .unwrap()
-    );
+    assert!(inflow::store::invitations::insert(
+        &env.app.ddb,
+        &env.app.config.table_name,
+        &inv,
+        &inflow::jobs::Outbox::new(vec![])
+    )
+    .await
+    .unwrap());
     let job = EmailJob {
         invitation_id: id,
         org_id: org.id.clone(),

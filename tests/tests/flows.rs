@@ -210,7 +210,7 @@ async fn consume_by_secret_makes_the_member_and_shows_accepted_in_the_invitation
         .webhook_jobs()
         .await
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(
         events

@@ -118,6 +118,7 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
+            boxed(relay()),
         ]
         .into_iter()
         .map(tokio::spawn),
@@ -126,7 +127,10 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
     let mut used: BTreeMap<String, BTreeSet<Permission>> = BTreeMap::new();
     for scenario in scenarios {
         let (binary, mut perms) = scenario.expect("a scenario ran");
-        perms.extend(init.iter().cloned());
+        // Every function but the relay reads the app secret at start.
+        if binary != "relay" {
+            perms.extend(init.iter().cloned());
+        }
         assert!(
             used.insert(binary.clone(), perms).is_none(),
             "two scenarios for {binary}"
@@ -378,7 +382,7 @@ fn permissions(
     env: &Env,
     dlq_url: Option<&str>,
     ddb: &CallCounter,
-    sqs: &CallCounter,
+    sqs: Option<&CallCounter>,
     ses: Option<&CallCounter>,
 ) -> BTreeSet<Permission> {
     let mut perms = BTreeSet::new();
@@ -394,17 +398,16 @@ fn permissions(
         };
         perms.insert((format!("dynamodb:{action}"), resource));
     }
-    let config = &env.app.config;
-    for (op, queue) in sqs.touched() {
+    for (op, queue) in sqs.map(CallCounter::touched).unwrap_or_default() {
         let action = match op.as_str() {
             "SendMessageBatch" => "SendMessage",
             "DeleteMessageBatch" => "DeleteMessage",
             "ChangeMessageVisibilityBatch" => "ChangeMessageVisibility",
             other => other,
         };
-        let resource = if queue == config.webhook_queue_url {
+        let resource = if queue == env.queues.webhook_url {
             "WebhookQueue".to_owned()
-        } else if queue == config.email_queue_url {
+        } else if queue == env.queues.email_url {
             "EmailQueue".to_owned()
         } else if Some(queue.as_str()) == dlq_url {
             "WebhookDLQ".to_owned()
@@ -551,7 +554,8 @@ fn run(f: Function) -> Scenario {
     Box::pin(async move {
         let env = Env::new().await;
         let t = env.tenant().await;
-        let (app, ddb, sqs) = env.counted();
+        // No queue client: an HTTP function's App has none to call SQS with.
+        let (app, ddb) = env.counted();
         let c = Counted { env: &env, app, f };
         // A key nobody issued: refused after the key's read.
         let res = c.send(unknown_key(sample(&t, f))).await;
@@ -559,7 +563,7 @@ fn run(f: Function) -> Scenario {
         drive(&c, &t).await;
         (
             f.binary().to_owned(),
-            permissions(&env, None, &ddb, &sqs, None),
+            permissions(&env, None, &ddb, None, None),
         )
     })
 }
@@ -1335,7 +1339,8 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
             .await
             .unwrap();
     }
-    let (app, ddb, sqs) = env.counted();
+    let (app, ddb) = env.counted();
+    let (queues, sqs) = env.counted_queues();
     let dlq = env
         .queue_url(&format!("{}-dlq", env.names.webhook_queue))
         .await;
@@ -1345,17 +1350,17 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
         allow_private_targets: true,
         timeout: Duration::from_secs(5),
     };
-    let worker = inflow::delivery::WebhookWorker::new(app, settings).expect("a worker");
+    let worker = inflow::delivery::WebhookWorker::new(app, queues, settings).expect("a worker");
     assigned(&env, &t, &t.user.email).await;
-    let queue = env.app.config.webhook_queue_url.clone();
+    let queue = env.queues.webhook_url.clone();
+    env.relay_stream().await;
     let first = env.receive(&queue).await;
     assert_eq!(first.len(), 1);
     // Handled twice, as SQS may deliver it: the second finds the attempts claimed.
     inflow::delivery::handle(&worker, sqs_event(&first)).await;
     inflow::delivery::handle(&worker, sqs_event(&first)).await;
     let handle = first[0].receipt_handle().unwrap();
-    env.app
-        .sqs
+    env.sqs
         .delete_message()
         .queue_url(&queue)
         .receipt_handle(handle)
@@ -1372,7 +1377,7 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     );
     (
         "webhook-worker".into(),
-        permissions(&env, Some(&dlq), &ddb, &sqs, None),
+        permissions(&env, Some(&dlq), &ddb, Some(&sqs), None),
     )
 }
 
@@ -1387,7 +1392,7 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
         .email_identity(domain)
         .send()
         .await;
-    let (app, ddb, sqs) = env.counted();
+    let (app, ddb) = env.counted();
     let ses_calls = CallCounter::default();
     let ses = aws_sdk_sesv2::Client::from_conf(
         aws_sdk_sesv2::config::Builder::from(&env.sdk)
@@ -1413,7 +1418,8 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
         200,
     )
     .await;
-    let queue = env.app.config.email_queue_url.clone();
+    let queue = env.queues.email_url.clone();
+    env.relay_stream().await;
     let messages = env.receive(&queue).await;
     assert_eq!(messages.len(), 2);
     for _ in 0..2 {
@@ -1423,7 +1429,7 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
     assert_eq!(ses_calls.count("SendEmail"), 2, "sent once each");
     (
         "email-worker".into(),
-        permissions(&env, None, &ddb, &sqs, Some(&ses_calls)),
+        permissions(&env, None, &ddb, None, Some(&ses_calls)),
     )
 }
 
@@ -1450,7 +1456,7 @@ async fn sweeper() -> (String, BTreeSet<Permission>) {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    let (app, ddb, sqs) = env.counted();
+    let (app, ddb) = env.counted();
     let s = Sweeper { app };
     let summary = sweeper::handle(&s, json!({})).await.expect("a sweep");
     assert_eq!(
@@ -1458,5 +1464,37 @@ async fn sweeper() -> (String, BTreeSet<Permission>) {
         (1, 1),
         "{summary:?}"
     );
-    ("sweeper".into(), permissions(&env, None, &ddb, &sqs, None))
+    ("sweeper".into(), permissions(&env, None, &ddb, None, None))
+}
+
+/// The relay: events, emails and a replay's attempt from the table's stream to their queues;
+/// it reads no table and no secret (the stream's own permissions are the event source's).
+async fn relay() -> (String, BTreeSet<Permission>) {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let id = failed_delivery(&env, &t).await;
+    setup(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "a@example.com"})),
+        201,
+    )
+    .await;
+    setup(&env, ReplayWebhookDelivery, replay(&t, &id), 202).await;
+    let (queues, sqs) = env.counted_queues();
+    let relayed = env
+        .relay_stream_with(&inflow::relay::Relay { queues })
+        .await;
+    assert!(relayed.given_up.is_empty());
+    let ops = sqs.touched();
+    for queue in [&env.queues.webhook_url, &env.queues.email_url] {
+        assert!(
+            ops.iter().any(|(_, q)| q == queue),
+            "the relay sent to {queue}: {ops:?}"
+        );
+    }
+    (
+        "relay".into(),
+        permissions(&env, None, &CallCounter::default(), Some(&sqs), None),
+    )
 }

@@ -468,7 +468,7 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
 async fn import_of_1000_addresses_costs_batches_not_entries() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let (app, ddb, sqs) = env.counted();
+    let (app, ddb) = env.counted();
     // The first request of a minute opens the key's rate-limit window (one more update).
     env.send(ListInvitations, invitations("GET", &t, "")).await;
     let list = (0..1000)
@@ -504,12 +504,20 @@ async fn import_of_1000_addresses_costs_batches_not_entries() {
         "rate limit, and one counter reservation for all numbers"
     );
     assert!(ddb.total() <= 1000 / 25 + 1000 / 100 * 2 + 5, "{:?}", ddb);
+    // The relay queues the jobs: per batch of stream records, the emails 10 a call and the
+    // events packed into one message.
+    let (queues, sqs) = env.counted_queues();
+    let relayed = env
+        .relay_stream_with(&inflow::relay::Relay { queues })
+        .await;
+    let batch = env.stream.settings().batch_size;
+    assert_eq!(relayed.invocations, 1000_usize.div_ceil(batch));
     assert_eq!(
         sqs.count("SendMessageBatch"),
-        100 + 1,
-        "1000 emails, 10 a call; 1000 events, in one message"
+        relayed.invocations * (batch.div_ceil(10) + 1),
+        "per batch: its emails, 10 a call, and its events in one message"
     );
-    assert_eq!(sqs.total(), 101, "within ⌈n/10⌉ + c");
+    assert_eq!(sqs.total(), sqs.count("SendMessageBatch"));
     assert_eq!(env.email_jobs().await.len(), 1000);
 }
 

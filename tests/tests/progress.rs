@@ -52,13 +52,13 @@ async fn assigned_then_started_then_completed_each_with_its_event() {
         .webhook_jobs()
         .await
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert_eq!(kinds, ["flow.assigned", "flow.started", "flow.completed"]);
 }
 
 #[tokio::test]
-async fn repeating_a_step_changes_nothing_and_requeues_the_same_event() {
+async fn repeating_a_step_changes_nothing_and_writes_no_second_event() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let id = assigned(&env, &t, &assign_body(&t)).await;
@@ -72,10 +72,10 @@ async fn repeating_a_step_changes_nothing_and_requeues_the_same_event() {
     assert_eq!(a.body["startedAt"], b.body["startedAt"]);
     let jobs = env.webhook_jobs().await;
     let started: Vec<_> = jobs.iter().filter(|e| e.kind == "flow.started").collect();
-    assert_eq!(started.len(), 2);
     assert_eq!(
-        started[0].id, started[1].id,
-        "one event id: the worker delivers it once"
+        started.len(),
+        1,
+        "the event was written with the step, once"
     );
 
     env.send(

@@ -198,7 +198,8 @@ async fn the_same_message_delivered_twice_makes_one_delivery() {
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
     let worker = env.webhook_worker(&[0], false).await;
-    let messages = env.receive(&env.app.config.webhook_queue_url.clone()).await;
+    env.relay_stream().await;
+    let messages = env.receive(&env.queues.webhook_url).await;
     assert_eq!(messages.len(), 1);
     // SQS hands the same message out twice, one after the other and at the same time.
     inflow::delivery::handle(&worker, sqs_event(&messages)).await;
@@ -317,12 +318,15 @@ async fn listing_checks_its_parameters() {
 }
 
 #[tokio::test]
-async fn an_imports_events_travel_in_one_message_that_the_worker_splits() {
+async fn an_imports_events_travel_in_one_message_per_relay_batch_that_the_worker_splits() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
     subscribe(&env, &t, &receiver.url, Some("invitation.created")).await;
-    let list = (0..120)
+    // One relay batch of records: one message of events, more than the worker fans out at once.
+    let n = env.stream.settings().batch_size;
+    assert!(n > inflow::delivery::EVENTS_PER_FAN_OUT);
+    let list = (0..n)
         .map(|i| format!("p{i}@example.com"))
         .collect::<Vec<_>>()
         .join(",");
@@ -334,9 +338,10 @@ async fn an_imports_events_travel_in_one_message_that_the_worker_splits() {
         )
         .await;
     assert_eq!(res.status, 200);
-    let queue = env.app.config.webhook_queue_url.clone();
+    let queue = env.queues.webhook_url.clone();
+    env.relay_stream().await;
     let queued = env.receive(&queue).await;
-    assert_eq!(queued.len(), 1, "120 events fit one message");
+    assert_eq!(queued.len(), 1, "{n} events fit one message");
     // The worker splits it, twice (SQS may deliver a message twice), then runs the parts.
     let worker = env.webhook_worker(&[0], false).await;
     for _ in 0..2 {
@@ -345,8 +350,7 @@ async fn an_imports_events_travel_in_one_message_that_the_worker_splits() {
     }
     assert!(receiver.received().is_empty(), "split, not delivered");
     let handle = queued[0].receipt_handle().unwrap();
-    env.app
-        .sqs
+    env.sqs
         .delete_message()
         .queue_url(&queue)
         .receipt_handle(handle)
@@ -360,5 +364,5 @@ async fn an_imports_events_travel_in_one_message_that_the_worker_splits() {
         .iter()
         .map(|r| r.headers["webhook-id"].clone())
         .collect();
-    assert_eq!((receiver.received().len(), ids.len()), (120, 120));
+    assert_eq!((receiver.received().len(), ids.len()), (n, n));
 }

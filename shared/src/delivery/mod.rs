@@ -11,12 +11,13 @@ use std::{sync::Arc, time::Duration};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
     app::App,
     error::Error,
-    jobs::{self, Event},
+    jobs::{AttemptJob, Event, Job, Outbox},
+    queue::{Message, Queues},
     store::{self, deliveries::Claim},
     worker,
 };
@@ -36,25 +37,20 @@ pub struct Settings {
 
 pub struct WebhookWorker {
     pub app: App,
+    queues: Queues,
     http: reqwest::Client,
     settings: Settings,
 }
 
-/// A job for one attempt of one delivery (retries and replays).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AttemptJob {
-    pub delivery_id: String,
-    pub org_id: String,
-    pub attempt: u32,
-    /// Epoch seconds before which the attempt waits (SQS delays stop at 15 minutes).
-    pub not_before: i64,
-}
+/// Events the worker fans out from one message. A larger message (the relay packs as many
+/// events as fit in one) is first split into messages of this many, so each run stays small.
+pub const EVENTS_PER_FAN_OUT: usize = 50;
 
-/// The webhook queue carries events (from requests) and attempt jobs (from this worker).
+/// What the webhook queue carries: events and arrays of events (from the relay) and attempt
+/// jobs (replays, from the relay; retries, from this worker).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Job {
+enum Work {
     Attempt(AttemptJob),
     Event(Event),
     Events(Vec<Event>),
@@ -62,7 +58,9 @@ enum Job {
 
 impl WebhookWorker {
     pub async fn from_env() -> Result<Self, Error> {
-        let app = App::from_env().await?;
+        let sdk = crate::app::sdk_config().await?;
+        let app = App::new(crate::config::Config::from_env()?, &sdk).await?;
+        let queues = Queues::from_env(&sdk)?;
         let settings = Settings {
             schedule: schedule::standard(),
             dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
@@ -72,10 +70,10 @@ impl WebhookWorker {
                 .is_ok_and(|v| v == "true"),
             timeout: Duration::from_secs(10),
         };
-        Self::new(app, settings)
+        Self::new(app, queues, settings)
     }
 
-    pub fn new(app: App, settings: Settings) -> Result<Self, Error> {
+    pub fn new(app: App, queues: Queues, settings: Settings) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(target::SafeResolver {
                 allow_private: settings.allow_private_targets,
@@ -88,6 +86,7 @@ impl WebhookWorker {
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
             app,
+            queues,
             http,
             settings,
         })
@@ -95,16 +94,16 @@ impl WebhookWorker {
 
     async fn process(&self, message: SqsMessage) -> Result<(), Error> {
         let body = message.body.unwrap_or_default();
-        match serde_json::from_str::<Job>(&body) {
-            Ok(Job::Attempt(job)) => self.attempt(job).await,
-            Ok(Job::Event(event)) => self.fan_out(&event).await,
-            // An import's events, as many as fit a message: split into small batches first.
-            Ok(Job::Events(events)) if events.len() > jobs::EVENTS_PER_FAN_OUT => {
-                jobs::split(&self.app, &events).await.map(drop)
+        match serde_json::from_str::<Work>(&body) {
+            Ok(Work::Attempt(job)) => self.attempt(job).await,
+            Ok(Work::Event(event)) => self.fan_out(&event).await,
+            // Many events, as many as fit a message: split into small batches first.
+            Ok(Work::Events(events)) if events.len() > EVENTS_PER_FAN_OUT => {
+                self.split(&events).await
             }
             // A small batch: every event is fanned out; any failure redelivers the batch, and
             // the deliveries already made are not made twice.
-            Ok(Job::Events(events)) => {
+            Ok(Work::Events(events)) => {
                 let all = futures::future::join_all(events.iter().map(|e| self.fan_out(e))).await;
                 all.into_iter().collect()
             }
@@ -113,12 +112,28 @@ impl WebhookWorker {
         }
     }
 
+    /// A message of many events, again as messages of [`EVENTS_PER_FAN_OUT`]; any one not
+    /// queued fails the message, so SQS redelivers it (the fan-out of what is queued twice is
+    /// made once).
+    async fn split(&self, events: &[Event]) -> Result<(), Error> {
+        let messages = events
+            .chunks(EVENTS_PER_FAN_OUT)
+            .map(|chunk| {
+                let body =
+                    serde_json::to_string(chunk).map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(Message::new(body, chunk[0].request_id.clone()))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let url = &self.queues.webhook_url;
+        self.queues.send(url, &messages).await.into_iter().collect()
+    }
+
     /// One delivery per subscribed endpoint, then its first attempt. A repeated event finds
     /// its deliveries made and their first attempts claimed, so nothing is sent twice.
     async fn fan_out(&self, event: &Event) -> Result<(), Error> {
         let table = &self.app.config.table_name;
         let endpoints =
-            store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, &event.kind)
+            store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, event.kind)
                 .await?;
         let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
         let now = Utc::now();
@@ -131,7 +146,7 @@ impl WebhookWorker {
                     endpoint_id: endpoint.id.clone(),
                     url: endpoint.url.clone(),
                     event_id: event.id.clone(),
-                    event_type: event.kind.clone(),
+                    event_type: event.kind.to_string(),
                     payload,
                     status: DeliveryStatus::Pending,
                     attempt: 0,
@@ -322,40 +337,19 @@ impl WebhookWorker {
 
     async fn queue(&self, job: &AttemptJob, wait: Duration) -> Result<(), Error> {
         let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
-        let delay = wait.min(schedule::MAX_SQS_DELAY).as_secs() as i32;
-        self.app
-            .sqs
-            .send_message()
-            .queue_url(&self.app.config.webhook_queue_url)
-            .message_body(body)
-            .delay_seconds(delay)
-            .send()
+        let message = Message {
+            delay_secs: wait.min(schedule::MAX_SQS_DELAY).as_secs() as i32,
+            ..Message::new(body, None)
+        };
+        self.queues
+            .send_one(&self.queues.webhook_url, message)
             .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "webhook queue: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        Ok(())
     }
 
     async fn dead_letter(&self, job: &AttemptJob) -> Result<(), Error> {
         let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
-        self.app
-            .sqs
-            .send_message()
-            .queue_url(&self.settings.dead_letter_queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::Unavailable(format!(
-                    "dead-letter queue: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        Ok(())
+        let url = &self.settings.dead_letter_queue_url;
+        self.queues.send_one(url, Message::new(body, None)).await
     }
 }
 
@@ -405,7 +399,8 @@ pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> SqsBatchResponse
     worker::process_batch(event, |message| worker.process(message)).await
 }
 
-/// Replays a settled delivery: pending again, the schedule starts over, an attempt is queued.
+/// Replays a settled delivery: pending again, the schedule starts over, and its next attempt
+/// is written with it (the relay queues it).
 pub async fn replay(
     app: &App,
     org_id: &str,
@@ -417,33 +412,15 @@ pub async fn replay(
         return Err(Error::not_found(Resource::Delivery, id));
     }
     let table = &app.config.table_name;
-    let Some(delivery) = store::deliveries::reopen(&app.ddb, table, org_id, id, now).await? else {
-        return match store::deliveries::get(&app.ddb, table, org_id, id).await? {
+    let jobs = Outbox::new(vec![Job::NextAttempt]);
+    match store::deliveries::reopen(&app.ddb, table, org_id, id, now, &jobs).await? {
+        Some(delivery) => Ok(delivery),
+        None => match store::deliveries::get(&app.ddb, table, org_id, id).await? {
             Some(_) => Err(Error::Conflict {
                 reason: "pending",
                 message: "The delivery is still being attempted".into(),
             }),
             None => Err(Error::not_found(Resource::Delivery, id)),
-        };
-    };
-    let job = AttemptJob {
-        delivery_id: delivery.id.clone(),
-        org_id: org_id.to_owned(),
-        attempt: delivery.attempt + 1,
-        not_before: 0,
-    };
-    let body = serde_json::to_string(&job).map_err(|e| Error::Internal(e.to_string()))?;
-    app.sqs
-        .send_message()
-        .queue_url(&app.config.webhook_queue_url)
-        .message_body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::Unavailable(format!(
-                "webhook queue: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    Ok(delivery)
+        },
+    }
 }

@@ -8,7 +8,8 @@ use super::{event, hash_secret, id_in_secret, lifecycle, tokens};
 use crate::{
     app::App,
     error::{Error, Resource},
-    ids, jobs,
+    ids,
+    jobs::EventKind,
     model::{Caller, Invitation, InvitationKind, InvitationState, Organization, Role, Tier, User},
     store::{self, cancelled_by_condition},
 };
@@ -77,8 +78,7 @@ pub async fn consume(
             state if !state.is_open() => return Err(lifecycle::not_open(state)),
             _ => {}
         }
-        if let Some(done) = try_consume(app, &current, invitee.clone(), now).await? {
-            jobs::publish(app, &event("invitation.accepted", &done, request_id, now)).await?;
+        if let Some(done) = try_consume(app, &current, invitee.clone(), request_id, now).await? {
             return Ok(done);
         }
         // Lost a race (a concurrent consume, cancel or resend): decide on what is there now.
@@ -119,11 +119,13 @@ async fn check_invitee(
     }
 }
 
-/// One attempt; `None` when the transaction lost a race (the caller re-reads and decides).
+/// One attempt, with its `invitation.accepted` event; `None` when the transaction lost a race
+/// (the caller re-reads and decides).
 async fn try_consume(
     app: &App,
     inv: &Invitation,
     invitee: Option<User>,
+    request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Invitation>, Error> {
     let table = &app.config.table_name;
@@ -178,6 +180,7 @@ async fn try_consume(
         &user.id,
         new_org.as_ref().map(|o| o.id.as_str()),
         now,
+        &event(EventKind::InvitationAccepted, &inv.org_id, request_id, now),
     )?);
     match app
         .ddb

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    announce, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms, MAX_MESSAGE_CHARS,
-    MAX_TTL_SECS,
+    created_jobs, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
+    MAX_MESSAGE_CHARS, MAX_TTL_SECS,
 };
 use crate::{
     app::App,
@@ -81,7 +81,8 @@ pub async fn invite(
                 None,
                 terms,
             );
-            store::invitations::insert(&app.ddb, table, &inv)
+            let jobs = created_jobs(app, &inv, &secret, request_id, now);
+            store::invitations::insert(&app.ddb, table, &inv, &jobs)
                 .await?
                 .then_some(inv)
         }
@@ -98,16 +99,14 @@ pub async fn invite(
                 now,
             };
             let inv = resent(existing, terms);
-            store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous)
+            let jobs = created_jobs(app, &inv, &secret, request_id, now);
+            store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous, &jobs)
                 .await?
                 .then_some(inv)
         }
     };
     match made {
-        Some(inv) => {
-            announce(app, &[(inv.clone(), secret)], request_id, now).await?;
-            Ok(inv)
-        }
+        Some(inv) => Ok(inv),
         None => match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
             Some(inv) if inv.state == InvitationState::Completed => Err(already_accepted(&email)),
             Some(inv) => Ok(inv),
@@ -262,12 +261,11 @@ pub async fn create_flow(
         update_time: now,
         result_org_id: None,
     };
-    if !store::invitations::insert(&app.ddb, table, &inv).await? {
+    let jobs = created_jobs(app, &inv, &secret, request_id, now);
+    if !store::invitations::insert(&app.ddb, table, &inv, &jobs).await? {
         return Err(Error::Internal("a new invitation id collided".into()));
     }
-    let plain = secret.plain.clone();
-    announce(app, &[(inv.clone(), secret)], request_id, now).await?;
-    Ok((inv, plain))
+    Ok((inv, secret.plain))
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Importing an address list into a training flow. Its cost grows with batches, not entries:
-//! users and invitations are read 100 keys a call, written 25 items a call, and jobs queued 10
-//! a call; invitation numbers for the whole list are reserved in one update.
+//! users and invitations are read 100 keys a call and written 25 items a call (several calls at
+//! once), each invitation with its email job and event; invitation numbers for the whole list
+//! are reserved in one update.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
 use super::{
-    addresses, announce, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
+    addresses, created_jobs, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
     MAX_MESSAGE_CHARS,
 };
 use crate::{
@@ -144,10 +145,11 @@ pub async fn import(
     }
     let items = made
         .iter()
-        .map(|(inv, _)| store::invitations::item(inv))
+        .map(|(inv, secret)| {
+            store::invitations::item(inv, &created_jobs(app, inv, secret, request_id, now))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     store::invitations::put_all(&app.ddb, table, items).await?;
-    announce(app, &made, request_id, now).await?;
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
     Ok(result)
 }

@@ -6,7 +6,8 @@ use super::event;
 use crate::{
     app::App,
     error::{Error, Resource},
-    ids, jobs,
+    ids,
+    jobs::EventKind,
     model::{Caller, Flow, Invitation, InvitationState, Organization, User},
     store,
 };
@@ -71,8 +72,8 @@ pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> 
     })
 }
 
-/// Cancels an open invitation. Canceling a canceled one changes nothing; an accepted or
-/// expired one cannot be canceled.
+/// Cancels an open invitation (the flows API's cancel). Canceling a canceled one changes
+/// nothing; an accepted or expired one cannot be canceled.
 pub async fn cancel(
     app: &App,
     caller: &Caller,
@@ -86,21 +87,9 @@ pub async fn cancel(
         state if !state.is_open() => return Err(not_open(state)),
         _ => {}
     }
-    let closed = store::invitations::close(
-        &app.ddb,
-        &app.config.table_name,
-        &caller.org_id,
-        id,
-        InvitationState::Canceled,
-        "CANCELED",
-        now,
-    )
-    .await?;
-    match closed {
-        Some(inv) => {
-            jobs::publish(app, &event("invitation.canceled", &inv, request_id, now)).await?;
-            Ok(inv)
-        }
+    let open = [InvitationState::StartPending, InvitationState::Started];
+    match write_cancel(app, caller, id, &open, request_id, now).await? {
+        Some(inv) => Ok(inv),
         // It left the open states meanwhile: report what it is now.
         None => {
             let now_state = get(app, caller, id).await?;
@@ -110,6 +99,26 @@ pub async fn cancel(
             }
         }
     }
+}
+
+/// The cancel itself, with its `invitation.canceled` event; `None` when the invitation was in
+/// none of the states `from`.
+async fn write_cancel(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    from: &[InvitationState],
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Invitation>, Error> {
+    let jobs = event(
+        EventKind::InvitationCanceled,
+        &caller.org_id,
+        request_id,
+        now,
+    );
+    let table = &app.config.table_name;
+    store::invitations::cancel(&app.ddb, table, &caller.org_id, id, from, now, &jobs).await
 }
 
 /// Why an invitation that is not open cannot be used or changed.
@@ -188,7 +197,8 @@ pub async fn by_number(
     }
 }
 
-/// The invitations API's delete: only pending invitations; an accepted one is refused.
+/// The invitations API's delete: only pending invitations (expired ones are pending in this
+/// API's terms); an accepted one is refused. Deleting a deleted one is not found.
 pub async fn delete(
     app: &App,
     caller: &Caller,
@@ -199,30 +209,29 @@ pub async fn delete(
 ) -> Result<(), Error> {
     let inv = by_number(app, caller, flow, number).await?;
     if inv.state == InvitationState::Completed {
-        return Err(Error::Conflict {
-            reason: "accepted",
-            message: "An accepted invitation cannot be deleted".into(),
-        });
+        return Err(accepted_cannot_be_deleted());
     }
-    match cancel(app, caller, &inv.id, request_id, now).await {
-        Ok(_) => Ok(()),
-        // Expired but still pending in this API's terms: deleting it just closes it.
-        Err(Error::FailedPrecondition {
-            reason: "FLOW_EXPIRED",
-            ..
-        }) => {
-            store::invitations::close(
-                &app.ddb,
-                &app.config.table_name,
-                &caller.org_id,
-                &inv.id,
-                InvitationState::Canceled,
-                "CANCELED",
-                now,
-            )
-            .await?;
-            Ok(())
-        }
-        Err(other) => Err(other),
+    let pending = [
+        InvitationState::StartPending,
+        InvitationState::Started,
+        InvitationState::Expired,
+    ];
+    if write_cancel(app, caller, &inv.id, &pending, request_id, now)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    // Accepted or deleted meanwhile.
+    match get(app, caller, &inv.id).await?.state {
+        InvitationState::Completed => Err(accepted_cannot_be_deleted()),
+        _ => Err(Error::not_found(Resource::Invitation, number)),
+    }
+}
+
+fn accepted_cannot_be_deleted() -> Error {
+    Error::Conflict {
+        reason: "accepted",
+        message: "An accepted invitation cannot be deleted".into(),
     }
 }

@@ -1,5 +1,6 @@
 //! Invitations: one record per invited email, seen through two APIs (seed 001's invitations of
-//! a flow, seeds 003/004's invitation flows). Creating or re-sending one queues its email.
+//! a flow, seeds 003/004's invitation flows). Creating or re-sending one writes its email job
+//! and `invitation.created` event with it.
 
 pub mod addresses;
 pub mod consume;
@@ -13,9 +14,8 @@ use serde_json::json;
 
 use crate::{
     app::App,
-    error::Error,
     ids,
-    jobs::{self, EmailJob, Event},
+    jobs::{EmailJob, EventKind, EventNote, Job, Outbox},
     keys::Hasher,
     model::{Invitation, Organization},
     wire::{opt_time, time},
@@ -142,20 +142,38 @@ pub fn resent(existing: Invitation, terms: Terms<'_>) -> Invitation {
     }
 }
 
-/// The email job for an invitation; it carries the secret sealed, for the accept link.
-pub fn email_job(app: &App, inv: &Invitation, secret: &Secret, request_id: &str) -> EmailJob {
-    EmailJob {
-        invitation_id: inv.id.clone(),
-        org_id: inv.org_id.clone(),
-        secret_sealed: app.sealer.seal(&secret.plain),
-        request_id: Some(request_id.to_owned()),
-    }
+/// The jobs of an invitation just made or re-sent: its email (carrying the secret sealed, for
+/// the accept link) and its `invitation.created` event.
+pub fn created_jobs(
+    app: &App,
+    inv: &Invitation,
+    secret: &Secret,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Outbox {
+    Outbox::new(vec![
+        Job::Email(EmailJob {
+            invitation_id: inv.id.clone(),
+            org_id: inv.org_id.clone(),
+            secret_sealed: app.sealer.seal(&secret.plain),
+            request_id: Some(request_id.to_owned()),
+        }),
+        Job::Event(EventNote::new(
+            EventKind::InvitationCreated,
+            &inv.org_id,
+            request_id,
+            now,
+        )),
+    ])
 }
 
-pub fn event(kind: &str, inv: &Invitation, request_id: &str, now: DateTime<Utc>) -> Event {
-    Event::new(kind, &inv.org_id, request_id, now, event_data(inv))
+/// The jobs of an invitation's other state changes: the event alone.
+pub fn event(kind: EventKind, org_id: &str, request_id: &str, now: DateTime<Utc>) -> Outbox {
+    Outbox::event(EventNote::new(kind, org_id, request_id, now))
 }
 
+/// The `data` of every `invitation.*` event, rendered by the relay from the invitation as
+/// written.
 pub fn event_data(inv: &Invitation) -> serde_json::Value {
     json!({
         "invitationId": inv.id,
@@ -170,26 +188,6 @@ pub fn event_data(inv: &Invitation) -> serde_json::Value {
         "expireTime": time(inv.expire_time),
         "startTime": opt_time(inv.start_time),
     })
-}
-
-/// Queues the email and the `invitation.created` event of invitations just made or re-sent.
-pub async fn announce(
-    app: &App,
-    made: &[(Invitation, Secret)],
-    request_id: &str,
-    now: DateTime<Utc>,
-) -> Result<jobs::Calls, Error> {
-    let emails: Vec<EmailJob> = made
-        .iter()
-        .map(|(inv, secret)| email_job(app, inv, secret, request_id))
-        .collect();
-    let events: Vec<Event> = made
-        .iter()
-        .map(|(inv, _)| event("invitation.created", inv, request_id, now))
-        .collect();
-    let mut calls = jobs::queue_emails(app, &emails).await?;
-    calls += jobs::publish_all(app, &events).await?;
-    Ok(calls)
 }
 
 #[cfg(test)]

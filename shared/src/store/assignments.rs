@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use super::{
     cancelled_by_condition, from_item, get_s, key, org_pk,
     orgs::{flow_key, user_by_email_key},
-    s, to_item, unless_condition_failed, Item, GSI1PK, GSI1SK, SK,
+    outbox, s, to_item, unless_condition_failed, Item, GSI1PK, GSI1SK, SK,
 };
 use crate::{
     error::Error,
+    jobs::Outbox,
     model::{Assignment, Flow, Priority, Progress, User},
 };
 
@@ -100,14 +101,17 @@ pub async fn lookup_for_assign(
     Ok(lookup)
 }
 
-/// Writes a new assignment and claims its (flow, email) pointer. `false`: another unfinished
-/// assignment holds the pointer (a concurrent assign won), so the caller should update that one.
+/// Writes a new assignment with its jobs and claims its (flow, email) pointer. `false`: another
+/// unfinished assignment holds the pointer (a concurrent assign won), so the caller should
+/// update that one.
 pub async fn insert(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     a: &Assignment,
+    jobs: &Outbox,
 ) -> Result<bool, Error> {
     let mut item = to_item(org_pk(&a.org_id), format!("ASGN#{}", a.id), a)?;
+    outbox::put_into(&mut item, jobs)?;
     if let Some(due) = a.due_date {
         item.insert(GSI1PK.into(), s(DUE_PARTITION));
         item.insert(GSI1SK.into(), s(due_sort_key(due, &a.org_id, &a.id)));
@@ -146,15 +150,17 @@ pub struct Terms<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Updates an unfinished assignment in place; `None` if it was completed meanwhile.
+/// Updates an unfinished assignment in place, with its jobs; `None` if it was completed
+/// meanwhile.
 pub async fn reassign(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
     terms: &Terms<'_>,
+    jobs: &Outbox,
 ) -> Result<Option<Assignment>, Error> {
-    let mut set = vec!["priority = :p", "assigned_at = :now"];
+    let mut set = vec!["priority = :p", "assigned_at = :now", outbox::SET];
     // A new deadline may be missed anew, so the overdue mark is cleared.
     let mut remove = vec!["overdue_at"];
     let mut update = ddb
@@ -164,6 +170,9 @@ pub async fn reassign(
         .expression_attribute_values(":p", s(terms.priority.as_str()))
         .expression_attribute_values(":now", s(terms.now.to_rfc3339()))
         .expression_attribute_values(":done", s(Progress::Completed.as_str()));
+    for (name, value) in outbox::values(jobs)? {
+        update = update.expression_attribute_values(name, value);
+    }
     match terms.due_date {
         Some(due) => {
             set.extend(["due_date = :d", "GSI1PK = :gpk", "GSI1SK = :gsk"]);
@@ -214,20 +223,27 @@ pub enum Step {
     NotFound,
 }
 
-/// assigned → started, in one conditional UpdateItem.
+/// assigned → started, with its jobs, in one conditional UpdateItem.
 pub async fn start(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<Step, Error> {
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let result = ddb
         .update_item()
         .table_name(table)
         .set_key(Some(asgn_key(org_id, id)))
-        .update_expression("SET progress = :started, started_at = :now")
+        .update_expression(format!(
+            "SET progress = :started, started_at = :now, {}",
+            outbox::SET
+        ))
         .condition_expression("progress = :assigned")
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
         .expression_attribute_values(":started", s(Progress::Started.as_str()))
         .expression_attribute_values(":assigned", s(Progress::Assigned.as_str()))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -251,14 +267,15 @@ pub async fn start(
     }
 }
 
-/// → completed, releasing the (flow, email) pointer in the same transaction so that the next
-/// assign of this flow creates a new assignment.
+/// → completed, with its jobs, releasing the (flow, email) pointer in the same transaction so
+/// that the next assign of this flow creates a new assignment.
 pub async fn complete(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<Step, Error> {
     let Some(current) = get(ddb, table, org_id, id).await? else {
         return Ok(Step::NotFound);
@@ -266,15 +283,19 @@ pub async fn complete(
     if current.progress == Progress::Completed {
         return Ok(Step::AlreadyThere(current));
     }
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(asgn_key(org_id, id)))
-        .update_expression(
-            "SET progress = :done, completed_at = :now, started_at = if_not_exists(started_at, :now) REMOVE GSI1PK, GSI1SK",
-        )
+        .update_expression(format!(
+            "SET progress = :done, completed_at = :now, started_at = if_not_exists(started_at, :now), {} REMOVE GSI1PK, GSI1SK",
+            outbox::SET
+        ))
         .condition_expression("attribute_exists(PK) AND progress <> :done")
         .expression_attribute_values(":done", s(Progress::Completed.as_str()))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
         .build()
         .map_err(build_err)?;
     let release = Delete::builder()

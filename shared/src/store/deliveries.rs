@@ -9,11 +9,13 @@ use aws_sdk_dynamodb::{
 use chrono::{DateTime, Utc};
 
 use super::{
-    from_item, key, n, org_pk, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK,
+    from_item, key, n, org_pk, outbox, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
+    GSI1SK,
 };
 use crate::{
     delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
+    jobs::Outbox,
 };
 
 fn dlv_key(org_id: &str, id: &str) -> Item {
@@ -157,20 +159,24 @@ pub async fn record(
     Ok(())
 }
 
-/// Puts a settled delivery back to pending for a replay; the retry schedule starts over.
-/// `None` if it is pending already (or gone).
+/// Puts a settled delivery back to pending for a replay, with its jobs (its next attempt); the
+/// retry schedule starts over. `None` if it is pending already (or gone).
 pub async fn reopen(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<Option<Delivery>, Error> {
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let result = ddb
         .update_item()
         .table_name(table)
         .set_key(Some(dlv_key(org_id, id)))
-        .update_expression("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk REMOVE next_attempt_at")
+        .update_expression(format!("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk, {} REMOVE next_attempt_at", outbox::SET))
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
         .condition_expression("attribute_exists(PK) AND #status <> :pending")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))

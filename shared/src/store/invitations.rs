@@ -5,11 +5,12 @@ use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{
-    from_item, key, org_pk, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK,
-    GSI2PK, GSI2SK,
+    from_item, key, org_pk, outbox, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
+    GSI1SK, GSI2PK, GSI2SK,
 };
 use crate::{
     error::Error,
+    jobs::Outbox,
     model::{Invitation, InvitationState},
 };
 
@@ -37,9 +38,10 @@ fn expiry_sort_key(inv: &Invitation) -> String {
     )
 }
 
-/// The item for an invitation, with its index attributes.
-pub fn item(inv: &Invitation) -> Result<Item, Error> {
+/// The item for an invitation, with its index attributes and the jobs its write causes.
+pub fn item(inv: &Invitation, jobs: &Outbox) -> Result<Item, Error> {
     let mut item = to_item(org_pk(&inv.org_id), format!("INV#{}", inv.id), inv)?;
+    outbox::put_into(&mut item, jobs)?;
     if let (Some(flow_id), Some(number)) = (&inv.flow_id, inv.number) {
         item.insert(GSI1PK.into(), s(by_number_partition(&inv.org_id, flow_id)));
         item.insert(GSI1SK.into(), s(number_sort_key(number)));
@@ -74,34 +76,36 @@ pub async fn get_many(
         .collect()
 }
 
-/// Writes a new invitation; `false` if one with this id exists already.
+/// Writes a new invitation with its jobs; `false` if one with this id exists already.
 pub async fn insert(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     inv: &Invitation,
+    jobs: &Outbox,
 ) -> Result<bool, Error> {
     let result = ddb
         .put_item()
         .table_name(table)
-        .set_item(Some(item(inv)?))
+        .set_item(Some(item(inv, jobs)?))
         .condition_expression("attribute_not_exists(PK)")
         .send()
         .await;
     Ok(unless_condition_failed(result)?.is_some())
 }
 
-/// Replaces an invitation with its re-sent version (new secret and expiry), unless it was
-/// accepted or re-sent meanwhile; `false` then.
+/// Replaces an invitation with its re-sent version (new secret and expiry) and its jobs,
+/// unless it was accepted or re-sent meanwhile; `false` then.
 pub async fn replace_unaccepted(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     inv: &Invitation,
     previous_secret_hash: &str,
+    jobs: &Outbox,
 ) -> Result<bool, Error> {
     let result = ddb
         .put_item()
         .table_name(table)
-        .set_item(Some(item(inv)?))
+        .set_item(Some(item(inv, jobs)?))
         .condition_expression(
             "attribute_exists(PK) AND #state <> :completed AND secret_hash = :previous",
         )
@@ -121,49 +125,57 @@ pub async fn put_all(
     super::batch_put(ddb, table, items).await
 }
 
-/// An open invitation leaves the open states: to CANCELED (cancel, delete) or EXPIRED (sweeper).
-/// `None` if it was not open (or had expired, for a cancel) by then.
-pub async fn close(
+/// An invitation in one of the states `from` is canceled (cancel, delete), with its jobs.
+/// `None` if it was in none of them by then.
+pub async fn cancel(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
-    to: InvitationState,
-    reason: &str,
+    from: &[InvitationState],
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<Option<Invitation>, Error> {
-    let result = ddb
+    let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+    let mut update = ddb
         .update_item()
         .table_name(table)
         .set_key(Some(inv_key(org_id, id)))
-        .update_expression(
-            "SET #state = :to, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK",
-        )
-        .condition_expression("#state IN (:pending, :started)")
+        .update_expression(format!(
+            "SET #state = :to, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK",
+            outbox::SET
+        ))
+        .condition_expression(format!("#state IN ({})", names.join(", ")))
         .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":to", s(to.as_str()))
-        .expression_attribute_values(":reason", s(reason))
+        .expression_attribute_values(":to", s(InvitationState::Canceled.as_str()))
+        .expression_attribute_values(":reason", s("CANCELED"))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
-        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
-        .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
-        .return_values(ReturnValue::AllNew)
-        .send()
-        .await;
-    unless_condition_failed(result)?
+        .return_values(ReturnValue::AllNew);
+    for (name, state) in names.iter().zip(from) {
+        update = update.expression_attribute_values(name, s(state.as_str()));
+    }
+    for (name, value) in outbox::values(jobs)? {
+        update = update.expression_attribute_values(name, value);
+    }
+    unless_condition_failed(update.send().await)?
         .map(|out| from_item(out.attributes.unwrap_or_default()))
         .transpose()
 }
 
-/// The write that marks an open, unexpired invitation consumed; part of consume's transaction.
+/// The write that marks an open, unexpired invitation consumed, with its jobs; part of
+/// consume's transaction.
 pub fn consume_write(
     table: &str,
     inv: &Invitation,
     user_id: &str,
     result_org_id: Option<&str>,
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<TransactWriteItem, Error> {
-    let mut set = "SET #state = :done, state_reason = :reason, user_id = :user, update_time = :now"
-        .to_owned();
+    let mut set = format!(
+        "SET #state = :done, state_reason = :reason, user_id = :user, update_time = :now, {}",
+        outbox::SET
+    );
     let mut update = Update::builder()
         .table_name(table)
         .set_key(Some(inv_key(&inv.org_id, &inv.id)))
@@ -178,6 +190,9 @@ pub fn consume_write(
         .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
         .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
         .expression_attribute_values(":secret", s(&inv.secret_hash));
+    for (name, value) in outbox::values(jobs)? {
+        update = update.expression_attribute_values(name, value);
+    }
     if let Some(org) = result_org_id {
         set.push_str(", result_org_id = :org");
         update = update.expression_attribute_values(":org", s(org));
@@ -189,8 +204,83 @@ pub fn consume_write(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-/// START_PENDING → STARTED once its email went out, unless a resend replaced the secret or the
-/// invitation left START_PENDING meanwhile (those win).
+/// What claiming an invitation's email found.
+pub enum EmailClaim {
+    /// This worker holds the email's lease: it sends, then marks the invitation started.
+    Claimed(Box<Invitation>),
+    /// Not claimable: the invitation as it is (sent already, re-sent, closed, or leased).
+    Refused(Box<Invitation>),
+    Gone,
+}
+
+/// Takes the lease on an invitation's email for `lease_secs`, while it is START_PENDING with
+/// this secret and no other worker holds a live lease: two copies of one email job (a stream
+/// record relayed twice) never send twice at once.
+pub async fn claim_email(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    secret_hash: &str,
+    now: DateTime<Utc>,
+    lease_secs: i64,
+) -> Result<EmailClaim, Error> {
+    use aws_sdk_dynamodb::{
+        operation::update_item::UpdateItemError, types::ReturnValuesOnConditionCheckFailure,
+    };
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(inv_key(org_id, id)))
+        .update_expression("SET email_lease_until = :until")
+        .condition_expression(
+            "#state = :pending AND secret_hash = :secret AND (attribute_not_exists(email_lease_until) OR email_lease_until < :now)",
+        )
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
+        .expression_attribute_values(":secret", s(secret_hash))
+        .expression_attribute_values(":now", super::n(now.timestamp()))
+        .expression_attribute_values(":until", super::n(now.timestamp() + lease_secs))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(EmailClaim::Claimed(Box::new(from_item(
+            out.attributes.unwrap_or_default(),
+        )?))),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
+                Some(item) => Ok(EmailClaim::Refused(Box::new(from_item(item.clone())?))),
+                None => Ok(EmailClaim::Gone),
+            },
+            _ => Err(err.into()),
+        },
+    }
+}
+
+/// Gives an email's lease back (its send failed), so that the job's next delivery may send.
+pub async fn release_email(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    lease_until: i64,
+) -> Result<(), Error> {
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(inv_key(org_id, id)))
+        .update_expression("REMOVE email_lease_until")
+        .condition_expression("email_lease_until = :until")
+        .expression_attribute_values(":until", super::n(lease_until))
+        .send()
+        .await;
+    unless_condition_failed(result).map(drop)
+}
+
+/// START_PENDING → STARTED once its email went out, releasing the email's lease, unless a
+/// resend replaced the secret or the invitation left START_PENDING meanwhile (those win).
 pub async fn mark_started(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -203,7 +293,9 @@ pub async fn mark_started(
         .update_item()
         .table_name(table)
         .set_key(Some(inv_key(org_id, id)))
-        .update_expression("SET #state = :started, start_time = :now, update_time = :now")
+        .update_expression(
+            "SET #state = :started, start_time = :now, update_time = :now REMOVE email_lease_until",
+        )
         .condition_expression("#state = :pending AND secret_hash = :secret")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":started", s(InvitationState::Started.as_str()))

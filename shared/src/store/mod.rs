@@ -21,6 +21,9 @@
 //! | user group         | `ORG#<org>`       | `UG#<team id>`             |                              |
 //! | group provided_id (unique) | `ORG#<org>` | `UGPID#<environment>#<provided_id>` |                  |
 //! | group token lookup | `UGTOKEN#<hmac>`  | `UGTOKEN`                  |                              |
+//!
+//! An item whose write causes jobs (events, emails, webhook attempts) carries them in its
+//! `outbox_id` / `outbox_jobs` attributes, written by that same write (see [`outbox`]).
 
 pub mod assignments;
 pub mod counters;
@@ -29,6 +32,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod keys;
 pub mod orgs;
+pub mod outbox;
 pub mod schema;
 pub mod sweeps;
 pub mod user_groups;
@@ -132,49 +136,68 @@ pub(crate) async fn get_as<T: DeserializeOwned>(
     out.item.map(from_item).transpose()
 }
 
-/// Writes items with BatchWriteItem, 25 per call, asking again for any left unprocessed.
-/// Returns the number of calls made.
+/// BatchWriteItem calls in flight at once: enough to write 5,000 items (200 calls) in a few
+/// round trips' time, few enough to stay far below a partition's write rate.
+const WRITES_IN_FLIGHT: usize = 8;
+
+/// Writes items with BatchWriteItem, 25 per call and [`WRITES_IN_FLIGHT`] calls at once, asking
+/// again for any left unprocessed. Returns the number of calls made.
 pub(crate) async fn batch_put(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     items: Vec<Item>,
 ) -> Result<usize, Error> {
+    use futures::{stream, StreamExt, TryStreamExt};
+    let calls: Vec<_> = items
+        .chunks(25)
+        .map(|chunk| put_chunk(ddb, table, chunk))
+        .collect();
+    stream::iter(calls)
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .try_fold(0, |calls, made| async move { Ok(calls + made) })
+        .await
+}
+
+/// One BatchWriteItem of at most 25 items, and its retries of what was left unprocessed.
+async fn put_chunk(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    chunk: &[Item],
+) -> Result<usize, Error> {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    let mut requests = chunk
+        .iter()
+        .map(|item| {
+            let put = PutRequest::builder()
+                .set_item(Some(item.clone()))
+                .build()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let mut calls = 0;
-    for chunk in items.chunks(25) {
-        let mut requests = chunk
-            .iter()
-            .map(|item| {
-                let put = PutRequest::builder()
-                    .set_item(Some(item.clone()))
-                    .build()
-                    .map_err(|e| Error::Internal(e.to_string()))?;
-                Ok(WriteRequest::builder().put_request(put).build())
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        for attempt in 0..8 {
-            if requests.is_empty() {
-                break;
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
-            }
-            calls += 1;
-            let out = ddb
-                .batch_write_item()
-                .request_items(table, requests)
-                .send()
-                .await?;
-            requests = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(table))
-                .unwrap_or_default();
+    for attempt in 0..8 {
+        if requests.is_empty() {
+            break;
         }
-        if !requests.is_empty() {
-            return Err(Error::Unavailable(
-                "DynamoDB left writes unprocessed".into(),
-            ));
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
+        calls += 1;
+        let out = ddb
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await?;
+        requests = out
+            .unprocessed_items
+            .and_then(|mut u| u.remove(table))
+            .unwrap_or_default();
+    }
+    if !requests.is_empty() {
+        return Err(Error::Unavailable(
+            "DynamoDB left writes unprocessed".into(),
+        ));
     }
     Ok(calls)
 }

@@ -2,7 +2,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 
 use super::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
@@ -28,9 +29,31 @@ fn key_el(name: &str, kind: KeyType) -> Result<KeySchemaElement, Error> {
         .map_err(build_err)
 }
 
-/// Creates the table with its index and TTL; does nothing if it already exists.
+/// The stream the relay reads: new and old images, so it can tell the jobs a write made from
+/// the ones an item carries along (`store::outbox`).
+fn stream() -> Result<StreamSpecification, Error> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .map_err(build_err)
+}
+
+/// Creates the table with its indexes, stream and TTL; for a table that exists, only turns
+/// its stream on if it is off (a table made before the relay existed).
 pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<bool, Error> {
-    if ddb.describe_table().table_name(table).send().await.is_ok() {
+    if let Ok(found) = ddb.describe_table().table_name(table).send().await {
+        let streaming = found
+            .table
+            .and_then(|t| t.stream_specification)
+            .is_some_and(|s| s.stream_enabled);
+        if !streaming {
+            ddb.update_table()
+                .table_name(table)
+                .stream_specification(stream()?)
+                .send()
+                .await?;
+        }
         return Ok(false);
     }
     let index = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, Error> {
@@ -59,6 +82,7 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .key_schema(key_el(SK, KeyType::Range)?)
         .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK)?)
         .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK)?)
+        .stream_specification(stream()?)
         .send()
         .await?;
     ddb.update_time_to_live()

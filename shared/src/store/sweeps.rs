@@ -3,18 +3,16 @@
 //! queried by sort key up to now (never a scan), and the conditional writes that take an item
 //! out of its partition once it is handled.
 
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{AttributeValue, ReturnValue},
-};
+use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
 use chrono::{DateTime, Utc};
 
 use super::{
-    assignments::DUE_PARTITION, from_item, get_s, invitations::EXPIRY_PARTITION, s, Item, GSI1,
-    GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK,
+    assignments::DUE_PARTITION, from_item, get_s, invitations::EXPIRY_PARTITION, outbox, s, Item,
+    GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK,
 };
 use crate::{
     error::Error,
+    jobs::Outbox,
     model::{Assignment, Invitation, InvitationState, Progress},
 };
 
@@ -132,45 +130,57 @@ fn found_in<T: serde::de::DeserializeOwned>(item: Item, sk_name: &str) -> Result
     })
 }
 
-/// Marks an assignment overdue and takes it out of the `DUE` partition, unless it was completed,
-/// marked already, or given a new due date meanwhile. `true`: this call marked it.
+/// Marks an assignment overdue, with its jobs, and takes it out of the `DUE` partition, unless
+/// it was completed, marked already, or given a new due date meanwhile (the index may lag the
+/// table: the condition decides on the item itself). `true`: this call marked it.
 pub async fn mark_overdue(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     found: &Found<Assignment>,
     now: DateTime<Utc>,
+    jobs: &Outbox,
 ) -> Result<bool, Error> {
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let result = ddb
         .update_item()
         .table_name(table)
         .set_key(Some(found.key.clone()))
-        .update_expression("SET overdue_at = :now REMOVE GSI1PK, GSI1SK")
+        .update_expression(format!(
+            "SET overdue_at = :now, {} REMOVE GSI1PK, GSI1SK",
+            outbox::SET
+        ))
         .condition_expression(
             "progress <> :completed AND attribute_not_exists(overdue_at) AND GSI1SK = :sk",
         )
         .expression_attribute_values(":now", s(now.to_rfc3339()))
         .expression_attribute_values(":completed", s(Progress::Completed.as_str()))
         .expression_attribute_values(":sk", s(&found.index_sort_key))
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
         .send()
         .await;
     conditional(result.map(|_| true))
 }
 
-/// Moves an open invitation to EXPIRED and out of the `EXPIRES` partition, unless it was
-/// consumed, canceled or re-sent (a new expiry) meanwhile. `Some`: this call expired it.
+/// Moves an open invitation to EXPIRED, with its jobs, and out of the `EXPIRES` partition,
+/// unless it was consumed, canceled or re-sent (a new expiry) meanwhile. `true`: this call
+/// expired it.
 pub async fn expire_invitation(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     found: &Found<Invitation>,
     now: DateTime<Utc>,
-) -> Result<Option<Invitation>, Error> {
+    jobs: &Outbox,
+) -> Result<bool, Error> {
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let result = ddb
         .update_item()
         .table_name(table)
         .set_key(Some(found.key.clone()))
-        .update_expression(
-            "SET #state = :expired, state_reason = :reason, update_time = :now REMOVE GSI2PK, GSI2SK",
-        )
+        .update_expression(format!(
+            "SET #state = :expired, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK",
+            outbox::SET
+        ))
         .condition_expression("#state IN (:pending, :started) AND GSI2SK = :sk")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":expired", s(InvitationState::Expired.as_str()))
@@ -179,13 +189,11 @@ pub async fn expire_invitation(
         .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
         .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
         .expression_attribute_values(":sk", s(&found.index_sort_key))
-        .return_values(ReturnValue::AllNew)
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
         .send()
         .await;
-    match conditional(result.map(Some))? {
-        Some(out) => Ok(Some(from_item(out.attributes.unwrap_or_default())?)),
-        None => Ok(None),
-    }
+    conditional(result.map(|_| true))
 }
 
 /// A failed condition is an answer (someone else got there first), not an error.

@@ -1,7 +1,7 @@
 //! Webhook endpoints of an organization: `ORG#<org>` / `WEBHOOK#<id>`.
 
 use super::{from_item, key, org_pk, s, to_item};
-use crate::{error::Error, webhooks::Endpoint};
+use crate::{error::Error, jobs::EventKind, webhooks::Endpoint};
 
 pub async fn put(
     ddb: &aws_sdk_dynamodb::Client,
@@ -41,7 +41,7 @@ pub async fn subscribed(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
-    event_type: &str,
+    kind: EventKind,
 ) -> Result<Vec<Endpoint>, Error> {
     let out = ddb
         .query()
@@ -59,6 +59,6 @@ pub async fn subscribed(
         .collect::<Result<_, _>>()?;
     Ok(endpoints
         .into_iter()
-        .filter(|e| e.events.iter().any(|t| t == event_type))
+        .filter(|e| e.events.iter().any(|t| t == kind.as_str()))
         .collect())
 }

@@ -1,0 +1,295 @@
+//! The relay: queues the jobs that writes recorded, from the table's stream.
+//!
+//! Its event source (template.yaml) hands it the stream records whose new image carries an
+//! outbox. For each record whose write made a new outbox (`store::outbox::written`), it renders
+//! the jobs (an event's `data` from the record as written; a replay's attempt from the delivery
+//! as written) and queues them: events to the webhook queue, packed into messages of up to
+//! 1 MB (the webhook worker splits them), attempts to the webhook queue, emails to the email
+//! queue, ten messages a call.
+//!
+//! A record whose jobs could not all be queued, or whose outbox cannot be read, is reported
+//! failed, and Lambda retries from it (ReportBatchItemFailures); the records after it come
+//! again too. So a job may be queued more than once, never less: the workers deliver each
+//! event once per endpoint and send each email once (README, "Jobs").
+
+use aws_lambda_events::event::{
+    dynamodb::{Event as StreamEvent, EventRecord},
+    streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
+};
+use std::collections::BTreeSet;
+
+use crate::{
+    assignments,
+    delivery::model::Delivery,
+    error::Error,
+    invitations,
+    jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject},
+    queue::{Message, Queues, MESSAGE_BYTES},
+    store::outbox::{self, Image},
+};
+
+/// The relay's context, built once per container: the queues, and nothing else (it reads no
+/// table and no secret).
+pub struct Relay {
+    pub queues: Queues,
+}
+
+impl Relay {
+    pub async fn from_env() -> Result<Self, Error> {
+        let sdk = crate::app::sdk_config().await?;
+        Ok(Self {
+            queues: Queues::from_env(&sdk)?,
+        })
+    }
+}
+
+/// A job ready for its queue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ready {
+    Event(Event),
+    Email(EmailJob),
+    Attempt(AttemptJob),
+}
+
+/// The Lambda handler: every record's jobs queued, the records that failed reported by their
+/// sequence numbers.
+pub async fn handle(relay: &Relay, event: StreamEvent) -> DynamoDbEventResponse {
+    let mut failed = BTreeSet::new();
+    let mut ready = Vec::new();
+    for (i, record) in event.records.iter().enumerate() {
+        match jobs_of(record) {
+            Ok(jobs) => ready.extend(jobs.into_iter().map(|job| (i, job))),
+            Err(err) => {
+                tracing::error!(sequence_number = ?record.change.sequence_number, error = %err, "relay: unreadable outbox");
+                failed.insert(i);
+            }
+        }
+    }
+    failed.extend(send(&relay.queues, ready).await);
+    let mut response = DynamoDbEventResponse::default();
+    for i in failed {
+        let record = &event.records[i];
+        match &record.change.sequence_number {
+            Some(seq) => {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(seq.clone());
+                response.batch_item_failures.push(failure);
+            }
+            None => {
+                tracing::error!(event_id = %record.event_id, "relay: a failed record has no sequence number")
+            }
+        }
+    }
+    crate::metrics::count(
+        "RelayRecordsFailed",
+        response.batch_item_failures.len() as u64,
+        &[],
+    );
+    response
+}
+
+/// The jobs a stream record's write made: none for a record that carries an older outbox along.
+pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
+    if !matches!(record.event_name.as_str(), "INSERT" | "MODIFY") {
+        return Ok(Vec::new());
+    }
+    let image = &record.change.new_image;
+    let Some(written) = outbox::written(image, &record.change.old_image)? else {
+        return Ok(Vec::new());
+    };
+    written
+        .jobs
+        .into_iter()
+        .map(|job| {
+            Ok(match job {
+                Job::Event(note) => {
+                    let data = render(note.kind, image)?;
+                    Ready::Event(note.with_data(data))
+                }
+                Job::Email(email) => Ready::Email(email),
+                Job::NextAttempt => {
+                    let d: Delivery = outbox::decode(image)?;
+                    Ready::Attempt(AttemptJob {
+                        delivery_id: d.id,
+                        org_id: d.org_id,
+                        attempt: d.attempt + 1,
+                        not_before: 0,
+                    })
+                }
+            })
+        })
+        .collect()
+}
+
+/// An event's `data`, from the record it describes as written.
+fn render(kind: EventKind, image: &Image) -> Result<serde_json::Value, Error> {
+    Ok(match kind.subject() {
+        Subject::Assignment => assignments::event_data(kind, &outbox::decode(image)?),
+        Subject::Invitation => invitations::event_data(&outbox::decode(image)?),
+    })
+}
+
+/// A message, and the records whose jobs it carries.
+struct Outgoing {
+    message: Message,
+    records: Vec<usize>,
+}
+
+/// Queues the jobs; returns the records any of whose jobs SQS did not take.
+async fn send(queues: &Queues, ready: Vec<(usize, Ready)>) -> BTreeSet<usize> {
+    let mut events = Vec::new();
+    let mut webhook = Vec::new();
+    let mut email = Vec::new();
+    for (record, job) in ready {
+        let one = |body: Result<String, serde_json::Error>, request_id| {
+            body.map(|body| Outgoing {
+                message: Message::new(body, request_id),
+                records: vec![record],
+            })
+        };
+        match job {
+            Ready::Event(event) => events.push((record, event)),
+            Ready::Attempt(attempt) => webhook.push(one(serde_json::to_string(&attempt), None)),
+            Ready::Email(job) => {
+                let request_id = job.request_id.clone();
+                email.push(one(serde_json::to_string(&job), request_id))
+            }
+        }
+    }
+    webhook.extend(pack(&events, MESSAGE_BYTES));
+    let (webhook_failed, email_failed) = tokio::join!(
+        send_to(queues, &queues.webhook_url, webhook),
+        send_to(queues, &queues.email_url, email)
+    );
+    webhook_failed.into_iter().chain(email_failed).collect()
+}
+
+async fn send_to(
+    queues: &Queues,
+    url: &str,
+    outgoing: Vec<Result<Outgoing, serde_json::Error>>,
+) -> BTreeSet<usize> {
+    let mut failed = BTreeSet::new();
+    let mut sendable = Vec::new();
+    for item in outgoing {
+        match item {
+            Ok(o) => sendable.push(o),
+            Err(err) => tracing::error!(error = %err, "relay: a job could not be written as JSON"),
+        }
+    }
+    let messages: Vec<Message> = sendable.iter().map(|o| o.message.clone()).collect();
+    for (o, result) in sendable.iter().zip(queues.send(url, &messages).await) {
+        if let Err(err) = result {
+            tracing::warn!(error = %err, records = ?o.records, "relay: not queued; the stream will hand it over again");
+            failed.extend(&o.records);
+        }
+    }
+    failed
+}
+
+/// Events as messages: one event alone is a message of its own; more go as JSON arrays of as
+/// many consecutive events as fit in `limit` bytes (an import's events cost few SQS calls).
+fn pack(events: &[(usize, Event)], limit: usize) -> Vec<Result<Outgoing, serde_json::Error>> {
+    if let [(record, event)] = events {
+        return vec![serde_json::to_string(event).map(|body| Outgoing {
+            message: Message::new(body, event.request_id.clone()),
+            records: vec![*record],
+        })];
+    }
+    fn close(
+        out: &mut Vec<Result<Outgoing, serde_json::Error>>,
+        array: &mut String,
+        current: &mut Option<Outgoing>,
+    ) {
+        if let Some(mut o) = current.take() {
+            array.push(']');
+            o.message.body = std::mem::take(array);
+            out.push(Ok(o));
+        }
+    }
+    let mut out = Vec::new();
+    let mut array = String::new();
+    let mut current: Option<Outgoing> = None;
+    for (record, event) in events {
+        let json = match serde_json::to_string(event) {
+            Ok(json) => json,
+            Err(err) => {
+                out.push(Err(err));
+                continue;
+            }
+        };
+        if current.is_some() && array.len() + json.len() + 2 > limit {
+            close(&mut out, &mut array, &mut current);
+        }
+        let o = current.get_or_insert_with(|| Outgoing {
+            message: Message::new(String::new(), event.request_id.clone()),
+            records: Vec::new(),
+        });
+        array.push(if array.is_empty() { '[' } else { ',' });
+        array.push_str(&json);
+        o.records.push(*record);
+    }
+    close(&mut out, &mut array, &mut current);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::EventNote;
+
+    fn events(n: usize) -> Vec<(usize, Event)> {
+        (0..n)
+            .map(|i| {
+                let note = EventNote::new(
+                    EventKind::InvitationCreated,
+                    "org_1",
+                    "req_1",
+                    chrono::Utc::now(),
+                );
+                (
+                    i,
+                    note.with_data(serde_json::json!({"invitationId": format!("inv_{i}")})),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_events_are_every_event_in_order_in_arrays_under_the_limit() {
+        let all = events(1000);
+        let one = serde_json::to_string(&all[0].1).unwrap().len();
+        let limit = one * 300;
+        let packed: Vec<Outgoing> = pack(&all, limit).into_iter().map(Result::unwrap).collect();
+        assert_eq!(packed.len(), 4, "about 300 a message");
+        let mut back = Vec::new();
+        let mut records = Vec::new();
+        for o in packed {
+            assert!(
+                o.message.body.len() <= limit,
+                "{} > {limit}",
+                o.message.body.len()
+            );
+            assert_eq!(o.message.request_id.as_deref(), Some("req_1"));
+            back.extend(serde_json::from_str::<Vec<Event>>(&o.message.body).unwrap());
+            records.extend(o.records);
+        }
+        assert_eq!(back, all.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+        assert_eq!(records, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn one_event_is_a_message_of_its_own() {
+        let one = events(1);
+        let packed: Vec<Outgoing> = pack(&one, MESSAGE_BYTES)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(packed.len(), 1);
+        assert_eq!(
+            serde_json::from_str::<Event>(&packed[0].message.body).unwrap(),
+            one[0].1
+        );
+        assert!(pack(&[], MESSAGE_BYTES).is_empty());
+    }
+}
