@@ -2,7 +2,7 @@
 # make dev: the whole stack on this machine, no AWS account needed.
 #   emulator (moto) on 127.0.0.1:4566 -> bootstrap -> demo org -> every HTTP function at
 #   http://127.0.0.1:9000 on the routes of template.yaml (cargo lambda watch, reloads on edits),
-#   with the queue workers and the sweeper fed by scripts/local_workers.py.
+#   with the relay, the queue workers and the sweeper fed by scripts/local_workers.py.
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,16 +42,7 @@ fi
 echo "dev: building every function and inflowctl (cold: a few minutes)"
 cargo build --workspace
 target/debug/inflowctl bootstrap >/dev/null
-# The sender's domain as an SES identity: the emulator refuses mail from unverified senders.
-.venv/bin/python - <<'PY'
-import os
-import boto3
-ses = boto3.client("sesv2")
-try:
-    ses.create_email_identity(EmailIdentity=os.environ["SENDER_EMAIL"].rsplit("@", 1)[1])
-except ses.exceptions.AlreadyExistsException:
-    pass
-PY
+ses_identity
 # `demo` on a fresh emulator; a reused one already has it (and its keys are shown only once).
 seed=$(scripts/seed.sh demo 2>/dev/null) || seed=$(scripts/seed.sh "demo-$(date +%s)")
 sk=$(json_get adminKey <<<"$seed")
@@ -91,14 +82,16 @@ while read -r method path; do
   echo "dev:   $method $path -> $code"
 done <<<"$routes"
 
-# Lambda's event sources, locally: the queues' workers and the sweeper's schedule.
+# Lambda's event sources, locally: the relay on the table's stream, the queues' workers and the
+# sweeper's schedule.
 .venv/bin/python scripts/local_workers.py --invoke-url "$base" </dev/null &
 workers_pid=$!
 
 cat <<EOF
 
 dev: ready at $base  (emulator at $AWS_ENDPOINT_URL; Ctrl-C stops)
-  workers       email-worker, webhook-worker (from the local queues), sweeper (every minute)
+  workers       relay (from the table's stream), email-worker, webhook-worker (from the local
+                queues), sweeper (every minute)
   sent mail     curl -s $AWS_ENDPOINT_URL/_inflow/sent-mail
   organization  $org_id  (slug $slug)
   admin key     $sk

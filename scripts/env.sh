@@ -29,6 +29,8 @@ export WEBHOOK_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks"
 export EMAIL_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-email"
 # The webhook worker: its dead-letter queue; local mode may call loopback and private targets.
 export WEBHOOK_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks-dlq"
+# The relay's event source gives up on stream batches into this queue (local_workers.py).
+export RELAY_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-relay-dlq"
 export ALLOW_PRIVATE_WEBHOOK_TARGETS="${ALLOW_PRIVATE_WEBHOOK_TARGETS:-true}"
 # The email worker: the From address (dev.sh makes its domain an SES identity in the emulator)
 # and where accept links point. Invitation URLs use the local API's address.
@@ -45,6 +47,19 @@ lambda_env_args() {
            ALLOW_PRIVATE_WEBHOOK_TARGETS SENDER_EMAIL ACCEPT_URL_TEMPLATE PUBLIC_BASE_URL; do
     LAMBDA_ENV_ARGS+=(--env-var "$v=${!v}")
   done
+}
+
+# The sender's domain as an SES identity: the emulator refuses mail from unverified senders.
+ses_identity() {
+  "$ROOT/.venv/bin/python" - <<'PY'
+import os
+import boto3
+ses = boto3.client("sesv2")
+try:
+    ses.create_email_identity(EmailIdentity=os.environ["SENDER_EMAIL"].rsplit("@", 1)[1])
+except ses.exceptions.AlreadyExistsException:
+    pass
+PY
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.

@@ -1,9 +1,17 @@
 """The event sources of template.yaml, on this machine, for `make dev`.
 
-In AWS, Lambda polls each queue and hands batches to its worker function, and EventBridge runs
-the sweeper every minute. Locally, this script does both against the emulator and invokes the
-functions through `cargo lambda watch` (its Lambda Invoke endpoint), so they run exactly as the
-binaries deployed:
+In AWS, Lambda reads the table's stream and hands batches to the relay, polls each queue and
+hands batches to its worker function, and EventBridge runs the sweeper every minute. Locally,
+this script does all three against the emulator and invokes the functions through
+`cargo lambda watch` (its Lambda Invoke endpoint), so they run exactly as the binaries deployed:
+
+- the table's stream is read with DynamoDB Streams' API from where the last run stopped (the
+  checkpoint is kept in .dev/, per stream), filtered by the relay's FilterCriteria, and handed to
+  the relay as DynamoDB stream events of at most its BatchSize; after a batch whose answer names
+  failed records, the next starts at the first of them (ReportBatchItemFailures); a batch that
+  still fails after MaximumRetryAttempts is given up and described in the relay's DLQ
+  (RELAY_DLQ_URL), as Lambda's on-failure destination would be. Every setting is read from
+  template.yaml. tests/src/stream.rs does the same for the integration tests;
 
 - each queue of QUEUE_WORKERS is long-polled; a batch (up to 10) becomes an SQS event in
   Lambda's shape; after the invocation, only the messages not named in the response's
@@ -27,11 +35,13 @@ import pathlib
 import signal
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
 
 import boto3
+import yaml
 
 # Environment variable holding the queue URL -> the function (binary) fed from that queue;
 # the same pairs as the SQS events in template.yaml.
@@ -43,6 +53,8 @@ QUEUE_WORKERS = {
 SCHEDULES = {
     "sweeper": 60,
 }
+# Functions fed from the table's stream (template.yaml's DynamoDB events).
+STREAM_WORKERS = ["relay"]
 BATCH_SIZE = 10  # template.yaml's BatchSize
 WAIT_SECONDS = 5  # long poll; short enough to stop promptly
 # The first invocation of a function may compile it under watch.
@@ -154,6 +166,188 @@ def poll(stop, invoke_url, env_name, function):
             stop.wait(2)
 
 
+class TemplateLoader(yaml.SafeLoader):
+    pass
+
+
+# CloudFormation short forms: `!Ref X` becomes {"Ref": "X"}; the other tags keep nothing.
+TemplateLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
+TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def stream_settings(function):
+    """The function's DynamoDB stream event in template.yaml: batch size, retries, filters."""
+    with open(ROOT / "template.yaml") as f:
+        template = yaml.load(f, Loader=TemplateLoader)
+    props = template["Resources"]["RelayFunction"]["Properties"]["Events"]["Stream"]["Properties"]
+
+    def value(name):
+        v = props[name]
+        if isinstance(v, dict) and "Ref" in v:
+            v = template["Parameters"][v["Ref"]]["Default"]
+        return int(v)
+
+    filters = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    return value("BatchSize"), value("MaximumRetryAttempts"), filters
+
+
+def matches(pattern, event):
+    """Lambda's event filter, for the patterns the template uses: nested objects, lists of
+    literal values, `exists` and `prefix`."""
+    if isinstance(pattern, dict):
+        return all(matches(p, event.get(k) if isinstance(event, dict) else None) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        for option in pattern:
+            if isinstance(option, dict):
+                if "exists" in option and option["exists"] == (event is not None):
+                    return True
+                if "prefix" in option and isinstance(event, str) and event.startswith(option["prefix"]):
+                    return True
+            elif option == event:
+                return True
+    return False
+
+
+def lambda_value(value):
+    """A stream record's value as JSON, as Lambda hands it over (bytes in base64, times in epoch
+    seconds)."""
+    if isinstance(value, dict):
+        return {k: lambda_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lambda_value(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return value
+
+
+def stream_record(record, stream_arn):
+    out = lambda_value(record)
+    out["eventSourceARN"] = stream_arn
+    return out
+
+
+class Checkpoint:
+    """The sequence number of the last record read, per stream, kept in .dev/ across runs."""
+
+    def __init__(self, function):
+        self.path = ROOT / ".dev" / f"{function}-stream-checkpoint.json"
+
+    def get(self, stream_arn):
+        try:
+            return json.loads(self.path.read_text()).get(stream_arn)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, stream_arn, sequence_number):
+        try:
+            known = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        known.pop(stream_arn, None)
+        known[stream_arn] = sequence_number
+        # Each emulator run (make dev, make test) has its own streams; the newest few are kept.
+        known = dict(list(known.items())[-20:])
+        self.path.parent.mkdir(exist_ok=True)
+        self.path.write_text(json.dumps(known))
+
+
+def hand_over(invoke_url, function, records, batch_size, max_retries, give_up):
+    """Invokes the function on the records in order, as Lambda's stream event source would."""
+    pending = list(records)
+    retries = 0
+    while pending:
+        batch = pending[:batch_size]
+        answer = invoke(invoke_url, function, {"Records": batch})
+        if isinstance(answer, dict):
+            failed = {f.get("itemIdentifier") for f in answer.get("batchItemFailures") or []}
+            sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            # Lambda resumes at the first failed record; an unknown identifier fails the batch.
+            first = min((sequence.index(f) if f in sequence else 0 for f in failed), default=None)
+        else:
+            first = 0  # the invocation itself failed: the whole batch again
+        if first is None:
+            del pending[: len(batch)]
+            retries = 0
+            continue
+        del pending[:first]
+        retries = 1 if first > 0 else retries + 1
+        if retries > max_retries:
+            given_up = pending[:batch_size]
+            del pending[:batch_size]
+            give_up(given_up)
+            retries = 0
+        else:
+            time.sleep(min(0.2 * retries, 2))
+
+
+def batch_info(batch, stream_arn, shard_id, max_retries):
+    """What Lambda sends an on-failure destination for a stream batch it gave up on."""
+    return {
+        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": max_retries + 1},
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": batch[0]["dynamodb"].get("ApproximateCreationDateTime"),
+            "approximateArrivalOfLastRecord": batch[-1]["dynamodb"].get("ApproximateCreationDateTime"),
+            "batchSize": len(batch),
+            "streamArn": stream_arn,
+        },
+    }
+
+
+def stream_poll(stop, invoke_url, function):
+    table = os.environ.get("TABLE_NAME")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not table:
+        log(f"{function}: TABLE_NAME is not set; the stream is not read")
+        return
+    batch_size, max_retries, filters = stream_settings(function)
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    # boto3's streams client does not take AWS_ENDPOINT_URL: it is passed explicitly.
+    streams = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=endpoint)
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq_url = os.environ.get("RELAY_DLQ_URL")
+    checkpoint = Checkpoint(function)
+    iterator = stream_arn = shard_id = None
+    while not stop.is_set():
+        try:
+            if iterator is None:
+                stream_arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+                shard_id = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+                after = checkpoint.get(stream_arn)
+                request = {"StreamArn": stream_arn, "ShardId": shard_id}
+                if after:
+                    request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)
+                else:
+                    request.update(ShardIteratorType="TRIM_HORIZON")
+                iterator = streams.get_shard_iterator(**request)["ShardIterator"]
+            out = streams.get_records(ShardIterator=iterator, Limit=1000)
+            iterator = out.get("NextShardIterator")
+            records = [stream_record(r, stream_arn) for r in out.get("Records", [])]
+            if not records:
+                stop.wait(0.25)  # Lambda polls a shard four times a second
+                continue
+            wanted = [r for r in records if any(matches(p, r) for p in filters)]
+
+            def give_up(batch):
+                info = batch_info(batch, stream_arn, shard_id, max_retries)
+                if dlq_url:
+                    sqs.send_message(QueueUrl=dlq_url, MessageBody=json.dumps(info))
+                log(f"{function}: gave up on {len(batch)} record(s): {json.dumps(info['DDBStreamBatchInfo'])}")
+
+            if wanted:
+                hand_over(invoke_url, function, wanted, batch_size, max_retries, give_up)
+                log(f"{function}: {len(wanted)} record(s) of {len(records)} handed over")
+            checkpoint.put(stream_arn, records[-1]["dynamodb"]["SequenceNumber"])
+        except Exception as err:  # keep polling: the emulator may restart, watch may rebuild
+            log(f"{function}: {type(err).__name__}: {err}")
+            iterator = None
+            stop.wait(2)
+
+
 def scheduled_event(function):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
@@ -188,6 +382,11 @@ def main():
         signal.signal(sig, lambda *_: stop.set())
 
     threads = []
+    for function in STREAM_WORKERS:
+        if has_binary(function):
+            threads.append(threading.Thread(target=stream_poll, args=(stop, invoke_url, function), daemon=True))
+        else:
+            log(f"{function}: no functions/src/bin/{function}.rs yet; the stream is not read")
     for env_name, function in QUEUE_WORKERS.items():
         if has_binary(function):
             threads.append(threading.Thread(target=poll, args=(stop, invoke_url, env_name, function), daemon=True))
@@ -200,7 +399,8 @@ def main():
             log(f"{function}: no functions/src/bin/{function}.rs yet; not scheduled")
     for thread in threads:
         thread.start()
-    log(f"polling {', '.join(QUEUE_WORKERS.values())}; {', '.join(SCHEDULES)} every minute; invoking via {invoke_url}")
+    log(f"reading the table's stream for {', '.join(STREAM_WORKERS)}; polling {', '.join(QUEUE_WORKERS.values())}; "
+        f"{', '.join(SCHEDULES)} every minute; invoking via {invoke_url}")
     stop.wait()
     # Daemon threads end with the process; an unfinished batch simply comes back later.
     log("stopped")

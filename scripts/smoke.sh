@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # HTTP smoke test over the real local path: curl -> cargo lambda watch (the router of
 # Cargo.toml) -> the function binaries -> the emulator already running on 127.0.0.1:MOTO_PORT.
+# Then the jobs' path, as make dev runs it: the table's stream -> the relay -> the queues ->
+# the webhook and email workers (scripts/local_workers.py) -> a local webhook receiver, whose
+# deliveries are verified with the Standard Webhooks library, and the emulator's sent mail.
 #   scripts/smoke.sh MOTO_PORT
 set -euo pipefail
 export MOTO_PORT=${1:?usage: scripts/smoke.sh MOTO_PORT}
@@ -14,10 +17,12 @@ curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
 # Built up front, so watch's `cargo run` of each function starts at once.
 cargo build --workspace --quiet
 target/debug/inflowctl bootstrap >/dev/null
+ses_identity
 seed=$(scripts/seed.sh "smoke-$(date +%s)-$RANDOM")
 sk=$(json_get adminKey <<<"$seed")
 pk=$(json_get userKey <<<"$seed")
 slug=$(json_get slug <<<"$seed")
+org_id=$(json_get orgId <<<"$seed")
 flow_id=$(json_get flowId <<<"$seed")
 email=$(json_get userEmail <<<"$seed")
 
@@ -31,8 +36,11 @@ lambda_env_args
 setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
   "${LAMBDA_ENV_ARGS[@]}" >"$log" 2>&1 </dev/null &
 watch_pid=$!
+workers_pid= receiver_pid=
 cleanup() {
   kill -- "-$watch_pid" 2>/dev/null || true
+  [[ -z $workers_pid ]] || kill "$workers_pid" 2>/dev/null || true
+  [[ -z $receiver_pid ]] || kill "$receiver_pid" 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -129,6 +137,56 @@ expect "POST /admin/v1/flows/{flowId}:cancel -> 200" 200 'b["state"] == "CANCELE
 # Seed 002.
 call POST /api/user -H "Authorization: Token $sk" "${json[@]}" -d '{"name":"Example 1","provided_id":"example_1","current_token":""}'
 expect "POST /api/user -> 200" 200 'b["success"] == 1 and isinstance(b["user_group"]["team_id"], int)'
+
+# The jobs' path. A receiver, subscribed to flow.assigned; the event sources of make dev.
+recv_port=$(free_port)
+.venv/bin/python scripts/webhook_receiver.py "$recv_port" "$tmp/deliveries.jsonl" &
+receiver_pid=$!
+whsec=$(target/debug/inflowctl webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
+  --events flow.assigned | json_get secret)
+.venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
+workers_pid=$!
+call POST /v1/flows/assign "${auth[@]}" "${json[@]}" -H "X-Request-ID: smoke-stream-1" \
+  -d "{\"flowId\":\"$flow_id\",\"userEmail\":\"$email\"}"
+expect "POST /v1/flows/assign (for the webhook) -> 200" 200
+streamed=$(json_get assignmentId <<<"$BODY" 2>/dev/null || echo asgn_missing)
+call POST "/flows/$slug/onboarding/invitations" "${auth[@]}" "${json[@]}" -d '{"email":"streamed@example.com"}'
+expect "POST /flows/{org}/{flow}/invitations (for the email) -> 201" 201
+# The first invocation of each worker may start its binary under watch.
+verdict=""
+for _ in $(seq 1 240); do
+  verdict=$(.venv/bin/python - "$tmp/deliveries.jsonl" "$whsec" "$streamed" "$AWS_ENDPOINT_URL" <<'PY' 2>&1
+import json, sys, urllib.request
+from standardwebhooks.webhooks import Webhook
+path, secret, assignment, emulator = sys.argv[1:5]
+try:
+    lines = [json.loads(l) for l in open(path)]
+except OSError:
+    lines = []
+mine = []
+for d in lines:
+    event = Webhook(secret).verify(d["body"], d["headers"])  # raises on a bad signature
+    if event["type"] == "flow.assigned" and event["data"]["assignmentId"] == assignment:
+        mine.append(event)
+mail = json.load(urllib.request.urlopen(emulator + "/_inflow/sent-mail"))
+invited = [m for m in mail if "streamed@example.com" in json.dumps(m.get("destinations"))]
+if len(mine) == 1 and mine[0]["requestId"] == "smoke-stream-1" and len(invited) == 1 and "/accept?secret=" in invited[0]["body"]:
+    print("ok")
+else:
+    print(f"waiting: {len(mine)} verified flow.assigned for {assignment}, {len(invited)} invitation mail")
+PY
+  ) || true
+  [[ $verdict == ok ]] && break
+  sleep 0.5
+done
+if [[ $verdict == ok ]]; then
+  passed=$((passed + 1))
+  echo "  ok    flow.assigned through the stream, relay and worker, signature verified (standardwebhooks); the invitation mail sent"
+else
+  failed=$((failed + 1))
+  echo "  FAIL  jobs through the stream: $verdict"
+  tail -n 30 "$tmp/workers.log"
+fi
 
 echo "smoke: $passed passed, $failed failed"
 if ((failed > 0)); then

@@ -44,7 +44,7 @@ async fn placeholders(env: &Env, t: &Tenant, name: &str) -> Vec<(&'static str, S
 }
 
 /// Samples of event-driven functions; each has its own test beside its worker's tests.
-const WORKER_SAMPLES: &[&str] = &["email-worker", "sweeper", "webhook-worker"];
+const WORKER_SAMPLES: &[&str] = &["email-worker", "relay", "sweeper", "webhook-worker"];
 
 /// A delivery that failed, for the replay sample.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
