@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::{
     app::App,
     error::{Error, Resource},
+    idempotency::Mark,
     ids,
     jobs::{EventKind, EventNote, Outbox},
     model::{Assignment, Caller, Priority, Progress},
@@ -93,12 +94,16 @@ fn parse_due_date(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Erro
     Ok(parsed)
 }
 
-/// Assigns a flow; re-assigning a flow the user has unfinished updates that assignment.
+/// Assigns a flow; re-assigning a flow the user has unfinished updates that assignment. With a
+/// `mark` (an Idempotency-Key), what it writes carries the mark, and a new assignment's id comes
+/// from it: a retry after the first run died finds that run's assignment and answers with it,
+/// writing nothing and causing no second event.
 pub async fn assign(
     app: &App,
     caller: &Caller,
     request: AssignRequest,
     request_id: &str,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
     let table_name = &app.config.table_name;
@@ -109,6 +114,7 @@ pub async fn assign(
         due_date: request.due_date,
         priority: request.priority,
         notes: request.notes.as_deref(),
+        made_by: mark.map(Mark::as_str),
         now,
     };
     let jobs = Outbox::event(EventNote::new(
@@ -117,7 +123,7 @@ pub async fn assign(
         request_id,
         now,
     ));
-    let mut assignment = None;
+    let made_id = mark.map(|m| m.id(&app.hasher, "asgn"));
     // Concurrent assigns of the same flow to the same person race for the pointer; the loser
     // updates the winner's assignment. Three rounds settle any realistic race.
     for _ in 0..3 {
@@ -127,8 +133,12 @@ pub async fn assign(
             &caller.org_id,
             &request.flow_id,
             &request.user_email,
+            made_id.as_deref(),
         )
         .await?;
+        if let Some(made) = found.made.filter(|a| made_by(a, mark)) {
+            return Ok(made);
+        }
         let flow = found
             .flow
             .ok_or_else(|| Error::not_found(Resource::Flow, &request.flow_id))?;
@@ -136,7 +146,7 @@ pub async fn assign(
             .user
             .ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
         if let Some(active_id) = found.active_id {
-            if let Some(updated) = table::reassign(
+            let reassigned = table::reassign(
                 &app.ddb,
                 table_name,
                 &caller.org_id,
@@ -144,14 +154,20 @@ pub async fn assign(
                 &terms,
                 &jobs,
             )
-            .await?
-            {
-                assignment = Some(updated);
-                break;
+            .await?;
+            if let Some(updated) = reassigned {
+                return Ok(updated);
+            }
+            // Completed meanwhile, or re-assigned by this request's first run.
+            if mark.is_some() {
+                let current = table::get(&app.ddb, table_name, &caller.org_id, &active_id).await?;
+                if let Some(made) = current.filter(|a| made_by(a, mark)) {
+                    return Ok(made);
+                }
             }
         }
         let fresh = Assignment {
-            id: ids::new("asgn"),
+            id: made_id.clone().unwrap_or_else(|| ids::new("asgn")),
             org_id: caller.org_id.clone(),
             flow_id: flow.id,
             flow_name: flow.name,
@@ -168,13 +184,17 @@ pub async fn assign(
             started_at: None,
             completed_at: None,
             overdue_at: None,
+            made_by: mark.map(|m| m.as_str().to_owned()),
         };
         if table::insert(&app.ddb, table_name, &fresh, &jobs).await? {
-            assignment = Some(fresh);
-            break;
+            return Ok(fresh);
         }
     }
-    assignment.ok_or_else(|| Error::Unavailable("assignment contention".into()))
+    Err(Error::Unavailable("assignment contention".into()))
+}
+
+fn made_by(a: &Assignment, mark: Option<&Mark>) -> bool {
+    mark.is_some_and(|m| a.made_by.as_deref() == Some(m.as_str()))
 }
 
 fn check_id(id: &str) -> Result<(), Error> {

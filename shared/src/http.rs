@@ -49,6 +49,8 @@ pub struct Ctx<'a> {
     pub request_id: String,
     pub now: DateTime<Utc>,
     pub req: Request,
+    /// The request's mark when it holds an `Idempotency-Key` (see [`idempotency::Mark`]).
+    pub mark: Option<idempotency::Mark>,
 }
 
 impl Ctx<'_> {
@@ -245,6 +247,7 @@ where
                     request_id,
                     now,
                     req,
+                    mark: held.as_ref().map(|h| h.mark.clone()),
                 };
                 let outcome = match handler(ctx).await {
                     Ok(reply) => Outcome::success(reply),

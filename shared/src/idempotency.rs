@@ -18,8 +18,48 @@ pub const HEADER: &str = "idempotency-key";
 /// Marks a replayed response.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
+/// The mark of a request that holds an Idempotency-Key: its organization, key and fingerprint,
+/// hashed with the app secret. What the request makes carries it (`made_by`), and ids and
+/// secrets it makes are derived from it, so that a retry that takes over an abandoned claim (the
+/// first run died after its writes, before its response was kept) recognises the first run's
+/// records and answers as that run would have, instead of making them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark(String);
+
+impl Mark {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An id for what the request makes: the same on every retry of it.
+    pub fn id(&self, hasher: &crate::keys::Hasher, prefix: &str) -> String {
+        format!("{prefix}_{}", &hasher.hash(prefix, &self.0)[..24])
+    }
+
+    /// Random-looking characters (base62) that only this request and the app secret give.
+    pub fn secret_chars(&self, hasher: &crate::keys::Hasher, purpose: &str, len: usize) -> String {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut out = String::with_capacity(len);
+        let mut round = 0;
+        while out.len() < len {
+            let digest = hasher.hash(purpose, &format!("{}\0{round}", self.0));
+            for pair in digest.as_bytes().chunks(2) {
+                let byte =
+                    u8::from_str_radix(std::str::from_utf8(pair).unwrap_or("00"), 16).unwrap_or(0);
+                // 248 = 4 × 62: the bytes above it are dropped, so every character is as likely.
+                if byte < 248 && out.len() < len {
+                    out.push(ALPHABET[(byte % 62) as usize] as char);
+                }
+            }
+            round += 1;
+        }
+        out
+    }
+}
+
 pub struct Held {
     key: String,
+    pub mark: Mark,
 }
 
 pub enum Begin {
@@ -63,9 +103,17 @@ pub async fn begin(
         now.timestamp(),
     )
     .await?;
+    let mark = Mark(
+        app.hasher.hash(
+            "request-mark",
+            &format!("{}\0{key}\0{fingerprint}", caller.org_id),
+        )[..32]
+            .to_owned(),
+    );
     match claim {
         Claim::Fresh => Ok(Begin::Proceed(Some(Held {
             key: key.to_owned(),
+            mark,
         }))),
         Claim::Replay(stored) => Ok(Begin::Replay(Stored {
             body: app.sealer.open(&stored.body)?,
@@ -111,6 +159,21 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marks_give_stable_ids_and_secrets() {
+        let h = crate::keys::Hasher::from_secret(b"0123456789abcdef");
+        let (a, b) = (Mark("a".into()), Mark("b".into()));
+        assert_eq!(a.id(&h, "inv"), a.id(&h, "inv"));
+        assert_ne!(a.id(&h, "inv"), b.id(&h, "inv"));
+        assert!(crate::ids::looks_like("inv", &a.id(&h, "inv")));
+        let secret = a.secret_chars(&h, "flow-secret", 40);
+        assert_eq!(secret.len(), 40);
+        assert!(secret.bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(secret, a.secret_chars(&h, "flow-secret", 40));
+        assert_ne!(secret, b.secret_chars(&h, "flow-secret", 40));
+        assert_ne!(secret, a.secret_chars(&h, "other", 40));
+    }
 
     #[test]
     fn fingerprints_tell_requests_apart() {

@@ -166,6 +166,9 @@ pub struct Assignment {
     pub completed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_at: Option<DateTime<Utc>>,
+    /// The mark of the idempotent request that last assigned it (`idempotency::Mark`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<String>,
 }
 
 impl Assignment {
@@ -255,6 +258,13 @@ pub struct Invitation {
     /// For a signup that made an organization: that organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_org_id: Option<String>,
+    /// The mark of the idempotent request that made or last re-sent it (`idempotency::Mark`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<String>,
+    /// For an import's invitation: the first number that import reserved (a retry of the
+    /// import numbers the rest of its list from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_base: Option<u64>,
 }
 
 impl Invitation {
@@ -317,6 +327,8 @@ mod tests {
             create_time: now,
             update_time: now,
             result_org_id: None,
+            made_by: None,
+            number_base: None,
         };
         assert_eq!(inv.state_at(now), InvitationState::Expired);
         assert_eq!(

@@ -867,3 +867,187 @@ pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
         .finish();
     (captured, tracing::subscriber::set_default(subscriber))
 }
+
+/// A dependency that fails the calls a test picks: an SDK interceptor that refuses those
+/// operations before they are sent (the caller sees a failed call, as when the service or the
+/// network fails), and lets every other call through to the emulator.
+#[derive(Clone)]
+pub struct Faults(std::sync::Arc<FaultRule>);
+
+type FaultRule = dyn Fn(&str, &aws_smithy_runtime_api::client::interceptors::context::Input) -> bool
+    + Send
+    + Sync;
+
+impl std::fmt::Debug for Faults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Faults")
+    }
+}
+
+impl Faults {
+    /// `fails(operation, input)`: whether this call fails.
+    pub fn new(
+        fails: impl Fn(&str, &aws_smithy_runtime_api::client::interceptors::context::Input) -> bool
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        Faults(std::sync::Arc::new(fails))
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Faults {
+    fn name(&self) -> &'static str {
+        "Faults"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        if (self.0)(&operation, context.input()) {
+            return Err(format!("injected fault: {operation}").into());
+        }
+        Ok(())
+    }
+}
+
+impl Env {
+    /// The same app, its DynamoDB calls failing where `faults` says.
+    pub fn with_faults(&self, faults: Faults) -> App {
+        let ddb = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(faults)
+            .build();
+        App {
+            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            ..self.app.clone()
+        }
+    }
+
+    /// The relay on queues whose SQS calls fail where `faults` says.
+    pub fn relay_with_faults(&self, faults: Faults) -> Relay {
+        let sqs = aws_sdk_sqs::config::Builder::from(&self.sdk)
+            .interceptor(faults)
+            .build();
+        Relay {
+            queues: Queues::new(
+                aws_sdk_sqs::Client::from_conf(sqs),
+                self.queues.webhook_url.clone(),
+                self.queues.email_url.clone(),
+            ),
+        }
+    }
+
+    /// Every stream record the relay's filter passes, from the stream's start (for tests that
+    /// hand the relay records again, or in another order).
+    pub async fn outbox_records(&self) -> Vec<Value> {
+        let settings = self.stream.settings();
+        self.stream
+            .records_after(None)
+            .await
+            .into_iter()
+            .filter(|r| settings.filters.iter().any(|p| stream::matches(p, r)))
+            .collect()
+    }
+
+    /// Hands these records to the relay as one DynamoDB stream event.
+    pub async fn relay_records(
+        &self,
+        records: &[Value],
+    ) -> inflow::aws_lambda_events::event::streams::DynamoDbEventResponse {
+        let event =
+            serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event");
+        inflow::relay::handle(&self.relay(), event).await
+    }
+}
+
+/// The sender of the tests' invitation emails; its domain is made an SES identity.
+pub const TEST_SENDER: &str = "noreply@inflow-tests.example.com";
+
+impl Env {
+    /// The email worker on this test's app, sending from [`TEST_SENDER`].
+    pub async fn email_worker(&self) -> inflow::email::EmailWorker {
+        self.email_worker_from(TEST_SENDER, true).await
+    }
+
+    /// The email worker sending from `sender`, whose domain is made an SES identity first when
+    /// `verify` (moto refuses mail from unverified senders; identities are account-wide).
+    pub async fn email_worker_from(
+        &self,
+        sender: &str,
+        verify: bool,
+    ) -> inflow::email::EmailWorker {
+        let ses = aws_sdk_sesv2::Client::new(&self.sdk);
+        if verify {
+            let domain = sender.rsplit_once('@').expect("an address").1;
+            let _ = ses
+                .create_email_identity()
+                .email_identity(domain)
+                .send()
+                .await;
+        }
+        inflow::email::EmailWorker {
+            app: self.app.clone(),
+            ses,
+            settings: inflow::email::Settings::new(
+                sender,
+                Some("https://app.example.com/accept?secret={secret}"),
+            )
+            .expect("email settings"),
+        }
+    }
+}
+
+/// Every mail the emulator has sent to `recipient`, from scripts/emulator.py's sent-mail
+/// endpoint (moto's own /moto-api/data.json has it under `ses` → `Message`, but dumps every
+/// model and fails once the suite's DynamoDB items are in memory). Tests share one emulator
+/// and its sent mail, so each looks only at its own recipients.
+pub async fn sent_mail_to(recipient: &str) -> Vec<Value> {
+    let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let res = reqwest::get(format!("{base}/_inflow/sent-mail"))
+        .await
+        .expect("the emulator answers");
+    assert!(res.status().is_success(), "sent mail: {}", res.status());
+    let messages: Vec<Value> =
+        serde_json::from_str(&res.text().await.expect("a body")).expect("a JSON list");
+    messages
+        .into_iter()
+        .filter(|m| {
+            m["destinations"]
+                .as_object()
+                .into_iter()
+                .flat_map(|d| d.values())
+                .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                .any(|a| a.as_str().is_some_and(|a| a.contains(recipient)))
+        })
+        .collect()
+}
+
+/// The SQS event Lambda would hand the email worker for these jobs.
+pub fn email_event(
+    jobs: &[inflow::jobs::EmailJob],
+) -> inflow::aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<Value> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            json!({
+                "messageId": format!("msg-{i}-{}", inflow::ids::random(6)),
+                "receiptHandle": "handle",
+                "body": serde_json::to_string(job).expect("a job as JSON"),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inflow-email",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}

@@ -4,78 +4,26 @@
 
 use inflow::{
     aws_lambda_events::event::sqs::SqsEvent,
-    email::{self, EmailWorker, Settings},
+    email::{self, EmailWorker},
     invitations,
     jobs::EmailJob,
     model::{Invitation, InvitationKind, InvitationState, Organization, Tier},
-    App,
 };
 use inflow_tests::{
     admin_flow, call, consume, invitations as invitations_path, Env, Function::*, Tenant,
 };
 use serde_json::{json, Value};
 
-const SENDER_DOMAIN: &str = "inflow-tests.example.com";
-
-fn sender() -> String {
-    format!("noreply@{SENDER_DOMAIN}")
-}
-
-/// The same app (clients, keys) as the test's, owned by a worker.
-fn app_of(env: &Env) -> App {
-    env.app.clone()
-}
-
-/// A worker sending from `sender`, whose domain is made an SES identity first (moto refuses
-/// mail from unverified senders; the identity is account-wide, so it may exist already).
 async fn worker_from(env: &Env, sender: &str, verify: bool) -> EmailWorker {
-    let ses = aws_sdk_sesv2::Client::new(&env.sdk);
-    if verify {
-        let domain = sender.rsplit_once('@').unwrap().1;
-        let _ = ses
-            .create_email_identity()
-            .email_identity(domain)
-            .send()
-            .await;
-    }
-    EmailWorker {
-        app: app_of(env),
-        ses,
-        settings: Settings::new(
-            sender,
-            Some("https://app.example.com/accept?secret={secret}"),
-        )
-        .unwrap(),
-    }
+    env.email_worker_from(sender, verify).await
 }
 
 async fn worker(env: &Env) -> EmailWorker {
-    worker_from(env, &sender(), true).await
+    env.email_worker().await
 }
 
-/// Every mail the emulator has sent to `recipient`, from scripts/emulator.py's sent-mail
-/// endpoint (moto's own /moto-api/data.json has it under `ses` → `Message`, but dumps every
-/// model and fails once the suite's DynamoDB items are in memory).
 async fn mail_to(recipient: &str) -> Vec<Value> {
-    let base = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let res = reqwest::get(format!("{base}/_inflow/sent-mail"))
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "sent mail: {}", res.status());
-    let messages: Vec<Value> = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-    messages
-        .into_iter()
-        .filter(|m| {
-            let all = m["destinations"].as_object().map(|d| {
-                d.values()
-                    .flat_map(|v| v.as_array().cloned().unwrap_or_default())
-                    .collect::<Vec<_>>()
-            });
-            all.unwrap_or_default()
-                .iter()
-                .any(|a| a.as_str().is_some_and(|a| a.contains(recipient)))
-        })
-        .collect()
+    inflow_tests::sent_mail_to(recipient).await
 }
 
 fn unique_email(tag: &str) -> String {
@@ -85,25 +33,8 @@ fn unique_email(tag: &str) -> String {
     )
 }
 
-/// The SQS event Lambda would hand the worker for these jobs.
 fn event_of(jobs: &[EmailJob]) -> SqsEvent {
-    let records: Vec<Value> = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, job)| {
-            json!({
-                "messageId": format!("msg-{i}-{}", inflow::ids::random(6)),
-                "receiptHandle": "handle",
-                "body": serde_json::to_string(job).unwrap(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:inflow-email",
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
+    inflow_tests::email_event(jobs)
 }
 
 async fn run(worker: &EmailWorker, jobs: &[EmailJob]) -> usize {
@@ -143,7 +74,7 @@ async fn an_invitation_email_carries_the_link_and_starts_the_flow() {
     let mail = mail_to(&to).await;
     assert_eq!(mail.len(), 1, "{mail:?}");
     let m = &mail[0];
-    assert_eq!(m["source"], sender());
+    assert_eq!(m["source"], inflow_tests::TEST_SENDER);
     assert_eq!(m["destinations"], json!({"ToAddresses": [to]}));
     assert_eq!(m["subject"], "Acme Inc invited you to join them");
     let body = m["body"].as_str().unwrap();
@@ -305,6 +236,8 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         create_time: now,
         update_time: now,
         result_org_id: None,
+        made_by: None,
+        number_base: None,
     };
     assert!(inflow::store::invitations::insert(
         &env.app.ddb,

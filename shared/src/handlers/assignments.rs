@@ -34,8 +34,15 @@ pub async fn assign_flow(app: &App, req: Request) -> Response<Body> {
         &endpoint("assign-flow", true, true),
         |ctx| async move {
             let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
-            let a = assignments::assign(ctx.app, &ctx.caller, request, &ctx.request_id, ctx.now)
-                .await?;
+            let a = assignments::assign(
+                ctx.app,
+                &ctx.caller,
+                request,
+                &ctx.request_id,
+                ctx.mark.as_ref(),
+                ctx.now,
+            )
+            .await?;
             Ok(Reply::json(200, wire::assigned(&a)))
         },
     )

@@ -78,9 +78,15 @@ pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
 
 async fn create_flow(ctx: Ctx<'_>, kind: InvitationKind) -> Result<Reply, Error> {
     let request = wire::parse_create(kind, ctx.body())?;
-    let (inv, secret) =
-        create::create_flow(ctx.app, &ctx.caller, request, &ctx.request_id, ctx.now).await?;
-    let view = lifecycle::view(ctx.app, inv).await?;
+    let (view, secret) = create::create_flow(
+        ctx.app,
+        &ctx.caller,
+        request.validate(&ctx.caller, ctx.now)?,
+        &ctx.request_id,
+        ctx.mark.as_ref(),
+        ctx.now,
+    )
+    .await?;
     Ok(Reply::json(200, wire::flow(&view, ctx.now, Some(&secret))))
 }
 

@@ -102,6 +102,7 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
                 &input.email,
                 input.message.as_deref(),
                 &ctx.request_id,
+                ctx.mark.as_ref(),
                 ctx.now,
             )
             .await?;
@@ -119,7 +120,7 @@ pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
     serve(app, req, &endpoint("import-invitations", true, true), |ctx| async move {
         let input = wire::parse_import(ctx.body())?;
         let flow = flow_of(&ctx).await?;
-        let done = import::import(ctx.app, &ctx.caller, &flow, &input.list, input.message.as_deref(), &ctx.request_id, ctx.now).await?;
+        let done = import::import(ctx.app, &ctx.caller, &flow, &input.list, input.message.as_deref(), &ctx.request_id, ctx.mark.as_ref(), ctx.now).await?;
         let base = ctx.base_url();
         Ok(Reply::json(200, json!({
             "invitations": done.invitations.iter().map(|inv| wire::invitation(inv, &base, &ctx.caller.org_slug)).collect::<Vec<_>>(),

@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    created_jobs, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
-    MAX_MESSAGE_CHARS, MAX_TTL_SECS,
+    created_jobs, derived_id, expiry, into_flow, lifecycle::FlowView, made_by, marked_secret,
+    new_secret, resent, Secret, Terms, MAX_MESSAGE_CHARS, MAX_TTL_SECS,
 };
 use crate::{
     app::App,
     error::{Error, Resource},
+    idempotency::Mark,
     ids,
     model::{Caller, Flow, Invitation, InvitationKind, InvitationState, Role},
     store, validate,
@@ -35,6 +36,9 @@ pub async fn resolve_flow(
 
 /// Invites `email` into a training flow, or re-sends its invitation (same record, fresh secret
 /// and expiry, the old link dead) while it is pending, expired or canceled. Accepted → conflict.
+/// With a `mark`, an invitation this request made or re-sent before (its first run died after
+/// the write) is the answer, unchanged.
+#[allow(clippy::too_many_arguments)]
 pub async fn invite(
     app: &App,
     caller: &Caller,
@@ -42,20 +46,37 @@ pub async fn invite(
     email: &str,
     message: Option<&str>,
     request_id: &str,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
     let email = validate::email("email", email)?;
     let message = message
         .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
         .transpose()?;
-    let org = store::orgs::get_org(&app.ddb, &app.config.table_name, &caller.org_id).await?;
-    let id = derived_id(&app.hasher, &caller.org_id, &flow.id, &email);
-    let (ttl_secs, expire_time) = expiry(&org, None, None, now);
     let table = &app.config.table_name;
+    let id = derived_id(&app.hasher, &caller.org_id, &flow.id, &email);
+    let (org, found) = tokio::try_join!(
+        store::orgs::get_org(&app.ddb, table, &caller.org_id),
+        store::invitations::get(&app.ddb, table, &caller.org_id, &id)
+    )?;
+    let (ttl_secs, expire_time) = expiry(&org, None, None, now);
     // Concurrent invites of one email race on the record. The winner's write (and its email)
     // stands; a loser answers with the invitation as the winner left it.
     let secret = new_secret(&app.hasher, &id);
-    let made = match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
+    let terms = Terms {
+        secret: &secret,
+        message,
+        ttl_secs,
+        expire_time,
+        made_by: mark.map(|m| m.as_str().to_owned()),
+        number_base: None,
+        now,
+    };
+    let made = match found {
+        Some(existing) if made_by(&existing, mark) => return Ok(existing),
+        Some(existing) if existing.state == InvitationState::Completed => {
+            return Err(already_accepted(&email))
+        }
         None => {
             let number = store::counters::reserve(
                 &app.ddb,
@@ -65,13 +86,6 @@ pub async fn invite(
                 1,
             )
             .await?;
-            let terms = Terms {
-                secret: &secret,
-                message: message.clone(),
-                ttl_secs,
-                expire_time,
-                now,
-            };
             let inv = into_flow(
                 id.clone(),
                 &caller.org_id,
@@ -86,18 +100,8 @@ pub async fn invite(
                 .await?
                 .then_some(inv)
         }
-        Some(existing) if existing.state == InvitationState::Completed => {
-            return Err(already_accepted(&email))
-        }
         Some(existing) => {
             let previous = existing.secret_hash.clone();
-            let terms = Terms {
-                secret: &secret,
-                message: message.clone(),
-                ttl_secs,
-                expire_time,
-                now,
-            };
             let inv = resent(existing, terms);
             let jobs = created_jobs(app, &inv, &secret, request_id, now);
             store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous, &jobs)
@@ -169,90 +173,140 @@ fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, E
     Ok(at)
 }
 
-/// `POST /admin/v1/flows:createJoinOrganization` and `:createSignup`. Returns the invitation
-/// and its secret (shown only in this response).
+/// A createJoinOrganization or createSignup request, checked (no read needed).
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub kind: InvitationKind,
+    /// The invitee's address; `None` when it is the named user's.
+    pub email: Option<String>,
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub creator_user_id: Option<String>,
+    pub ttl_secs: Option<i64>,
+    pub expire_at: Option<DateTime<Utc>>,
+    pub create_organization: bool,
+}
+
+impl FlowRequest {
+    pub fn validate(self, caller: &Caller, now: DateTime<Utc>) -> Result<NewInvitation, Error> {
+        let kind = self
+            .kind
+            .ok_or_else(|| Error::Internal("flow kind not set".into()))?;
+        if let Some(org_id) = &self.organization_id {
+            if org_id != &caller.org_id {
+                return Err(Error::not_found(Resource::Organization, org_id));
+            }
+        }
+        if self.ttl.is_some() && self.expire_time.is_some() {
+            return Err(Error::invalid("ttl", "give ttl or expireTime, not both"));
+        }
+        let role = match (kind, self.role.as_deref()) {
+            (InvitationKind::Signup, _) => None,
+            (_, None) => Some(Role::Member),
+            (_, Some(r)) => Some(
+                Role::parse(r.trim_start_matches("role_"))
+                    .ok_or_else(|| Error::invalid("roleId", "must be OWNER, MEMBER or GUEST"))?,
+            ),
+        };
+        // A signup names no existing user: its invitee is new.
+        let user_id = self
+            .user_id
+            .filter(|_| kind == InvitationKind::JoinOrganization);
+        if self.email.is_none() && user_id.is_none() {
+            return Err(Error::invalid("email", "is required"));
+        }
+        Ok(NewInvitation {
+            kind,
+            email: self
+                .email
+                .as_deref()
+                .map(|e| validate::email("email", e))
+                .transpose()?,
+            user_id,
+            display_name: self
+                .display_name
+                .as_deref()
+                .map(|n| validate::name("displayName", n, 200))
+                .transpose()?,
+            role,
+            creator_user_id: self.creator_user_id,
+            ttl_secs: self.ttl.as_deref().map(parse_ttl).transpose()?,
+            expire_at: self
+                .expire_time
+                .as_deref()
+                .map(|t| parse_expire_time(t, now))
+                .transpose()?,
+            create_organization: kind == InvitationKind::Signup && self.create_organization,
+        })
+    }
+}
+
+/// `POST /admin/v1/flows:createJoinOrganization` and `:createSignup`. Returns the invitation,
+/// with the records the flows API shows in it, and its secret (shown only in this response).
+/// One read (the organization, the creator and the invitee at once), one write. With a `mark`, the id and the secret come from it, so a
+/// retry after the first run died finds that run's invitation and answers with it again.
 pub async fn create_flow(
     app: &App,
     caller: &Caller,
-    req: FlowRequest,
+    new: NewInvitation,
     request_id: &str,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
-) -> Result<(Invitation, String), Error> {
-    let kind = req
-        .kind
-        .ok_or_else(|| Error::Internal("flow kind not set".into()))?;
+) -> Result<(FlowView, String), Error> {
     let table = &app.config.table_name;
-    if let Some(org_id) = &req.organization_id {
-        if org_id != &caller.org_id {
-            return Err(Error::not_found(Resource::Organization, org_id));
-        }
-    }
-    if req.ttl.is_some() && req.expire_time.is_some() {
-        return Err(Error::invalid("ttl", "give ttl or expireTime, not both"));
-    }
-    let ttl = req.ttl.as_deref().map(parse_ttl).transpose()?;
-    let expire_at = req
-        .expire_time
-        .as_deref()
-        .map(|t| parse_expire_time(t, now))
-        .transpose()?;
-    let display_name = req
-        .display_name
-        .as_deref()
-        .map(|n| validate::name("displayName", n, 200))
-        .transpose()?;
-    let role = match (kind, req.role.as_deref()) {
-        (InvitationKind::Signup, _) => None,
-        (_, None) => Some(Role::Member),
-        (_, Some(r)) => Some(
-            Role::parse(r.trim_start_matches("role_"))
-                .ok_or_else(|| Error::invalid("roleId", "must be OWNER, MEMBER or GUEST"))?,
-        ),
+    let named: Vec<&str> = [new.creator_user_id.as_deref(), new.user_id.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let (org, users) = store::orgs::org_with_users(&app.ddb, table, &caller.org_id, &named).await?;
+    let org = org.ok_or_else(|| Error::not_found(Resource::Organization, &caller.org_id))?;
+    let user = |id: &Option<String>| {
+        id.as_ref()
+            .map(|id| {
+                users
+                    .iter()
+                    .find(|u| &u.id == id)
+                    .cloned()
+                    .ok_or(id.clone())
+            })
+            .transpose()
     };
-    let creator = match &req.creator_user_id {
-        Some(id) => Some(
-            store::orgs::get_user(&app.ddb, table, &caller.org_id, id)
-                .await?
-                .ok_or_else(|| Error::Invalid {
-                    field: "creatorUserId".into(),
-                    reason: "names no user of this organization".into(),
-                })?,
-        ),
-        None => None,
-    };
-    let target = match (&req.user_id, kind) {
-        (Some(id), InvitationKind::JoinOrganization) => Some(
-            store::orgs::get_user(&app.ddb, table, &caller.org_id, id)
-                .await?
-                .ok_or_else(|| Error::not_found(Resource::User, id.clone()))?,
-        ),
-        _ => None,
-    };
-    let email = match (req.email.as_deref(), &target) {
-        (Some(e), _) => validate::email("email", e)?,
+    let creator = user(&new.creator_user_id).map_err(|_| Error::Invalid {
+        field: "creatorUserId".into(),
+        reason: "names no user of this organization".into(),
+    })?;
+    let target = user(&new.user_id).map_err(|id| Error::not_found(Resource::User, id))?;
+    let email = match (new.email, &target) {
+        (Some(e), _) => e,
         (None, Some(user)) => user.email.clone(),
         (None, None) => return Err(Error::invalid("email", "is required")),
     };
-    let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
-    let (ttl_secs, expire_time) = expiry(&org, ttl, expire_at, now);
-    let id = ids::new("inv");
-    let secret: Secret = new_secret(&app.hasher, &id);
+    let (ttl_secs, expire_time) = expiry(&org, new.ttl_secs, new.expire_at, now);
+    let id = match mark {
+        Some(m) => m.id(&app.hasher, "inv"),
+        None => ids::new("inv"),
+    };
+    let secret: Secret = match mark {
+        Some(m) => marked_secret(&app.hasher, &id, m),
+        None => new_secret(&app.hasher, &id),
+    };
     let inv = Invitation {
         id,
         org_id: caller.org_id.clone(),
-        kind,
+        kind: new.kind,
         state: InvitationState::StartPending,
         state_reason: None,
         email,
-        display_name,
-        role,
-        user_id: target.map(|u| u.id),
-        creator_user_id: creator.map(|u| u.id),
+        display_name: new.display_name,
+        role: new.role,
+        user_id: target.as_ref().map(|u| u.id.clone()),
+        creator_user_id: creator.as_ref().map(|u| u.id.clone()),
         flow_id: None,
         flow_slug: None,
         number: None,
         message: None,
-        create_organization: kind == InvitationKind::Signup && req.create_organization,
+        create_organization: new.create_organization,
         secret_hash: secret.hash.clone(),
         ttl_secs,
         expire_time,
@@ -260,12 +314,24 @@ pub async fn create_flow(
         create_time: now,
         update_time: now,
         result_org_id: None,
+        made_by: mark.map(|m| m.as_str().to_owned()),
+        number_base: None,
     };
     let jobs = created_jobs(app, &inv, &secret, request_id, now);
-    if !store::invitations::insert(&app.ddb, table, &inv, &jobs).await? {
-        return Err(Error::Internal("a new invitation id collided".into()));
+    let view = |invitation| FlowView {
+        invitation,
+        organization: org,
+        user: target,
+        creator,
+    };
+    if store::invitations::insert(&app.ddb, table, &inv, &jobs).await? {
+        return Ok((view(inv), secret.plain));
     }
-    Ok((inv, secret.plain))
+    // The id exists: made by this request's first run (then its answer again), or a collision.
+    match store::invitations::get(&app.ddb, table, &caller.org_id, &inv.id).await? {
+        Some(made) if made_by(&made, mark) => Ok((view(made), secret.plain)),
+        _ => Err(Error::Internal("a new invitation id collided".into())),
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::{
-    addresses, created_jobs, derived_id, expiry, into_flow, new_secret, resent, Secret, Terms,
-    MAX_MESSAGE_CHARS,
+    addresses, created_jobs, derived_id, expiry, into_flow, made_by, new_secret, resent, Secret,
+    Terms, MAX_MESSAGE_CHARS,
 };
 use crate::{
     app::App,
     error::Error,
+    idempotency::Mark,
     model::{Caller, Flow, Invitation, InvitationState, User},
     store, validate,
 };
@@ -28,6 +29,13 @@ pub struct Imported {
     pub erroneous: Vec<(String, String)>,
 }
 
+/// Imports a list. With a `mark` (an Idempotency-Key), what it writes carries the mark, and a
+/// retry after the first run died counts the invitations that run wrote as made (not "Already
+/// invited"), writes the rest, and answers as an uninterrupted run would have: each address's
+/// number is the import's first reserved number plus the address's place in the list (so
+/// numbers of addresses that became no new invitation are left unused), and that first number
+/// travels on every invitation the import writes.
+#[allow(clippy::too_many_arguments)]
 pub async fn import(
     app: &App,
     caller: &Caller,
@@ -35,6 +43,7 @@ pub async fn import(
     list: &str,
     message: Option<&str>,
     request_id: &str,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Imported, Error> {
     let parsed = addresses::parse(list).map_err(|too_many| {
@@ -55,63 +64,66 @@ pub async fn import(
         erroneous: parsed.errors,
         ..Imported::default()
     };
-
-    let emails: Vec<String> = parsed
-        .addresses
-        .iter()
-        .map(|a| a.email.to_lowercase())
-        .collect();
-    let users: HashMap<String, User> =
-        store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails)
-            .await?
-            .into_iter()
-            .map(|u| (u.email.to_lowercase(), u))
-            .collect();
-    let (members, invitees): (Vec<_>, Vec<_>) = parsed
-        .addresses
-        .into_iter()
-        .partition(|a| users.contains_key(&a.email.to_lowercase()));
-    result.added_users = members
-        .iter()
-        .filter_map(|a| users.get(&a.email.to_lowercase()).cloned())
-        .collect();
-    let member_items = result
-        .added_users
-        .iter()
-        .map(|u| store::orgs::flow_member_item(&flow.id, u))
-        .collect::<Result<Vec<_>, _>>()?;
-    store::invitations::put_all(&app.ddb, table, member_items).await?;
-
-    let ids: Vec<String> = invitees
+    let addresses = parsed.addresses;
+    let emails: Vec<String> = addresses.iter().map(|a| a.email.to_lowercase()).collect();
+    let ids: Vec<String> = addresses
         .iter()
         .map(|a| derived_id(&app.hasher, &caller.org_id, &flow.id, &a.email))
         .collect();
-    let existing: HashMap<String, Invitation> =
-        store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids)
-            .await?
-            .into_iter()
-            .map(|inv| (inv.id.clone(), inv))
-            .collect();
-    let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
+    // Users, invitations and the organization are independent reads: at once.
+    let (users, existing, org) = tokio::try_join!(
+        store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails),
+        store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids),
+        store::orgs::get_org(&app.ddb, table, &caller.org_id),
+    )?;
+    let users: HashMap<String, User> = users
+        .into_iter()
+        .map(|u| (u.email.to_lowercase(), u))
+        .collect();
+    let existing: HashMap<String, Invitation> = existing
+        .into_iter()
+        .map(|inv| (inv.id.clone(), inv))
+        .collect();
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
-    let fresh_count = ids.iter().filter(|id| !existing.contains_key(*id)).count() as u64;
-    let mut next_number = match fresh_count {
-        0 => 0,
-        n => {
+
+    let is_member = |email: &str| users.contains_key(&email.to_lowercase());
+    let needs_number = addresses
+        .iter()
+        .zip(&ids)
+        .any(|(a, id)| !is_member(&a.email) && !existing.contains_key(id));
+    let first_number = match existing
+        .values()
+        .filter(|inv| made_by(inv, mark))
+        .find_map(|inv| inv.number_base)
+    {
+        Some(base) => Some(base),
+        None if needs_number => Some(
             store::counters::reserve(
                 &app.ddb,
                 table,
                 &caller.org_id,
                 &format!("inv#{}", flow.id),
-                n,
+                addresses.len() as u64,
             )
-            .await?
-        }
+            .await?,
+        ),
+        None => None,
     };
 
-    let mut made: Vec<(Invitation, Secret)> = Vec::new();
-    for (address, id) in invitees.into_iter().zip(ids) {
+    let mut members = Vec::new();
+    let mut made: Vec<(Invitation, Option<Secret>)> = Vec::new();
+    for (place, (address, id)) in addresses.into_iter().zip(ids).enumerate() {
+        if let Some(user) = users.get(&address.email.to_lowercase()) {
+            members.push(store::orgs::flow_member_item(&flow.id, user)?);
+            result.added_users.push(user.clone());
+            continue;
+        }
         let previous = existing.get(&id);
+        if let Some(inv) = previous.filter(|inv| made_by(inv, mark)) {
+            // Written by this request's first run: made, and not written again.
+            made.push((inv.clone(), None));
+            continue;
+        }
         if let Some(reason) = previous.and_then(|inv| skipped(inv, now)) {
             result.erroneous.push((address.email, reason.into()));
             continue;
@@ -122,16 +134,17 @@ pub async fn import(
             message: message.clone(),
             ttl_secs,
             expire_time,
+            made_by: mark.map(|m| m.as_str().to_owned()),
+            number_base: first_number,
             now,
         };
-        let inv = match previous {
+        let inv = match (previous, first_number) {
             // Expired or canceled: the same record comes back, pending again.
-            Some(inv) => resent(inv.clone(), terms),
-            None => {
-                let number = next_number;
-                next_number += 1;
+            (Some(inv), _) => resent(inv.clone(), terms),
+            (None, Some(base)) => {
+                let number = base + place as u64;
                 into_flow(
-                    id.clone(),
+                    id,
                     &caller.org_id,
                     flow,
                     number,
@@ -140,15 +153,21 @@ pub async fn import(
                     terms,
                 )
             }
+            (None, None) => {
+                return Err(Error::Internal(
+                    "an import's numbers were not reserved".into(),
+                ))
+            }
         };
-        made.push((inv, secret));
+        made.push((inv, Some(secret)));
     }
-    let items = made
-        .iter()
-        .map(|(inv, secret)| {
-            store::invitations::item(inv, &created_jobs(app, inv, secret, request_id, now))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut items = members;
+    for (inv, secret) in &made {
+        if let Some(secret) = secret {
+            let jobs = created_jobs(app, inv, secret, request_id, now);
+            items.push(store::invitations::item(inv, &jobs)?);
+        }
+    }
     store::invitations::put_all(&app.ddb, table, items).await?;
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
     Ok(result)

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::{
     app::App,
+    idempotency::Mark,
     ids,
     jobs::{EmailJob, EventKind, EventNote, Job, Outbox},
     keys::Hasher,
@@ -45,9 +46,29 @@ pub struct Secret {
 }
 
 pub fn new_secret(hasher: &Hasher, invitation_id: &str) -> Secret {
-    let plain = format!("{invitation_id}.{}", ids::random(40));
+    secret_of(hasher, format!("{invitation_id}.{}", ids::random(40)))
+}
+
+/// The secret an idempotent request gives the invitation it makes: the same on its retries, so
+/// a retry's answer can show it again (see `idempotency::Mark`).
+pub fn marked_secret(hasher: &Hasher, invitation_id: &str, mark: &Mark) -> Secret {
+    secret_of(
+        hasher,
+        format!(
+            "{invitation_id}.{}",
+            mark.secret_chars(hasher, "flow-secret", 40)
+        ),
+    )
+}
+
+fn secret_of(hasher: &Hasher, plain: String) -> Secret {
     let hash = hash_secret(hasher, &plain);
     Secret { plain, hash }
+}
+
+/// Whether the request with `mark` made (or last re-sent) this invitation.
+pub fn made_by(inv: &Invitation, mark: Option<&Mark>) -> bool {
+    mark.is_some_and(|m| inv.made_by.as_deref() == Some(m.as_str()))
 }
 
 pub fn hash_secret(hasher: &Hasher, secret: &str) -> String {
@@ -86,6 +107,10 @@ pub struct Terms<'a> {
     pub message: Option<String>,
     pub ttl_secs: i64,
     pub expire_time: DateTime<Utc>,
+    /// The mark of the idempotent request making it (`idempotency::Mark`).
+    pub made_by: Option<String>,
+    /// For an import: the first number it reserved.
+    pub number_base: Option<u64>,
     pub now: DateTime<Utc>,
 }
 
@@ -123,6 +148,8 @@ pub fn into_flow(
         create_time: terms.now,
         update_time: terms.now,
         result_org_id: None,
+        made_by: terms.made_by,
+        number_base: terms.number_base,
     }
 }
 
@@ -138,6 +165,8 @@ pub fn resent(existing: Invitation, terms: Terms<'_>) -> Invitation {
         expire_time: terms.expire_time,
         start_time: None,
         update_time: terms.now,
+        made_by: terms.made_by,
+        number_base: terms.number_base,
         ..existing
     }
 }

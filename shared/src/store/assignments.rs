@@ -44,6 +44,8 @@ pub struct AssignLookup {
     pub flow: Option<Flow>,
     pub user: Option<User>,
     pub active_id: Option<String>,
+    /// The assignment with the id the request would give a new one, if it exists.
+    pub made: Option<Assignment>,
 }
 
 pub async fn lookup_for_assign(
@@ -52,12 +54,14 @@ pub async fn lookup_for_assign(
     org_id: &str,
     flow_id: &str,
     email: &str,
+    made_id: Option<&str>,
 ) -> Result<AssignLookup, Error> {
-    let wanted = [
+    let mut wanted = vec![
         flow_key(org_id, flow_id),
         user_by_email_key(org_id, email),
         active_key(org_id, flow_id, email),
     ];
+    wanted.extend(made_id.map(|id| asgn_key(org_id, id)));
     let mut keys = KeysAndAttributes::builder().consistent_read(true);
     for k in &wanted {
         keys = keys.keys(k.clone());
@@ -87,6 +91,7 @@ pub async fn lookup_for_assign(
         flow: None,
         user: None,
         active_id: None,
+        made: None,
     };
     for item in found {
         let sk = get_s(&item, SK).unwrap_or_default().to_owned();
@@ -96,6 +101,8 @@ pub async fn lookup_for_assign(
             lookup.user = Some(from_item(item)?);
         } else if sk.starts_with("ACTIVE#") {
             lookup.active_id = get_s(&item, "assignment_id").map(str::to_owned);
+        } else if sk.starts_with("ASGN#") {
+            lookup.made = Some(from_item(item)?);
         }
     }
     Ok(lookup)
@@ -147,11 +154,13 @@ pub struct Terms<'a> {
     pub due_date: Option<DateTime<Utc>>,
     pub priority: Priority,
     pub notes: Option<&'a str>,
+    /// The mark of the idempotent request re-assigning it.
+    pub made_by: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
 /// Updates an unfinished assignment in place, with its jobs; `None` if it was completed
-/// meanwhile.
+/// meanwhile, or re-assigned already by the request with the mark `terms.made_by`.
 pub async fn reassign(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -190,13 +199,22 @@ pub async fn reassign(
         }
         None => remove.push("notes"),
     }
+    let mut condition = "attribute_exists(PK) AND progress <> :done".to_owned();
+    match terms.made_by {
+        Some(mark) => {
+            set.push("made_by = :mark");
+            condition.push_str(" AND (attribute_not_exists(made_by) OR made_by <> :mark)");
+            update = update.expression_attribute_values(":mark", s(mark));
+        }
+        None => remove.push("made_by"),
+    }
     let result = update
         .update_expression(format!(
             "SET {} REMOVE {}",
             set.join(", "),
             remove.join(", ")
         ))
-        .condition_expression("attribute_exists(PK) AND progress <> :done")
+        .condition_expression(condition)
         .return_values(ReturnValue::AllNew)
         .send()
         .await;

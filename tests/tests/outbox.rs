@@ -1,0 +1,695 @@
+//! Events from the table: a state change and the jobs it causes are one write, and the relay
+//! queues them from the table's stream. Each job survives each injected fault exactly once:
+//! stream records handed over twice and out of order, a queue that fails and comes back, a
+//! record the relay cannot read, a request that dies right after its write, an import cut off
+//! half-way.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use aws_sdk_dynamodb::{operation::update_item::UpdateItemInput, types::AttributeValue};
+use chrono::Utc;
+use inflow::{
+    aws_lambda_events::event::dynamodb::EventRecord,
+    jobs::{EmailJob, EventKind},
+    model::Role,
+    relay::{self, Ready},
+};
+use inflow_tests::{
+    admin_flow, assign, call, consume, invitations, on_assignment, receiver::Receiver, Answer,
+    Call, Env, Faults, Function, Function::*, Tenant,
+};
+use serde_json::{json, Value};
+
+const IDLE: Duration = Duration::from_millis(1500);
+
+async fn assigned(env: &Env, t: &Tenant, body: Value) -> String {
+    let res = env.send(AssignFlow, assign(t, &body)).await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    res.body["assignmentId"].as_str().unwrap().to_owned()
+}
+
+fn create_join(t: &Tenant, body: Value) -> Call {
+    call("POST", "/admin/v1/flows:createJoinOrganization")
+        .bearer(&t.admin_key)
+        .json(&body)
+}
+
+fn create_signup(t: &Tenant, body: Value) -> Call {
+    call("POST", "/admin/v1/flows:createSignup")
+        .bearer(&t.admin_key)
+        .json(&body)
+}
+
+async fn sent(env: &Env, f: Function, c: Call, status: u16) -> Answer {
+    let res = env.send(f, c).await;
+    assert_eq!(res.status, status, "{f:?}: {}", res.raw);
+    res
+}
+
+async fn subscribe(env: &Env, t: &Tenant, receiver: &Receiver) {
+    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
+        .await
+        .unwrap();
+}
+
+/// (webhook-id, event type) of every delivery a receiver got.
+fn deliveries(receiver: &Receiver) -> Vec<(String, String)> {
+    receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            (
+                r.headers["webhook-id"].clone(),
+                body["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn counts<'a>(kinds: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for kind in kinds {
+        *counts.entry(kind.to_owned()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordered_records() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receivers = [
+        Receiver::start(vec![], 200).await,
+        Receiver::start(vec![], 200).await,
+    ];
+    for r in &receivers {
+        subscribe(&env, &t, r).await;
+    }
+    // Each step is sent twice, as a client retries after a lost response: the second changes
+    // nothing and writes no event.
+    let id = assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    for (f, step) in [
+        (StartAssignment, "/start"),
+        (StartAssignment, "/start"),
+        (CompleteAssignment, "/complete"),
+        (CompleteAssignment, "/complete"),
+    ] {
+        sent(&env, f, on_assignment("POST", step, &t, &id), 200).await;
+    }
+    let sam = inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        "sam@example.com",
+        None,
+        Role::Member,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let due = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": sam.email, "dueDate": due}),
+    )
+    .await;
+    let joined = sent(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(&t, json!({"email": "joiner@example.com"})),
+        200,
+    )
+    .await;
+    let secret = joined.body["secret"].as_str().unwrap();
+    for _ in 0..2 {
+        sent(
+            &env,
+            ConsumeFlow,
+            consume(&t, &format!("{secret}:consume")),
+            200,
+        )
+        .await;
+    }
+    let canceled = sent(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(&t, json!({"email": "canceled@example.com"})),
+        200,
+    )
+    .await;
+    let cancel = format!("{}:cancel", canceled.body["id"].as_str().unwrap());
+    for _ in 0..2 {
+        sent(&env, CancelFlow, admin_flow("POST", &t, &cancel), 200).await;
+    }
+    let invited = sent(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "deleted@example.com"})),
+        201,
+    )
+    .await;
+    let number = invited.body["id"].to_string();
+    sent(
+        &env,
+        DeleteInvitation,
+        invitations("DELETE", &t, &format!("/{number}")),
+        204,
+    )
+    .await;
+    sent(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(&t, json!({"email": "expires@example.com", "ttl": "1s"})),
+        200,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let swept = inflow::sweeper::sweep(&env.app, Utc::now()).await;
+    assert_eq!(
+        (swept.overdue.done, swept.expired.done),
+        (1, 1),
+        "{swept:?}"
+    );
+
+    // The event source hands everything over; then every record again, in reverse order, and
+    // then twice more in one batch.
+    assert!(env.relay_stream().await.given_up.is_empty());
+    let mut records = env.outbox_records().await;
+    records.reverse();
+    assert!(env
+        .relay_records(&records)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let twice: Vec<Value> = records.iter().chain(&records).cloned().collect();
+    assert!(env
+        .relay_records(&twice)
+        .await
+        .batch_item_failures
+        .is_empty());
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+
+    let expected: BTreeMap<String, usize> = [
+        ("flow.assigned", 2),
+        ("flow.started", 1),
+        ("flow.completed", 1),
+        ("flow.overdue", 1),
+        ("invitation.created", 4),
+        ("invitation.accepted", 1),
+        ("invitation.canceled", 2),
+        ("invitation.expired", 1),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
+    assert_eq!(
+        expected.len(),
+        EventKind::ALL.len(),
+        "every event type is here"
+    );
+    for r in &receivers {
+        let got = deliveries(r);
+        let ids: HashSet<&String> = got.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids.len(), got.len(), "each event once: {got:?}");
+        assert_eq!(counts(got.iter().map(|(_, k)| k.as_str())), expected);
+    }
+}
+
+#[tokio::test]
+async fn each_invitation_is_emailed_once_from_duplicated_records() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let tag = inflow::ids::random(8).to_lowercase();
+    let address = |name: &str| format!("{name}-{tag}@example.com");
+    sent(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": address("one")})),
+        201,
+    )
+    .await;
+    let list = format!("{}, {}", address("two"), address("three"));
+    sent(
+        &env,
+        ImportInvitations,
+        invitations("POST", &t, "/import").json(&json!({"list": list})),
+        200,
+    )
+    .await;
+    sent(
+        &env,
+        CreateJoinOrganizationFlow,
+        create_join(&t, json!({"email": address("four")})),
+        200,
+    )
+    .await;
+    sent(
+        &env,
+        CreateSignupFlow,
+        create_signup(&t, json!({"email": address("five")})),
+        200,
+    )
+    .await;
+    env.relay_stream().await;
+    let records = env.outbox_records().await;
+    let twice: Vec<Value> = records.iter().chain(&records).cloned().collect();
+    assert!(env
+        .relay_records(&twice)
+        .await
+        .batch_item_failures
+        .is_empty());
+    let jobs: Vec<EmailJob> = env
+        .drain(&env.queues.email_url)
+        .await
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect();
+    assert_eq!(jobs.len(), 15, "three copies of each of five jobs");
+
+    // SQS hands the copies to three workers at once; a copy that finds another sending comes
+    // back later (here: at once, after the three are done).
+    let worker = env.email_worker().await;
+    let thirds: Vec<Vec<EmailJob>> = (0..3)
+        .map(|i| jobs.iter().skip(i).step_by(3).cloned().collect())
+        .collect();
+    let answers = futures::future::join_all(
+        thirds
+            .iter()
+            .map(|jobs| inflow::email::handle(&worker, inflow_tests::email_event(jobs))),
+    )
+    .await;
+    let failed: HashSet<String> = answers
+        .iter()
+        .flat_map(|a| {
+            a.batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.clone())
+        })
+        .collect();
+    let again: Vec<EmailJob> = thirds
+        .iter()
+        .flat_map(|jobs| {
+            let event = inflow_tests::email_event(jobs);
+            event
+                .records
+                .into_iter()
+                .zip(jobs.iter().cloned())
+                .filter(|(m, _)| failed.contains(m.message_id.as_deref().unwrap_or_default()))
+                .map(|(_, job)| job)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let answer = inflow::email::handle(&worker, inflow_tests::email_event(&again)).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    for name in ["one", "two", "three", "four", "five"] {
+        assert_eq!(
+            inflow_tests::sent_mail_to(&address(name)).await.len(),
+            1,
+            "{name}: one mail"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_queue_that_fails_then_comes_back_loses_no_job_and_doubles_none() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver).await;
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    sent(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "queued@example.com"})),
+        201,
+    )
+    .await;
+    let down = env.relay_with_faults(Faults::new(|op, _| op == "SendMessageBatch"));
+    let up = env.relay();
+    let invocations = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    // SQS refuses every job for the first two invocations, then takes them.
+    let pumped = env
+        .stream
+        .pump(|event| {
+            let relay = match invocations.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => &down,
+                _ => &up,
+            };
+            let failures = &failures;
+            async move {
+                let event = serde_json::from_value(event).unwrap();
+                let answer = relay::handle(relay, event).await;
+                failures.fetch_add(answer.batch_item_failures.len(), Ordering::SeqCst);
+                serde_json::to_value(answer).unwrap()
+            }
+        })
+        .await;
+    assert_eq!(pumped.invocations, 3);
+    assert!(pumped.given_up.is_empty());
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        2 * pumped.records,
+        "while the queue was down, every record was reported failed"
+    );
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+    assert_eq!(
+        counts(deliveries(&receiver).iter().map(|(_, k)| k.as_str())),
+        counts(["flow.assigned", "invitation.created"].into_iter())
+    );
+    assert_eq!(env.email_jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver).await;
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    // A write whose outbox nobody can read (a bug that wrote it), between two good ones.
+    env.app
+        .ddb
+        .put_item()
+        .table_name(&env.app.config.table_name)
+        .item("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))
+        .item("SK", AttributeValue::S("POISON#1".into()))
+        .item("outbox_id", AttributeValue::S("obx_poison".into()))
+        .item("outbox_jobs", AttributeValue::S("not the jobs".into()))
+        .send()
+        .await
+        .unwrap();
+    let sam = inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        "sam@example.com",
+        None,
+        Role::Member,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": sam.email}),
+    )
+    .await;
+
+    let pumped = env.relay_stream().await;
+    let max_retries = env.stream.settings().max_retries;
+    assert_eq!(
+        pumped.invocations,
+        1 + max_retries,
+        "the first try and every retry"
+    );
+    assert_eq!(pumped.given_up.len(), 1);
+    let poison = env
+        .outbox_records()
+        .await
+        .into_iter()
+        .find(|r| r["dynamodb"]["Keys"]["SK"]["S"] == "POISON#1")
+        .unwrap();
+    let info = &pumped.given_up[0]["DDBStreamBatchInfo"];
+    assert_eq!(
+        info["startSequenceNumber"],
+        poison["dynamodb"]["SequenceNumber"]
+    );
+    let described = env.drain(&env.relay_dlq_url).await;
+    assert_eq!(
+        described.len(),
+        1,
+        "the batch given up is described in the relay's DLQ"
+    );
+
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+    let got = deliveries(&receiver);
+    assert_eq!(
+        counts(got.iter().map(|(_, k)| k.as_str())),
+        counts(["flow.assigned", "flow.assigned"].into_iter()),
+        "both good records went through, each once: {got:?}"
+    );
+}
+
+/// The call that keeps an idempotent response fails: the request's function dies right after
+/// its write, before its answer is kept (the client never sees the answer either).
+fn dies_after_its_write() -> Faults {
+    Faults::new(|op, input| {
+        op == "UpdateItem"
+            && input
+                .downcast_ref::<UpdateItemInput>()
+                .and_then(|i| i.key())
+                .and_then(|k| k.get("PK"))
+                .and_then(|pk| pk.as_s().ok())
+                .is_some_and(|pk| pk.starts_with("IDEM#"))
+    })
+}
+
+/// A minute later: the claims of requests that died may be taken over.
+async fn claims_abandoned(env: &Env) {
+    for item in env.items().await {
+        let pk = item["PK"].as_s().unwrap();
+        if pk.starts_with("IDEM#") {
+            env.app
+                .ddb
+                .update_item()
+                .table_name(&env.app.config.table_name)
+                .key("PK", item["PK"].clone())
+                .key("SK", item["SK"].clone())
+                .update_expression("SET locked_until = :past")
+                .expression_attribute_values(":past", AttributeValue::N("0".into()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Sends `c` with a key through a function that dies after its write, then retries it once the
+/// claim may be taken over; both answers.
+async fn died_then_retried(env: &Env, f: Function, c: Call) -> (Answer, Answer) {
+    let c = c.header("idempotency-key", &inflow::ids::new("key"));
+    let dying = env.with_faults(dies_after_its_write());
+    let first = Answer::from(f.call(&dying, c.request()).await);
+    claims_abandoned(env).await;
+    let retry = env.send(f, c).await;
+    assert_eq!(retry.header("idempotent-replayed"), None, "it ran again");
+    (first, retry)
+}
+
+#[tokio::test]
+async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_its_retry_with_nothing_made_twice(
+) {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let tag = inflow::ids::random(8).to_lowercase();
+    let address = |name: &str| format!("{name}-{tag}@example.com");
+    let sam = inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        &address("sam"),
+        None,
+        Role::Member,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    // Re-assigning: the first assign stands, the dying one re-assigns it.
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    let requests = [
+        (
+            AssignFlow,
+            assign(&t, &json!({"flowId": t.flow.id, "userEmail": t.user.email, "priority": "high"})),
+        ),
+        (
+            AssignFlow,
+            assign(&t, &json!({"flowId": t.flow.id, "userEmail": sam.email})),
+        ),
+        (
+            CreateInvitation,
+            invitations("POST", &t, "").json(&json!({"email": address("one")})),
+        ),
+        (
+            ImportInvitations,
+            invitations("POST", &t, "/import")
+                .json(&json!({"list": format!("{}, {}, {}", address("two"), address("three"), sam.email)})),
+        ),
+        (
+            CreateJoinOrganizationFlow,
+            create_join(&t, json!({"email": address("four")})),
+        ),
+        (
+            CreateSignupFlow,
+            create_signup(&t, json!({"email": address("five"), "createOrganization": true})),
+        ),
+    ];
+    for (f, c) in requests {
+        let (first, retry) = died_then_retried(&env, f, c).await;
+        assert!(first.status < 300, "{f:?}: {}", first.raw);
+        assert_eq!(
+            (retry.status, &retry.raw),
+            (first.status, &first.raw),
+            "{f:?}: the retry answers as the first run did"
+        );
+    }
+    let events = env.webhook_jobs().await;
+    assert_eq!(
+        counts(events.iter().map(|e| e.kind.as_str())),
+        counts(
+            [
+                ["flow.assigned"; 3].as_slice(),
+                ["invitation.created"; 5].as_slice()
+            ]
+            .concat()
+            .into_iter()
+        ),
+        "one event per write"
+    );
+    let emails = env.email_jobs().await;
+    let invited: HashSet<&str> = emails.iter().map(|j| j.invitation_id.as_str()).collect();
+    assert_eq!(
+        (emails.len(), invited.len()),
+        (5, 5),
+        "one email per invitation"
+    );
+    let items = env.items().await;
+    let kinds = |prefix: &str| {
+        items
+            .iter()
+            .filter(|i| i["SK"].as_s().unwrap().starts_with(prefix))
+            .count()
+    };
+    assert_eq!(
+        (kinds("ASGN#"), kinds("INV#")),
+        (2, 5),
+        "nothing made twice"
+    );
+}
+
+/// The jobs of a tenant's writes on the stream, as the relay renders them.
+async fn jobs_on_the_stream(env: &Env, org_id: &str) -> Vec<Ready> {
+    let pk = format!("ORG#{org_id}");
+    env.outbox_records()
+        .await
+        .into_iter()
+        .filter(|r| r["dynamodb"]["Keys"]["PK"]["S"] == pk.as_str())
+        .flat_map(|r| {
+            let record: EventRecord = serde_json::from_value(r).unwrap();
+            relay::jobs_of(&record).unwrap()
+        })
+        .collect()
+}
+
+/// An import's answer without what differs between two tenants (their ids and slugs).
+fn shape_of(answer: &Value) -> Value {
+    let invitations: Vec<Value> = answer["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| json!([i["id"], i["state"], i["email"]]))
+        .collect();
+    json!({
+        "invitations": invitations,
+        "added_users": answer["added_users"],
+        "erroneous_emails": answer["erroneous_emails"],
+    })
+}
+
+#[tokio::test]
+async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_uncut() {
+    let env = Env::new().await;
+    let (whole, cut) = (
+        env.tenant_with(inflow::model::Tier::Enterprise).await,
+        env.tenant_with(inflow::model::Tier::Enterprise).await,
+    );
+    let list = (0..5000)
+        .map(|i| format!("p{i}@example.com"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let import = |t: &Tenant| {
+        invitations("POST", t, "/import")
+            .json(&json!({"list": list}))
+            .header("idempotency-key", "import-5000")
+    };
+    let uncut = sent(&env, ImportInvitations, import(&whole), 200).await;
+
+    // The writes stop after half the batches: the function dies (here: fails) half-way.
+    let writes = Arc::new(AtomicUsize::new(0));
+    let counted = writes.clone();
+    let half_way = Faults::new(move |op, _| {
+        op == "BatchWriteItem" && counted.fetch_add(1, Ordering::SeqCst) >= 100
+    });
+    let first = Answer::from(
+        ImportInvitations
+            .call(&env.with_faults(half_way), import(&cut).request())
+            .await,
+    );
+    assert_eq!(
+        first.status,
+        503,
+        "{}",
+        &first.raw[..first.raw.len().min(300)]
+    );
+    let written = jobs_on_the_stream(&env, &cut.org_id).await.len() / 2;
+    assert!(
+        (1..5000).contains(&written),
+        "{written} written before the cut"
+    );
+
+    let retried = sent(&env, ImportInvitations, import(&cut), 200).await;
+    assert_eq!(shape_of(&retried.body), shape_of(&uncut.body));
+    let jobs = jobs_on_the_stream(&env, &cut.org_id).await;
+    let mut emails = HashSet::new();
+    let mut created = HashMap::new();
+    for job in &jobs {
+        match job {
+            Ready::Email(e) => {
+                assert!(emails.insert(e.invitation_id.clone()), "one email each");
+            }
+            Ready::Event(e) => {
+                *created
+                    .entry(e.data["invitationId"].to_string())
+                    .or_insert(0) += 1;
+                assert_eq!(e.kind, EventKind::InvitationCreated);
+            }
+            Ready::Attempt(_) => panic!("no attempts here"),
+        }
+    }
+    assert_eq!(emails.len(), 5000);
+    assert_eq!(created.len(), 5000);
+    assert!(
+        created.values().all(|n| *n == 1),
+        "one invitation.created each"
+    );
+}
