@@ -40,6 +40,15 @@ enum Command {
     Webhook(WebhookCommand),
     #[command(subcommand)]
     Token(TokenCommand),
+    #[command(subcommand)]
+    Relay(RelayCommand),
+}
+
+#[derive(Subcommand)]
+enum RelayCommand {
+    /// Queue again the jobs of the stream batches the relay gave up on (described in its DLQ,
+    /// RELAY_DLQ_URL); each batch's message is deleted once all its jobs are queued.
+    Redrive,
 }
 
 #[derive(Subcommand)]
@@ -177,6 +186,13 @@ async fn main() {
     }
 }
 
+fn required_env(name: &str) -> Result<String, Error> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::Config(format!("environment variable {name} is not set")))
+}
+
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
         .ok()
@@ -304,6 +320,12 @@ async fn run(command: Command) -> Result<Value, Error> {
                 inflow::invitations::tokens::mint_for(&app(&sdk).await?, &org, &user, ttl, now)
                     .await?;
             Ok(json!({"organization": org, "user": user, "token": token, "expiresIn": ttl}))
+        }
+        Command::Relay(RelayCommand::Redrive) => {
+            let dlq_url = required_env(vars::RELAY_DLQ_URL)?;
+            let queues = inflow::queue::Queues::from_env(&sdk)?;
+            let done = inflowctl::redrive::redrive(&sdk, &dlq_url, queues).await?;
+            Ok(to_json(&done))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
             let (endpoint, secret) =

@@ -457,6 +457,58 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
     );
 }
 
+#[tokio::test]
+async fn batches_given_up_while_the_queue_was_down_are_redriven_once() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver).await;
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    sent(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "redriven@example.com"})),
+        201,
+    )
+    .await;
+    // The queue stays down through every retry: the event source gives the batch up.
+    let down = env.relay_with_faults(Faults::new(|op, _| op == "SendMessageBatch"));
+    let pumped = env.relay_stream_with(&down).await;
+    assert_eq!(pumped.given_up.len(), 1);
+    assert!(env.drain(&env.queues.webhook_url).await.is_empty());
+
+    // The queue is back: the operator redrives what was given up.
+    let done = inflowctl::redrive::redrive(&env.sdk, &env.relay_dlq_url, env.queues.clone())
+        .await
+        .unwrap();
+    // The range read again holds the records the filter passed and the writes between them.
+    assert!(
+        done.batches == 1 && done.records >= pumped.records,
+        "{done:?}"
+    );
+    assert!(done.left.is_empty(), "{done:?}");
+    let again = inflowctl::redrive::redrive(&env.sdk, &env.relay_dlq_url, env.queues.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        inflowctl::redrive::Redriven::default(),
+        "nothing left"
+    );
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+    assert_eq!(
+        counts(deliveries(&receiver).iter().map(|(_, k)| k.as_str())),
+        counts(["flow.assigned", "invitation.created"].into_iter())
+    );
+    assert_eq!(env.email_jobs().await.len(), 1);
+}
+
 /// The call that keeps an idempotent response fails: the request's function dies right after
 /// its write, before its answer is kept (the client never sees the answer either).
 fn dies_after_its_write() -> Faults {

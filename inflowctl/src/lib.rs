@@ -1,0 +1,4 @@
+//! What `inflowctl` does beyond calling the domain crate, as a library so that the tests run it
+//! as the operator does.
+
+pub mod redrive;
