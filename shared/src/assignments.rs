@@ -16,6 +16,9 @@ use crate::{
 };
 
 pub const MAX_NOTES_CHARS: usize = 2000;
+/// A due date at most this many years ahead: a bound that keeps every date's year at four
+/// digits, so index sort keys stay fixed-width and ordered (README, "Choices").
+pub const MAX_DUE_YEARS: i64 = 10;
 const MAX_ID_LEN: usize = 128;
 
 /// The assign request as sent, before validation.
@@ -90,6 +93,12 @@ fn parse_due_date(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Erro
         })?;
     if parsed <= now {
         return Err(Error::invalid("dueDate", "must be in the future"));
+    }
+    if parsed > now + chrono::Duration::days(365 * MAX_DUE_YEARS) {
+        return Err(Error::invalid(
+            "dueDate",
+            format!("must be within {MAX_DUE_YEARS} years"),
+        ));
     }
     Ok(parsed)
 }
@@ -359,7 +368,15 @@ mod tests {
             r.due_date,
             Some(Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap())
         );
-        for bad in ["2024-11-25T23:59:59Z", "tomorrow", "2026-13-01", ""] {
+        for bad in [
+            "2024-11-25T23:59:59Z",
+            "tomorrow",
+            "2026-13-01",
+            "",
+            "+10000-01-01",
+            "+10000-01-01T00:00:00Z",
+            "2037-01-01",
+        ] {
             assert_eq!(
                 field_of(AssignRequest::validate(
                     AssignInput {

@@ -26,8 +26,8 @@ use crate::{
     },
 };
 
-/// At most this many assignments and this many invitations per run.
-pub const BATCH: usize = 500;
+/// At most this many assignments and this many invitations per shard per run (16 shards).
+pub const BATCH: usize = 100;
 /// Items handled at once (each is one conditional write).
 const CONCURRENCY: usize = 16;
 
@@ -65,6 +65,9 @@ pub struct Tally {
     pub done: usize,
     /// Entries that needed nothing (finished or handled meanwhile, or a stale index entry).
     pub skipped: usize,
+    /// Entries the sweeper cannot act on (no record of its kind, a deadline the sort key
+    /// misstates), taken out of the partition so they hold up nothing (metric `SweepQuarantined`).
+    pub quarantined: usize,
     /// Entries that failed; they stay in the partition for the next run.
     pub failed: usize,
 }
@@ -116,6 +119,7 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Summary {
 enum Handled {
     Done,
     Skipped,
+    Quarantined,
 }
 
 async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
@@ -123,9 +127,9 @@ async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
     match store::sweeps::due_assignments(&app.ddb, table, now, BATCH).await {
         Ok(found) => {
             tally(found, |f| async move {
-                let id = f.record.id.clone();
+                let entry = f.describe();
                 overdue_one(app, f, now, run_id).await.inspect_err(|err| {
-                    tracing::warn!(assignment_id = %id, error = %err, "overdue: will retry next run")
+                    tracing::warn!(entry = %entry, error = %err, "overdue: will retry next run")
                 })
             })
             .await
@@ -145,9 +149,9 @@ async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
     match store::sweeps::expired_invitations(&app.ddb, table, now, BATCH).await {
         Ok(found) => {
             tally(found, |f| async move {
-                let id = f.record.id.clone();
+                let entry = f.describe();
                 expire_one(app, f, now, run_id).await.inspect_err(|err| {
-                    tracing::warn!(invitation_id = %id, error = %err, "expiry: will retry next run")
+                    tracing::warn!(entry = %entry, error = %err, "expiry: will retry next run")
                 })
             })
             .await
@@ -188,8 +192,12 @@ where
         match outcome {
             Ok(Handled::Done) => tally.done += 1,
             Ok(Handled::Skipped) => tally.skipped += 1,
+            Ok(Handled::Quarantined) => tally.quarantined += 1,
             Err(_) => tally.failed += 1,
         }
+    }
+    if tally.quarantined > 0 {
+        crate::metrics::count("SweepQuarantined", tally.quarantined as u64, &[]);
     }
     tally
 }
@@ -201,9 +209,12 @@ async fn overdue_one(
     now: DateTime<Utc>,
     run_id: &str,
 ) -> Result<Handled, Error> {
-    let a = &found.record;
-    let Some(due) = a.due_date else {
-        return Ok(Handled::Skipped);
+    let due = match &found.record {
+        Ok(a) => a.due_date.filter(|due| *due <= now),
+        Err(_) => None,
+    };
+    let (Ok(a), Some(due)) = (&found.record, due) else {
+        return quarantine(app, &found, now).await;
     };
     let fact = deadline_fact(&a.id, due);
     let jobs = Outbox::event(EventNote::for_fact(
@@ -229,7 +240,10 @@ async fn expire_one(
     now: DateTime<Utc>,
     run_id: &str,
 ) -> Result<Handled, Error> {
-    let inv = &found.record;
+    let inv = match &found.record {
+        Ok(inv) if inv.expire_time <= now => inv,
+        _ => return quarantine(app, &found, now).await,
+    };
     let fact = deadline_fact(&inv.id, inv.expire_time);
     let jobs = Outbox::event(EventNote::for_fact(
         EventKind::InvitationExpired,
@@ -242,6 +256,22 @@ async fn expire_one(
     Ok(
         match store::sweeps::expire_invitation(&app.ddb, table, &found, now, &jobs).await? {
             true => Handled::Done,
+            false => Handled::Skipped,
+        },
+    )
+}
+
+/// An entry the sweeper cannot act on leaves its partition (see `store::sweeps::quarantine`).
+async fn quarantine<T>(app: &App, found: &Found<T>, now: DateTime<Utc>) -> Result<Handled, Error> {
+    let why = match &found.record {
+        Err(err) => err.to_string(),
+        Ok(_) => "its deadline is not the one its index entry states".into(),
+    };
+    tracing::warn!(entry = %found.describe(), why = %why, "sweep: entry quarantined");
+    let table = &app.config.table_name;
+    Ok(
+        match store::sweeps::quarantine(&app.ddb, table, found, now).await? {
+            true => Handled::Quarantined,
             false => Handled::Skipped,
         },
     )

@@ -15,7 +15,7 @@ async fn assigns_with_the_seeds_success_body() {
     let t = env.tenant().await;
     let body = json!({
         "flowId": t.flow.id, "userEmail": "employee@company.com",
-        "dueDate": "2099-11-25T23:59:59Z", "priority": "high",
+        "dueDate": "2030-11-25T23:59:59Z", "priority": "high",
         "notes": "Please complete this onboarding flow before the team meeting"
     });
     inflow::orgs::create_user(
@@ -308,7 +308,7 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
     let t = env.tenant().await;
     let first = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
     let id = first.body["assignmentId"].as_str().unwrap().to_owned();
-    let body = json!({"flowId": t.flow.id, "userEmail": "JANE@example.com", "priority": "low", "dueDate": "2099-01-01T00:00:00Z", "notes": "again"});
+    let body = json!({"flowId": t.flow.id, "userEmail": "JANE@example.com", "priority": "low", "dueDate": "2030-01-01T00:00:00Z", "notes": "again"});
     let second = env.send(AssignFlow, assign(&t, &body)).await;
     assert_eq!(second.body["assignmentId"].as_str(), Some(id.as_str()));
     let got = env
@@ -316,7 +316,7 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
         .await;
     assert_eq!(got.body["priority"], "low");
     assert_eq!(got.body["notes"], "again");
-    assert_eq!(got.body["dueDate"], "2099-01-01T00:00:00Z");
+    assert_eq!(got.body["dueDate"], "2030-01-01T00:00:00Z");
 
     // Started still counts as unfinished.
     assert_eq!(

@@ -239,7 +239,7 @@ async fn twenty_concurrent_creates_of_one_email_make_one_invitation() {
         .items()
         .await
         .into_iter()
-        .filter(|i| i["SK"].as_s().unwrap().starts_with("INV#"))
+        .filter(|i| i["PK"].as_s().unwrap().starts_with("INV#"))
         .count();
     assert_eq!(invitation_items, 1);
 }

@@ -639,7 +639,11 @@ async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_it
     let kinds = |prefix: &str| {
         items
             .iter()
-            .filter(|i| i["SK"].as_s().unwrap().starts_with(prefix))
+            .filter(|i| {
+                [&i["PK"], &i["SK"]]
+                    .iter()
+                    .any(|k| k.as_s().unwrap().starts_with(prefix))
+            })
             .count()
     };
     assert_eq!(
@@ -655,7 +659,10 @@ async fn jobs_on_the_stream(env: &Env, org_id: &str) -> Vec<Ready> {
     env.outbox_records()
         .await
         .into_iter()
-        .filter(|r| r["dynamodb"]["Keys"]["PK"]["S"] == pk.as_str())
+        .filter(|r| {
+            let image = &r["dynamodb"]["NewImage"];
+            image["org_id"]["S"] == org_id || image["PK"]["S"] == pk.as_str()
+        })
         .flat_map(|r| {
             let record: EventRecord = serde_json::from_value(r).unwrap();
             relay::jobs_of(&record).unwrap()

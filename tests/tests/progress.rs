@@ -16,7 +16,7 @@ async fn assigned_then_started_then_completed_each_with_its_event() {
     let id = assigned(
         &env,
         &t,
-        &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": "2099-05-01T12:00:00Z"}),
+        &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": "2030-05-01T12:00:00Z"}),
     )
     .await;
     let got = env

@@ -128,7 +128,10 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
         .table_name(&env.app.config.table_name)
         .set_key(Some(key))
         .update_expression("SET GSI1PK = :pk, GSI1SK = :sk REMOVE overdue_at")
-        .expression_attribute_values(":pk", AttributeValue::S("DUE".into()))
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(format!("DUE#{}", inflow::store::shards::of_id(&id))),
+        )
         .expression_attribute_values(":sk", AttributeValue::S(sk))
         .send()
         .await
@@ -313,16 +316,22 @@ async fn the_sweeper_sample_runs() {
 }
 
 #[tokio::test]
-async fn a_bad_entry_fails_the_run_but_holds_up_nothing_else() {
+async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let s = sweeper_of(&env);
     let id = assign_due_in(&env, &t, 1).await;
-    // Something in the DUE partition that is no assignment.
+    let shard = inflow::store::shards::of_id(&id);
+    // In the assignment's DUE shard, at its head: something that is no assignment, and an
+    // assignment whose entry states a deadline long past though its due date is years ahead
+    // (as a due date of year +10000 once sorted before every real one).
     let junk = std::collections::HashMap::from([
         ("PK".to_owned(), AttributeValue::S("JUNK".into())),
         ("SK".to_owned(), AttributeValue::S("JUNK".into())),
-        ("GSI1PK".to_owned(), AttributeValue::S("DUE".into())),
+        (
+            "GSI1PK".to_owned(),
+            AttributeValue::S(format!("DUE#{shard}")),
+        ),
         (
             "GSI1SK".to_owned(),
             AttributeValue::S("2000-01-01T00:00:00Z#org_x#asgn_x".into()),
@@ -336,11 +345,43 @@ async fn a_bad_entry_fails_the_run_but_holds_up_nothing_else() {
         .send()
         .await
         .unwrap();
-    wait_past(2.2).await;
-    let err = sweeper::handle(&s, json!({}))
+    let sam = inflow::orgs::create_user(
+        &env.app,
+        &t.org_id,
+        "sam@example.com",
+        None,
+        inflow::model::Role::Member,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let due = chrono::Utc::now() + chrono::Duration::days(365);
+    let body = json!({"flowId": t.flow.id, "userEmail": sam.email, "dueDate": due.to_rfc3339()});
+    let res = env.send(AssignFlow, assign(&t, &body)).await;
+    let far = res.body["assignmentId"].as_str().unwrap().to_owned();
+    let far_shard = inflow::store::shards::of_id(&far);
+    env.app
+        .ddb
+        .update_item()
+        .table_name(&env.app.config.table_name)
+        .key("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))
+        .key("SK", AttributeValue::S(format!("ASGN#{far}")))
+        .update_expression("SET GSI1PK = :pk, GSI1SK = :sk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("DUE#{far_shard}")))
+        .expression_attribute_values(
+            ":sk",
+            AttributeValue::S(format!("+10000-01-01T00:00:00Z#{}#{far}", t.org_id)),
+        )
+        .send()
         .await
-        .expect_err("a run with a failure fails");
-    assert!(err.to_string().contains("1 item(s) failed"), "{err}");
+        .unwrap();
+    wait_past(2.2).await;
+    let first = sweep(&s).await;
+    assert_eq!(
+        (first.overdue.done, first.overdue.quarantined),
+        (1, 2),
+        "{first:?}"
+    );
     assert_eq!(
         of_type(
             &env.webhook_jobs().await,
@@ -350,5 +391,19 @@ async fn a_bad_entry_fails_the_run_but_holds_up_nothing_else() {
         )
         .len(),
         1
+    );
+    let quarantined: Vec<_> = env
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| i.contains_key("quarantined_at"))
+        .collect();
+    assert_eq!(quarantined.len(), 2);
+    assert!(quarantined.iter().all(|i| !i.contains_key("GSI1PK")));
+    let again = sweep(&s).await;
+    assert_eq!(
+        (again.overdue.found, again.overdue.quarantined),
+        (0, 0),
+        "{again:?}"
     );
 }

@@ -17,8 +17,13 @@ use crate::{
     model::{Assignment, Flow, Priority, Progress, User},
 };
 
-/// The sparse index partition the sweeper reads: unfinished assignments by due date.
+/// The prefix of the sparse index partitions the sweeper reads: unfinished assignments by due
+/// date, `DUE#<shard>`.
 pub const DUE_PARTITION: &str = "DUE";
+
+fn due_partition(id: &str) -> String {
+    format!("{DUE_PARTITION}#{}", super::shards::of_id(id))
+}
 
 fn asgn_key(org_id: &str, id: &str) -> Item {
     key(org_pk(org_id), format!("ASGN#{id}"))
@@ -120,7 +125,7 @@ pub async fn insert(
     let mut item = to_item(org_pk(&a.org_id), format!("ASGN#{}", a.id), a)?;
     outbox::put_into(&mut item, jobs)?;
     if let Some(due) = a.due_date {
-        item.insert(GSI1PK.into(), s(DUE_PARTITION));
+        item.insert(GSI1PK.into(), s(due_partition(&a.id)));
         item.insert(GSI1SK.into(), s(due_sort_key(due, &a.org_id, &a.id)));
     }
     let mut pointer = active_key(&a.org_id, &a.flow_id, &a.user_email);
@@ -187,7 +192,7 @@ pub async fn reassign(
             set.extend(["due_date = :d", "GSI1PK = :gpk", "GSI1SK = :gsk"]);
             update = update
                 .expression_attribute_values(":d", s(due.to_rfc3339()))
-                .expression_attribute_values(":gpk", s(DUE_PARTITION))
+                .expression_attribute_values(":gpk", s(due_partition(id)))
                 .expression_attribute_values(":gsk", s(due_sort_key(due, org_id, id)));
         }
         None => remove.extend(["due_date", "GSI1PK", "GSI1SK"]),

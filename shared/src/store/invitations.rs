@@ -1,12 +1,19 @@
-//! Invitation items: `ORG#<org>` / `INV#<id>`, one item per invitation. GSI1 finds a training
-//! flow's invitations by number; GSI2 holds open invitations by expiry for the sweeper.
+//! Invitation items: `INV#<id>` / `INV`, one item per invitation, each its own partition key
+//! (an import's thousands of writes spread over the whole table; the accept page finds an
+//! invitation from the id in its secret alone). Every read checks the organization, and every
+//! write by id is conditional on it. Indexes, each sharded (`store::shards`):
+//! - GSI1 `INVNUM#<org>#<flow>#<shard>` / `<number>`: a training flow's invitations by number
+//!   (every state), the shard being the number's;
+//! - GSI2 `EXPIRES#<shard>` / `<expiry>#<org>#<id>`: open invitations by expiry, for the sweeper;
+//! - GSI3 `OPEN#<org>#<flow>#<shard>` / `<number>`: a training flow's open invitations by number,
+//!   the invitations API's list (sparse: present only while open).
 
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{
-    from_item, key, org_pk, outbox, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
-    GSI1SK, GSI2PK, GSI2SK,
+    from_item, key, outbox, s, shards, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
+    GSI1SK, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK,
 };
 use crate::{
     error::Error,
@@ -14,15 +21,22 @@ use crate::{
     model::{Invitation, InvitationState},
 };
 
-/// The sweeper's partition of GSI2.
+/// The prefix of the sweeper's partitions of GSI2.
 pub const EXPIRY_PARTITION: &str = "EXPIRES";
 
-fn inv_key(org_id: &str, id: &str) -> Item {
-    key(org_pk(org_id), format!("INV#{id}"))
+/// The index attributes an invitation that leaves the open states loses.
+const OPEN_INDEXES: &str = "GSI2PK, GSI2SK, GSI3PK, GSI3SK";
+
+fn inv_key(id: &str) -> Item {
+    key(format!("INV#{id}"), "INV")
 }
 
-fn by_number_partition(org_id: &str, flow_id: &str) -> String {
-    format!("INVNUM#{org_id}#{flow_id}")
+fn by_number_partition(org_id: &str, flow_id: &str, number: u64) -> String {
+    format!("INVNUM#{org_id}#{flow_id}#{}", shards::of_number(number))
+}
+
+fn open_prefix(org_id: &str, flow_id: &str) -> String {
+    format!("OPEN#{org_id}#{flow_id}")
 }
 
 fn number_sort_key(number: u64) -> String {
@@ -40,26 +54,47 @@ fn expiry_sort_key(inv: &Invitation) -> String {
 
 /// The item for an invitation, with its index attributes and the jobs its write causes.
 pub fn item(inv: &Invitation, jobs: &Outbox) -> Result<Item, Error> {
-    let mut item = to_item(org_pk(&inv.org_id), format!("INV#{}", inv.id), inv)?;
+    let mut item = to_item(format!("INV#{}", inv.id), "INV".into(), inv)?;
     outbox::put_into(&mut item, jobs)?;
-    if let (Some(flow_id), Some(number)) = (&inv.flow_id, inv.number) {
-        item.insert(GSI1PK.into(), s(by_number_partition(&inv.org_id, flow_id)));
+    let numbered = inv.flow_id.as_deref().zip(inv.number);
+    if let Some((flow_id, number)) = numbered {
+        let partition = by_number_partition(&inv.org_id, flow_id, number);
+        item.insert(GSI1PK.into(), s(partition));
         item.insert(GSI1SK.into(), s(number_sort_key(number)));
     }
     if inv.state.is_open() {
-        item.insert(GSI2PK.into(), s(EXPIRY_PARTITION));
+        let shard = shards::of_id(&inv.id);
+        item.insert(GSI2PK.into(), s(format!("{EXPIRY_PARTITION}#{shard}")));
         item.insert(GSI2SK.into(), s(expiry_sort_key(inv)));
+        if let Some((flow_id, number)) = numbered {
+            let shard = shards::of_number(number);
+            let partition = format!("{}#{shard}", open_prefix(&inv.org_id, flow_id));
+            item.insert(GSI3PK.into(), s(partition));
+            item.insert(GSI3SK.into(), s(number_sort_key(number)));
+        }
     }
     Ok(item)
 }
 
+/// The invitation `id` of `org_id` (another organization's is not found).
 pub async fn get(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     id: &str,
 ) -> Result<Option<Invitation>, Error> {
-    super::get_as(ddb, table, inv_key(org_id, id), true).await
+    let found: Option<Invitation> = super::get_as(ddb, table, inv_key(id), true).await?;
+    Ok(found.filter(|inv| inv.org_id == org_id))
+}
+
+/// The invitation `id`, whatever its organization: for what holds only its secret (the hosted
+/// accept page), where the secret is the proof.
+pub async fn get_by_id(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> Result<Option<Invitation>, Error> {
+    super::get_as(ddb, table, inv_key(id), true).await
 }
 
 pub async fn get_many(
@@ -68,12 +103,16 @@ pub async fn get_many(
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<Invitation>, Error> {
-    let keys = ids.iter().map(|id| inv_key(org_id, id)).collect();
-    super::batch_get(ddb, table, keys)
+    let keys = ids.iter().map(|id| inv_key(id)).collect();
+    let found: Vec<Invitation> = super::batch_get(ddb, table, keys)
         .await?
         .into_iter()
         .map(from_item)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(found
+        .into_iter()
+        .filter(|inv| inv.org_id == org_id)
+        .collect())
 }
 
 /// Writes a new invitation with its jobs; `false` if one with this id exists already.
@@ -140,12 +179,13 @@ pub async fn cancel(
     let mut update = ddb
         .update_item()
         .table_name(table)
-        .set_key(Some(inv_key(org_id, id)))
+        .set_key(Some(inv_key(id)))
         .update_expression(format!(
-            "SET #state = :to, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK",
+            "SET #state = :to, state_reason = :reason, update_time = :now, {} REMOVE {OPEN_INDEXES}",
             outbox::SET
         ))
-        .condition_expression(format!("#state IN ({})", names.join(", ")))
+        .condition_expression(format!("org_id = :org AND #state IN ({})", names.join(", ")))
+        .expression_attribute_values(":org", s(org_id))
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":to", s(InvitationState::Canceled.as_str()))
         .expression_attribute_values(":reason", s("CANCELED"))
@@ -178,10 +218,11 @@ pub fn consume_write(
     );
     let mut update = Update::builder()
         .table_name(table)
-        .set_key(Some(inv_key(&inv.org_id, &inv.id)))
+        .set_key(Some(inv_key(&inv.id)))
         .condition_expression(
-            "#state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret",
+            "org_id = :owner AND #state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret",
         )
+        .expression_attribute_values(":owner", s(&inv.org_id))
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":done", s(InvitationState::Completed.as_str()))
         .expression_attribute_values(":reason", s("CONSUMED"))
@@ -198,7 +239,7 @@ pub fn consume_write(
         update = update.expression_attribute_values(":org", s(org));
     }
     let update = update
-        .update_expression(format!("{set} REMOVE GSI2PK, GSI2SK"))
+        .update_expression(format!("{set} REMOVE {OPEN_INDEXES}"))
         .build()
         .map_err(|e| Error::Internal(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(update).build())
@@ -231,11 +272,12 @@ pub async fn claim_email(
     let result = ddb
         .update_item()
         .table_name(table)
-        .set_key(Some(inv_key(org_id, id)))
+        .set_key(Some(inv_key(id)))
         .update_expression("SET email_lease_until = :until")
         .condition_expression(
-            "#state = :pending AND secret_hash = :secret AND (attribute_not_exists(email_lease_until) OR email_lease_until < :now)",
+            "org_id = :org AND #state = :pending AND secret_hash = :secret AND (attribute_not_exists(email_lease_until) OR email_lease_until < :now)",
         )
+        .expression_attribute_values(":org", s(org_id))
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
         .expression_attribute_values(":secret", s(secret_hash))
@@ -270,9 +312,10 @@ pub async fn release_email(
     let result = ddb
         .update_item()
         .table_name(table)
-        .set_key(Some(inv_key(org_id, id)))
+        .set_key(Some(inv_key(id)))
         .update_expression("REMOVE email_lease_until")
-        .condition_expression("email_lease_until = :until")
+        .condition_expression("org_id = :org AND email_lease_until = :until")
+        .expression_attribute_values(":org", s(org_id))
         .expression_attribute_values(":until", super::n(lease_until))
         .send()
         .await;
@@ -292,11 +335,12 @@ pub async fn mark_started(
     let result = ddb
         .update_item()
         .table_name(table)
-        .set_key(Some(inv_key(org_id, id)))
+        .set_key(Some(inv_key(id)))
         .update_expression(
             "SET #state = :started, start_time = :now, update_time = :now REMOVE email_lease_until",
         )
-        .condition_expression("#state = :pending AND secret_hash = :secret")
+        .condition_expression("org_id = :org AND #state = :pending AND secret_hash = :secret")
+        .expression_attribute_values(":org", s(org_id))
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":started", s(InvitationState::Started.as_str()))
         .expression_attribute_values(":pending", s(InvitationState::StartPending.as_str()))
@@ -307,33 +351,41 @@ pub async fn mark_started(
     Ok(unless_condition_failed(result)?.is_some())
 }
 
-/// A page of a training flow's invitations in number order, after `after`.
-pub async fn by_flow(
+/// A page of a training flow's open invitations in number order, after `after`: at most
+/// `limit`, read from every shard of its `OPEN` partition at once (one query each), and whether
+/// more follow.
+pub async fn open_by_flow(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     flow_id: &str,
     after: u64,
-    limit: i32,
+    limit: usize,
 ) -> Result<(Vec<Invitation>, bool), Error> {
-    let out = ddb
-        .query()
-        .table_name(table)
-        .index_name(GSI1)
-        .key_condition_expression("GSI1PK = :pk AND GSI1SK > :after")
-        .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id)))
-        .expression_attribute_values(":after", s(number_sort_key(after)))
-        .limit(limit)
-        .send()
-        .await?;
-    let more = out.last_evaluated_key.is_some();
-    let items = out
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    Ok((items, more))
+    let prefix = open_prefix(org_id, flow_id);
+    let queries = shards::all(&prefix).map(|partition| async move {
+        ddb.query()
+            .table_name(table)
+            .index_name(GSI3)
+            .key_condition_expression("GSI3PK = :pk AND GSI3SK > :after")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":after", s(number_sort_key(after)))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+    });
+    let mut found: Vec<Invitation> = Vec::new();
+    let mut more = false;
+    for out in futures::future::try_join_all(queries).await? {
+        more |= out.last_evaluated_key.is_some();
+        for item in out.items.unwrap_or_default() {
+            found.push(from_item(item)?);
+        }
+    }
+    found.sort_by_key(|inv| inv.number);
+    more |= found.len() > limit;
+    found.truncate(limit);
+    Ok((found, more))
 }
 
 /// A training flow's invitation by its number.
@@ -349,7 +401,7 @@ pub async fn by_number(
         .table_name(table)
         .index_name(GSI1)
         .key_condition_expression("GSI1PK = :pk AND GSI1SK = :n")
-        .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id)))
+        .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id, number)))
         .expression_attribute_values(":n", s(number_sort_key(number)))
         .send()
         .await?;

@@ -9,12 +9,12 @@
 //! | user email (unique)| `ORG#<org>`       | `EMAIL#<lowercase email>`  |                              |
 //! | flow               | `ORG#<org>`       | `FLOW#<flow>`              |                              |
 //! | flow slug (unique) | `ORG#<org>`       | `FLOWSLUG#<slug>`          |                              |
-//! | assignment         | `ORG#<org>`       | `ASGN#<asgn>`              | `DUE` / `<due>#<org>#<asgn>` while unfinished with a due date |
+//! | assignment         | `ORG#<org>`       | `ASGN#<asgn>`              | `DUE#<shard>` / `<due>#<org>#<asgn>` while unfinished with a due date |
 //! | active assignment  | `ORG#<org>`       | `ACTIVE#<flow>#<email>`    |                              |
 //! | API key            | `KEY#<hmac>`      | `KEY`                      | `KEYS#<org>` / `<key id>`    |
 //! | idempotency record | `IDEM#<org>#<k>`  | `IDEM`                     |                              |
 //! | webhook endpoint   | `ORG#<org>`       | `WEBHOOK#<id>`             |                              |
-//! | invitation         | `ORG#<org>`       | `INV#<inv>`                | `INVNUM#<org>#<flow>` / `<number>`; GSI2 `EXPIRES` / `<expiry>#<org>#<inv>` while open |
+//! | invitation         | `INV#<inv>`       | `INV`                      | `INVNUM#<org>#<flow>#<n mod 16>` / `<number>`; open: GSI2 `EXPIRES#<shard>` / `<expiry>#<org>#<inv>`, GSI3 `OPEN#<org>#<flow>#<n mod 16>` / `<number>` |
 //! | flow member        | `ORG#<org>`       | `MEMBER#<flow>#<user>`     |                              |
 //! | webhook delivery   | `ORG#<org>`       | `DLV#<id>`                 | `DLV#<org>#<status>` / `<updated>#<id>` |
 //! | counter            | `ORG#<org>`       | `COUNTER#<name>`           |                              |
@@ -34,6 +34,7 @@ pub mod keys;
 pub mod orgs;
 pub mod outbox;
 pub mod schema;
+pub mod shards;
 pub mod sweeps;
 pub mod user_groups;
 pub mod webhooks;
@@ -55,6 +56,9 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 /// DynamoDB's TTL attribute: epoch seconds after which the item may be removed.
 pub const TTL: &str = "ttl";
 

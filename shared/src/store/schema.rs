@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
-use super::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL};
+use super::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, PK, SK, TTL};
 use crate::error::Error;
 
 fn build_err(e: impl std::fmt::Display) -> Error {
@@ -78,10 +78,13 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .attribute_definitions(attr(GSI1SK)?)
         .attribute_definitions(attr(GSI2PK)?)
         .attribute_definitions(attr(GSI2SK)?)
+        .attribute_definitions(attr(GSI3PK)?)
+        .attribute_definitions(attr(GSI3SK)?)
         .key_schema(key_el(PK, KeyType::Hash)?)
         .key_schema(key_el(SK, KeyType::Range)?)
         .global_secondary_indexes(index(GSI1, GSI1PK, GSI1SK)?)
         .global_secondary_indexes(index(GSI2, GSI2PK, GSI2SK)?)
+        .global_secondary_indexes(index(GSI3, GSI3PK, GSI3SK)?)
         .stream_specification(stream()?)
         .send()
         .await?;

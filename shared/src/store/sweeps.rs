@@ -1,7 +1,7 @@
 //! What the sweeper reads and writes: the sparse index partitions of things whose time has come
-//! (GSI1 `DUE`: unfinished assignments by due date; GSI2 `EXPIRES`: open invitations by expiry),
-//! queried by sort key up to now (never a scan), and the conditional writes that take an item
-//! out of its partition once it is handled.
+//! (GSI1 `DUE#<shard>`: unfinished assignments by due date; GSI2 `EXPIRES#<shard>`: open
+//! invitations by expiry), every shard queried by sort key up to now (never a scan), and the
+//! conditional writes that take an item out of its partition once it is handled.
 
 use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
 use chrono::{DateTime, Utc};
@@ -19,11 +19,25 @@ use crate::{
 /// A record found in a sweep partition, with what identifies its index entry: the conditional
 /// write that handles it only succeeds while the entry is still this one (a re-assignment or a
 /// resend in between moves it, and then the new deadline stands).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Found<T> {
-    pub record: T,
+    /// The record, or why it cannot be read as one.
+    pub record: Result<T, Error>,
     key: Item,
     index_sort_key: String,
+    /// The index attributes that hold the entry.
+    index: (&'static str, &'static str),
+}
+
+impl<T> Found<T> {
+    /// The item's table key, for logs.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} / {}",
+            get_s(&self.key, PK).unwrap_or_default(),
+            get_s(&self.key, SK).unwrap_or_default()
+        )
+    }
 }
 
 /// The index sort keys of both partitions start with the time, `%Y-%m-%dT%H:%M:%SZ`; every key
@@ -32,54 +46,74 @@ fn bound(now: DateTime<Utc>) -> String {
     now.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// One entry of a partition: the record, or why it could not be read (one bad record must not
-/// hold up the others).
+/// One entry of a partition, or why it has no table key (which DynamoDB never gives).
 pub type Entry<T> = Result<Found<T>, Error>;
 
-/// Unfinished assignments whose due date passed, oldest first, at most `limit`.
+/// Unfinished assignments whose due date passed: from every shard, oldest first, at most
+/// `per_shard` from each.
 pub async fn due_assignments(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     now: DateTime<Utc>,
-    limit: usize,
+    per_shard: usize,
 ) -> Result<Vec<Entry<Assignment>>, Error> {
     let partition = Partition {
         index: GSI1,
         pk: GSI1PK,
         sk: GSI1SK,
-        value: DUE_PARTITION,
+        prefix: DUE_PARTITION,
     };
-    query_until(ddb, table, &partition, now, limit).await
+    every_shard(ddb, table, &partition, now, per_shard).await
 }
 
-/// Open invitations whose expiry passed, oldest first, at most `limit`.
+/// Open invitations whose expiry passed: from every shard, oldest first, at most `per_shard`
+/// from each.
 pub async fn expired_invitations(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     now: DateTime<Utc>,
-    limit: usize,
+    per_shard: usize,
 ) -> Result<Vec<Entry<Invitation>>, Error> {
     let partition = Partition {
         index: GSI2,
         pk: GSI2PK,
         sk: GSI2SK,
-        value: EXPIRY_PARTITION,
+        prefix: EXPIRY_PARTITION,
     };
-    query_until(ddb, table, &partition, now, limit).await
+    every_shard(ddb, table, &partition, now, per_shard).await
 }
 
 struct Partition {
     index: &'static str,
     pk: &'static str,
     sk: &'static str,
-    value: &'static str,
+    /// The partition keys are `<prefix>#<shard>`.
+    prefix: &'static str,
 }
 
-/// Queries one partition for sort keys below `now`, page by page, up to `limit` records.
+/// The shards of a partition, queried at once.
+async fn every_shard<T: serde::de::DeserializeOwned>(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partition: &Partition,
+    now: DateTime<Utc>,
+    per_shard: usize,
+) -> Result<Vec<Entry<T>>, Error> {
+    let queries = super::shards::all(partition.prefix)
+        .map(|value| query_until(ddb, table, partition, value, now, per_shard));
+    Ok(futures::future::try_join_all(queries)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Queries one shard for sort keys below `now`, page by page, up to `limit` records.
 async fn query_until<T: serde::de::DeserializeOwned>(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     partition: &Partition,
+    value: String,
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<Entry<T>>, Error> {
@@ -96,14 +130,14 @@ async fn query_until<T: serde::de::DeserializeOwned>(
             .key_condition_expression("#pk = :pk AND #sk < :bound")
             .expression_attribute_names("#pk", partition.pk)
             .expression_attribute_names("#sk", partition.sk)
-            .expression_attribute_values(":pk", s(partition.value))
+            .expression_attribute_values(":pk", s(&value))
             .expression_attribute_values(":bound", s(bound(now)))
             .set_exclusive_start_key(start.take())
             .limit(page_size)
             .send()
             .await?;
         for item in out.items.unwrap_or_default() {
-            found.push(found_in(item, partition.sk));
+            found.push(found_in(item, (partition.pk, partition.sk)));
         }
         match out.last_evaluated_key {
             Some(key) if !key.is_empty() => start = Some(key),
@@ -113,21 +147,52 @@ async fn query_until<T: serde::de::DeserializeOwned>(
     Ok(found)
 }
 
-fn found_in<T: serde::de::DeserializeOwned>(item: Item, sk_name: &str) -> Result<Found<T>, Error> {
+fn found_in<T: serde::de::DeserializeOwned>(
+    item: Item,
+    index: (&'static str, &'static str),
+) -> Result<Found<T>, Error> {
     let attr = |name: &str| -> Result<AttributeValue, Error> {
         item.get(name)
             .cloned()
             .ok_or_else(|| Error::Internal(format!("index item without {name}")))
     };
     let key = Item::from([(PK.to_owned(), attr(PK)?), (SK.to_owned(), attr(SK)?)]);
-    let index_sort_key = get_s(&item, sk_name)
-        .ok_or_else(|| Error::Internal(format!("index item without {sk_name}")))?
+    let index_sort_key = get_s(&item, index.1)
+        .ok_or_else(|| Error::Internal(format!("index item without {}", index.1)))?
         .to_owned();
     Ok(Found {
-        record: from_item(item)?,
+        record: from_item(item),
         key,
         index_sort_key,
+        index,
     })
+}
+
+/// Takes an entry the sweeper cannot act on (no record of its kind, or a deadline its sort key
+/// misstates) out of its partition, so that it never holds the partition's head: its index
+/// attributes go, and `quarantined_at` / `quarantined_entry` say when and what it was. `false`
+/// if the entry changed meanwhile.
+pub async fn quarantine<T>(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    found: &Found<T>,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let (pk, sk) = found.index;
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(found.key.clone()))
+        .update_expression("SET quarantined_at = :now, quarantined_entry = :entry REMOVE #pk, #sk")
+        .condition_expression("#sk = :sk")
+        .expression_attribute_names("#pk", pk)
+        .expression_attribute_names("#sk", sk)
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .expression_attribute_values(":sk", s(&found.index_sort_key))
+        .expression_attribute_values(":entry", s(&found.index_sort_key))
+        .send()
+        .await;
+    conditional(result.map(|_| true))
 }
 
 /// Marks an assignment overdue, with its jobs, and takes it out of the `DUE` partition, unless
@@ -178,7 +243,7 @@ pub async fn expire_invitation(
         .table_name(table)
         .set_key(Some(found.key.clone()))
         .update_expression(format!(
-            "SET #state = :expired, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK",
+            "SET #state = :expired, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK, GSI3PK, GSI3SK",
             outbox::SET
         ))
         .condition_expression("#state IN (:pending, :started) AND GSI2SK = :sk")
