@@ -224,6 +224,9 @@ where
 {
     let now = Utc::now();
     let family = endpoint.family;
+    if let Some(err) = malformed(&req) {
+        return Outcome::failure(family, err);
+    }
     let (caller, rate) = match authenticate(app, &req, endpoint, now).await {
         Ok(found) => found,
         Err(err) => return Outcome::failure(family, err),
@@ -281,6 +284,23 @@ async fn authenticate(
     };
     let key = key.ok_or(Error::Unauthenticated)?;
     auth::authenticate(app, key, now).await
+}
+
+/// What the event check found it could not pass on as sent (`crate::gateway`), as a 400
+/// naming the part; nothing else is read or written for such a request.
+fn malformed(req: &Request) -> Option<Error> {
+    let what = req
+        .headers()
+        .get(crate::gateway::MALFORMED)?
+        .to_str()
+        .ok()?;
+    let part = what.split(',').next().unwrap_or(what);
+    let reason = match part {
+        "body" => "is not valid base64",
+        "headers" => "holds a header name or value HTTP does not allow",
+        _ => "holds characters a URL cannot; percent-encode them",
+    };
+    Some(Error::invalid(part, reason))
 }
 
 fn check_body(req: &Request, endpoint: &Endpoint) -> Result<(), Error> {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod email;
 pub mod error;
+pub mod gateway;
 pub mod handlers;
 pub mod http;
 pub mod idempotency;
@@ -39,7 +40,8 @@ pub use error::{Error, Result};
 pub use lambda_http;
 
 /// The `main` of an HTTP function: JSON logs, the [`App`] built once per container (clients and
-/// the hashing key, before the first event), then every event through one handler.
+/// the hashing key, before the first event), then every event, checked ([`gateway`]), through
+/// one handler.
 #[macro_export]
 macro_rules! http_function {
     ($handler:path) => {
@@ -49,10 +51,7 @@ macro_rules! http_function {
             $crate::metrics::init(env!("CARGO_BIN_NAME"));
             let app = $crate::App::from_env().await?;
             let app = &app;
-            $crate::lambda_http::run($crate::lambda_http::service_fn(move |req| async move {
-                Ok::<_, $crate::lambda_http::Error>($handler(app, req).await)
-            }))
-            .await
+            $crate::gateway::run(move |req| $handler(app, req)).await
         }
     };
 }

@@ -268,8 +268,17 @@ impl Env {
         }
     }
 
+    /// Sends a request the way AWS does: its API Gateway event through the runtime's event
+    /// check and conversion (`inflow::gateway`) into the function, and the answer back as API
+    /// Gateway reads it.
     pub async fn send(&self, function: Function, call: Call) -> Answer {
-        Answer::from(function.call(&self.app, call.request()).await)
+        let app = &self.app;
+        let handler = move |req| function.call(app, req);
+        let event = inflow::lambda_runtime::LambdaEvent::new(call.event(), Default::default());
+        let answer = inflow::gateway::answer(handler, event)
+            .await
+            .expect("an answer, not an invocation error");
+        Answer::from_gateway(serde_json::to_value(answer).expect("the answer as JSON"))
     }
 
     /// Every item in this test's table (tests may scan; request paths never do).
@@ -412,8 +421,15 @@ impl Call {
         self.headers.retain(|(k, _)| k != name);
     }
 
-    /// The request as API Gateway would hand it to the function (v2 payload).
+    /// The request as API Gateway would hand it to the function (v2 payload), converted as
+    /// lambda_http converts it.
     pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway v2 event")
+    }
+
+    /// The event API Gateway would hand the function (HTTP API, payload format 2.0).
+    pub fn event(&self) -> Value {
         use base64::Engine;
         let headers: serde_json::Map<String, Value> = self
             .headers
@@ -446,10 +462,29 @@ impl Call {
                 ),
             },
         };
-        let event = json!({
+        // A client sends what a URL cannot hold percent-encoded (an escape it wrote, `%2E`, as
+        // it wrote it); pathParameters are decoded, as API Gateway hands them over.
+        let bytes = self.path.as_bytes();
+        let escape = |i: usize| {
+            bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        };
+        let raw_path: String = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| match b {
+                b'%' if escape(i) => "%".to_owned(),
+                b'/' => "/".to_owned(),
+                _ if b.is_ascii_graphic() && !b"\"<>`{}|\\^ #?%".contains(&b) => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        json!({
             "version": "2.0",
             "routeKey": "$default",
-            "rawPath": self.path,
+            "rawPath": raw_path,
             "rawQueryString": raw_query,
             "headers": headers,
             "queryStringParameters": query,
@@ -462,8 +497,7 @@ impl Call {
             },
             "body": body,
             "isBase64Encoded": base64,
-        });
-        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+        })
     }
 }
 
@@ -491,6 +525,35 @@ impl From<Response<Body>> for Answer {
 }
 
 impl Answer {
+    /// An HTTP function's answer as API Gateway reads it (payload format 2.0).
+    pub fn from_gateway(answer: Value) -> Self {
+        use base64::Engine;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in answer["headers"].as_object().into_iter().flatten() {
+            if let (Ok(name), Some(Ok(value))) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(http::HeaderValue::from_str),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let text = answer["body"].as_str().unwrap_or_default();
+        let raw = if answer["isBase64Encoded"] == true {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .expect("a base64 body");
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            text.to_owned()
+        };
+        Answer {
+            status: answer["statusCode"].as_u64().expect("a status") as u16,
+            headers,
+            body: serde_json::from_str(&raw).unwrap_or(Value::Null),
+            raw,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
