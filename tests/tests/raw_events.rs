@@ -57,12 +57,15 @@ fn body_of(answer: &Value) -> Value {
     serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
 
+/// A function, its method and path, and what its family's 400 looks like.
+type Case = (Function, &'static str, String, fn(&Value) -> bool);
+
 #[tokio::test]
 async fn a_query_a_uri_cannot_hold_is_the_families_400_not_a_panic() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let flows = format!("/flows/{}/{}/invitations", t.org_slug, t.flow.slug);
-    let cases: Vec<(Function, &str, String, fn(&Value) -> bool)> = vec![
+    let cases: Vec<Case> = vec![
         (GetAssignment, "GET", "/v1/assignments/asgn_x".into(), |b| {
             b["error"] == "invalid_request" && b["field"] == "query"
         }),
