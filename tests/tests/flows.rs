@@ -513,12 +513,12 @@ async fn paths_are_split_and_decoded_like_userhubs_clients_send_them() {
             "{bad}"
         );
     }
-    // Not a secret, so an id: consuming by id needs the invitee's token first.
+    // Neither a flow id nor a secret: no flow, whatever the token.
     assert_eq!(
         env.send(ConsumeFlow, consume(&t, "%zz:consume"))
             .await
             .status,
-        401
+        404
     );
     let id = made.body["id"].as_str().unwrap();
     assert_eq!(
@@ -575,4 +575,48 @@ async fn other_organizations_get_404_and_keys_are_checked() {
     assert_eq!(env.send(GetFlow, with_user_key).await.status, 401);
     let got = env.send(GetFlow, admin_flow("GET", &owner, id)).await;
     assert_eq!(got.body["state"], "START_PENDING");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
+    use std::sync::{mpsc, Mutex};
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let invite = || invitations("POST", &t, "").json(&json!({"email": "race@example.com"}));
+    assert_eq!(env.send(CreateInvitation, invite()).await.status, 201);
+    let old = env.secret_in(&env.email_jobs().await[0]);
+    // Consume reads the invitation, then pauses right before its write while the admin
+    // re-sends it (a new secret); then its write goes ahead.
+    let (reached_tx, reached_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let pause = Mutex::new(Some((reached_tx, go_rx)));
+    let paused = env.with_faults(inflow_tests::Faults::new(move |op, _| {
+        if op == "TransactWriteItems" {
+            if let Some((reached, go)) = pause.lock().unwrap().take() {
+                reached.send(()).unwrap();
+                go.recv().unwrap();
+            }
+        }
+        false
+    }));
+    let request = consume(&t, &format!("{old}:consume")).request();
+    let consuming =
+        tokio::spawn(async move { Answer::from(ConsumeFlow.call(&paused, request).await) });
+    tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        env.send(CreateInvitation, invite()).await.status,
+        201,
+        "re-sent"
+    );
+    go_tx.send(()).unwrap();
+    let consumed = consuming.await.unwrap();
+    assert_eq!(
+        consumed.status, 404,
+        "the old link is dead: {}",
+        consumed.raw
+    );
+    let listed = env.send(ListInvitations, invitations("GET", &t, "")).await;
+    assert_eq!(listed.body[0]["state"], "pending");
 }

@@ -128,7 +128,7 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim);
-        let proof = consume::proof(&id_or_secret, bearer);
+        let proof = consume::proof(&id_or_secret, bearer)?;
         let inv = consume::consume(ctx.app, &ctx.caller, proof, &ctx.request_id, ctx.now).await?;
         let view = lifecycle::view(ctx.app, inv).await?;
         Ok(Reply::json(200, wire::flow(&view, ctx.now, None)))

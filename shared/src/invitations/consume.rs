@@ -25,15 +25,21 @@ pub enum Proof<'a> {
     },
 }
 
-/// Reads the path segment: a flow id or a flow secret.
-pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Proof<'a> {
-    if id_or_secret.contains('.') {
-        Proof::Secret(id_or_secret)
-    } else {
-        Proof::Token {
+/// Reads the path segment: a flow secret, or a flow id (then the token is the proof). Anything
+/// else names no flow: not found, before any key or token is looked at.
+pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Result<Proof<'a>, Error> {
+    if id_in_secret(id_or_secret).is_some() {
+        Ok(Proof::Secret(id_or_secret))
+    } else if ids::looks_like("inv", id_or_secret) {
+        Ok(Proof::Token {
             id: id_or_secret,
             bearer,
-        }
+        })
+    } else {
+        Err(Error::not_found(
+            Resource::Invitation,
+            "(flow id or secret)",
+        ))
     }
 }
 
@@ -45,6 +51,12 @@ pub async fn consume(
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
     let table = &app.config.table_name;
+    // Every attempt checks the secret presented against the record it is about to write: a
+    // resend that wins a race replaces it, and the old link must not consume then.
+    let presented = match &proof {
+        Proof::Secret(secret) => Some(hash_secret(&app.hasher, secret)),
+        Proof::Token { .. } => None,
+    };
     let (invitation, claims) = match proof {
         Proof::Secret(secret) => {
             let not_found = || Error::not_found(Resource::Invitation, "(secret)");
@@ -52,11 +64,6 @@ pub async fn consume(
             let inv = store::invitations::get(&app.ddb, table, &caller.org_id, id)
                 .await?
                 .ok_or_else(not_found)?;
-            // A re-sent invitation's old secret no longer matches, unless it was consumed with
-            // it: consuming again with the same secret is the same invitee.
-            if inv.secret_hash != hash_secret(&app.hasher, secret) {
-                return Err(not_found());
-            }
             (inv, None)
         }
         Proof::Token { id, bearer } => {
@@ -73,6 +80,14 @@ pub async fn consume(
     };
     let mut current = invitation;
     for _ in 0..3 {
+        // A re-sent invitation's old secret no longer matches, unless it was consumed with it:
+        // consuming again with the same secret is the same invitee.
+        if presented
+            .as_ref()
+            .is_some_and(|hash| *hash != current.secret_hash)
+        {
+            return Err(Error::not_found(Resource::Invitation, "(secret)"));
+        }
         match current.state_at(now) {
             InvitationState::Completed => return Ok(current),
             state if !state.is_open() => return Err(lifecycle::not_open(state)),
