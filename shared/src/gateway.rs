@@ -7,7 +7,9 @@
 //! 5xx and a cold start. Here every HTTP function's event is checked first: what cannot be part
 //! of a URI is percent-encoded, an undecodable body or an unusable `Host` is dropped, and the
 //! request is marked ([`MALFORMED`]) so that the pipeline answers 400 in the endpoint's family
-//! shape, naming what was wrong (`crate::http`).
+//! shape, naming what was wrong (`crate::http`). `rawPath` is only encoded, not marked: API
+//! Gateway hands it over percent-decoded (a `%20` arrives as a space), and the handlers read the
+//! path parameters, which it decodes anyway.
 
 use std::future::Future;
 
@@ -16,7 +18,7 @@ use lambda_runtime::{LambdaEvent, Service};
 use serde_json::Value;
 
 /// The header a checked request carries when the event could not become a request as sent;
-/// its value names the part (`path`, `query`, `body`, `headers`). A client's own is dropped.
+/// its value names the part (`query`, `body`, `headers`). A client's own is dropped.
 pub const MALFORMED: &str = "x-inflow-malformed";
 
 /// Runs an HTTP function: every event checked ([`check`]), then lambda_http's conversion, the
@@ -65,12 +67,15 @@ pub fn check(event: &mut Value) {
     let Some(fields) = event.as_object_mut() else {
         return;
     };
-    for (name, what) in [("rawPath", "path"), ("rawQueryString", "query")] {
-        if let Some(Value::String(raw)) = fields.get_mut(name) {
-            if let Some(encoded) = encode_for_uri(raw) {
-                *raw = encoded;
-                malformed.push(what);
-            }
+    if let Some(Value::String(raw)) = fields.get_mut("rawPath") {
+        if let Some(encoded) = encode_for_uri(raw) {
+            *raw = encoded;
+        }
+    }
+    if let Some(Value::String(raw)) = fields.get_mut("rawQueryString") {
+        if let Some(encoded) = encode_for_uri(raw) {
+            *raw = encoded;
+            malformed.push("query");
         }
     }
     if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) {
@@ -173,7 +178,7 @@ mod tests {
     #[test]
     fn events_are_marked_with_what_was_wrong() {
         let mut event = json!({
-            "rawPath": "/v1/assignments/asgn_1",
+            "rawPath": "/v1/assignments/asgn 1",
             "rawQueryString": "x=\"1\"",
             "headers": {"host": "bad host", "x-inflow-malformed": "forged", "ok": "yes"},
             "body": "not base64!",
@@ -181,7 +186,10 @@ mod tests {
         });
         check(&mut event);
         assert_eq!(event["rawQueryString"], "x=%221%22");
-        assert_eq!(event["rawPath"], "/v1/assignments/asgn_1");
+        assert_eq!(
+            event["rawPath"], "/v1/assignments/asgn%201",
+            "encoded, not marked"
+        );
         assert_eq!(event["body"], Value::Null);
         assert_eq!(event["headers"][MALFORMED], "query,body");
         assert_eq!(event["headers"]["ok"], "yes");

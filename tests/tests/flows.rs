@@ -577,7 +577,7 @@ async fn other_organizations_get_404_and_keys_are_checked() {
     assert_eq!(got.body["state"], "START_PENDING");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test]
 async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
     use std::sync::{mpsc, Mutex};
     let env = Env::new().await;
@@ -586,11 +586,12 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
     assert_eq!(env.send(CreateInvitation, invite()).await.status, 201);
     let old = env.secret_in(&env.email_jobs().await[0]);
     // Consume reads the invitation, then pauses right before its write while the admin
-    // re-sends it (a new secret); then its write goes ahead.
+    // re-sends it (a new secret); then its write goes ahead. The pause blocks a thread, so the
+    // consume runs on a runtime and an HTTP client of its own.
     let (reached_tx, reached_rx) = mpsc::channel::<()>();
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let pause = Mutex::new(Some((reached_tx, go_rx)));
-    let paused = env.with_faults(inflow_tests::Faults::new(move |op, _| {
+    let faults = inflow_tests::Faults::new(move |op, _| {
         if op == "TransactWriteItems" {
             if let Some((reached, go)) = pause.lock().unwrap().take() {
                 reached.send(()).unwrap();
@@ -598,10 +599,26 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
             }
         }
         false
-    }));
+    });
     let request = consume(&t, &format!("{old}:consume")).request();
-    let consuming =
-        tokio::spawn(async move { Answer::from(ConsumeFlow.call(&paused, request).await) });
+    let base = env.app.clone();
+    let consuming = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let sdk = aws_config::load_from_env().await;
+            let ddb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(faults)
+                .build();
+            let paused = inflow::App {
+                ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+                ..base
+            };
+            Answer::from(ConsumeFlow.call(&paused, request).await)
+        })
+    });
     tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
         .await
         .unwrap();
@@ -611,7 +628,7 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
         "re-sent"
     );
     go_tx.send(()).unwrap();
-    let consumed = consuming.await.unwrap();
+    let consumed = consuming.join().unwrap();
     assert_eq!(
         consumed.status, 404,
         "the old link is dead: {}",
