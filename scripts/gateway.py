@@ -32,7 +32,7 @@ What it does (README, "The local stack"):
   exits mid-invocation fails that invocation (500) and is replaced on demand.
 - Reload: when a function's binary changes (any `cargo build`), its idle instances are replaced at
   once and busy ones after their invocation. With --rebuild, the sources (functions/, shared/,
-  Cargo.toml, Cargo.lock) are watched and `cargo build -p inflow-functions` runs on a change.
+  Cargo.toml, Cargo.lock) are watched and `cargo build --workspace --bins` runs on a change.
 - CORS: the HttpApi's `CorsConfiguration` of template.yaml (allowed and exposed headers, methods,
   max age, credentials) answered as API Gateway answers it: preflights (OPTIONS with Origin and
   Access-Control-Request-Method) get 204 with the CORS headers, other requests from an allowed
@@ -935,6 +935,7 @@ class Function:
             "instances": len(self.instances),
             "busy": sum(1 for i in self.instances if i.current is not None),
             "queued": sum(1 for i in self.pending if not i.cancelled),
+            "pids": sorted(i.proc.pid for i in self.instances if i.proc is not None),
             **self.stats,
         }
 
@@ -1047,9 +1048,11 @@ class Gateway:
         return tuple(sig)
 
     async def build(self):
-        log("sources changed: cargo build -p inflow-functions")
+        # The whole workspace, as make dev built it: a build of one package would unify the
+        # dependencies' features differently, and every build after it would start over.
+        log("sources changed: cargo build --workspace --bins")
         proc = await asyncio.create_subprocess_exec(
-            "cargo", "build", "-p", "inflow-functions", cwd=ROOT,
+            "cargo", "build", "--workspace", "--bins", cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, preexec_fn=_end_with_parent,
         )
         out, _ = await proc.communicate()

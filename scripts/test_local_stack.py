@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -252,6 +253,25 @@ class Bursts(unittest.TestCase):
             self.assertTrue((shape if a.status == ok_status else error_shape)(a), f"{path}: {a}")
         self.assertEqual(self.crashes(), before, "no function process crashed")
         self.answers_normally()
+
+
+class Crashes(unittest.TestCase):
+    def test_a_function_process_that_dies_is_replaced_and_the_next_request_answered(self):
+        t = seed("enterprise")
+        auth = [("Authorization", f"Bearer {t['adminKey']}")]
+        self.assertEqual(call("GET", "/admin/v1/flows/inv_before", auth).status, 404)
+        before = status()["functions"]["get-flow"]
+        for pid in before["pids"]:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while set(status()["functions"]["get-flow"]["pids"]) & set(before["pids"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        a = call("GET", "/admin/v1/flows/inv_after", auth)
+        self.assertEqual(a.status, 404, a)
+        self.assertTrue(userhub_shape(a))
+        after = status()["functions"]["get-flow"]
+        self.assertEqual(after["crashes"], before["crashes"] + len(before["pids"]))
+        self.assertFalse(set(after["pids"]) & set(before["pids"]))
 
 
 class Hostile(unittest.TestCase):
