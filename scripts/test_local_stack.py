@@ -53,7 +53,7 @@ def free_port():
 
 def setUpModule():
     if "AWS_ENDPOINT_URL" not in os.environ:
-        raise unittest.SkipTest("run through scripts/test_local_stack.sh (it sets up the emulator)")
+        raise RuntimeError("AWS_ENDPOINT_URL is not set: run scripts/test_local_stack.sh MOTO_PORT")
     subprocess.run([CTL, "bootstrap"], check=True, capture_output=True)
     port = free_port()
     log = open(ROOT / ".dev" / f"local-stack-gateway-{port}.log", "w")
@@ -320,7 +320,7 @@ class Hostile(unittest.TestCase):
                                      "delete the case from KNOWN_LAMBDA_HTTP_PANICS")
                     self.assertEqual((a.status, a.json), (500, {"message": "Internal Server Error"}), a)
                     self.assertEqual(errors, errors_before + 1, f"{name}: the 500 is the function's error")
-                    print(f"\n  known: {name}: lambda_http panicked in the function (500), as in AWS", end="")
+                    print(f"\n  known: {name}: lambda_http panicked in the function (500), as in AWS", file=sys.stderr)
                     continue
                 self.assertEqual(a.status, want, f"{name}: {a}")
                 self.assertTrue(shape(a), f"{name}: not the family's shape: {a}")
@@ -414,4 +414,7 @@ class Browsers(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    result = unittest.main(verbosity=2, exit=False).result
+    if result.wasSuccessful() and STACK.get("log"):
+        pathlib.Path(STACK["log"].name).unlink(missing_ok=True)
+    sys.exit(0 if result.wasSuccessful() else 1)
