@@ -1,55 +1,30 @@
-"""Route parity: template.yaml's HttpApi events (what AWS serves), the local router of Cargo.toml
-([workspace.metadata.lambda.watch.router], what `make dev` and the tests serve) and openapi.yaml
-(what we document) name exactly the same set of method + path pairs, each mapped to the same
-binary, and every binary exists as functions/src/bin/<name>.rs.
+"""Route parity: template.yaml's HttpApi events (what AWS serves, and what `make dev` and the
+tests serve: scripts/gateway.py reads them from the template, with the reader used here) and
+openapi.yaml (what we document) name exactly the same set of method + path pairs, each mapped to
+the same binary, and every binary exists as functions/src/bin/<name>.rs.
 
     python3 scripts/check-routes.py [--root DIR]
 
---root reads the three files and functions/src/bin under DIR instead of the repository
+--root reads both files and functions/src/bin under DIR instead of the repository
 (scripts/test_check_routes.py runs it on altered copies). Exit 0 when all agree, else 1, with one
-line per route that is not in all three places or not mapped to an existing binary.
+line per route that is not in both places or not mapped to an existing binary.
 """
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway  # noqa: E402  (the local front's own template reader)
+
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
-class Loader(yaml.SafeLoader):
-    pass
-
-
-# CloudFormation short forms (!Ref, !GetAtt, !Sub, ...): keep the value, drop the tag.
-Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def cargo_routes(root: Path) -> set:
-    with open(root / "Cargo.toml", "rb") as f:
-        router = tomllib.load(f)["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    routes = set()
-    for path, targets in router.items():
-        for t in targets if isinstance(targets, list) else [{"method": "ANY", "function": targets}]:
-            routes.add((t.get("method", "ANY").upper(), path, t["function"]))
-    return routes
-
-
 def template_routes(root: Path) -> set:
-    with open(root / "template.yaml") as f:
-        resources = yaml.load(f, Loader=Loader)["Resources"]
-    routes = set()
-    for name, res in resources.items():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        binary = (res.get("Metadata") or {}).get("BuildProperties", {}).get("Binary", name)
-        for event in ((res.get("Properties") or {}).get("Events") or {}).values():
-            if event["Type"] == "HttpApi":
-                p = event["Properties"]
-                routes.add((p.get("Method", "ANY").upper(), p["Path"], binary))
-    return routes
+    """The routes as the local front reads them."""
+    _, routes, _ = gateway.load_template(root / "template.yaml")
+    return {(r.method, r.path, r.function) for r in routes}
 
 
 def openapi_routes(root: Path) -> set:
@@ -70,13 +45,18 @@ def main() -> int:
     root = parser.parse_args().root
 
     places = {
-        "Cargo.toml router": cargo_routes(root),
         "template.yaml": template_routes(root),
         "openapi.yaml": openapi_routes(root),
     }
     binaries = {p.stem for p in (root / "functions" / "src" / "bin").glob("*.rs")}
 
     ok = True
+    # API Gateway refuses two routes with one route key; the local front would serve only one.
+    _, listed, _ = gateway.load_template(root / "template.yaml")
+    keys = [r.key for r in listed]
+    for key in sorted({k for k in keys if keys.count(k) > 1}):
+        ok = False
+        print(f"routes: {key}: more than one function in template.yaml")
     for route in sorted(set().union(*places.values())):
         method, path, binary = route
         missing = [name for name, routes in places.items() if route not in routes]

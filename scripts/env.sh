@@ -38,15 +38,46 @@ export SENDER_EMAIL="${SENDER_EMAIL:-noreply@inflow.example.com}"
 export ACCEPT_URL_TEMPLATE="${ACCEPT_URL_TEMPLATE:-http://127.0.0.1:${API_PORT:-9000}/accept?secret={secret}}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${API_PORT:-9000}}"
 
-# The same, as `--env-var K=V` arguments for `cargo lambda watch`, in the array LAMBDA_ENV_ARGS.
-lambda_env_args() {
-  local v
-  LAMBDA_ENV_ARGS=()
-  for v in AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_ENDPOINT_URL \
-           TABLE_NAME APP_SECRET_ID WEBHOOK_QUEUE_URL EMAIL_QUEUE_URL WEBHOOK_DLQ_URL \
-           ALLOW_PRIVATE_WEBHOOK_TARGETS SENDER_EMAIL ACCEPT_URL_TEMPLATE PUBLIC_BASE_URL; do
-    LAMBDA_ENV_ARGS+=(--env-var "$v=${!v}")
+# start_gateway PORT LOG [gateway options...]: the local API Gateway (scripts/gateway.py) with
+# every function of template.yaml (built binaries in target/debug), on 127.0.0.1:PORT, in its own
+# session and process group (so that `kill -- -$GATEWAY_PID` stops it and every function process).
+# Returns once it answers: every function has one initialised instance by then. The functions
+# inherit this environment. LOG "-" keeps the output on the terminal.
+start_gateway() {
+  local port=$1 log=$2
+  shift 2
+  if [[ $log == - ]]; then
+    setsid "$ROOT/.venv/bin/python" "$ROOT/scripts/gateway.py" --port "$port" "$@" </dev/null &
+  else
+    setsid "$ROOT/.venv/bin/python" "$ROOT/scripts/gateway.py" --port "$port" "$@" >"$log" 2>&1 </dev/null &
+  fi
+  GATEWAY_PID=$!
+  local _
+  for _ in $(seq 1 240); do
+    port_in_use "$port" && return 0
+    if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
+      echo "gateway: exited before answering on 127.0.0.1:$port" >&2
+      [[ $log == - ]] || tail -n 30 "$log" >&2
+      return 1
+    fi
+    sleep 0.5
   done
+  echo "gateway: no answer on 127.0.0.1:$port after 120 s" >&2
+  return 1
+}
+
+# Stops what start_gateway started (the gateway ends its function processes itself).
+stop_gateway() {
+  [[ -n ${GATEWAY_PID:-} ]] || return 0
+  kill "$GATEWAY_PID" 2>/dev/null || true
+  local _
+  for _ in $(seq 1 50); do
+    kill -0 "$GATEWAY_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  # Whatever is left of its process group (nothing, normally).
+  kill -9 -- "-$GATEWAY_PID" 2>/dev/null || true
+  GATEWAY_PID=
 }
 
 # The sender's domain as an SES identity: the emulator refuses mail from unverified senders.

@@ -2,8 +2,9 @@
 
 In AWS, Lambda reads the table's stream and hands batches to the relay, polls each queue and
 hands batches to its worker function, and EventBridge runs the sweeper every minute. Locally,
-this script does all three against the emulator and invokes the functions through
-`cargo lambda watch` (its Lambda Invoke endpoint), so they run exactly as the binaries deployed:
+this script does all three against the emulator and invokes the functions through the local
+API Gateway's Lambda Invoke endpoint (scripts/gateway.py, `POST /2015-03-31/functions/{name}/
+invocations`), so they run exactly as the binaries deployed:
 
 - the table's stream is read with DynamoDB Streams' API from where the last run stopped (the
   checkpoint is kept in .dev/, per stream), filtered by the relay's FilterCriteria, and handed to
@@ -57,7 +58,7 @@ SCHEDULES = {
 STREAM_WORKERS = ["relay"]
 BATCH_SIZE = 10  # template.yaml's BatchSize
 WAIT_SECONDS = 5  # long poll; short enough to stop promptly
-# The first invocation of a function may compile it under watch.
+# Longer than any function's Timeout in template.yaml (the gateway ends an invocation there).
 INVOKE_TIMEOUT = 300
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -73,7 +74,8 @@ def has_binary(function):
 
 
 def invoke(invoke_url, function, event):
-    """Invokes a function through watch; its JSON answer, or None when the invocation failed."""
+    """Invokes a function through the gateway's Lambda Invoke API; its JSON answer, or None when
+    the invocation failed (as Lambda's API says it: 200 with X-Amz-Function-Error)."""
     request = urllib.request.Request(
         f"{invoke_url}/2015-03-31/functions/{function}/invocations",
         data=json.dumps(event).encode(),
@@ -82,7 +84,11 @@ def invoke(invoke_url, function, event):
     )
     try:
         with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT) as response:
-            return json.loads(response.read() or b"null")
+            body = response.read()
+            if response.headers.get("X-Amz-Function-Error"):
+                log(f"{function}: the function failed: {body[:300].decode(errors='replace')}")
+                return None
+            return json.loads(body or b"null")
     except urllib.error.HTTPError as err:
         detail = err.read()[:300].decode(errors="replace")
         log(f"{function}: invocation failed ({err.code}): {detail}")
@@ -161,7 +167,7 @@ def poll(stop, invoke_url, env_name, function):
             messages = out.get("Messages", [])
             if messages:
                 handle_batch(sqs, invoke_url, queue_url, queue_arn, function, messages)
-        except Exception as err:  # keep polling: the emulator may restart, watch may rebuild
+        except Exception as err:  # keep polling: the emulator may restart, a function may be rebuilt
             log(f"{function}: {type(err).__name__}: {err}")
             stop.wait(2)
 
@@ -342,7 +348,7 @@ def stream_poll(stop, invoke_url, function):
                 hand_over(invoke_url, function, wanted, batch_size, max_retries, give_up)
                 log(f"{function}: {len(wanted)} record(s) of {len(records)} handed over")
             checkpoint.put(stream_arn, records[-1]["dynamodb"]["SequenceNumber"])
-        except Exception as err:  # keep polling: the emulator may restart, watch may rebuild
+        except Exception as err:  # keep polling: the emulator may restart, a function may be rebuilt
             log(f"{function}: {type(err).__name__}: {err}")
             iterator = None
             stop.wait(2)
@@ -373,7 +379,7 @@ def schedule(stop, invoke_url, function, period):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--invoke-url", default="http://127.0.0.1:9000", help="cargo lambda watch's address")
+    parser.add_argument("--invoke-url", default="http://127.0.0.1:9000", help="the local gateway's address")
     args = parser.parse_args()
     invoke_url = args.invoke_url.rstrip("/")
 

@@ -25,15 +25,13 @@ fi
 
 # Every AWS::Serverless::Function of the template has an aarch64 ELF executable named bootstrap.
 python3 - "$build_dir" <<'EOF'
-import importlib.util, pathlib, sys, yaml
-# The template read with check-routes.py's loader, which knows CloudFormation's short tags.
-spec = importlib.util.spec_from_file_location("check_routes", "scripts/check-routes.py")
-check_routes = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check_routes)
+import pathlib, sys
+# The template's functions as the local gateway reads them (it knows CloudFormation's short tags).
+sys.path.insert(0, "scripts")
+import gateway
 build = pathlib.Path(sys.argv[1])
-with open("template.yaml") as f:
-    resources = yaml.load(f, Loader=check_routes.Loader)["Resources"]
-functions = [n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
+specs, _, _ = gateway.load_template("template.yaml")
+functions = [spec.logical_id for spec in specs.values()]
 bad = []
 for name in functions:
     bootstrap = build / name / "bootstrap"

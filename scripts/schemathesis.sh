@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Schema-driven tests: schemathesis generates requests from openapi.yaml and sends them through
-# the real local path (cargo lambda watch with the router of Cargo.toml -> the function binaries
-# -> the emulator already running on 127.0.0.1:MOTO_PORT), checking every response against the
-# document.
+# the real local path (the local API Gateway, scripts/gateway.py, with the routes of template.yaml
+# -> the function binaries -> the emulator already running on 127.0.0.1:MOTO_PORT), checking
+# every response against the document.
 #   scripts/schemathesis.sh MOTO_PORT            (make test runs it)
 #   ST_MAX_EXAMPLES=100 ST_SEED=$RANDOM scripts/schemathesis.sh MOTO_PORT   more, and other, examples
 #
@@ -25,12 +25,12 @@
 #                                 create of a user group without `name` (required only when
 #                                 `current_token` is empty), an address on a domain without a dot.
 #   unsupported_method, allow_header_conformance
-#                                 an unrouted method never reaches a function: the router answers
-#                                 404 (API Gateway in AWS, cargo lambda watch here), not 405.
+#                                 an unrouted method never reaches a function: API Gateway answers
+#                                 404 (in AWS, and scripts/gateway.py here), not 405.
 #   object_level_authorization    needs a second identity configured in schemathesis; tenancy (another
 #                                 organization's key gets 404) is tested in tests/tests/*.rs.
-# scripts/schemathesis_hooks.py drops the few generated requests that the local router itself
-# answers with 500 (non-ASCII header values, non-UTF-8 JSON bodies) and says why.
+# The gateway hands every generated request over as API Gateway would: non-ASCII header values
+# and non-UTF-8 bodies included (scripts/schemathesis_hooks.py says what it changes, and why).
 set -euo pipefail
 export MOTO_PORT=${1:?usage: scripts/schemathesis.sh MOTO_PORT}
 # shellcheck source=scripts/env.sh
@@ -61,42 +61,15 @@ export INFLOW_ADMIN_KEY INFLOW_USER_KEY INFLOW_ORG_SLUG INFLOW_FLOW_ID INFLOW_US
 api_port=$(free_port)
 base=http://127.0.0.1:$api_port
 mkdir -p .dev
-log=.dev/schemathesis-watch-$api_port.log
+log=.dev/schemathesis-gateway-$api_port.log
 report=.dev/schemathesis-report-$api_port
 # Absolute URLs (invitation `url`, `Link`) name this server, not make dev's.
 export PUBLIC_BASE_URL=$base
-lambda_env_args
-# Own session and process group, so one kill stops watch and the functions it spawned.
-setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
-  "${LAMBDA_ENV_ARGS[@]}" >"$log" 2>&1 </dev/null &
-watch_pid=$!
-trap 'kill -- "-$watch_pid" 2>/dev/null || true' EXIT
+GATEWAY_PID=
+trap stop_gateway EXIT
 trap 'exit 130' INT TERM
-
-code=000
-for _ in $(seq 1 120); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/") || true
-  [[ $code != 000 ]] && break
-  kill -0 "$watch_pid" 2>/dev/null || { echo "schemathesis: cargo lambda watch exited:" >&2; tail -n 30 "$log" >&2; exit 1; }
-  sleep 0.5
-done
-[[ $code != 000 ]] || { echo "schemathesis: cargo lambda watch did not answer on $base in 60 s" >&2; exit 1; }
-
-# Start every function once (an unauthenticated request is a quick 401), so that no generated
-# request waits for a process to start.
-python3 - "$base" <<'EOF'
-import sys, urllib.request, urllib.error, yaml
-base = sys.argv[1]
-paths = yaml.safe_load(open("openapi.yaml"))["paths"]
-for path, item in paths.items():
-    for method in ("get", "post", "delete"):
-        if method in item:
-            url = base + path.replace("{", "x").replace("}", "")
-            try:
-                urllib.request.urlopen(urllib.request.Request(url, method=method.upper()), timeout=300)
-            except urllib.error.HTTPError:
-                pass
-EOF
+# Every function is initialised (one instance each) before the gateway answers.
+start_gateway "$api_port" "$log" --access-log
 
 echo "schemathesis: API at $base (log $log), organization $INFLOW_ORG_SLUG, $max_examples examples per operation"
 status=0

@@ -1,13 +1,5 @@
 """schemathesis hooks for scripts/schemathesis.sh (loaded through scripts/schemathesis.toml).
 
-filter_case: cases that only the local router cannot carry are not sent. The local stand-in for
-API Gateway, `cargo lambda watch`, answers 500 by itself, before any function runs, to
-  - a header value with a byte over 0x7F (`curl -H $'X-Anything: \\xd7' …`), and
-  - a body that is not UTF-8 sent as `Content-Type: application/json`.
-Such a case would test the emulator, not Inflow. The functions read such header values as absent
-or invalid (unit tests in shared/src/auth.rs), and answer 400 to a non-UTF-8 body (unit test
-`bodies_must_be_json_objects` in shared/src/wire/mod.rs).
-
 before_call: every well-formed `Idempotency-Key` gets a unique suffix (a malformed one, which a
 negative case sends on purpose, is left as it is). Schemathesis sends the document's example key,
 or the same few short drawn keys, again and again, so most creating calls were answered 422 (key
@@ -29,25 +21,6 @@ import schemathesis
 _assigns = itertools.count()
 # openapi.yaml's pattern for Idempotency-Key, with its length bounds.
 _KEY = re.compile(r"[!-~]([ -~]{0,253}[!-~])?")
-
-
-def _ascii(value) -> bool:
-    return not isinstance(value, str) or value.isascii()
-
-
-def _utf8(body) -> bool:
-    raw = getattr(body, "data", body)
-    if isinstance(raw, (bytes, bytearray)):
-        try:
-            bytes(raw).decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return True
-
-
-@schemathesis.hook
-def filter_case(context, case):
-    return all(_ascii(v) for v in (case.headers or {}).values()) and _utf8(case.body)
 
 
 def _positive(case) -> bool:

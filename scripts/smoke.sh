@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# HTTP smoke test over the real local path: curl -> cargo lambda watch (the router of
-# Cargo.toml) -> the function binaries -> the emulator already running on 127.0.0.1:MOTO_PORT.
+# HTTP smoke test over the real local path: curl -> the local API Gateway (scripts/gateway.py,
+# the routes of template.yaml) -> the function binaries -> the emulator already running on
+# 127.0.0.1:MOTO_PORT.
 # Then the jobs' path, as make dev runs it: the table's stream -> the relay -> the queues ->
 # the webhook and email workers (scripts/local_workers.py) -> a local webhook receiver, whose
 # deliveries are verified with the Standard Webhooks library, and the emulator's sent mail.
@@ -14,7 +15,7 @@ cd "$ROOT"
 curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
   { echo "smoke: no emulator answers at $AWS_ENDPOINT_URL" >&2; exit 1; }
 
-# Built up front, so watch's `cargo run` of each function starts at once.
+# The gateway runs the built binaries.
 cargo build --workspace --quiet
 target/debug/inflowctl bootstrap >/dev/null
 ses_identity
@@ -29,16 +30,11 @@ email=$(json_get userEmail <<<"$seed")
 api_port=$(free_port)
 base=http://127.0.0.1:$api_port
 mkdir -p .dev
-log=.dev/smoke-watch-$api_port.log
+log=.dev/smoke-gateway-$api_port.log
 tmp=$(mktemp -d)
-lambda_env_args
-# Own session and process group, so one kill stops watch and the functions it spawned.
-setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$api_port" \
-  "${LAMBDA_ENV_ARGS[@]}" >"$log" 2>&1 </dev/null &
-watch_pid=$!
-workers_pid= receiver_pid=
+GATEWAY_PID= workers_pid= receiver_pid=
 cleanup() {
-  kill -- "-$watch_pid" 2>/dev/null || true
+  stop_gateway
   [[ -z $workers_pid ]] || kill "$workers_pid" 2>/dev/null || true
   [[ -z $receiver_pid ]] || kill "$receiver_pid" 2>/dev/null || true
   rm -rf "$tmp"
@@ -46,22 +42,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-for _ in $(seq 1 120); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/") || true
-  [[ $code != 000 ]] && break
-  kill -0 "$watch_pid" 2>/dev/null || { echo "smoke: cargo lambda watch exited:" >&2; tail -n 30 "$log" >&2; exit 1; }
-  sleep 0.5
-done
-[[ $code != 000 ]] || { echo "smoke: cargo lambda watch did not answer on $base in 60 s" >&2; exit 1; }
+# CORS as make dev has it: any origin.
+start_gateway "$api_port" "$log" --access-log --cors-origins '*'
 
 passed=0 failed=0
 
 # call METHOD PATH [curl args...]: sets STATUS, BODY and RID (the response's X-Request-ID).
-# The first call to each function may compile it, hence the long --max-time.
 call() {
   local method=$1 path=$2
   shift 2
-  STATUS=$(curl -s --max-time 300 -X "$method" -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' \
+  STATUS=$(curl -s --max-time 60 -X "$method" -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' \
     "$base$path" "$@") || STATUS=000
   BODY=$(cat "$tmp/body" 2>/dev/null || true)
   RID=$(tr -d '\r' <"$tmp/headers" 2>/dev/null | awk 'tolower($1) == "x-request-id:" { print $2 }' || true)
@@ -138,6 +128,22 @@ expect "POST /admin/v1/flows/{flowId}:cancel -> 200" 200 'b["state"] == "CANCELE
 call POST /api/user -H "Authorization: Token $sk" "${json[@]}" -d '{"name":"Example 1","provided_id":"example_1","current_token":""}'
 expect "POST /api/user -> 200" 200 'b["success"] == 1 and isinstance(b["user_group"]["team_id"], int)'
 
+# A browser app on another origin (the gateway allows any, as make dev does): its preflight, then
+# the request itself, whose rate-limit and request-id headers it must be allowed to read.
+pre=$(curl -s -o /dev/null -D - --max-time 30 -X OPTIONS "$base/user/v1/flows/x:consume" \
+  -H "Origin: http://localhost:5173" -H "Access-Control-Request-Method: POST" \
+  -H "Access-Control-Request-Headers: userhub-api-key,content-type" | tr -d '\r' | tr 'A-Z' 'a-z')
+call GET "/v1/assignments/$asgn" "${auth[@]}" -H "Origin: http://localhost:5173"
+cross=$(tr -d '\r' <"$tmp/headers" | tr 'A-Z' 'a-z')
+if [[ $pre == "http/1.1 204"* && $pre == *"access-control-allow-origin: *"* && $pre == *"access-control-allow-headers: "*userhub-api-key* \
+      && $STATUS == 200 && $cross == *"access-control-allow-origin: *"* && $cross == *"access-control-expose-headers: "*x-ratelimit-remaining* ]]; then
+  passed=$((passed + 1))
+  echo "  ok    CORS: preflight 204 and the cross-origin request allowed, its headers exposed"
+else
+  failed=$((failed + 1))
+  echo "  FAIL  CORS: preflight: ${pre:0:400} | request $STATUS: ${cross:0:400}"
+fi
+
 # The jobs' path. A receiver, subscribed to flow.assigned; the event sources of make dev.
 recv_port=$(free_port)
 .venv/bin/python scripts/webhook_receiver.py "$recv_port" "$tmp/deliveries.jsonl" &
@@ -152,7 +158,6 @@ expect "POST /v1/flows/assign (for the webhook) -> 200" 200
 streamed=$(json_get assignmentId <<<"$BODY" 2>/dev/null || echo asgn_missing)
 call POST "/flows/$slug/onboarding/invitations" "${auth[@]}" "${json[@]}" -d '{"email":"streamed@example.com"}'
 expect "POST /flows/{org}/{flow}/invitations (for the email) -> 201" 201
-# The first invocation of each worker may start its binary under watch.
 verdict=""
 for _ in $(seq 1 240); do
   verdict=$(.venv/bin/python - "$tmp/deliveries.jsonl" "$whsec" "$streamed" "$AWS_ENDPOINT_URL" <<'PY' 2>&1

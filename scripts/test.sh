@@ -27,16 +27,18 @@ step() {
   if "$@"; then echo "---- $name: ok"; else echo "---- $name: FAILED"; failed+=("$name"); fi
 }
 
-step "routes: template.yaml = Cargo.toml router = openapi.yaml" python3 scripts/check-routes.py
+step "routes: template.yaml (what AWS and make dev serve) = openapi.yaml" python3 scripts/check-routes.py
 step "routes: the checker fails on a route in one place" python3 scripts/test_check_routes.py
 step "emulator: its changes to moto give moto's answers" .venv/bin/python scripts/test_emulator.py
+step "gateway: routes, events, responses and CORS as API Gateway's HTTP API" .venv/bin/python scripts/test_gateway.py
 if command -v cargo-nextest >/dev/null; then
   step "cargo nextest" cargo nextest run --workspace --no-fail-fast
 else
   echo "(cargo-nextest not installed: cargo install cargo-nextest --locked; using cargo test)"
   step "cargo test" cargo test --workspace --no-fail-fast
 fi
-step "smoke: HTTP through cargo lambda watch" scripts/smoke.sh "$MOTO_PORT"
+step "local stack: 200-request bursts, hostile input and CORS through the gateway" scripts/test_local_stack.sh "$MOTO_PORT"
+step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
 step "sam validate --lint" .venv-sam/bin/sam validate --lint

@@ -1,0 +1,237 @@
+"""Tests of scripts/gateway.py's API Gateway mapping, without processes: routes read from
+template.yaml and matched as API Gateway matches them, payload-2.0 events built from raw requests,
+responses mapped back, CORS answered from the template's settings, and the HTTP parser's
+refusals. The same gateway is driven end to end by scripts/test_local_stack.py and the smoke test.
+
+    .venv/bin/python scripts/test_gateway.py        (make test runs it)
+"""
+import asyncio
+import base64
+import json
+import pathlib
+import sys
+import unittest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import gateway  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONTEXT = {"sourceIp": "192.0.2.7", "protocol": "HTTP/1.1", "requestId": "rid=", "domain": "127.0.0.1", "port": 9000}
+
+
+def route(method, path, function="f"):
+    return gateway.Route(method, path, function)
+
+
+def event(method="GET", target="/x", headers=(), body=b"", routes=None):
+    routes = routes or [route("ANY", "/{proxy+}")]
+    path, _, query = target.partition("?")
+    matched, params = gateway.choose_route(routes, method, path)
+    return gateway.build_event(matched, params, method, path, query, list(headers), body, CONTEXT)
+
+
+class Template(unittest.TestCase):
+    def test_every_http_route_of_the_template_with_its_binary(self):
+        functions, routes, cors = gateway.load_template(ROOT / "template.yaml")
+        keys = {(r.method, r.path): r.function for r in routes}
+        self.assertEqual(keys[("GET", "/admin/v1/flows/{flowId}")], "get-flow")
+        self.assertEqual(keys[("POST", "/admin/v1/flows/{flowId}")], "cancel-flow")
+        self.assertEqual(keys[("POST", "/v1/flows/assign")], "assign-flow")
+        # Workers have no route but are functions (the Invoke API reaches them), with their Timeout.
+        self.assertEqual(functions["sweeper"].timeout, 60)
+        self.assertEqual(functions["get-flow"].timeout, 10)  # Globals
+        self.assertEqual(functions["import-invitations"].memory, 1024)
+        self.assertNotIn("relay", set(keys.values()))
+
+    def test_cors_settings_are_the_if_branch_of_the_http_api(self):
+        _, _, cors = gateway.load_template(ROOT / "template.yaml")
+        for header in ("userhub-api-key", "authorization", "content-type", "idempotency-key", "x-request-id"):
+            self.assertIn(header, cors["AllowHeaders"])
+        for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after",
+                       "x-request-id", "idempotent-replayed", "link"):
+            self.assertIn(header, cors["ExposeHeaders"])
+        self.assertIsNone(gateway.cors_settings({"Fn::If": ["C", {"Ref": "AWS::NoValue"}, {"Ref": "AWS::NoValue"}]}))
+        self.assertEqual(gateway.cors_settings(True), {"AllowOrigins": ["*"]})
+
+
+class Routing(unittest.TestCase):
+    ROUTES = [
+        route("GET", "/admin/v1/flows/{flowId}", "get-flow"),
+        route("POST", "/admin/v1/flows/{flowId}", "cancel-flow"),
+        route("POST", "/admin/v1/flows:createSignup", "create-signup-flow"),
+        route("POST", "/flows/{organization}/{flow}/invitations/import", "import"),
+        route("GET", "/flows/{organization}/{flow}/invitations/{id}", "get-invitation"),
+        route("ANY", "/files/{path+}", "files"),
+    ]
+
+    def pick(self, method, path):
+        r, params = gateway.choose_route(self.ROUTES, method, path)
+        return (r.function, params) if r else None
+
+    def test_method_and_path(self):
+        self.assertEqual(self.pick("GET", "/admin/v1/flows/inv_1"), ("get-flow", {"flowId": "inv_1"}))
+        self.assertEqual(self.pick("POST", "/admin/v1/flows/inv_1:cancel"), ("cancel-flow", {"flowId": "inv_1:cancel"}))
+        self.assertEqual(self.pick("POST", "/admin/v1/flows:createSignup"), ("create-signup-flow", {}))
+        self.assertIsNone(self.pick("DELETE", "/admin/v1/flows/inv_1"))
+        self.assertIsNone(self.pick("GET", "/admin/v1/flows/"))
+        self.assertIsNone(self.pick("GET", "/admin/v1/flows/a/b"))
+        self.assertIsNone(self.pick("GET", "/admin/v1/flows/inv_1/"))
+
+    def test_a_literal_segment_beats_a_parameter_and_a_greedy_one_takes_the_rest(self):
+        self.assertEqual(self.pick("POST", "/flows/o/f/invitations/import")[0], "import")
+        self.assertEqual(self.pick("GET", "/flows/o/f/invitations/import"), ("get-invitation", {
+            "organization": "o", "flow": "f", "id": "import"}))
+        self.assertEqual(self.pick("PUT", "/files/a/b/c"), ("files", {"path": "a/b/c"}))
+
+
+class Events(unittest.TestCase):
+    def test_the_shape_of_payload_2_0(self):
+        e = event("GET", "/admin/v1/flows/inv%201?b=2&a=1&a=%22x%22",
+                  [("Host", "127.0.0.1:9000"), ("User-Agent", "curl/8"), ("X-Dup", "1"), ("x-dup", "2"),
+                   ("Cookie", "a=1; b=2"), ("Cookie", "c=3")],
+                  routes=[route("GET", "/admin/v1/flows/{flowId}", "get-flow")])
+        self.assertEqual(e["version"], "2.0")
+        self.assertEqual(e["routeKey"], "GET /admin/v1/flows/{flowId}")
+        self.assertEqual(e["requestContext"]["routeKey"], "GET /admin/v1/flows/{flowId}")
+        self.assertEqual(e["rawPath"], "/admin/v1/flows/inv 1")
+        self.assertEqual(e["requestContext"]["http"], {
+            "method": "GET", "path": "/admin/v1/flows/inv 1", "protocol": "HTTP/1.1",
+            "sourceIp": "192.0.2.7", "userAgent": "curl/8"})
+        self.assertEqual(e["requestContext"]["stage"], "$default")
+        self.assertEqual(e["rawQueryString"], "b=2&a=1&a=%22x%22")
+        self.assertEqual(e["queryStringParameters"], {"b": "2", "a": '1,"x"'})
+        self.assertEqual(e["pathParameters"], {"flowId": "inv 1"})
+        self.assertEqual(e["headers"]["x-dup"], "1,2")
+        self.assertEqual(e["headers"]["host"], "127.0.0.1:9000")
+        self.assertEqual(e["headers"]["x-forwarded-for"], "192.0.2.7")
+        self.assertNotIn("cookie", e["headers"])
+        self.assertEqual(e["cookies"], ["a=1", "b=2", "c=3"])
+        self.assertFalse(e["isBase64Encoded"])
+        self.assertNotIn("body", e)
+
+    def test_the_raw_query_string_is_passed_as_sent(self):
+        e = event("GET", '/x?q="a b"&lt=<&plus=a+b')
+        self.assertEqual(e["rawQueryString"], 'q="a b"&lt=<&plus=a+b')
+        self.assertEqual(e["queryStringParameters"], {"q": '"a b"', "lt": "<", "plus": "a b"})
+
+    def test_absent_parts_are_absent(self):
+        e = event("GET", "/x")
+        self.assertEqual(e["rawQueryString"], "")
+        for key in ("queryStringParameters", "cookies", "body"):
+            self.assertNotIn(key, e)
+
+    def test_text_bodies_as_text_and_others_in_base64(self):
+        e = event("POST", "/x", [("Content-Type", "application/json")], b'{"a":"\xc3\xa9"}')
+        self.assertEqual((e["body"], e["isBase64Encoded"]), ('{"a":"é"}', False))
+        self.assertEqual(e["headers"]["content-length"], "10")
+        for content_type, body in [("application/json", b'{"a":"\xff\xfe"}'), ("application/octet-stream", b"abc"),
+                                   ("application/x-www-form-urlencoded", b"a=1"), (None, b"abc")]:
+            headers = [("Content-Type", content_type)] if content_type else []
+            e = event("POST", "/x", headers, body)
+            self.assertTrue(e["isBase64Encoded"], content_type)
+            self.assertEqual(base64.b64decode(e["body"]), body)
+        e = event("POST", "/x", [("Content-Type", "text/plain; charset=utf-8")], b"hi")
+        self.assertEqual((e["body"], e["isBase64Encoded"]), ("hi", False))
+
+    def test_header_values_that_are_not_utf8_are_read_as_latin1(self):
+        self.assertEqual(gateway.decode_text(b"sk_\xe9"), "sk_é")
+        self.assertEqual(gateway.decode_text("sk_é".encode()), "sk_é")
+
+
+class Responses(unittest.TestCase):
+    def test_a_payload_2_0_response(self):
+        status, headers, body = gateway.map_response(json.dumps({
+            "statusCode": 201, "headers": {"content-type": "application/json", "x-a": "1"},
+            "multiValueHeaders": {"x-b": ["1", "2"]}, "cookies": ["s=1; Secure", "t=2"],
+            "body": base64.b64encode(b"\x00\x01").decode(), "isBase64Encoded": True}).encode())
+        self.assertEqual(status, 201)
+        self.assertEqual(body, b"\x00\x01")
+        self.assertEqual(headers, [("content-type", "application/json"), ("x-a", "1"), ("x-b", "1"), ("x-b", "2"),
+                                   ("set-cookie", "s=1; Secure"), ("set-cookie", "t=2")])
+
+    def test_json_without_status_code_is_a_200_of_that_json(self):
+        self.assertEqual(gateway.map_response(b'{"a":1}'), (200, [("content-type", "application/json")], b'{"a":1}'))
+        self.assertEqual(gateway.map_response(b'"hi"')[0], 200)
+
+    def test_no_content_type_is_text_plain(self):
+        self.assertIn(("content-type", "text/plain; charset=utf-8"),
+                      gateway.map_response(b'{"statusCode":200,"body":"x"}')[1])
+        self.assertEqual(gateway.map_response(b'{"statusCode":204}'), (204, [], b""))
+
+    def test_what_api_gateway_answers_500_to(self):
+        for payload in (b"not json", b'{"statusCode":"x"}', b'{"statusCode":700}',
+                        b'{"statusCode":200,"body":"%%","isBase64Encoded":true}', b'{"statusCode":200,"body":5}'):
+            with self.assertRaises(gateway.BadResponse, msg=payload):
+                gateway.map_response(payload)
+
+
+class CorsAnswers(unittest.TestCase):
+    SETTINGS = {"AllowMethods": ["GET", "POST"], "AllowHeaders": ["authorization", "userhub-api-key"],
+                "ExposeHeaders": ["x-request-id", "link"], "MaxAge": 600, "AllowCredentials": False}
+
+    def test_any_origin(self):
+        cors = gateway.Cors(self.SETTINGS, ["*"])
+        self.assertEqual(dict(cors.preflight("http://localhost:5173")), {
+            "access-control-allow-origin": "*", "access-control-allow-methods": "GET,POST",
+            "access-control-allow-headers": "authorization,userhub-api-key", "access-control-max-age": "600"})
+        headers = cors.actual("http://a.example", [("x-request-id", "r"), ("Access-Control-Allow-Origin", "evil")])
+        self.assertEqual(headers, [("x-request-id", "r"), ("access-control-allow-origin", "*"),
+                                   ("access-control-expose-headers", "x-request-id,link")])
+
+    def test_listed_origins(self):
+        cors = gateway.Cors(self.SETTINGS, ["http://localhost:5173"])
+        self.assertEqual(dict(cors.preflight("http://localhost:5173"))["access-control-allow-origin"], "http://localhost:5173")
+        self.assertIn(("vary", "origin"), cors.preflight("http://localhost:5173"))
+        self.assertEqual(cors.preflight("http://evil.example"), [])
+        self.assertEqual(cors.actual("http://evil.example", [("access-control-allow-origin", "*")]), [])
+        self.assertEqual(cors.actual(None, [("a", "b")]), [("a", "b")])
+
+
+class Wire(unittest.TestCase):
+    def parse(self, raw, quota=gateway.HEADER_QUOTA):
+        async def go():
+            reader = asyncio.StreamReader(limit=gateway.MAX_HEAD)
+            reader.feed_data(raw)
+            reader.feed_eof()
+
+            class Writer:
+                def write(self, data):
+                    pass
+            return await gateway.read_request(reader, Writer(), quota=quota)
+        return asyncio.run(go())
+
+    def test_raw_spaces_quotes_and_latin1_are_taken(self):
+        req = self.parse(b'GET /x?a b"<> HTTP/1.1\r\nHost: h\r\nX-A: \xe9\r\n\r\n')
+        self.assertEqual((req.method, req.target, req.version), ("GET", '/x?a b"<>', "HTTP/1.1"))
+        self.assertEqual(req.header("x-a"), "é")
+
+    def test_bodies_by_length_and_chunked(self):
+        self.assertEqual(self.parse(b"POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").body, b"abc")
+        chunked = b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+        self.assertEqual(self.parse(chunked).body, b"abcde")
+
+    def test_refusals(self):
+        for raw, status in [
+            (b"GET /x\r\n\r\n", 400),
+            (b"GET /x HTTP/1.1\r\nBad Header: x\r\n\r\n", 400),
+            (b"GET /x HTTP/1.1\r\nX: a\x01b\r\n\r\n", 400),
+            (b"GET /x HTTP/1.1\r\n folded\r\n\r\n", 400),
+            (b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"POST /x HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413),
+            (b"GET /x HTTP/1.1\r\nX: " + b"a" * 11000 + b"\r\n\r\n", 431),
+            (b"GET /x HTTP/1.1\r\n" + b"X: a\r\n" * 20000 + b"\r\n", 431),
+        ]:
+            with self.subTest(raw=raw[:40]):
+                with self.assertRaises(gateway.HttpError) as caught:
+                    self.parse(raw)
+                self.assertEqual(caught.exception.status, status)
+
+    def test_hosts(self):
+        for host in ("127.0.0.1:9000", "localhost", "[::1]:9000", "api.example.com"):
+            self.assertTrue(gateway.valid_host(host), host)
+        for host in ("a b", "a:b", "é.example", "", "x/y"):
+            self.assertFalse(gateway.valid_host(host), host)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
