@@ -35,14 +35,6 @@ CTL = ROOT / "target" / "debug" / "inflowctl"
 ORIGINS = ["http://localhost:5173", "http://127.0.0.1:3000"]
 STACK = {}
 
-# Raw `"`, `<` and spaces in rawQueryString make lambda_http 1.3.2 panic while it turns the event
-# into a request (it rebuilds the URI and `expect`s it): the function answers an error, which API
-# Gateway (and the gateway here) turns into 500. A fix of that conversion is under way in the main
-# branch. Until it lands, these cases must show exactly that: a 500 that the function caused (its
-# error count moves, no process crashes, the front is not at fault). Once lambda_http no longer
-# panics, the case answers the family's 400 and this test FAILS on purpose: then delete the case
-# from this set, so that the 4xx is required like everywhere else.
-KNOWN_LAMBDA_HTTP_PANICS = {'raw " in the query', "raw space in the query", "raw < in the query"}
 
 
 def free_port():
@@ -313,15 +305,6 @@ class Hostile(unittest.TestCase):
             errors_before = sum(f["errors"] for f in status()["functions"].values())
             a = send(raw)
             with self.subTest(name):
-                if name in KNOWN_LAMBDA_HTTP_PANICS:
-                    errors = sum(f["errors"] for f in status()["functions"].values())
-                    self.assertFalse(shape(a) and a.status == want,
-                                     f"{name}: answered {a.status} in the family's shape: lambda_http is fixed, "
-                                     "delete the case from KNOWN_LAMBDA_HTTP_PANICS")
-                    self.assertEqual((a.status, a.json), (500, {"message": "Internal Server Error"}), a)
-                    self.assertEqual(errors, errors_before + 1, f"{name}: the 500 is the function's error")
-                    print(f"\n  known: {name}: lambda_http panicked in the function (500), as in AWS", file=sys.stderr)
-                    continue
                 self.assertEqual(a.status, want, f"{name}: {a}")
                 self.assertTrue(shape(a), f"{name}: not the family's shape: {a}")
                 self.assertTrue(a.headers.get("x-request-id"), f"{name}: the function answered")
