@@ -9,6 +9,7 @@ use inflow::{
     config::{vars, Config},
     keys::KeyKind,
     model::{Role, Tier},
+    org_settings::{self, Change, SettingsInput},
     orgs::{self, IssuedKey, NewFlow, NewOrg},
     App, Error,
 };
@@ -78,6 +79,27 @@ enum OrgCommand {
         email: Option<String>,
         #[arg(long, value_enum, default_value_t = TierArg::Standard)]
         tier: TierArg,
+    },
+    /// Show an organization with its settings (as `GET /v1/organization` does).
+    Get {
+        #[arg(long)]
+        org: String,
+    },
+    /// Change an organization's settings (as `PATCH /v1/organization` does); new invitations
+    /// and emails follow at once. `default` resets a setting.
+    Update {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An https URL with {secret} where the invitation secret goes, or `default` (the
+        /// stack's hosted accept page).
+        #[arg(long)]
+        accept_url_template: Option<String>,
+        /// The default lifetime of new invitations, like "86400s" (at most a year), or `default`
+        /// (30 days).
+        #[arg(long)]
+        invitation_ttl: Option<String>,
     },
     /// Change an organization's tier; its keys' rate limits follow at once.
     SetTier {
@@ -225,8 +247,18 @@ async fn app(sdk: &aws_config::SdkConfig) -> Result<App, Error> {
         table_name: names.table,
         app_secret_id: names.secret_id,
         public_base_url: std::env::var(vars::PUBLIC_BASE_URL).ok(),
+        allow_private_targets: inflow::config::allow_private_targets(),
     };
     App::new(config, sdk).await
+}
+
+/// A setting from the command line: absent keeps it, `default` resets it.
+fn change(value: Option<String>) -> Change<String> {
+    match value {
+        None => Change::Keep,
+        Some(v) if v == "default" => Change::Clear,
+        Some(v) => Change::Set(v),
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -264,6 +296,26 @@ async fn run(command: Command) -> Result<Value, Error> {
             out.extend(key_json("admin", &admin));
             out.extend(key_json("user", &user));
             Ok(Value::Object(out))
+        }
+        Command::Org(OrgCommand::Get { org }) => {
+            let found = org_settings::get(&app(&sdk).await?, &org).await?;
+            Ok(inflow::wire::organization::organization(&found))
+        }
+        Command::Org(OrgCommand::Update {
+            org,
+            name,
+            accept_url_template,
+            invitation_ttl,
+        }) => {
+            let app = app(&sdk).await?;
+            let input = SettingsInput {
+                name,
+                accept_url_template: change(accept_url_template),
+                invitation_ttl: change(invitation_ttl),
+            };
+            let change = input.validate(app.config.allow_private_targets)?;
+            let found = org_settings::update(&app, &org, &change, now).await?;
+            Ok(inflow::wire::organization::organization(&found))
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
             let keys = orgs::set_tier(&app(&sdk).await?, &org, tier.into()).await?;

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod org_settings;
 pub mod orgs;
 pub mod queue;
 pub mod ratelimit;

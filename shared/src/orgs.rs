@@ -45,6 +45,7 @@ pub async fn create_org(
         user_token_secret_sealed: app.sealer.seal(&crate::ids::random(48)),
         invitation_ttl_secs: None,
         accept_url_template: None,
+        updated_at: None,
     };
     store::orgs::create_org(&app.ddb, &app.config.table_name, &org).await?;
     let admin = issue_key(app, &org, KeyKind::Admin, now).await?;

@@ -41,6 +41,8 @@ pub enum Function {
     ConsumeFlow,
     ListWebhookDeliveries,
     ReplayWebhookDelivery,
+    GetOrganization,
+    UpdateOrganization,
 }
 
 impl Function {
@@ -62,6 +64,8 @@ impl Function {
         Function::ConsumeFlow,
         Function::ListWebhookDeliveries,
         Function::ReplayWebhookDelivery,
+        Function::GetOrganization,
+        Function::UpdateOrganization,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -84,6 +88,8 @@ impl Function {
             Function::ConsumeFlow => "consume-flow",
             Function::ListWebhookDeliveries => "list-webhook-deliveries",
             Function::ReplayWebhookDelivery => "replay-webhook-delivery",
+            Function::GetOrganization => "get-organization",
+            Function::UpdateOrganization => "update-organization",
         }
     }
 
@@ -93,7 +99,8 @@ impl Function {
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
         use handlers::{
-            assignments as a, deliveries as d, flows as f, invitations as i, user_groups as u,
+            assignments as a, deliveries as d, flows as f, invitations as i, organization as o,
+            user_groups as u,
         };
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
@@ -115,6 +122,8 @@ impl Function {
             Function::ConsumeFlow => f::consume_flow(app, req).await,
             Function::ListWebhookDeliveries => d::list_webhook_deliveries(app, req).await,
             Function::ReplayWebhookDelivery => d::replay_webhook_delivery(app, req).await,
+            Function::GetOrganization => o::get_organization(app, req).await,
+            Function::UpdateOrganization => o::update_organization(app, req).await,
         }
     }
 }
@@ -157,6 +166,8 @@ impl Env {
             table_name: made.table.clone(),
             app_secret_id: made.secret_id,
             public_base_url: None,
+            // Local mode, as `make dev` runs: tests' receivers listen on loopback.
+            allow_private_targets: true,
         };
         let app = App::new(config, &sdk).await.expect("build the app");
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -533,6 +544,11 @@ pub fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Call {
     call(method, &format!("/admin/v1/flows/{segment}"))
         .bearer(&t.admin_key)
         .param("flowId", segment)
+}
+
+/// `GET` or `PATCH /v1/organization` with the admin key.
+pub fn organization(method: &str, t: &Tenant) -> Call {
+    call(method, "/v1/organization").bearer(&t.admin_key)
 }
 
 /// `POST /user/v1/flows/{segment}` with the user key.

@@ -33,8 +33,8 @@ use inflow::{
     App,
 };
 use inflow_tests::{
-    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, receiver::Receiver,
-    sqs_event, Answer, Call, CallCounter, Env, Function, Function::*, Tenant,
+    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, organization,
+    receiver::Receiver, sqs_event, Answer, Call, CallCounter, Env, Function, Function::*, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -115,6 +115,8 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             run(ConsumeFlow),
             run(ListWebhookDeliveries),
             run(ReplayWebhookDelivery),
+            run(GetOrganization),
+            run(UpdateOrganization),
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
@@ -623,6 +625,8 @@ fn sample(t: &Tenant, f: Function) -> Call {
         ConsumeFlow => consume(t, &format!("{}:consume", inflow::ids::new("inv"))),
         ListWebhookDeliveries => deliveries(t),
         ReplayWebhookDelivery => replay(t, &inflow::ids::new("dlv")),
+        GetOrganization => organization("GET", t),
+        UpdateOrganization => organization("PATCH", t).json(&json!({"name": "x"})),
     }
 }
 
@@ -1291,6 +1295,23 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
             c.expect(400, deliveries(t).query("status", "lost")).await;
+        }
+        GetOrganization => {
+            c.expect(200, organization("GET", t)).await;
+        }
+        UpdateOrganization => {
+            let body = json!({"name": "Acme Corp", "acceptUrlTemplate": "https://join.acme.example/{secret}", "invitationTtl": "3600s"});
+            c.expect(200, organization("PATCH", t).json(&body)).await;
+            let reset = json!({"acceptUrlTemplate": null, "invitationTtl": null});
+            c.expect(200, organization("PATCH", t).json(&reset)).await;
+            // Nothing to change: a read.
+            c.expect(200, organization("PATCH", t).json(&json!({})))
+                .await;
+            c.expect(
+                400,
+                organization("PATCH", t).json(&json!({"invitationTtl": "forever"})),
+            )
+            .await;
         }
         ReplayWebhookDelivery => {
             let id = failed_delivery(env, t).await;

@@ -66,8 +66,7 @@ impl WebhookWorker {
             dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
                 Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into())
             })?,
-            allow_private_targets: std::env::var("ALLOW_PRIVATE_WEBHOOK_TARGETS")
-                .is_ok_and(|v| v == "true"),
+            allow_private_targets: crate::config::allow_private_targets(),
             timeout: Duration::from_secs(10),
         };
         Self::new(app, queues, settings)

@@ -4,4 +4,5 @@ pub mod assignments;
 pub mod deliveries;
 pub mod flows;
 pub mod invitations;
+pub mod organization;
 pub mod user_groups;

@@ -218,5 +218,6 @@ fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organiza
         user_token_secret_sealed: app.sealer.seal(&ids::random(48)),
         invitation_ttl_secs: None,
         accept_url_template: None,
+        updated_at: None,
     }
 }

@@ -284,3 +284,55 @@ pub async fn users_by_email(
         .map(from_item)
         .collect()
 }
+
+/// Writes an organization's settings (one conditional UpdateItem) and returns it as written;
+/// a cleared setting is removed, so its default applies again.
+pub async fn update_settings(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    change: &crate::org_settings::SettingsChange,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Organization, Error> {
+    use crate::org_settings::Change;
+    use aws_sdk_dynamodb::types::ReturnValue;
+    let mut set = vec!["updated_at = :now"];
+    let mut remove = Vec::new();
+    let mut update = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), "ORG")))
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .return_values(ReturnValue::AllNew);
+    if let Some(name) = &change.name {
+        set.push("#name = :name");
+        update = update
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name));
+    }
+    match &change.accept_url_template {
+        Change::Set(t) => {
+            set.push("accept_url_template = :template");
+            update = update.expression_attribute_values(":template", s(t));
+        }
+        Change::Clear => remove.push("accept_url_template"),
+        Change::Keep => {}
+    }
+    match change.invitation_ttl_secs {
+        Change::Set(ttl) => {
+            set.push("invitation_ttl_secs = :ttl");
+            update = update.expression_attribute_values(":ttl", super::n(ttl));
+        }
+        Change::Clear => remove.push("invitation_ttl_secs"),
+        Change::Keep => {}
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    match super::unless_condition_failed(update.update_expression(expression).send().await)? {
+        Some(out) => from_item(out.attributes.unwrap_or_default()),
+        None => Err(Error::not_found(Resource::Organization, org_id)),
+    }
+}

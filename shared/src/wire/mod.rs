@@ -3,6 +3,7 @@
 pub mod assign;
 pub mod flows;
 pub mod invitations;
+pub mod organization;
 pub mod user_groups;
 
 use chrono::{DateTime, SecondsFormat, Utc};
