@@ -144,6 +144,12 @@ recv_port=$(free_port)
 receiver_pid=$!
 whsec=$(target/debug/inflowctl webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
   --events flow.assigned | json_get secret)
+listed=$(target/debug/inflowctl webhook list --org "$org_id")
+if json_get endpoints <<<"$listed" | grep -q "127.0.0.1:$recv_port/hook"; then
+  passed=$((passed + 1)); echo "  ok    inflowctl webhook list shows the endpoint"
+else
+  failed=$((failed + 1)); echo "  FAIL  inflowctl webhook list: $listed"
+fi
 .venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
 workers_pid=$!
 call POST /v1/flows/assign "${auth[@]}" "${json[@]}" -H "X-Request-ID: smoke-stream-1" \

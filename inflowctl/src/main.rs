@@ -170,6 +170,18 @@ enum WebhookCommand {
         #[arg(long)]
         events: Option<String>,
     },
+    /// The organization's endpoints (as `GET /v1/webhooks/endpoints` shows them).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove an endpoint by its id (`whk_…`); its pending deliveries end failed.
+    Remove {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -378,6 +390,15 @@ async fn run(command: Command) -> Result<Value, Error> {
             let queues = inflow::queue::Queues::from_env(&sdk)?;
             let done = inflowctl::redrive::redrive(&sdk, &dlq_url, queues).await?;
             Ok(to_json(&done))
+        }
+        Command::Webhook(WebhookCommand::List { org }) => {
+            let all = inflow::webhooks::list(&app(&sdk).await?, &org).await?;
+            let views: Vec<Value> = all.iter().map(inflow::wire::webhooks::endpoint).collect();
+            Ok(json!({"organization": org, "endpoints": views}))
+        }
+        Command::Webhook(WebhookCommand::Remove { org, id }) => {
+            inflow::webhooks::remove(&app(&sdk).await?, &org, &id).await?;
+            Ok(json!({"id": id, "organization": org, "removed": true}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
             let (endpoint, secret) =

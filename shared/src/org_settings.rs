@@ -47,10 +47,7 @@ impl SettingsInput {
     /// Checks every field; `allow_private` is local mode (an `http` template to loopback).
     pub fn validate(self, allow_private: bool) -> Result<SettingsChange, Error> {
         Ok(SettingsChange {
-            name: self
-                .name
-                .map(|n| crate::validate::name("name", &n, MAX_NAME_CHARS))
-                .transpose()?,
+            name: self.name.map(|n| name(&n)).transpose()?,
             accept_url_template: match self.accept_url_template {
                 Change::Set(t) => Change::Set(accept_url_template(&t, allow_private)?),
                 Change::Clear => Change::Clear,
@@ -65,17 +62,23 @@ impl SettingsInput {
     }
 }
 
+/// A display name: one line of 1-200 characters (counted as sent, then trimmed).
+fn name(value: &str) -> Result<String, Error> {
+    crate::validate::text("name", value, MAX_NAME_CHARS)?;
+    crate::validate::name("name", value, MAX_NAME_CHARS)
+}
+
 /// An accept-URL template: an absolute `https` URL (or, in local mode, `http` to a loopback
 /// host) without credentials, holding `{secret}` where the invitation secret goes.
 pub fn accept_url_template(value: &str, allow_private: bool) -> Result<String, Error> {
     const FIELD: &str = "acceptUrlTemplate";
-    let value = value.trim();
     if value.chars().count() > MAX_TEMPLATE_CHARS {
         return Err(Error::invalid(
             FIELD,
             format!("must be at most {MAX_TEMPLATE_CHARS} characters"),
         ));
     }
+    let value = value.trim();
     if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::invalid(
             FIELD,

@@ -43,6 +43,13 @@ pub enum Function {
     ReplayWebhookDelivery,
     GetOrganization,
     UpdateOrganization,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RotateWebhookEndpointSecret,
+    TestWebhookEndpoint,
 }
 
 impl Function {
@@ -66,6 +73,13 @@ impl Function {
         Function::ReplayWebhookDelivery,
         Function::GetOrganization,
         Function::UpdateOrganization,
+        Function::CreateWebhookEndpoint,
+        Function::ListWebhookEndpoints,
+        Function::GetWebhookEndpoint,
+        Function::UpdateWebhookEndpoint,
+        Function::DeleteWebhookEndpoint,
+        Function::RotateWebhookEndpointSecret,
+        Function::TestWebhookEndpoint,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -90,6 +104,13 @@ impl Function {
             Function::ReplayWebhookDelivery => "replay-webhook-delivery",
             Function::GetOrganization => "get-organization",
             Function::UpdateOrganization => "update-organization",
+            Function::CreateWebhookEndpoint => "create-webhook-endpoint",
+            Function::ListWebhookEndpoints => "list-webhook-endpoints",
+            Function::GetWebhookEndpoint => "get-webhook-endpoint",
+            Function::UpdateWebhookEndpoint => "update-webhook-endpoint",
+            Function::DeleteWebhookEndpoint => "delete-webhook-endpoint",
+            Function::RotateWebhookEndpointSecret => "rotate-webhook-endpoint-secret",
+            Function::TestWebhookEndpoint => "test-webhook-endpoint",
         }
     }
 
@@ -99,8 +120,8 @@ impl Function {
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
         use handlers::{
-            assignments as a, deliveries as d, flows as f, invitations as i, organization as o,
-            user_groups as u,
+            assignments as a, deliveries as d, endpoints as e, flows as f, invitations as i,
+            organization as o, user_groups as u,
         };
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
@@ -124,6 +145,15 @@ impl Function {
             Function::ReplayWebhookDelivery => d::replay_webhook_delivery(app, req).await,
             Function::GetOrganization => o::get_organization(app, req).await,
             Function::UpdateOrganization => o::update_organization(app, req).await,
+            Function::CreateWebhookEndpoint => e::create_webhook_endpoint(app, req).await,
+            Function::ListWebhookEndpoints => e::list_webhook_endpoints(app, req).await,
+            Function::GetWebhookEndpoint => e::get_webhook_endpoint(app, req).await,
+            Function::UpdateWebhookEndpoint => e::update_webhook_endpoint(app, req).await,
+            Function::DeleteWebhookEndpoint => e::delete_webhook_endpoint(app, req).await,
+            Function::RotateWebhookEndpointSecret => {
+                e::rotate_webhook_endpoint_secret(app, req).await
+            }
+            Function::TestWebhookEndpoint => e::test_webhook_endpoint(app, req).await,
         }
     }
 }
@@ -549,6 +579,17 @@ pub fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Call {
 /// `GET` or `PATCH /v1/organization` with the admin key.
 pub fn organization(method: &str, t: &Tenant) -> Call {
     call(method, "/v1/organization").bearer(&t.admin_key)
+}
+
+/// `/v1/webhooks/endpoints{suffix}` with the admin key; `id` is the `{endpointId}` of the
+/// paths under one endpoint.
+pub fn endpoints(method: &str, t: &Tenant, id: Option<&str>, suffix: &str) -> Call {
+    match id {
+        None => call(method, "/v1/webhooks/endpoints").bearer(&t.admin_key),
+        Some(id) => call(method, &format!("/v1/webhooks/endpoints/{id}{suffix}"))
+            .bearer(&t.admin_key)
+            .param("endpointId", id),
+    }
 }
 
 /// `POST /user/v1/flows/{segment}` with the user key.
@@ -1066,4 +1107,9 @@ pub fn email_event(
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}
+
+/// A string attribute value (for tests that write to the table directly).
+pub fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
 }

@@ -33,8 +33,9 @@ use inflow::{
     App,
 };
 use inflow_tests::{
-    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, organization,
-    receiver::Receiver, sqs_event, Answer, Call, CallCounter, Env, Function, Function::*, Tenant,
+    admin_flow, assign, assign_body, call, consume, endpoints, invitations, on_assignment,
+    organization, receiver::Receiver, sqs_event, Answer, Call, CallCounter, Env, Function,
+    Function::*, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -117,6 +118,13 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             run(ReplayWebhookDelivery),
             run(GetOrganization),
             run(UpdateOrganization),
+            run(CreateWebhookEndpoint),
+            run(ListWebhookEndpoints),
+            run(GetWebhookEndpoint),
+            run(UpdateWebhookEndpoint),
+            run(DeleteWebhookEndpoint),
+            run(RotateWebhookEndpointSecret),
+            run(TestWebhookEndpoint),
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
@@ -627,6 +635,18 @@ fn sample(t: &Tenant, f: Function) -> Call {
         ReplayWebhookDelivery => replay(t, &inflow::ids::new("dlv")),
         GetOrganization => organization("GET", t),
         UpdateOrganization => organization("PATCH", t).json(&json!({"name": "x"})),
+        CreateWebhookEndpoint => {
+            endpoints("POST", t, None, "").json(&json!({"url": "https://hooks.acme.example/x"}))
+        }
+        ListWebhookEndpoints => endpoints("GET", t, None, ""),
+        GetWebhookEndpoint => endpoints("GET", t, Some(&inflow::ids::new("whk")), ""),
+        UpdateWebhookEndpoint => endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
+            .json(&json!({"disabled": true})),
+        DeleteWebhookEndpoint => endpoints("DELETE", t, Some(&inflow::ids::new("whk")), ""),
+        RotateWebhookEndpointSecret => {
+            endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
+        }
+        TestWebhookEndpoint => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
     }
 }
 
@@ -669,6 +689,19 @@ async fn new_user(env: &Env, t: &Tenant, email: &str) -> inflow::model::User {
     )
     .await
     .expect("a user")
+}
+
+/// A new endpoint of the tenant, made through the uncounted app; its id.
+async fn new_endpoint(env: &Env, t: &Tenant) -> String {
+    let body = json!({"url": "https://hooks.acme.example/hook"});
+    let res = setup(
+        env,
+        CreateWebhookEndpoint,
+        endpoints("POST", t, None, "").json(&body),
+        201,
+    )
+    .await;
+    res.body["id"].as_str().unwrap().to_owned()
 }
 
 /// Sets up through the uncounted app and checks the status.
@@ -1310,6 +1343,126 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(
                 400,
                 organization("PATCH", t).json(&json!({"invitationTtl": "forever"})),
+            )
+            .await;
+        }
+        CreateWebhookEndpoint => {
+            let body = json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned"]});
+            let first = c
+                .expect(
+                    201,
+                    endpoints("POST", t, None, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            let again = c
+                .expect(
+                    201,
+                    endpoints("POST", t, None, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            assert!(replayed(&again) && again.raw == first.raw);
+            c.expect(
+                400,
+                endpoints("POST", t, None, "")
+                    .json(&json!({"url": "https://hooks.acme.example/a", "events": ["nope"]}))
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+            // Up to the organization's limit, then 409.
+            for i in 1..inflow::webhooks::MAX_ENDPOINTS {
+                let url = format!("https://hooks.acme.example/{i}");
+                c.expect(
+                    201,
+                    endpoints("POST", t, None, "").json(&json!({ "url": url })),
+                )
+                .await;
+            }
+            c.expect(409, endpoints("POST", t, None, "").json(&body))
+                .await;
+        }
+        ListWebhookEndpoints => {
+            new_endpoint(env, t).await;
+            new_endpoint(env, t).await;
+            let res = c.expect(200, endpoints("GET", t, None, "")).await;
+            assert_eq!(res.body["endpoints"].as_array().map(Vec::len), Some(2));
+        }
+        GetWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(200, endpoints("GET", t, Some(&id), "")).await;
+            c.expect(404, endpoints("GET", t, Some(&inflow::ids::new("whk")), ""))
+                .await;
+            c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
+        }
+        UpdateWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            let change =
+                json!({"events": ["flow.completed"], "description": "d", "disabled": true});
+            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&change))
+                .await;
+            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&json!({})))
+                .await;
+            c.expect(
+                400,
+                endpoints("PATCH", t, Some(&id), "").json(&json!({"url": "ftp://x"})),
+            )
+            .await;
+            c.expect(
+                404,
+                endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
+                    .json(&json!({"disabled": false})),
+            )
+            .await;
+        }
+        DeleteWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(204, endpoints("DELETE", t, Some(&id), "")).await;
+            c.expect(404, endpoints("DELETE", t, Some(&id), "")).await;
+        }
+        RotateWebhookEndpointSecret => {
+            let id = new_endpoint(env, t).await;
+            let rotate = || {
+                endpoints("POST", t, Some(&id), "/rotate-secret").header("idempotency-key", "iam-1")
+            };
+            let first = c.expect(200, rotate()).await;
+            let again = c.expect(200, rotate()).await;
+            assert!(replayed(&again) && again.raw == first.raw);
+            c.expect(200, endpoints("POST", t, Some(&id), "/rotate-secret"))
+                .await;
+            c.expect(
+                404,
+                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+        }
+        TestWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(
+                202,
+                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-1"),
+            )
+            .await;
+            c.expect(202, endpoints("POST", t, Some(&id), "/test"))
+                .await;
+            setup(
+                env,
+                UpdateWebhookEndpoint,
+                endpoints("PATCH", t, Some(&id), "").json(&json!({"disabled": true})),
+                200,
+            )
+            .await;
+            c.expect(
+                409,
+                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-2"),
+            )
+            .await;
+            c.expect(
+                404,
+                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
             )
             .await;
         }

@@ -2,6 +2,7 @@
 
 pub mod assignments;
 pub mod deliveries;
+pub mod endpoints;
 pub mod flows;
 pub mod invitations;
 pub mod organization;
