@@ -150,6 +150,11 @@ pub async fn check_url(url: &str, allow_private: bool) -> Result<String, Error> 
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid("must be an absolute URL with a host"));
     }
+    // The URL parser reads `https:///x` as host `x`; what is set must name its host itself.
+    let authority = url.split_once("://").map(|(_, rest)| rest);
+    if authority.is_none_or(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+        return Err(invalid("must be an absolute URL with a host"));
+    }
     let parsed =
         url::Url::parse(url).map_err(|_| invalid("must be an absolute URL with a host"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
