@@ -50,6 +50,7 @@ pub enum Function {
     DeleteWebhookEndpoint,
     RotateWebhookEndpointSecret,
     TestWebhookEndpoint,
+    AcceptPage,
 }
 
 impl Function {
@@ -80,6 +81,7 @@ impl Function {
         Function::DeleteWebhookEndpoint,
         Function::RotateWebhookEndpointSecret,
         Function::TestWebhookEndpoint,
+        Function::AcceptPage,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -111,6 +113,7 @@ impl Function {
             Function::DeleteWebhookEndpoint => "delete-webhook-endpoint",
             Function::RotateWebhookEndpointSecret => "rotate-webhook-endpoint-secret",
             Function::TestWebhookEndpoint => "test-webhook-endpoint",
+            Function::AcceptPage => "accept-page",
         }
     }
 
@@ -154,6 +157,7 @@ impl Function {
                 e::rotate_webhook_endpoint_secret(app, req).await
             }
             Function::TestWebhookEndpoint => e::test_webhook_endpoint(app, req).await,
+            Function::AcceptPage => handlers::accept::accept_page(app, req).await,
         }
     }
 }
@@ -474,7 +478,12 @@ impl Call {
         let raw_query = self
             .query
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| {
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                format!("{}={}", encode(k), encode(v))
+            })
             .collect::<Vec<_>>()
             .join("&");
         let (body, base64) = match &self.body {
@@ -590,6 +599,21 @@ pub fn endpoints(method: &str, t: &Tenant, id: Option<&str>, suffix: &str) -> Ca
             .bearer(&t.admin_key)
             .param("endpointId", id),
     }
+}
+
+/// `GET /accept?secret=…`, as a browser opens the email's link (no key).
+pub fn accept_page(secret: &str) -> Call {
+    call("GET", "/accept").query("secret", secret)
+}
+
+/// `POST /accept` with the form the page posts (no key).
+pub fn accept_form(secret: &str) -> Call {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("secret", secret)
+        .finish();
+    call("POST", "/accept")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .raw(body.as_bytes())
 }
 
 /// `POST /user/v1/flows/{segment}` with the user key.

@@ -33,9 +33,9 @@ use inflow::{
     App,
 };
 use inflow_tests::{
-    admin_flow, assign, assign_body, call, consume, endpoints, invitations, on_assignment,
-    organization, receiver::Receiver, sqs_event, Answer, Call, CallCounter, Env, Function,
-    Function::*, Tenant,
+    accept_form, accept_page, admin_flow, assign, assign_body, call, consume, endpoints,
+    invitations, on_assignment, organization, receiver::Receiver, sqs_event, Answer, Call,
+    CallCounter, Env, Function, Function::*, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -125,6 +125,7 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             run(DeleteWebhookEndpoint),
             run(RotateWebhookEndpointSecret),
             run(TestWebhookEndpoint),
+            run(AcceptPage),
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
@@ -567,9 +568,11 @@ fn run(f: Function) -> Scenario {
         // No queue client: an HTTP function's App has none to call SQS with.
         let (app, ddb) = env.counted();
         let c = Counted { env: &env, app, f };
-        // A key nobody issued: refused after the key's read.
-        let res = c.send(unknown_key(sample(&t, f))).await;
-        assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
+        // A key nobody issued: refused after the key's read (the accept page takes no key).
+        if f != AcceptPage {
+            let res = c.send(unknown_key(sample(&t, f))).await;
+            assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
+        }
         drive(&c, &t).await;
         (
             f.binary().to_owned(),
@@ -647,6 +650,7 @@ fn sample(t: &Tenant, f: Function) -> Call {
             endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
         }
         TestWebhookEndpoint => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+        AcceptPage => accept_page("nonsense"),
     }
 }
 
@@ -1465,6 +1469,38 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
             )
             .await;
+        }
+        AcceptPage => {
+            // An invitations-API invitation (its flow), as the email links to it: shown, accepted
+            // (a new user joins the flow), then used up.
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
+                201,
+            )
+            .await;
+            let secret = only_secret(env).await;
+            c.expect(200, accept_page(&secret)).await;
+            c.expect(200, accept_form(&secret)).await;
+            c.expect(409, accept_form(&secret)).await;
+            // An existing user accepts a flows-API invitation from its creator.
+            let flow = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(
+                    t,
+                    json!({"email": t.user.email, "creatorUserId": t.user.id}),
+                ),
+                200,
+            )
+            .await;
+            let secret = flow.body["secret"].as_str().unwrap();
+            c.expect(200, accept_page(secret)).await;
+            c.expect(200, accept_form(secret)).await;
+            let forged = format!("{}.{}", inflow::ids::new("inv"), inflow::ids::random(40));
+            c.expect(404, accept_page(&forged)).await;
+            c.expect(400, accept_form("")).await;
         }
         ReplayWebhookDelivery => {
             let id = failed_delivery(env, t).await;

@@ -1,5 +1,6 @@
 //! One handler per endpoint; each `functions/` binary calls exactly one of these.
 
+pub mod accept;
 pub mod assignments;
 pub mod deliveries;
 pub mod endpoints;

@@ -336,3 +336,26 @@ pub async fn update_settings(
         None => Err(Error::not_found(Resource::Organization, org_id)),
     }
 }
+
+/// An organization with one of its training flows and one of its users, each optional, in one
+/// BatchGetItem (what the hosted accept page names).
+pub async fn org_flow_and_user(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    flow_id: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<(Option<Organization>, Option<Flow>, Option<User>), Error> {
+    let mut keys = vec![key(org_pk(org_id), "ORG")];
+    keys.extend(flow_id.map(|id| flow_key(org_id, id)));
+    keys.extend(user_id.map(|id| key(org_pk(org_id), format!("USER#{id}"))));
+    let (mut org, mut flow, mut user) = (None, None, None);
+    for item in super::batch_get(ddb, table, keys).await? {
+        match super::get_s(&item, super::SK) {
+            Some("ORG") => org = Some(from_item(item)?),
+            Some(sk) if sk.starts_with("FLOW#") => flow = Some(from_item(item)?),
+            _ => user = Some(from_item(item)?),
+        }
+    }
+    Ok((org, flow, user))
+}
