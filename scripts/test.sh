@@ -37,6 +37,7 @@ else
   step "cargo test" cargo test --workspace --no-fail-fast
 fi
 step "smoke: HTTP through cargo lambda watch" scripts/smoke.sh "$MOTO_PORT"
+step "browser: the accept page in headless Chromium, from an email the stack sent" scripts/browser.sh "$MOTO_PORT"
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
 step "sam validate --lint" .venv-sam/bin/sam validate --lint
