@@ -296,3 +296,27 @@ async fn fifty_simultaneous_posts_accept_once() {
         .count();
     assert_eq!(accepted, 1, "one transition");
 }
+
+#[tokio::test]
+async fn a_link_read_before_a_resend_cannot_accept_after_it() {
+    use inflow::invitations::consume::{self, By};
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let resend = || invitations("POST", &t, "").json(&json!({"email": "slow@example.com"}));
+    assert_eq!(env.send(CreateInvitation, resend()).await.status, 201);
+    let old = env.secret_in(&env.email_jobs().await[0]);
+    // The page read the invitation with the old link; a resend lands before it accepts.
+    let read = consume::by_secret(&env.app, &old).await.unwrap();
+    assert_eq!(env.send(CreateInvitation, resend()).await.status, 201);
+    let now = chrono::Utc::now();
+    let res = consume::consume_found(&env.app, read, By::Secret, "req_1", now).await;
+    assert!(
+        matches!(res, Err(inflow::Error::NotFound { .. })),
+        "{res:?}"
+    );
+    let got = env.send(GetInvitation, invitations("GET", &t, "/1")).await;
+    assert_eq!(got.body["state"], "pending", "{}", got.raw);
+    // The new link accepts.
+    let new = env.secret_in(&env.email_jobs().await[0]);
+    assert_page(&page(&env.app, accept_form(&new)).await, 200, "accepted");
+}
