@@ -70,10 +70,7 @@ impl Ctx<'_> {
     }
 
     pub fn query(&self, name: &str) -> Option<String> {
-        self.req
-            .query_string_parameters_ref()
-            .and_then(|q| q.first(name))
-            .map(str::to_owned)
+        query_param(&self.req, name)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -225,11 +222,14 @@ pub struct PublicCtx<'a> {
 
 impl PublicCtx<'_> {
     pub fn query(&self, name: &str) -> Option<String> {
-        self.req
-            .query_string_parameters_ref()
-            .and_then(|q| q.first(name))
-            .map(str::to_owned)
+        query_param(&self.req, name)
     }
+}
+
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
 }
 
 /// Runs an unauthenticated request ([`Auth::None`]): body checks, then the handler, whose

@@ -1,7 +1,7 @@
 //! Least privilege: the IAM policy of each function in template.yaml grants what its code calls,
 //! and nothing else.
 //!
-//! Every function (the 17 HTTP functions, the webhook and email workers, the sweeper) is driven
+//! Every function (the 27 HTTP functions, the webhook and email workers, the sweeper) is driven
 //! through its code paths (success, not found, refusals, a failed request holding an
 //! Idempotency-Key, replays, re-sends, races, the workers' retries and dead letters) with clients
 //! that record every AWS operation and what it touched (`CallCounter::touched`). The operations

@@ -102,13 +102,13 @@ pub async fn consume_found(
 ) -> Result<Invitation, Error> {
     let table = &app.config.table_name;
     let presented = invitation.secret_hash.clone();
-    let invitee = match by {
-        By::Secret => None,
-        By::Token(user) => Some(user),
+    let (secret_bound, invitee) = match by {
+        By::Secret => (true, None),
+        By::Token(user) => (false, user),
     };
     let mut current = invitation;
     for _ in 0..3 {
-        if invitee.is_none() && current.secret_hash != presented {
+        if secret_bound && current.secret_hash != presented {
             return Err(Error::not_found(Resource::Invitation, "(secret)"));
         }
         match current.state_at(now) {
@@ -116,8 +116,7 @@ pub async fn consume_found(
             state if !state.is_open() => return Err(lifecycle::not_open(state)),
             _ => {}
         }
-        let user = invitee.clone().flatten();
-        if let Some(done) = try_consume(app, &current, user, request_id, now).await? {
+        if let Some(done) = try_consume(app, &current, invitee.clone(), request_id, now).await? {
             return Ok(done);
         }
         // Lost a race (a concurrent consume, cancel or resend): decide on what is there now.
