@@ -62,12 +62,20 @@ async fn pump(env: &Env) {
 async fn an_organization_manages_its_endpoints() {
     let env = Env::new().await;
     let t = env.tenant().await;
+    let (logs, guard) = inflow_tests::capture_logs();
     let made = create(
         &env,
         &t,
         json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned", "flow.completed"], "description": "Production"}),
     )
     .await;
+    drop(guard);
+    let secret = made["secret"].as_str().unwrap();
+    assert!(logs.text().contains("request finished"));
+    assert!(
+        !logs.text().contains(secret),
+        "the signing secret was logged"
+    );
     let id = made["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("whk_"), "{made}");
     assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));

@@ -13,13 +13,13 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::webhooks::Endpoint;
 use crate::{
     app::App,
     error::Error,
     jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{Message, Queues},
     store::{self, deliveries::Claim},
+    webhooks::Endpoint,
     worker,
 };
 use model::{delivery_id, AttemptRecord, Delivery, DeliveryStatus};
@@ -139,7 +139,7 @@ impl WebhookWorker {
             store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, event.kind)
                 .await?;
         let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
-        let what = Subject {
+        let what = Payload {
             event_id: &event.id,
             event_type: event.kind.as_str(),
             org_id: &event.organization_id,
@@ -168,7 +168,7 @@ impl WebhookWorker {
             return Ok(());
         };
         let payload = note.envelope().to_string();
-        let what = Subject {
+        let what = Payload {
             event_id: &note.id,
             event_type: TEST_EVENT_TYPE,
             org_id: &note.organization_id,
@@ -178,7 +178,7 @@ impl WebhookWorker {
     }
 
     /// The delivery of an event to an endpoint (made once), then its first attempt.
-    async fn first_attempt(&self, what: &Subject<'_>, endpoint: Endpoint) -> Result<(), Error> {
+    async fn first_attempt(&self, what: &Payload<'_>, endpoint: Endpoint) -> Result<(), Error> {
         let now = Utc::now();
         let delivery = Delivery {
             id: delivery_id(what.event_id, &endpoint.id),
@@ -401,7 +401,7 @@ impl WebhookWorker {
 }
 
 /// What is delivered: an event's id, type, organization and exact body.
-struct Subject<'a> {
+struct Payload<'a> {
     event_id: &'a str,
     event_type: &'a str,
     org_id: &'a str,
