@@ -150,6 +150,12 @@ recv_port=$(free_port)
 receiver_pid=$!
 whsec=$(target/debug/inflowctl webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
   --events flow.assigned | json_get secret)
+listed=$(target/debug/inflowctl webhook list --org "$org_id")
+if json_get endpoints <<<"$listed" | grep -q "127.0.0.1:$recv_port/hook"; then
+  passed=$((passed + 1)); echo "  ok    inflowctl webhook list shows the endpoint"
+else
+  failed=$((failed + 1)); echo "  FAIL  inflowctl webhook list: $listed"
+fi
 .venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
 workers_pid=$!
 call POST /v1/flows/assign "${auth[@]}" "${json[@]}" -H "X-Request-ID: smoke-stream-1" \
@@ -192,6 +198,29 @@ else
   echo "  FAIL  jobs through the stream: $verdict"
   tail -n 30 "$tmp/workers.log"
 fi
+
+# inflowctl's self-service commands, as an operator runs them.
+ctl=target/debug/inflowctl
+# check NAME PYTHON-CONDITION JSON: the condition on the parsed JSON `b`.
+check() {
+  if python3 -c "import json, sys; b = json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$3" 2>/dev/null; then
+    passed=$((passed + 1)); echo "  ok    $1"
+  else
+    failed=$((failed + 1)); echo "  FAIL  $1: ${3:0:300}"
+  fi
+}
+"$ctl" org update --org "$org_id" --invitation-ttl 7200s \
+  --accept-url-template "https://join.example.com/accept?s={secret}" >/dev/null || true
+check "inflowctl org update, then get: the settings" \
+  'b["invitationTtl"] == "7200s" and b["acceptUrlTemplate"].endswith("?s={secret}")' \
+  "$("$ctl" org get --org "$org_id")"
+check "inflowctl org update default: reset" 'b["invitationTtl"] is None and b["acceptUrlTemplate"] is None' \
+  "$("$ctl" org update --org "$org_id" --invitation-ttl default --accept-url-template default)"
+endpoint_id=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["endpoints"][0]["id"])' \
+  "$("$ctl" webhook list --org "$org_id")" 2>/dev/null || echo whk_missing)
+check "inflowctl webhook remove" 'b["removed"] is True' \
+  "$("$ctl" webhook remove --org "$org_id" --id "$endpoint_id" 2>&1)"
+check "inflowctl webhook list: none left" 'b["endpoints"] == []' "$("$ctl" webhook list --org "$org_id")"
 
 echo "smoke: $passed passed, $failed failed"
 if ((failed > 0)); then

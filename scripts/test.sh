@@ -39,6 +39,7 @@ else
 fi
 step "local stack: 200-request bursts, hostile input and CORS through the gateway" scripts/test_local_stack.sh "$MOTO_PORT"
 step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
+step "browser: the accept page in headless Chromium, from an email the stack sent" scripts/browser.sh "$MOTO_PORT"
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
 step "sam validate --lint" .venv-sam/bin/sam validate --lint

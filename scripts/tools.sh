@@ -2,6 +2,7 @@
 # Installs the project-local tools when missing; a re-run with nothing to do is instant.
 #   .venv      moto[server] + cargo-lambda      (scripts/requirements-dev.txt)
 #   .venv-sam  aws-sam-cli + cfn-lint + cargo-lambda (scripts/requirements-sam.txt)
+#   chromium + chromedriver (Debian packages), for the accept page's browser test
 # Two venvs because aws-sam-cli would downgrade the boto3 that moto wants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,16 @@ command -v curl >/dev/null || { echo "tools: curl is required" >&2; exit 1; }
 
 ensure_venv .venv scripts/requirements-dev.txt
 ensure_venv .venv-sam scripts/requirements-sam.txt
+
+# Headless Chromium and its driver, from Debian, for the accept page's browser test
+# (scripts/browser_test.py). As root on a fresh machine this installs them; otherwise it says how.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "tools: installing chromium and chromium-driver from Debian (once)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "tools: the browser test needs chromium and chromedriver: apt-get install chromium chromium-driver" >&2
+    exit 1
+  fi
+fi

@@ -103,6 +103,13 @@ fn budget(f: Function) -> f64 {
         Function::ConsumeFlow => 7.0,
         Function::ListWebhookDeliveries => 2.0,
         Function::ReplayWebhookDelivery => 2.0,
+        Function::GetOrganization | Function::UpdateOrganization => 2.0,
+        Function::CreateWebhookEndpoint | Function::DeleteWebhookEndpoint => 2.0,
+        Function::ListWebhookEndpoints | Function::GetWebhookEndpoint => 2.0,
+        Function::UpdateWebhookEndpoint | Function::RotateWebhookEndpointSecret => 3.0,
+        Function::TestWebhookEndpoint => 2.0,
+        // No key (no rate-limit call): the invitation, then the names the page shows.
+        Function::AcceptPage => 2.0,
     }
 }
 

@@ -55,7 +55,12 @@ impl Req {
 
     /// The API Gateway v2 event the function would get.
     pub fn call(&self) -> inflow_tests::Call {
-        let mut c = inflow_tests::call(&self.method, &self.path);
+        // A query in the path (the accept page's link) becomes the event's query parameters.
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let mut c = inflow_tests::call(&self.method, path);
+        for (k, v) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            c = c.query(k, v);
+        }
         for (k, v) in &self.params {
             c = c.param(k, v);
         }
@@ -200,6 +205,66 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 })
                 .collect()
         }
+        Function::GetOrganization => {
+            vec![Req::new("GET", "/v1/organization").bearer(&t.admin_key); count]
+        }
+        Function::UpdateOrganization => (0..count)
+            .map(|i| {
+                Req::new("PATCH", "/v1/organization")
+                    .bearer(&t.admin_key)
+                    .json(json!({"name": format!("Bench {i}"), "invitationTtl": "86400s"}))
+            })
+            .collect(),
+        Function::CreateWebhookEndpoint => {
+            // An organization has at most 20 endpoints: the requests are spread over enough.
+            let mut requests = Vec::with_capacity(count);
+            while requests.len() < count {
+                let other = env.tenant_with(Tier::Enterprise).await;
+                let per = (inflow::webhooks::MAX_ENDPOINTS as usize).min(count - requests.len());
+                requests.extend((0..per).map(|i| {
+                    Req::new("POST", "/v1/webhooks/endpoints")
+                        .bearer(&other.admin_key)
+                        .json(json!({"url": format!("https://hooks.bench.example/{i}")}))
+                }));
+            }
+            requests
+        }
+        Function::DeleteWebhookEndpoint => {
+            let mut requests = Vec::with_capacity(count);
+            while requests.len() < count {
+                let other = env.tenant_with(Tier::Enterprise).await;
+                let per = (inflow::webhooks::MAX_ENDPOINTS as usize).min(count - requests.len());
+                for id in webhook_endpoints(env, &other, per).await? {
+                    requests.push(on_endpoint("DELETE", "", &other, &id));
+                }
+            }
+            requests
+        }
+        Function::ListWebhookEndpoints => {
+            webhook_endpoints(env, &t, 3).await?;
+            vec![Req::new("GET", "/v1/webhooks/endpoints").bearer(&t.admin_key); count]
+        }
+        Function::GetWebhookEndpoint
+        | Function::UpdateWebhookEndpoint
+        | Function::RotateWebhookEndpointSecret
+        | Function::TestWebhookEndpoint => {
+            let id = webhook_endpoints(env, &t, 1).await?.remove(0);
+            let req = match function {
+                Function::GetWebhookEndpoint => on_endpoint("GET", "", &t, &id),
+                Function::UpdateWebhookEndpoint => on_endpoint("PATCH", "", &t, &id)
+                    .json(json!({"description": "bench", "disabled": false})),
+                Function::RotateWebhookEndpointSecret => {
+                    on_endpoint("POST", "/rotate-secret", &t, &id)
+                }
+                _ => on_endpoint("POST", "/test", &t, &id),
+            };
+            vec![req; count]
+        }
+        Function::AcceptPage => {
+            // The page a link opens (the read path every visit takes).
+            let (_, secret) = flows(env, &t, "page", 1).await?.remove(0);
+            vec![Req::new("GET", format!("/accept?secret={secret}")); count]
+        }
     };
     Ok(Scenario {
         function,
@@ -230,6 +295,25 @@ fn invitations(method: &str, t: &Tenant, suffix: &str) -> Req {
     .bearer(&t.admin_key)
     .param("organization", &t.org_slug)
     .param("flow", &t.flow.slug)
+}
+
+fn on_endpoint(method: &str, suffix: &str, t: &Tenant, id: &str) -> Req {
+    Req::new(method, format!("/v1/webhooks/endpoints/{id}{suffix}"))
+        .bearer(&t.admin_key)
+        .param("endpointId", id)
+}
+
+/// `n` webhook endpoints of the tenant (n ≤ 20); their ids.
+async fn webhook_endpoints(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let url = format!("https://hooks.bench.example/{i}");
+        let (e, _) = orgs::add_webhook(&env.app, &t.org_id, &url, None, Utc::now())
+            .await
+            .map_err(err("webhook endpoint"))?;
+        ids.push(e.id);
+    }
+    Ok(ids)
 }
 
 fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Req {

@@ -9,6 +9,7 @@ use inflow::{
     config::{vars, Config},
     keys::KeyKind,
     model::{Role, Tier},
+    org_settings::{self, Change, SettingsInput},
     orgs::{self, IssuedKey, NewFlow, NewOrg},
     App, Error,
 };
@@ -79,6 +80,27 @@ enum OrgCommand {
         #[arg(long, value_enum, default_value_t = TierArg::Standard)]
         tier: TierArg,
     },
+    /// Show an organization with its settings (as `GET /v1/organization` does).
+    Get {
+        #[arg(long)]
+        org: String,
+    },
+    /// Change an organization's settings (as `PATCH /v1/organization` does); new invitations
+    /// and emails follow at once. `default` resets a setting.
+    Update {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// An https URL with {secret} where the invitation secret goes, or `default` (the
+        /// stack's hosted accept page).
+        #[arg(long)]
+        accept_url_template: Option<String>,
+        /// The default lifetime of new invitations, like "86400s" (at most a year), or `default`
+        /// (30 days).
+        #[arg(long)]
+        invitation_ttl: Option<String>,
+    },
     /// Change an organization's tier; its keys' rate limits follow at once.
     SetTier {
         #[arg(long)]
@@ -147,6 +169,18 @@ enum WebhookCommand {
         /// Comma-separated event types, e.g. flow.assigned,flow.completed
         #[arg(long)]
         events: Option<String>,
+    },
+    /// The organization's endpoints (as `GET /v1/webhooks/endpoints` shows them).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove an endpoint by its id (`whk_…`); its pending deliveries end failed.
+    Remove {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -225,8 +259,18 @@ async fn app(sdk: &aws_config::SdkConfig) -> Result<App, Error> {
         table_name: names.table,
         app_secret_id: names.secret_id,
         public_base_url: std::env::var(vars::PUBLIC_BASE_URL).ok(),
+        allow_private_targets: inflow::config::allow_private_targets(),
     };
     App::new(config, sdk).await
+}
+
+/// A setting from the command line: absent keeps it, `default` resets it.
+fn change(value: Option<String>) -> Change<String> {
+    match value {
+        None => Change::Keep,
+        Some(v) if v == "default" => Change::Clear,
+        Some(v) => Change::Set(v),
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -264,6 +308,26 @@ async fn run(command: Command) -> Result<Value, Error> {
             out.extend(key_json("admin", &admin));
             out.extend(key_json("user", &user));
             Ok(Value::Object(out))
+        }
+        Command::Org(OrgCommand::Get { org }) => {
+            let found = org_settings::get(&app(&sdk).await?, &org).await?;
+            Ok(inflow::wire::organization::organization(&found))
+        }
+        Command::Org(OrgCommand::Update {
+            org,
+            name,
+            accept_url_template,
+            invitation_ttl,
+        }) => {
+            let app = app(&sdk).await?;
+            let input = SettingsInput {
+                name,
+                accept_url_template: change(accept_url_template),
+                invitation_ttl: change(invitation_ttl),
+            };
+            let change = input.validate(app.config.allow_private_targets)?;
+            let found = org_settings::update(&app, &org, &change, now).await?;
+            Ok(inflow::wire::organization::organization(&found))
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
             let keys = orgs::set_tier(&app(&sdk).await?, &org, tier.into()).await?;
@@ -326,6 +390,15 @@ async fn run(command: Command) -> Result<Value, Error> {
             let queues = inflow::queue::Queues::from_env(&sdk)?;
             let done = inflowctl::redrive::redrive(&sdk, &dlq_url, queues).await?;
             Ok(to_json(&done))
+        }
+        Command::Webhook(WebhookCommand::List { org }) => {
+            let all = inflow::webhooks::list(&app(&sdk).await?, &org).await?;
+            let views: Vec<Value> = all.iter().map(inflow::wire::webhooks::endpoint).collect();
+            Ok(json!({"organization": org, "endpoints": views}))
+        }
+        Command::Webhook(WebhookCommand::Remove { org, id }) => {
+            inflow::webhooks::remove(&app(&sdk).await?, &org, &id).await?;
+            Ok(json!({"id": id, "organization": org, "removed": true}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
             let (endpoint, secret) =

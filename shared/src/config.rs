@@ -13,6 +13,9 @@ pub mod vars {
     pub const RELAY_DLQ_URL: &str = "RELAY_DLQ_URL";
     pub const APP_SECRET_ID: &str = "APP_SECRET_ID";
     pub const PUBLIC_BASE_URL: &str = "PUBLIC_BASE_URL";
+    /// Local mode (`make dev`, tests): `true` lets webhook targets and accept-URL templates
+    /// name loopback and private addresses. Never set in AWS.
+    pub const ALLOW_PRIVATE_WEBHOOK_TARGETS: &str = "ALLOW_PRIVATE_WEBHOOK_TARGETS";
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,9 @@ pub struct Config {
     pub app_secret_id: String,
     /// Base of absolute URLs we hand out; when unset they are built from the request's host.
     pub public_base_url: Option<String>,
+    /// Local mode: URLs that customers set (webhook targets, accept-URL templates) may name
+    /// loopback and private hosts. The same switch the webhook worker delivers by.
+    pub allow_private_targets: bool,
 }
 
 impl Config {
@@ -31,8 +37,14 @@ impl Config {
             table_name: required(vars::TABLE_NAME)?,
             app_secret_id: required(vars::APP_SECRET_ID)?,
             public_base_url: optional(vars::PUBLIC_BASE_URL),
+            allow_private_targets: allow_private_targets(),
         })
     }
+}
+
+/// Whether local mode allows private targets (`ALLOW_PRIVATE_WEBHOOK_TARGETS=true`).
+pub fn allow_private_targets() -> bool {
+    optional(vars::ALLOW_PRIVATE_WEBHOOK_TARGETS).is_some_and(|v| v == "true")
 }
 
 pub(crate) fn required(name: &str) -> Result<String, Error> {

@@ -15,6 +15,7 @@ pub enum Resource {
     Invitation,
     UserGroup,
     Delivery,
+    Endpoint,
 }
 
 impl Resource {
@@ -28,6 +29,7 @@ impl Resource {
             Resource::Invitation => "Invitation",
             Resource::UserGroup => "User group",
             Resource::Delivery => "Delivery",
+            Resource::Endpoint => "Webhook endpoint",
         }
     }
 }

@@ -28,6 +28,10 @@ pub enum Auth {
     Admin(Schemes),
     /// A publishable user key (`pk_…`) in `UserHub-Api-Key`.
     User,
+    /// No key: the request itself carries its proof (the hosted accept page's flow secret).
+    /// Served by [`serve_public`]: no per-key rate limit and no idempotency. A per-client-address
+    /// limit for such routes (and publishable ones) belongs in `serve_public`, before any I/O.
+    None,
 }
 
 /// What the pipeline needs to know about an endpoint.
@@ -66,10 +70,7 @@ impl Ctx<'_> {
     }
 
     pub fn query(&self, name: &str) -> Option<String> {
-        self.req
-            .query_string_parameters_ref()
-            .and_then(|q| q.first(name))
-            .map(str::to_owned)
+        query_param(&self.req, name)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -109,15 +110,30 @@ impl Ctx<'_> {
 /// A successful answer.
 pub struct Reply {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<String>,
+    pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
 }
+
+pub const JSON: &str = "application/json; charset=utf-8";
+pub const HTML: &str = "text/html; charset=utf-8";
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Self {
         Self {
             status,
+            body: Some(body.to_string()),
+            content_type: JSON,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A page (the hosted accept page).
+    pub fn html(status: u16, body: String) -> Self {
+        Self {
+            status,
             body: Some(body),
+            content_type: HTML,
             headers: Vec::new(),
         }
     }
@@ -126,6 +142,7 @@ impl Reply {
         Self {
             status: 204,
             body: None,
+            content_type: JSON,
             headers: Vec::new(),
         }
     }
@@ -140,6 +157,7 @@ impl Reply {
 struct Outcome {
     status: u16,
     body: Option<String>,
+    content_type: &'static str,
     headers: Vec<(&'static str, String)>,
     error: Option<Error>,
 }
@@ -161,6 +179,7 @@ impl Outcome {
         Self {
             status: err.status(),
             body: Some(family.error_body(&err).to_string()),
+            content_type: JSON,
             headers,
             error: Some(err),
         }
@@ -169,7 +188,8 @@ impl Outcome {
     fn success(reply: Reply) -> Self {
         Self {
             status: reply.status,
-            body: reply.body.map(|b| b.to_string()),
+            body: reply.body,
+            content_type: reply.content_type,
             headers: reply.headers,
             error: None,
         }
@@ -188,10 +208,82 @@ where
     Fut: Future<Output = Result<Reply, Error>>,
 {
     let request_id = request_id_of(&req);
+    let id = request_id.clone();
+    logged(endpoint, request_id, run(app, req, endpoint, id, handler)).await
+}
+
+/// What an unauthenticated handler gets ([`Auth::None`]): no caller.
+pub struct PublicCtx<'a> {
+    pub app: &'a App,
+    pub request_id: String,
+    pub now: DateTime<Utc>,
+    pub req: Request,
+}
+
+impl PublicCtx<'_> {
+    pub fn query(&self, name: &str) -> Option<String> {
+        query_param(&self.req, name)
+    }
+}
+
+fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
+}
+
+/// Runs an unauthenticated request ([`Auth::None`]): body checks, then the handler, whose
+/// failures `render_error` answers (a page, for the accept page); no key, no per-key rate
+/// limit, no idempotency.
+pub async fn serve_public<'a, F, Fut>(
+    app: &'a App,
+    req: Request,
+    endpoint: &Endpoint,
+    render_error: fn(&Error) -> Reply,
+    handler: F,
+) -> Response<Body>
+where
+    F: FnOnce(PublicCtx<'a>) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
+    let request_id = request_id_of(&req);
+    let ctx = PublicCtx {
+        app,
+        request_id: request_id.clone(),
+        now: Utc::now(),
+        req,
+    };
+    let work = async move {
+        let result = match check_body(&ctx.req, endpoint) {
+            Ok(()) => handler(ctx).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(reply) => Outcome::success(reply),
+            Err(err) => {
+                let page = render_error(&err);
+                Outcome {
+                    error: Some(err),
+                    ..Outcome::success(page)
+                }
+            }
+        }
+    };
+    logged(endpoint, request_id, work).await
+}
+
+/// Logs and counts a request's outcome, and answers it with its request id.
+async fn logged(
+    endpoint: &Endpoint,
+    request_id: String,
+    work: impl Future<Output = Outcome>,
+) -> Response<Body> {
     let span = tracing::info_span!("request", request_id = %request_id, function = endpoint.name, org_id = Empty);
+    // On the heap: a handler's future is deep, and the runtime's thread stack is not.
+    let work = Box::pin(work);
     async move {
         let started = Instant::now();
-        let mut outcome = run(app, req, endpoint, request_id.clone(), handler).await;
+        let mut outcome = work.await;
         match &outcome.error {
             Some(err) if outcome.status >= 500 => {
                 tracing::error!(status = outcome.status, error = %err, "request failed")
@@ -239,6 +331,7 @@ where
             Ok(Begin::Replay(stored)) => Outcome {
                 status: stored.status,
                 body: Some(stored.body),
+                content_type: JSON,
                 headers: vec![(idempotency::REPLAYED_HEADER, "true".into())],
                 error: None,
             },
@@ -281,6 +374,12 @@ async fn authenticate(
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
+        Auth::None => {
+            return Err(Error::Internal(format!(
+                "{} takes no key: it is served by serve_public",
+                endpoint.name
+            )))
+        }
     };
     let key = key.ok_or(Error::Unauthenticated)?;
     auth::authenticate(app, key, now).await
@@ -336,10 +435,7 @@ fn request_id_of(req: &Request) -> String {
 fn into_response(outcome: Outcome) -> Response<Body> {
     let mut builder = Response::builder().status(outcome.status);
     if outcome.body.is_some() {
-        builder = builder.header(
-            http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        );
+        builder = builder.header(http::header::CONTENT_TYPE, outcome.content_type);
     }
     for (name, value) in outcome.headers {
         builder = builder.header(name, value);

@@ -164,6 +164,46 @@ impl EventNote {
     }
 }
 
+/// The type of the test event an endpoint's owner asks for
+/// (`POST /v1/webhooks/endpoints/{id}/test`).
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// A test event, as its write records it (on the endpoint item). It is not an [`EventKind`]:
+/// nothing subscribes to it, and it goes to the one endpoint it names, whatever that endpoint
+/// subscribes to. Its `data` is fixed by the note, not rendered from a record; otherwise it
+/// travels the normal delivery path (the relay queues it, the webhook worker delivers, signs,
+/// retries and records it like any event).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TestNote {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub organization_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub endpoint_id: String,
+}
+
+impl TestNote {
+    /// The event as delivered: the envelope of every event, with `type` `webhook.test`.
+    pub fn envelope(&self) -> serde_json::Value {
+        let mut event = serde_json::json!({
+            "id": self.id,
+            "type": TEST_EVENT_TYPE,
+            "createdAt": self.created_at,
+            "organizationId": self.organization_id,
+            "data": {
+                "endpointId": self.endpoint_id,
+                "message": "A test event from Inflow: this endpoint receives and can verify our deliveries.",
+            },
+        });
+        if let Some(request_id) = &self.request_id {
+            event["requestId"] = serde_json::json!(request_id);
+        }
+        event
+    }
+}
+
 /// An invitation email to send. The secret travels sealed: only the email worker opens it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -195,6 +235,8 @@ pub enum Job {
     /// The next attempt of the webhook delivery written (a replay); the relay makes its
     /// [`AttemptJob`] from the delivery as written.
     NextAttempt,
+    /// A test event for one endpoint.
+    Test(TestNote),
 }
 
 /// The jobs of one write. Its id is new for every write, so the relay can tell the jobs a write
@@ -263,6 +305,29 @@ mod tests {
     }
 
     #[test]
+    fn a_test_event_has_the_envelope_of_every_event() {
+        let note = TestNote {
+            id: "evt_1".into(),
+            created_at: Utc::now(),
+            organization_id: "org_1".into(),
+            request_id: Some("req_1".into()),
+            endpoint_id: "whk_1".into(),
+        };
+        let envelope = note.envelope();
+        let other = EventNote::new(EventKind::FlowAssigned, "org_1", "req_1", Utc::now())
+            .with_data(serde_json::json!({}));
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&envelope), keys(&serde_json::to_value(other).unwrap()));
+        assert_eq!(envelope["type"], TEST_EVENT_TYPE);
+        assert_eq!(envelope["data"]["endpointId"], "whk_1");
+        assert_eq!(envelope["requestId"], "req_1");
+    }
+
+    #[test]
     fn outboxes_round_trip_and_have_fresh_ids() {
         let now = Utc::now();
         let outbox = Outbox::new(vec![
@@ -274,6 +339,13 @@ mod tests {
                 request_id: None,
             }),
             Job::NextAttempt,
+            Job::Test(TestNote {
+                id: "evt_1".into(),
+                created_at: now,
+                organization_id: "o".into(),
+                request_id: Some("r".into()),
+                endpoint_id: "whk_1".into(),
+            }),
         ]);
         let json = serde_json::to_string(&outbox).unwrap();
         assert_eq!(serde_json::from_str::<Outbox>(&json).unwrap(), outbox);

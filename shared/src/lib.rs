@@ -1,6 +1,7 @@
 //! Inflow's domain crate. Every Lambda binary in `functions/` is a thin `main.rs` that builds
 //! an [`App`] once per container and hands each event to one handler in [`handlers`].
 
+pub mod accept_page;
 pub mod app;
 pub mod assignments;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod org_settings;
 pub mod orgs;
 pub mod queue;
 pub mod ratelimit;

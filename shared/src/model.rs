@@ -49,6 +49,9 @@ pub struct Organization {
     /// Where accept links point; `{secret}` is replaced by the invitation secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_url_template: Option<String>,
+    /// When its settings last changed (`PATCH /v1/organization`); unset until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

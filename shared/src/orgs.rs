@@ -45,6 +45,7 @@ pub async fn create_org(
         user_token_secret_sealed: app.sealer.seal(&crate::ids::random(48)),
         invitation_ttl_secs: None,
         accept_url_template: None,
+        updated_at: None,
     };
     store::orgs::create_org(&app.ddb, &app.config.table_name, &org).await?;
     let admin = issue_key(app, &org, KeyKind::Admin, now).await?;
@@ -150,7 +151,8 @@ pub async fn create_flow(
     Ok(flow)
 }
 
-/// Subscribes a URL to events; returns the endpoint and its signing secret (shown once).
+/// Subscribes a URL to events (all when none are named); returns the endpoint and its signing
+/// secret (shown once). The same checks and limit as `POST /v1/webhooks/endpoints`.
 pub async fn add_webhook(
     app: &App,
     org_id: &str,
@@ -158,11 +160,10 @@ pub async fn add_webhook(
     events: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(Endpoint, String), Error> {
-    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
-    webhooks::check_url(url)?;
-    let events = webhooks::parse_events(events)?;
-    let secret = webhooks::new_signing_secret();
-    let endpoint = webhooks::new_endpoint(org_id, url, events, app.sealer.seal(&secret), now);
-    store::webhooks::put(&app.ddb, &app.config.table_name, &endpoint).await?;
-    Ok((endpoint, secret))
+    let new = webhooks::NewEndpoint {
+        url: url.to_owned(),
+        events: Some(webhooks::parse_events(events)?),
+        description: None,
+    };
+    webhooks::create(app, org_id, new, None, now).await
 }

@@ -23,7 +23,7 @@ use crate::{
     delivery::model::Delivery,
     error::Error,
     invitations,
-    jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject},
+    jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject, TestNote},
     queue::{Message, Queues, MESSAGE_BYTES},
     store::outbox::{self, Image},
 };
@@ -49,6 +49,8 @@ pub enum Ready {
     Event(Event),
     Email(EmailJob),
     Attempt(AttemptJob),
+    /// A test event for one endpoint (its data is fixed; nothing to render).
+    Test(TestNote),
 }
 
 /// The Lambda handler: every record's jobs queued, the records that failed reported by their
@@ -107,6 +109,7 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
                     Ready::Event(note.with_data(data))
                 }
                 Job::Email(email) => Ready::Email(email),
+                Job::Test(note) => Ready::Test(note),
                 Job::NextAttempt => {
                     let d: Delivery = outbox::decode(image)?;
                     Ready::Attempt(AttemptJob {
@@ -150,6 +153,10 @@ async fn send(queues: &Queues, ready: Vec<(usize, Ready)>) -> BTreeSet<usize> {
         match job {
             Ready::Event(event) => events.push((record, event)),
             Ready::Attempt(attempt) => webhook.push(one(serde_json::to_string(&attempt), None)),
+            Ready::Test(note) => {
+                let request_id = note.request_id.clone();
+                webhook.push(one(serde_json::to_string(&note), request_id))
+            }
             Ready::Email(job) => {
                 let request_id = job.request_id.clone();
                 email.push(one(serde_json::to_string(&job), request_id))

@@ -41,6 +41,16 @@ pub enum Function {
     ConsumeFlow,
     ListWebhookDeliveries,
     ReplayWebhookDelivery,
+    GetOrganization,
+    UpdateOrganization,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    GetWebhookEndpoint,
+    UpdateWebhookEndpoint,
+    DeleteWebhookEndpoint,
+    RotateWebhookEndpointSecret,
+    TestWebhookEndpoint,
+    AcceptPage,
 }
 
 impl Function {
@@ -62,6 +72,16 @@ impl Function {
         Function::ConsumeFlow,
         Function::ListWebhookDeliveries,
         Function::ReplayWebhookDelivery,
+        Function::GetOrganization,
+        Function::UpdateOrganization,
+        Function::CreateWebhookEndpoint,
+        Function::ListWebhookEndpoints,
+        Function::GetWebhookEndpoint,
+        Function::UpdateWebhookEndpoint,
+        Function::DeleteWebhookEndpoint,
+        Function::RotateWebhookEndpointSecret,
+        Function::TestWebhookEndpoint,
+        Function::AcceptPage,
     ];
 
     /// The binary's name in `functions/` (and its sample in `events/`).
@@ -84,6 +104,16 @@ impl Function {
             Function::ConsumeFlow => "consume-flow",
             Function::ListWebhookDeliveries => "list-webhook-deliveries",
             Function::ReplayWebhookDelivery => "replay-webhook-delivery",
+            Function::GetOrganization => "get-organization",
+            Function::UpdateOrganization => "update-organization",
+            Function::CreateWebhookEndpoint => "create-webhook-endpoint",
+            Function::ListWebhookEndpoints => "list-webhook-endpoints",
+            Function::GetWebhookEndpoint => "get-webhook-endpoint",
+            Function::UpdateWebhookEndpoint => "update-webhook-endpoint",
+            Function::DeleteWebhookEndpoint => "delete-webhook-endpoint",
+            Function::RotateWebhookEndpointSecret => "rotate-webhook-endpoint-secret",
+            Function::TestWebhookEndpoint => "test-webhook-endpoint",
+            Function::AcceptPage => "accept-page",
         }
     }
 
@@ -93,7 +123,8 @@ impl Function {
 
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
         use handlers::{
-            assignments as a, deliveries as d, flows as f, invitations as i, user_groups as u,
+            assignments as a, deliveries as d, endpoints as e, flows as f, invitations as i,
+            organization as o, user_groups as u,
         };
         match self {
             Function::AssignFlow => a::assign_flow(app, req).await,
@@ -115,6 +146,18 @@ impl Function {
             Function::ConsumeFlow => f::consume_flow(app, req).await,
             Function::ListWebhookDeliveries => d::list_webhook_deliveries(app, req).await,
             Function::ReplayWebhookDelivery => d::replay_webhook_delivery(app, req).await,
+            Function::GetOrganization => o::get_organization(app, req).await,
+            Function::UpdateOrganization => o::update_organization(app, req).await,
+            Function::CreateWebhookEndpoint => e::create_webhook_endpoint(app, req).await,
+            Function::ListWebhookEndpoints => e::list_webhook_endpoints(app, req).await,
+            Function::GetWebhookEndpoint => e::get_webhook_endpoint(app, req).await,
+            Function::UpdateWebhookEndpoint => e::update_webhook_endpoint(app, req).await,
+            Function::DeleteWebhookEndpoint => e::delete_webhook_endpoint(app, req).await,
+            Function::RotateWebhookEndpointSecret => {
+                e::rotate_webhook_endpoint_secret(app, req).await
+            }
+            Function::TestWebhookEndpoint => e::test_webhook_endpoint(app, req).await,
+            Function::AcceptPage => handlers::accept::accept_page(app, req).await,
         }
     }
 }
@@ -157,6 +200,8 @@ impl Env {
             table_name: made.table.clone(),
             app_secret_id: made.secret_id,
             public_base_url: None,
+            // Local mode, as `make dev` runs: tests' receivers listen on loopback.
+            allow_private_targets: true,
         };
         let app = App::new(config, &sdk).await.expect("build the app");
         let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -449,7 +494,12 @@ impl Call {
         let raw_query = self
             .query
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| {
+                let encode = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                format!("{}={}", encode(k), encode(v))
+            })
             .collect::<Vec<_>>()
             .join("&");
         let (body, base64) = match &self.body {
@@ -596,6 +646,37 @@ pub fn admin_flow(method: &str, t: &Tenant, segment: &str) -> Call {
     call(method, &format!("/admin/v1/flows/{segment}"))
         .bearer(&t.admin_key)
         .param("flowId", segment)
+}
+
+/// `GET` or `PATCH /v1/organization` with the admin key.
+pub fn organization(method: &str, t: &Tenant) -> Call {
+    call(method, "/v1/organization").bearer(&t.admin_key)
+}
+
+/// `/v1/webhooks/endpoints{suffix}` with the admin key; `id` is the `{endpointId}` of the
+/// paths under one endpoint.
+pub fn endpoints(method: &str, t: &Tenant, id: Option<&str>, suffix: &str) -> Call {
+    match id {
+        None => call(method, "/v1/webhooks/endpoints").bearer(&t.admin_key),
+        Some(id) => call(method, &format!("/v1/webhooks/endpoints/{id}{suffix}"))
+            .bearer(&t.admin_key)
+            .param("endpointId", id),
+    }
+}
+
+/// `GET /accept?secret=…`, as a browser opens the email's link (no key).
+pub fn accept_page(secret: &str) -> Call {
+    call("GET", "/accept").query("secret", secret)
+}
+
+/// `POST /accept` with the form the page posts (no key).
+pub fn accept_form(secret: &str) -> Call {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("secret", secret)
+        .finish();
+    call("POST", "/accept")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .raw(body.as_bytes())
 }
 
 /// `POST /user/v1/flows/{segment}` with the user key.
@@ -1113,4 +1194,9 @@ pub fn email_event(
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("an SQS event")
+}
+
+/// A string attribute value (for tests that write to the table directly).
+pub fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
 }

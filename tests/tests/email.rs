@@ -206,6 +206,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         user_token_secret_sealed: String::new(),
         invitation_ttl_secs: None,
         accept_url_template: None,
+        updated_at: None,
     };
     inflow::store::orgs::create_org(&env.app.ddb, &env.app.config.table_name, &org)
         .await

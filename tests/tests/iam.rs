@@ -1,7 +1,7 @@
 //! Least privilege: the IAM policy of each function in template.yaml grants what its code calls,
 //! and nothing else.
 //!
-//! Every function (the 17 HTTP functions, the webhook and email workers, the sweeper) is driven
+//! Every function (the 27 HTTP functions, the webhook and email workers, the sweeper) is driven
 //! through its code paths (success, not found, refusals, a failed request holding an
 //! Idempotency-Key, replays, re-sends, races, the workers' retries and dead letters) with clients
 //! that record every AWS operation and what it touched (`CallCounter::touched`). The operations
@@ -33,8 +33,9 @@ use inflow::{
     App,
 };
 use inflow_tests::{
-    admin_flow, assign, assign_body, call, consume, invitations, on_assignment, receiver::Receiver,
-    sqs_event, Answer, Call, CallCounter, Env, Function, Function::*, Tenant,
+    accept_form, accept_page, admin_flow, assign, assign_body, call, consume, endpoints,
+    invitations, on_assignment, organization, receiver::Receiver, sqs_event, Answer, Call,
+    CallCounter, Env, Function, Function::*, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -115,6 +116,16 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             run(ConsumeFlow),
             run(ListWebhookDeliveries),
             run(ReplayWebhookDelivery),
+            run(GetOrganization),
+            run(UpdateOrganization),
+            run(CreateWebhookEndpoint),
+            run(ListWebhookEndpoints),
+            run(GetWebhookEndpoint),
+            run(UpdateWebhookEndpoint),
+            run(DeleteWebhookEndpoint),
+            run(RotateWebhookEndpointSecret),
+            run(TestWebhookEndpoint),
+            run(AcceptPage),
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
@@ -557,9 +568,11 @@ fn run(f: Function) -> Scenario {
         // No queue client: an HTTP function's App has none to call SQS with.
         let (app, ddb) = env.counted();
         let c = Counted { env: &env, app, f };
-        // A key nobody issued: refused after the key's read.
-        let res = c.send(unknown_key(sample(&t, f))).await;
-        assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
+        // A key nobody issued: refused after the key's read (the accept page takes no key).
+        if f != AcceptPage {
+            let res = c.send(unknown_key(sample(&t, f))).await;
+            assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
+        }
         drive(&c, &t).await;
         (
             f.binary().to_owned(),
@@ -623,6 +636,21 @@ fn sample(t: &Tenant, f: Function) -> Call {
         ConsumeFlow => consume(t, &format!("{}:consume", inflow::ids::new("inv"))),
         ListWebhookDeliveries => deliveries(t),
         ReplayWebhookDelivery => replay(t, &inflow::ids::new("dlv")),
+        GetOrganization => organization("GET", t),
+        UpdateOrganization => organization("PATCH", t).json(&json!({"name": "x"})),
+        CreateWebhookEndpoint => {
+            endpoints("POST", t, None, "").json(&json!({"url": "https://hooks.acme.example/x"}))
+        }
+        ListWebhookEndpoints => endpoints("GET", t, None, ""),
+        GetWebhookEndpoint => endpoints("GET", t, Some(&inflow::ids::new("whk")), ""),
+        UpdateWebhookEndpoint => endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
+            .json(&json!({"disabled": true})),
+        DeleteWebhookEndpoint => endpoints("DELETE", t, Some(&inflow::ids::new("whk")), ""),
+        RotateWebhookEndpointSecret => {
+            endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
+        }
+        TestWebhookEndpoint => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+        AcceptPage => accept_page("nonsense"),
     }
 }
 
@@ -665,6 +693,19 @@ async fn new_user(env: &Env, t: &Tenant, email: &str) -> inflow::model::User {
     )
     .await
     .expect("a user")
+}
+
+/// A new endpoint of the tenant, made through the uncounted app; its id.
+async fn new_endpoint(env: &Env, t: &Tenant) -> String {
+    let body = json!({"url": "https://hooks.acme.example/hook"});
+    let res = setup(
+        env,
+        CreateWebhookEndpoint,
+        endpoints("POST", t, None, "").json(&body),
+        201,
+    )
+    .await;
+    res.body["id"].as_str().unwrap().to_owned()
 }
 
 /// Sets up through the uncounted app and checks the status.
@@ -1291,6 +1332,175 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
             c.expect(400, deliveries(t).query("status", "lost")).await;
+        }
+        GetOrganization => {
+            c.expect(200, organization("GET", t)).await;
+        }
+        UpdateOrganization => {
+            let body = json!({"name": "Acme Corp", "acceptUrlTemplate": "https://join.acme.example/{secret}", "invitationTtl": "3600s"});
+            c.expect(200, organization("PATCH", t).json(&body)).await;
+            let reset = json!({"acceptUrlTemplate": null, "invitationTtl": null});
+            c.expect(200, organization("PATCH", t).json(&reset)).await;
+            // Nothing to change: a read.
+            c.expect(200, organization("PATCH", t).json(&json!({})))
+                .await;
+            c.expect(
+                400,
+                organization("PATCH", t).json(&json!({"invitationTtl": "forever"})),
+            )
+            .await;
+        }
+        CreateWebhookEndpoint => {
+            let body = json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned"]});
+            let first = c
+                .expect(
+                    201,
+                    endpoints("POST", t, None, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            let again = c
+                .expect(
+                    201,
+                    endpoints("POST", t, None, "")
+                        .json(&body)
+                        .header("idempotency-key", "iam-1"),
+                )
+                .await;
+            assert!(replayed(&again) && again.raw == first.raw);
+            c.expect(
+                400,
+                endpoints("POST", t, None, "")
+                    .json(&json!({"url": "https://hooks.acme.example/a", "events": ["nope"]}))
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+            // Up to the organization's limit, then 409.
+            for i in 1..inflow::webhooks::MAX_ENDPOINTS {
+                let url = format!("https://hooks.acme.example/{i}");
+                c.expect(
+                    201,
+                    endpoints("POST", t, None, "").json(&json!({ "url": url })),
+                )
+                .await;
+            }
+            c.expect(409, endpoints("POST", t, None, "").json(&body))
+                .await;
+        }
+        ListWebhookEndpoints => {
+            new_endpoint(env, t).await;
+            new_endpoint(env, t).await;
+            let res = c.expect(200, endpoints("GET", t, None, "")).await;
+            assert_eq!(res.body["endpoints"].as_array().map(Vec::len), Some(2));
+        }
+        GetWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(200, endpoints("GET", t, Some(&id), "")).await;
+            c.expect(404, endpoints("GET", t, Some(&inflow::ids::new("whk")), ""))
+                .await;
+            c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
+        }
+        UpdateWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            let change =
+                json!({"events": ["flow.completed"], "description": "d", "disabled": true});
+            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&change))
+                .await;
+            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&json!({})))
+                .await;
+            c.expect(
+                400,
+                endpoints("PATCH", t, Some(&id), "").json(&json!({"url": "ftp://x"})),
+            )
+            .await;
+            c.expect(
+                404,
+                endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
+                    .json(&json!({"disabled": false})),
+            )
+            .await;
+        }
+        DeleteWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(204, endpoints("DELETE", t, Some(&id), "")).await;
+            c.expect(404, endpoints("DELETE", t, Some(&id), "")).await;
+        }
+        RotateWebhookEndpointSecret => {
+            let id = new_endpoint(env, t).await;
+            let rotate = || {
+                endpoints("POST", t, Some(&id), "/rotate-secret").header("idempotency-key", "iam-1")
+            };
+            let first = c.expect(200, rotate()).await;
+            let again = c.expect(200, rotate()).await;
+            assert!(replayed(&again) && again.raw == first.raw);
+            c.expect(200, endpoints("POST", t, Some(&id), "/rotate-secret"))
+                .await;
+            c.expect(
+                404,
+                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
+                    .header("idempotency-key", "iam-2"),
+            )
+            .await;
+        }
+        TestWebhookEndpoint => {
+            let id = new_endpoint(env, t).await;
+            c.expect(
+                202,
+                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-1"),
+            )
+            .await;
+            c.expect(202, endpoints("POST", t, Some(&id), "/test"))
+                .await;
+            setup(
+                env,
+                UpdateWebhookEndpoint,
+                endpoints("PATCH", t, Some(&id), "").json(&json!({"disabled": true})),
+                200,
+            )
+            .await;
+            c.expect(
+                409,
+                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-2"),
+            )
+            .await;
+            c.expect(
+                404,
+                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+            )
+            .await;
+        }
+        AcceptPage => {
+            // An invitations-API invitation (its flow), as the email links to it: shown, accepted
+            // (a new user joins the flow), then used up.
+            setup(
+                env,
+                CreateInvitation,
+                invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
+                201,
+            )
+            .await;
+            let secret = only_secret(env).await;
+            c.expect(200, accept_page(&secret)).await;
+            c.expect(200, accept_form(&secret)).await;
+            c.expect(409, accept_form(&secret)).await;
+            // An existing user accepts a flows-API invitation from its creator.
+            let flow = setup(
+                env,
+                CreateJoinOrganizationFlow,
+                create_join(
+                    t,
+                    json!({"email": t.user.email, "creatorUserId": t.user.id}),
+                ),
+                200,
+            )
+            .await;
+            let secret = flow.body["secret"].as_str().unwrap();
+            c.expect(200, accept_page(secret)).await;
+            c.expect(200, accept_form(secret)).await;
+            let forged = format!("{}.{}", inflow::ids::new("inv"), inflow::ids::random(40));
+            c.expect(404, accept_page(&forged)).await;
+            c.expect(400, accept_form("")).await;
         }
         ReplayWebhookDelivery => {
             let id = failed_delivery(env, t).await;

@@ -742,7 +742,7 @@ async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_u
                     .or_insert(0) += 1;
                 assert_eq!(e.kind, EventKind::InvitationCreated);
             }
-            Ready::Attempt(_) => panic!("no attempts here"),
+            Ready::Attempt(_) | Ready::Test(_) => panic!("no attempts or tests here"),
         }
     }
     assert_eq!(emails.len(), 5000);

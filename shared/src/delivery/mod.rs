@@ -16,9 +16,10 @@ use serde::Deserialize;
 use crate::{
     app::App,
     error::Error,
-    jobs::{AttemptJob, Event, Job, Outbox},
+    jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{Message, Queues},
     store::{self, deliveries::Claim},
+    webhooks::Endpoint,
     worker,
 };
 use model::{delivery_id, AttemptRecord, Delivery, DeliveryStatus};
@@ -46,12 +47,14 @@ pub struct WebhookWorker {
 /// events as fit in one) is first split into messages of this many, so each run stays small.
 pub const EVENTS_PER_FAN_OUT: usize = 50;
 
-/// What the webhook queue carries: events and arrays of events (from the relay) and attempt
-/// jobs (replays, from the relay; retries, from this worker).
+/// What the webhook queue carries: events and arrays of events (from the relay), test events
+/// for one endpoint (from the relay) and attempt jobs (replays, from the relay; retries, from
+/// this worker).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Work {
     Attempt(AttemptJob),
+    Test(TestNote),
     Event(Event),
     Events(Vec<Event>),
 }
@@ -66,8 +69,7 @@ impl WebhookWorker {
             dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
                 Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into())
             })?,
-            allow_private_targets: std::env::var("ALLOW_PRIVATE_WEBHOOK_TARGETS")
-                .is_ok_and(|v| v == "true"),
+            allow_private_targets: crate::config::allow_private_targets(),
             timeout: Duration::from_secs(10),
         };
         Self::new(app, queues, settings)
@@ -96,6 +98,7 @@ impl WebhookWorker {
         let body = message.body.unwrap_or_default();
         match serde_json::from_str::<Work>(&body) {
             Ok(Work::Attempt(job)) => self.attempt(job).await,
+            Ok(Work::Test(note)) => self.test(&note).await,
             Ok(Work::Event(event)) => self.fan_out(&event).await,
             // Many events, as many as fit a message: split into small batches first.
             Ok(Work::Events(events)) if events.len() > EVENTS_PER_FAN_OUT => {
@@ -136,41 +139,73 @@ impl WebhookWorker {
             store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, event.kind)
                 .await?;
         let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
-        let now = Utc::now();
-        let attempts = endpoints.into_iter().map(|endpoint| {
-            let payload = payload.clone();
-            async move {
-                let delivery = Delivery {
-                    id: delivery_id(&event.id, &endpoint.id),
-                    org_id: event.organization_id.clone(),
-                    endpoint_id: endpoint.id.clone(),
-                    url: endpoint.url.clone(),
-                    event_id: event.id.clone(),
-                    event_type: event.kind.to_string(),
-                    payload,
-                    status: DeliveryStatus::Pending,
-                    attempt: 0,
-                    round_start: 0,
-                    lease_until: None,
-                    attempts: Vec::new(),
-                    created_at: now,
-                    updated_at: now,
-                    next_attempt_at: None,
-                };
-                store::deliveries::create_if_absent(&self.app.ddb, table, &delivery).await?;
-                let first = AttemptJob {
-                    delivery_id: delivery.id,
-                    org_id: delivery.org_id,
-                    attempt: 1,
-                    not_before: 0,
-                };
-                self.attempt(first).await
-            }
-        });
+        let what = Payload {
+            event_id: &event.id,
+            event_type: event.kind.as_str(),
+            org_id: &event.organization_id,
+            payload: &payload,
+        };
+        let attempts = endpoints
+            .into_iter()
+            .map(|endpoint| self.first_attempt(&what, endpoint));
         futures::future::join_all(attempts)
             .await
             .into_iter()
             .collect()
+    }
+
+    /// A test event: one delivery, to the endpoint it names (gone meanwhile: nothing to do).
+    async fn test(&self, note: &TestNote) -> Result<(), Error> {
+        let table = &self.app.config.table_name;
+        let found = store::webhooks::get(
+            &self.app.ddb,
+            table,
+            &note.organization_id,
+            &note.endpoint_id,
+        )
+        .await?;
+        let Some(endpoint) = found else {
+            return Ok(());
+        };
+        let payload = note.envelope().to_string();
+        let what = Payload {
+            event_id: &note.id,
+            event_type: TEST_EVENT_TYPE,
+            org_id: &note.organization_id,
+            payload: &payload,
+        };
+        self.first_attempt(&what, endpoint).await
+    }
+
+    /// The delivery of an event to an endpoint (made once), then its first attempt.
+    async fn first_attempt(&self, what: &Payload<'_>, endpoint: Endpoint) -> Result<(), Error> {
+        let now = Utc::now();
+        let delivery = Delivery {
+            id: delivery_id(what.event_id, &endpoint.id),
+            org_id: what.org_id.to_owned(),
+            endpoint_id: endpoint.id.clone(),
+            url: endpoint.url.clone(),
+            event_id: what.event_id.to_owned(),
+            event_type: what.event_type.to_owned(),
+            payload: what.payload.to_owned(),
+            status: DeliveryStatus::Pending,
+            attempt: 0,
+            round_start: 0,
+            lease_until: None,
+            attempts: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            next_attempt_at: None,
+        };
+        let table = &self.app.config.table_name;
+        store::deliveries::create_if_absent(&self.app.ddb, table, &delivery).await?;
+        let first = AttemptJob {
+            delivery_id: delivery.id,
+            org_id: delivery.org_id,
+            attempt: 1,
+            not_before: 0,
+        };
+        self.attempt(first).await
     }
 
     async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
@@ -289,6 +324,9 @@ impl WebhookWorker {
         else {
             return Ok(Sent::refused("the endpoint was removed", started));
         };
+        if endpoint.disabled {
+            return Ok(Sent::refused("the endpoint is disabled", started));
+        }
         let url = match reqwest::Url::parse(&endpoint.url) {
             Ok(url) if target::literal_host_allowed(&url, self.settings.allow_private_targets) => {
                 url
@@ -296,9 +334,18 @@ impl WebhookWorker {
             Ok(_) => return Ok(Sent::refused("the target address is not public", started)),
             Err(_) => return Ok(Sent::refused("the endpoint URL is invalid", started)),
         };
-        let secret = self.app.sealer.open(&endpoint.secret_sealed)?;
-        let timestamp = Utc::now().timestamp();
-        let signature = signing::sign(&secret, &d.event_id, timestamp, &d.payload)?;
+        let now = Utc::now();
+        let timestamp = now.timestamp();
+        // Every secret that signs now (a rotated one for its overlap), space-separated.
+        let signatures = endpoint
+            .signing_secrets(now)
+            .into_iter()
+            .map(|sealed| {
+                let secret = self.app.sealer.open(sealed)?;
+                signing::sign(&secret, &d.event_id, timestamp, &d.payload)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let signature = signatures.join(" ");
         let response = self
             .http
             .post(url)
@@ -351,6 +398,14 @@ impl WebhookWorker {
         let url = &self.settings.dead_letter_queue_url;
         self.queues.send_one(url, Message::new(body, None)).await
     }
+}
+
+/// What is delivered: an event's id, type, organization and exact body.
+struct Payload<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    org_id: &'a str,
+    payload: &'a str,
 }
 
 /// The outcome of one POST.

@@ -82,6 +82,36 @@ pub fn literal_host_allowed(url: &reqwest::Url, allow_private: bool) -> bool {
     }
 }
 
+/// Whether a target URL may be set, by the rules deliveries are made by, so that a refused
+/// URL is refused when it is set and not at its first delivery: a literal IP must be public,
+/// and a name must not resolve to non-public addresses only. A name that does not resolve (yet)
+/// is let through; every delivery resolves it again through [`SafeResolver`], so DNS that
+/// changes later is caught there. The reason, when refused.
+pub async fn check_target(url: &url::Url, allow_private: bool) -> Result<(), &'static str> {
+    const REFUSED: &str = "must not point at a private, loopback or link-local address";
+    if allow_private {
+        return Ok(());
+    }
+    let host = match url.host() {
+        Some(url::Host::Ipv4(ip)) => return is_public(IpAddr::V4(ip)).then_some(()).ok_or(REFUSED),
+        Some(url::Host::Ipv6(ip)) => return is_public(IpAddr::V6(ip)).then_some(()).ok_or(REFUSED),
+        Some(url::Host::Domain(host)) => host.to_owned(),
+        None => return Err("must be an absolute URL with a host"),
+    };
+    // Bounded, so a slow resolver cannot hold the request; then the delivery decides.
+    let lookup = tokio::net::lookup_host((host, 0));
+    match tokio::time::timeout(std::time::Duration::from_secs(2), lookup).await {
+        Ok(Ok(found)) => {
+            let found: Vec<SocketAddr> = found.collect();
+            match found.is_empty() || found.iter().any(|a| is_public(a.ip())) {
+                true => Ok(()),
+                false => Err(REFUSED),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +152,24 @@ mod tests {
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[tokio::test]
+    async fn targets_are_checked_when_set() {
+        let check = |s: &str, local| {
+            let url = url::Url::parse(s).unwrap();
+            async move { check_target(&url, local).await }
+        };
+        assert!(check("http://127.0.0.1:8080/x", false).await.is_err());
+        assert!(check("http://[::1]/x", false).await.is_err());
+        assert!(check("https://169.254.169.254/latest", false)
+            .await
+            .is_err());
+        assert!(check("http://localhost:8080/x", false).await.is_err());
+        assert!(check("https://93.184.216.34/hook", false).await.is_ok());
+        assert!(check("http://127.0.0.1:8080/x", true).await.is_ok());
+        // Not resolvable here: left to the delivery, which resolves it every time.
+        assert!(check("https://hooks.invalid/x", false).await.is_ok());
     }
 
     #[test]

@@ -36,10 +36,7 @@ pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Result<Proof
             bearer,
         })
     } else {
-        Err(Error::not_found(
-            Resource::Invitation,
-            "(flow id or secret)",
-        ))
+        Err(Error::not_found(Resource::Invitation, "(flow id or secret)"))
     }
 }
 
@@ -50,42 +47,71 @@ pub async fn consume(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
-    let table = &app.config.table_name;
-    // Every attempt checks the secret presented against the record it is about to write: a
-    // resend that wins a race replaces it, and the old link must not consume then.
-    let presented = match &proof {
-        Proof::Secret(secret) => Some(hash_secret(&app.hasher, secret)),
-        Proof::Token { .. } => None,
-    };
-    let (invitation, claims) = match proof {
+    match proof {
         Proof::Secret(secret) => {
-            let not_found = || Error::not_found(Resource::Invitation, "(secret)");
-            let id = id_in_secret(secret).ok_or_else(not_found)?;
-            let inv = store::invitations::get(&app.ddb, table, &caller.org_id, id)
-                .await?
-                .ok_or_else(not_found)?;
-            (inv, None)
+            let inv = by_secret(app, secret).await?;
+            // The flows API finds only its own organization's invitations.
+            if inv.org_id != caller.org_id {
+                return Err(Error::not_found(Resource::Invitation, "(secret)"));
+            }
+            consume_found(app, inv, By::Secret, request_id, now).await
         }
         Proof::Token { id, bearer } => {
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
+            let table = &app.config.table_name;
             let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
             let claims = tokens::verify(&app.sealer.open(&org.user_token_secret_sealed)?, bearer)?;
             let inv = lifecycle::get(app, caller, id).await?;
-            (inv, Some(claims))
+            let invitee = check_invitee(app, caller, &inv, &claims).await?;
+            consume_found(app, inv, By::Token(invitee), request_id, now).await
         }
-    };
-    let invitee = match &claims {
-        Some(claims) => check_invitee(app, caller, &invitation, claims).await?,
-        None => None,
+    }
+}
+
+/// The invitation a flow secret opens, whatever its organization (the secret is the proof):
+/// one strongly consistent read, none for a secret that is not shaped like one of ours. A
+/// secret that does not match (forged, or replaced by a resend) is not found, unless it was
+/// consumed with it: consuming again with the same secret is the same invitee.
+pub async fn by_secret(app: &App, secret: &str) -> Result<Invitation, Error> {
+    let not_found = || Error::not_found(Resource::Invitation, "(secret)");
+    let id = id_in_secret(secret).ok_or_else(not_found)?;
+    let inv = store::invitations::get_by_id(&app.ddb, &app.config.table_name, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if inv.secret_hash != hash_secret(&app.hasher, secret) {
+        return Err(not_found());
+    }
+    Ok(inv)
+}
+
+/// Who consumes an invitation, proven.
+pub enum By {
+    /// The holder of its secret ([`by_secret`] checked it).
+    Secret,
+    /// The invitee a user access token names, and that user when it exists.
+    Token(Option<User>),
+}
+
+/// Consumes an invitation whose proof was checked: exactly once, whoever races (one
+/// transaction, conditional on the state and on the secret read, so a resend or cancel in
+/// between wins). A completed one is returned as it is; one no longer open is refused. After a
+/// lost race the secret is checked again: a resend's new secret is not the one presented.
+pub async fn consume_found(
+    app: &App,
+    invitation: Invitation,
+    by: By,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, Error> {
+    let table = &app.config.table_name;
+    let presented = invitation.secret_hash.clone();
+    let (secret_bound, invitee) = match by {
+        By::Secret => (true, None),
+        By::Token(user) => (false, user),
     };
     let mut current = invitation;
     for _ in 0..3 {
-        // A re-sent invitation's old secret no longer matches, unless it was consumed with it:
-        // consuming again with the same secret is the same invitee.
-        if presented
-            .as_ref()
-            .is_some_and(|hash| *hash != current.secret_hash)
-        {
+        if secret_bound && current.secret_hash != presented {
             return Err(Error::not_found(Resource::Invitation, "(secret)"));
         }
         match current.state_at(now) {
@@ -97,7 +123,7 @@ pub async fn consume(
             return Ok(done);
         }
         // Lost a race (a concurrent consume, cancel or resend): decide on what is there now.
-        current = store::invitations::get(&app.ddb, table, &caller.org_id, &current.id)
+        current = store::invitations::get(&app.ddb, table, &current.org_id, &current.id)
             .await?
             .ok_or_else(|| Error::not_found(Resource::Invitation, &current.id))?;
     }
@@ -233,5 +259,6 @@ fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organiza
         user_token_secret_sealed: app.sealer.seal(&ids::random(48)),
         invitation_ttl_secs: None,
         accept_url_template: None,
+        updated_at: None,
     }
 }

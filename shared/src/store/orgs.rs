@@ -284,3 +284,78 @@ pub async fn users_by_email(
         .map(from_item)
         .collect()
 }
+
+/// Writes an organization's settings (one conditional UpdateItem) and returns it as written;
+/// a cleared setting is removed, so its default applies again.
+pub async fn update_settings(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    change: &crate::org_settings::SettingsChange,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Organization, Error> {
+    use crate::org_settings::Change;
+    use aws_sdk_dynamodb::types::ReturnValue;
+    let mut set = vec!["updated_at = :now"];
+    let mut remove = Vec::new();
+    let mut update = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key(org_pk(org_id), "ORG")))
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":now", s(now.to_rfc3339()))
+        .return_values(ReturnValue::AllNew);
+    if let Some(name) = &change.name {
+        set.push("#name = :name");
+        update = update
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name));
+    }
+    match &change.accept_url_template {
+        Change::Set(t) => {
+            set.push("accept_url_template = :template");
+            update = update.expression_attribute_values(":template", s(t));
+        }
+        Change::Clear => remove.push("accept_url_template"),
+        Change::Keep => {}
+    }
+    match change.invitation_ttl_secs {
+        Change::Set(ttl) => {
+            set.push("invitation_ttl_secs = :ttl");
+            update = update.expression_attribute_values(":ttl", super::n(ttl));
+        }
+        Change::Clear => remove.push("invitation_ttl_secs"),
+        Change::Keep => {}
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    match super::unless_condition_failed(update.update_expression(expression).send().await)? {
+        Some(out) => from_item(out.attributes.unwrap_or_default()),
+        None => Err(Error::not_found(Resource::Organization, org_id)),
+    }
+}
+
+/// An organization with one of its training flows and one of its users, each optional, in one
+/// BatchGetItem (what the hosted accept page names).
+pub async fn org_flow_and_user(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    flow_id: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<(Option<Organization>, Option<Flow>, Option<User>), Error> {
+    let mut keys = vec![key(org_pk(org_id), "ORG")];
+    keys.extend(flow_id.map(|id| flow_key(org_id, id)));
+    keys.extend(user_id.map(|id| key(org_pk(org_id), format!("USER#{id}"))));
+    let (mut org, mut flow, mut user) = (None, None, None);
+    for item in super::batch_get(ddb, table, keys).await? {
+        match super::get_s(&item, super::SK) {
+            Some("ORG") => org = Some(from_item(item)?),
+            Some(sk) if sk.starts_with("FLOW#") => flow = Some(from_item(item)?),
+            _ => user = Some(from_item(item)?),
+        }
+    }
+    Ok((org, flow, user))
+}

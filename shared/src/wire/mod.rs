@@ -3,7 +3,9 @@
 pub mod assign;
 pub mod flows;
 pub mod invitations;
+pub mod organization;
 pub mod user_groups;
+pub mod webhooks;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};

@@ -1,0 +1,3 @@
+//! The Lambda function behind `GET /v1/organization`.
+
+inflow::http_function!(inflow::handlers::organization::get_organization);

@@ -1,0 +1,3 @@
+//! The Lambda function behind `PATCH /v1/organization`.
+
+inflow::http_function!(inflow::handlers::organization::update_organization);

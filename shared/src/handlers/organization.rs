@@ -1,0 +1,51 @@
+//! The organization's own settings over the API, with its admin key (seed 000's error shape).
+
+use lambda_http::{Body, Request, Response};
+
+use crate::{
+    app::App,
+    auth::Schemes,
+    http::{serve, Auth, Endpoint, Reply},
+    org_settings,
+    wire::{organization as wire, Family},
+};
+
+const fn endpoint(name: &'static str, json_body: bool) -> Endpoint {
+    Endpoint {
+        name,
+        family: Family::Assignment,
+        auth: Auth::Admin(Schemes::Bearer),
+        idempotent: false,
+        json_body,
+    }
+}
+
+/// `GET /v1/organization`
+pub async fn get_organization(app: &App, req: Request) -> Response<Body> {
+    serve(
+        app,
+        req,
+        &endpoint("get-organization", false),
+        |ctx| async move {
+            let org = org_settings::get(ctx.app, &ctx.caller.org_id).await?;
+            Ok(Reply::json(200, wire::organization(&org)))
+        },
+    )
+    .await
+}
+
+/// `PATCH /v1/organization` with `{name?, acceptUrlTemplate?, invitationTtl?}`.
+pub async fn update_organization(app: &App, req: Request) -> Response<Body> {
+    serve(
+        app,
+        req,
+        &endpoint("update-organization", true),
+        |ctx| async move {
+            let local = ctx.app.config.allow_private_targets;
+            let change = wire::parse_settings(ctx.body())?.validate(local)?;
+            let org = org_settings::update(ctx.app, &ctx.caller.org_id, &change, ctx.now).await?;
+            Ok(Reply::json(200, wire::organization(&org)))
+        },
+    )
+    .await
+}
