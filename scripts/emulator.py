@@ -29,6 +29,9 @@ each of an AttributeValue's ten possible members, under several spellings, throu
 model, for every value of every item it returns: most of a Query's time, and 0.15 ms per item
 of a few attributes. The JSON written is the same (scripts/test_emulator.py compares them).
 
+It answers POST /_inflow/faults with a rule for errors it then answers in place of a service
+(see `Faults`), so tests can show what a throttle or an outage does.
+
 It also answers GET /_inflow/sent-mail with the mail SES has sent (v1 and v2 API), as a JSON
 list of {id, source, destinations, subject, body}. moto's own /moto-api/data.json has it too,
 but it dumps every model of every service (megabytes with many test tables) and fails outright
@@ -286,6 +289,82 @@ def sent_mail(app):
     return wrapped
 
 
+FAULTS_PATH = "/_inflow/faults"
+
+
+class Faults:
+    """Errors the emulator answers in place of the service, for tests of what a throttle or an
+    outage does (moto itself never throttles). `POST /_inflow/faults` with a rule:
+        {"match": {"target": "...", "path": "...", "method": "POST", "body_contains": "..."},
+         "status": 429, "error": "TooManyRequestsException", "message": "...", "times": 2}
+    Every given `match` field must hold (`target` is the X-Amz-Target header); the next `times`
+    matching requests get `status` with the error as AWS's JSON protocols carry it (the
+    `x-amzn-ErrorType` header and `__type` in the body). Rules should match something a test
+    owns (its sender, its table), since tests share the emulator."""
+
+    def __init__(self):
+        self.rules = []
+        self.lock = threading.Lock()
+
+    def add(self, rule):
+        with self.lock:
+            self.rules.append(dict(rule, times=int(rule.get("times", 1))))
+
+    def take(self, environ, body):
+        with self.lock:
+            for rule in self.rules:
+                if rule["times"] > 0 and self.matches(rule.get("match", {}), environ, body):
+                    rule["times"] -= 1
+                    return rule
+        return None
+
+    @staticmethod
+    def matches(match, environ, body):
+        checks = {
+            "target": environ.get("HTTP_X_AMZ_TARGET", ""),
+            "path": environ.get("PATH_INFO", ""),
+            "method": environ.get("REQUEST_METHOD", ""),
+        }
+        for name, want in match.items():
+            if name == "body_contains":
+                if want.encode() not in body:
+                    return False
+            elif checks.get(name) != want:
+                return False
+        return True
+
+
+def faults(app, table):
+    import io
+
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") == FAULTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            table.add(json.loads(environ["wsgi.input"].read(size) or b"{}"))
+            start_response("204 No Content", [("Content-Length", "0")])
+            return [b""]
+        if not table.rules:
+            return app(environ, start_response)
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        rule = table.take(environ, body)
+        if rule is None:
+            return app(environ, start_response)
+        error = rule.get("error", "ServiceUnavailable")
+        payload = json.dumps({"__type": error, "message": rule.get("message", "injected fault")}).encode()
+        status = int(rule.get("status", 500))
+        reason = {400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+        start_response(f"{status} {reason.get(status, 'Error')}", [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("x-amzn-ErrorType", error),
+            ("Content-Length", str(len(payload))),
+        ])
+        return [payload]
+
+    return wrapped
+
+
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     cheap_transaction_rollback()
@@ -293,7 +372,7 @@ def main():
     attribute_values_written_directly()
     shard_iterators_expire()
     app = DomainDispatcherApplication(create_backend_app)
-    app = sent_mail(serialize_dynamodb(app))
+    app = faults(sent_mail(serialize_dynamodb(app)), Faults())
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -160,6 +160,44 @@ class StreamRecords(unittest.TestCase):
         self.assertLessEqual(len(backend.shard_iterators), 5)
 
 
+class InjectedFaults(unittest.TestCase):
+    """The emulator answers a registered error in place of the service, as often as asked."""
+
+    def call(self, app, path, method="POST", body=b"", target=None):
+        import io
+        environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body)}
+        if target:
+            environ["HTTP_X_AMZ_TARGET"] = target
+        seen = {}
+
+        def start_response(status, headers):
+            seen["status"], seen["headers"] = status, dict(headers)
+
+        out = b"".join(app(environ, start_response))
+        return seen["status"], seen["headers"], out
+
+    def test_a_rule_answers_its_error_the_given_number_of_times(self):
+        def service(environ, start_response):
+            start_response("200 OK", [])
+            return [environ["wsgi.input"].read()]
+
+        app = emulator.faults(service, emulator.Faults())
+        rule = {"match": {"path": "/v2/email/outbound-emails", "body_contains": "throttled@"},
+                "status": 429, "error": "TooManyRequestsException", "times": 2}
+        self.assertEqual(self.call(app, emulator.FAULTS_PATH, body=json.dumps(rule).encode())[0], "204 No Content")
+        mine = b'{"FromEmailAddress": "throttled@x.example"}'
+        for _ in range(2):
+            status, headers, body = self.call(app, "/v2/email/outbound-emails", body=mine)
+            self.assertEqual(status, "429 Too Many Requests")
+            self.assertEqual(headers["x-amzn-ErrorType"], "TooManyRequestsException")
+            self.assertEqual(json.loads(body)["__type"], "TooManyRequestsException")
+        # Spent: the service answers, with the body it was sent.
+        self.assertEqual(self.call(app, "/v2/email/outbound-emails", body=mine), ("200 OK", {}, mine))
+        # Another test's request never matched.
+        self.assertEqual(self.call(app, "/v2/email/outbound-emails", body=b"{}")[0], "200 OK")
+
+
 class PartitionQueries(unittest.TestCase):
     """The same queries, answered by the patched Query and by moto's own, on one table."""
 

@@ -23,6 +23,7 @@ use crate::{
     invitations::hash_secret,
     jobs::EmailJob,
     model::{Flow, Invitation, InvitationState, Organization, User},
+    queue::{self, Queues},
     store, validate, worker,
 };
 
@@ -89,6 +90,8 @@ impl Settings {
 pub struct EmailWorker {
     pub app: App,
     pub ses: aws_sdk_sesv2::Client,
+    /// Where a job SES throttled goes back to, delayed.
+    pub queues: Queues,
     pub settings: Settings,
 }
 
@@ -101,6 +104,7 @@ impl EmailWorker {
         Ok(Self {
             app,
             ses: aws_sdk_sesv2::Client::new(&sdk),
+            queues: Queues::from_env(&sdk)?,
             settings,
         })
     }
@@ -111,6 +115,9 @@ impl EmailWorker {
 pub enum Outcome {
     /// The email went out; `started` is false when a resend or cancel won the race meanwhile.
     Sent { started: bool },
+    /// SES would not take it now (its sending rate or daily quota): the job waits and comes
+    /// again (see [`defer`]).
+    Throttled,
     /// Nothing to send (see [`Stale`]).
     Stale(Stale),
 }
@@ -137,6 +144,11 @@ async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(),
     let outcome = deliver(worker, &job, Utc::now()).await?;
     let (id, org) = (&job.invitation_id, &job.org_id);
     match outcome {
+        Outcome::Throttled => {
+            crate::metrics::count("EmailsDeferred", 1, &[]);
+            tracing::info!(invitation_id = %id, org_id = %org, deferrals = job.deferrals, "SES throttled the email; it waits");
+            defer(worker, job).await?;
+        }
         Outcome::Sent { started } => {
             crate::metrics::count("EmailsSent", 1, &[]);
             tracing::info!(invitation_id = %id, org_id = %org, started, "invitation email sent");
@@ -146,6 +158,35 @@ async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Times a job may wait for SES before it is failed like any other error (about six hours).
+pub const MAX_DEFERRALS: u32 = 30;
+
+/// A throttled job goes back to the queue as a new message, delayed 30 s, then twice as long
+/// each time up to SQS's 15 minutes, so it waits without counting toward the dead-letter
+/// queue's receives (a redelivery would).
+async fn defer(worker: &EmailWorker, mut job: EmailJob) -> Result<(), Error> {
+    if job.deferrals >= MAX_DEFERRALS {
+        return Err(Error::Unavailable(format!(
+            "SES throttled this email {MAX_DEFERRALS} times"
+        )));
+    }
+    let delay = deferral_secs(job.deferrals);
+    job.deferrals += 1;
+    let body = serde_json::to_string(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    let message = queue::Message {
+        delay_secs: delay,
+        ..queue::Message::new(body, job.request_id.clone())
+    };
+    worker
+        .queues
+        .send_one(&worker.queues.email_url, message)
+        .await
+}
+
+fn deferral_secs(deferrals: u32) -> i32 {
+    (30_i32 << deferrals.min(5)).min(900)
 }
 
 fn parse_job(message: &SqsMessage) -> Result<EmailJob, Error> {
@@ -199,19 +240,23 @@ pub async fn deliver(
     };
     let lease_until = now.timestamp() + LEASE_SECS;
     let sent = match staleness(&inv, &secret_hash, now) {
-        Some(why) => Ok(Some(why)),
+        Some(why) => Ok(Composed::Stale(why)),
         None => compose_and_send(worker, &inv, &secret).await,
     };
     match sent {
-        Ok(None) => {
+        Ok(Composed::Sent) => {
             let started =
                 store::invitations::mark_started(&app.ddb, table, org_id, id, &secret_hash, now)
                     .await?;
             Ok(Outcome::Sent { started })
         }
-        Ok(Some(why)) => {
+        Ok(Composed::Stale(why)) => {
             store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await?;
             Ok(Outcome::Stale(why))
+        }
+        Ok(Composed::Throttled) => {
+            store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await?;
+            Ok(Outcome::Throttled)
         }
         Err(err) => {
             if let Err(release) =
@@ -224,17 +269,25 @@ pub async fn deliver(
     }
 }
 
-/// Renders the invitation's email and sends it; `Some` (and nothing sent) when its
-/// organization is gone.
+/// What became of an email handed to SES.
+enum Composed {
+    Sent,
+    /// Nothing sent: the job is stale.
+    Stale(Stale),
+    /// Nothing sent: SES would not take it now.
+    Throttled,
+}
+
+/// Renders the invitation's email and sends it (nothing sent when its organization is gone).
 async fn compose_and_send(
     worker: &EmailWorker,
     inv: &Invitation,
     secret: &str,
-) -> Result<Option<Stale>, Error> {
+) -> Result<Composed, Error> {
     let to = bare_address(&inv.email)
         .ok_or_else(|| Error::Internal(format!("invitation {} has an unusable address", inv.id)))?;
     let Some(context) = read_context(&worker.app, inv).await? else {
-        return Ok(Some(Stale::Gone));
+        return Ok(Composed::Stale(Stale::Gone));
     };
     let template = context
         .org
@@ -256,8 +309,7 @@ async fn compose_and_send(
         accept_url: &accept_url,
         expires: inv.expire_time,
     });
-    send(worker, &to, &rendered).await?;
-    Ok(None)
+    send(worker, &to, &rendered).await
 }
 
 /// The address alone (`local@domain`), valid and with nothing a header could be built from.
@@ -321,8 +373,16 @@ async fn read_context(app: &App, inv: &Invitation) -> Result<Option<MailContext>
     Ok(org.map(|org| MailContext { org, flow, inviter }))
 }
 
+/// SES's answers for "not now": its sending rate or its daily quota.
+const THROTTLES: &[&str] = &[
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "Throttling",
+    "ThrottlingException",
+];
+
 /// One SES v2 SendEmail: simple content, UTF-8, to the one bare address.
-async fn send(worker: &EmailWorker, to: &str, mail: &render::Rendered) -> Result<(), Error> {
+async fn send(worker: &EmailWorker, to: &str, mail: &render::Rendered) -> Result<Composed, Error> {
     let content = |data: &str| {
         Content::builder()
             .data(data)
@@ -339,20 +399,35 @@ async fn send(worker: &EmailWorker, to: &str, mail: &render::Rendered) -> Result
                 .build(),
         )
         .build();
-    worker
+    let result = worker
         .ses
         .send_email()
         .from_email_address(&worker.settings.sender)
         .destination(Destination::builder().to_addresses(to).build())
         .content(EmailContent::builder().simple(message).build())
         .send()
-        .await?;
-    Ok(())
+        .await;
+    match result {
+        Ok(_) => Ok(Composed::Sent),
+        Err(err) => {
+            use aws_sdk_sesv2::error::ProvideErrorMetadata;
+            match err.code() {
+                Some(code) if THROTTLES.contains(&code) => Ok(Composed::Throttled),
+                _ => Err(err.into()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deferrals_double_up_to_sqs_s_longest_delay() {
+        let delays: Vec<i32> = (0..8).map(deferral_secs).collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 900, 900, 900]);
+    }
 
     #[test]
     fn settings_are_checked() {

@@ -213,6 +213,13 @@ pub struct EmailJob {
     pub secret_sealed: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Times SES throttled it and it went back to the queue to wait (`crate::email`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deferrals: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A job for one attempt of one webhook delivery (the worker's retries, and replays).
@@ -337,6 +344,7 @@ mod tests {
                 org_id: "o".into(),
                 secret_sealed: "sealed".into(),
                 request_id: None,
+                deferrals: 0,
             }),
             Job::NextAttempt,
             Job::Test(TestNote {

@@ -1139,6 +1139,7 @@ impl Env {
         inflow::email::EmailWorker {
             app: self.app.clone(),
             ses,
+            queues: self.queues.clone(),
             settings: inflow::email::Settings::new(
                 sender,
                 Some("https://app.example.com/accept?secret={secret}"),
@@ -1171,6 +1172,19 @@ pub async fn sent_mail_to(recipient: &str) -> Vec<Value> {
                 .any(|a| a.as_str().is_some_and(|a| a.contains(recipient)))
         })
         .collect()
+}
+
+/// Registers a fault the emulator then answers in place of a service (scripts/emulator.py,
+/// `Faults`): a rule must match something the test owns, since tests share the emulator.
+pub async fn inject_fault(rule: Value) {
+    let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let res = reqwest::Client::new()
+        .post(format!("{base}/_inflow/faults"))
+        .body(rule.to_string())
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(res.status().is_success(), "fault rule: {}", res.status());
 }
 
 /// The SQS event Lambda would hand the email worker for these jobs.

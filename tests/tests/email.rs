@@ -253,6 +253,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         org_id: org.id.clone(),
         secret_sealed: env.app.sealer.seal(&secret.plain),
         request_id: None,
+        deferrals: 0,
     };
 
     assert_eq!(run(&w, &[job]).await, 0);
@@ -325,6 +326,86 @@ async fn the_same_message_twice_sends_once_and_never_regresses_the_state() {
         .is_empty());
     assert_eq!(flow_state(&env, &t, id).await["state"], "COMPLETED");
     assert_eq!(mail_to(&to).await.len(), 1);
+}
+
+/// Messages waiting out a delay on `queue`, per SQS's own count.
+async fn delayed_on(env: &Env, queue: &str) -> String {
+    let attrs = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("queue attributes");
+    attrs
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        })
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_throttled_email_waits_on_its_queue_and_goes_out_later() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let w = worker(&env).await;
+    let to = unique_email("throttled");
+    let flow = create_join(&env, &t, json!({"email": to})).await;
+    let jobs = env.email_jobs().await;
+    // SES says "not now" to every attempt the SDK makes (three).
+    inflow_tests::inject_fault(json!({
+        "match": {"path": "/v2/email/outbound-emails", "body_contains": to},
+        "status": 429, "error": "TooManyRequestsException", "times": 3,
+    }))
+    .await;
+
+    assert_eq!(run(&w, &jobs).await, 0, "a throttle is no failure");
+    assert!(mail_to(&to).await.is_empty());
+    let id = flow["id"].as_str().unwrap();
+    assert_eq!(flow_state(&env, &t, id).await["state"], "START_PENDING");
+    assert_eq!(
+        delayed_on(&env, &env.queues.email_url).await,
+        "1",
+        "the job waits, delayed"
+    );
+
+    // Its time come, SES takes it.
+    let again = EmailJob {
+        deferrals: 1,
+        ..jobs[0].clone()
+    };
+    assert_eq!(run(&w, &[again]).await, 0);
+    assert_eq!(mail_to(&to).await.len(), 1);
+    assert_eq!(flow_state(&env, &t, id).await["state"], "STARTED");
+}
+
+#[tokio::test]
+async fn an_email_throttled_too_often_fails_like_any_error() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let w = worker(&env).await;
+    let to = unique_email("starved");
+    create_join(&env, &t, json!({"email": to})).await;
+    let jobs = env.email_jobs().await;
+    inflow_tests::inject_fault(json!({
+        "match": {"path": "/v2/email/outbound-emails", "body_contains": to},
+        "status": 429, "error": "TooManyRequestsException", "times": 3,
+    }))
+    .await;
+    let last = EmailJob {
+        deferrals: email::MAX_DEFERRALS,
+        ..jobs[0].clone()
+    };
+    assert_eq!(
+        run(&w, &[last]).await,
+        1,
+        "reported for redelivery, then the DLQ"
+    );
+    assert_eq!(delayed_on(&env, &env.queues.email_url).await, "0");
+    assert!(mail_to(&to).await.is_empty());
 }
 
 #[tokio::test]

@@ -366,3 +366,71 @@ async fn an_imports_events_travel_in_one_message_per_relay_batch_that_the_worker
         .collect();
     assert_eq!((receiver.received().len(), ids.len()), (n, n));
 }
+
+#[tokio::test]
+async fn proxy_variables_do_not_route_deliveries() {
+    // A proxy in the environment would carry deliveries past the address checks; the worker's
+    // client ignores it. (It is set while the worker's client is built, where it is read;
+    // nextest runs each test in a process of its own.)
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    let settings = inflow::delivery::Settings {
+        schedule: vec![std::time::Duration::ZERO],
+        dead_letter_queue_url: env
+            .queue_url(&format!("{}-dlq", env.names.webhook_queue))
+            .await,
+        allow_private_targets: true,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let proxies = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
+    for name in proxies {
+        std::env::set_var(name, "http://127.0.0.1:9");
+    }
+    let worker =
+        inflow::delivery::WebhookWorker::new(env.app.clone(), env.queues.clone(), settings);
+    for name in proxies {
+        std::env::remove_var(name);
+    }
+    let worker = worker.unwrap();
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 1, "delivered directly");
+}
+
+#[tokio::test]
+async fn delivery_records_expire_a_month_after_they_are_made_or_replayed() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 410).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+    let month = inflow::store::deliveries::RETENTION_DAYS * 86_400;
+    let ttl_of_delivery = |items: Vec<inflow_tests::Item>| {
+        let d = items
+            .into_iter()
+            .find(|i| i["SK"].as_s().unwrap().starts_with("DLV#"))
+            .expect("a delivery record");
+        d["ttl"].as_n().unwrap().parse::<i64>().unwrap()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let ttl = ttl_of_delivery(env.items().await);
+    assert!(
+        (now + month - 60..=now + month + 60).contains(&ttl),
+        "{ttl}"
+    );
+    let failed = failed_list(&env, &t).await;
+    let id = failed[0]["id"].as_str().unwrap();
+    let replay = call("POST", &format!("/v1/webhooks/deliveries/{id}/replay"))
+        .bearer(&t.admin_key)
+        .param("deliveryId", id);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(env.send(ReplayWebhookDelivery, replay).await.status, 202);
+    assert!(
+        ttl_of_delivery(env.items().await) > ttl,
+        "a replay keeps it a month more"
+    );
+}

@@ -81,6 +81,8 @@ impl WebhookWorker {
                 allow_private: settings.allow_private_targets,
             }))
             .redirect(reqwest::redirect::Policy::none())
+            // Proxy variables in the environment must not route deliveries around the checks.
+            .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .timeout(settings.timeout)
             .user_agent("Inflow-Webhooks/1")
@@ -370,7 +372,7 @@ impl WebhookWorker {
             },
             // Connection and DNS failures (including a refused private address) and timeouts.
             Err(err) => {
-                let refused = format!("{err:?}").contains("no public address");
+                let refused = target::is_refusal(&err);
                 Sent {
                     status: None,
                     error: Some(describe(&err)),

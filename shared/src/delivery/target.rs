@@ -33,6 +33,15 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
+    // Ranges that carry or reach other networks' addresses: 6to4 (2002::/16), Teredo
+    // (2001::/32), NAT64 for local use (64:ff9b:1::/48), and the old site-local fec0::/10.
+    let tunnelled = s[0] == 0x2002
+        || (s[0] == 0x2001 && s[1] == 0)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+        || (s[0] & 0xffc0) == 0xfec0;
+    if tunnelled {
+        return false;
+    }
     let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0];
     if nat64 {
         let [a, b] = s[6].to_be_bytes();
@@ -46,6 +55,30 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4)))
+}
+
+/// Why a delivery's target was refused: it resolves to no address deliveries may connect to.
+#[derive(Debug)]
+pub struct NoPublicAddress(pub String);
+
+impl std::fmt::Display for NoPublicAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} resolves to no public address", self.0)
+    }
+}
+
+impl std::error::Error for NoPublicAddress {}
+
+/// Whether an error, or any error under it, is a refused target.
+pub fn is_refusal(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<NoPublicAddress>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// A DNS resolver for the delivery client that keeps only allowed addresses.
@@ -65,7 +98,7 @@ impl reqwest::dns::Resolve for SafeResolver {
                 .filter(|a| allow_private || is_public(a.ip()))
                 .collect();
             if allowed.is_empty() {
-                return Err(format!("{} resolves to no public address", name.as_str()).into());
+                return Err(Box::new(NoPublicAddress(name.as_str().to_owned())) as _);
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -137,6 +170,11 @@ mod tests {
             "224.0.0.1",
             "198.18.0.1",
             "2001:db8::1",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a9fe:a9fe",
+            "fec0::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

@@ -36,7 +36,10 @@ pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Result<Proof
             bearer,
         })
     } else {
-        Err(Error::not_found(Resource::Invitation, "(flow id or secret)"))
+        Err(Error::not_found(
+            Resource::Invitation,
+            "(flow id or secret)",
+        ))
     }
 }
 

@@ -186,6 +186,7 @@ pub fn created_jobs(
             org_id: inv.org_id.clone(),
             secret_sealed: app.sealer.seal(&secret.plain),
             request_id: Some(request_id.to_owned()),
+            deferrals: 0,
         }),
         Job::Event(EventNote::new(
             EventKind::InvitationCreated,

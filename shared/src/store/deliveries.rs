@@ -10,13 +10,21 @@ use chrono::{DateTime, Utc};
 
 use super::{
     from_item, key, n, org_pk, outbox, s, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
-    GSI1SK,
+    GSI1SK, TTL,
 };
 use crate::{
     delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
     jobs::Outbox,
 };
+
+/// How long a delivery record is kept after it is made or replayed (the table's TTL removes it
+/// then): its attempts stay listable for a month, well past the last retry (about 33 hours).
+pub const RETENTION_DAYS: i64 = 30;
+
+fn expires_at(from: DateTime<Utc>) -> i64 {
+    (from + chrono::Duration::days(RETENTION_DAYS)).timestamp()
+}
 
 fn dlv_key(org_id: &str, id: &str) -> Item {
     key(org_pk(org_id), format!("DLV#{id}"))
@@ -39,6 +47,7 @@ pub async fn create_if_absent(
     let mut item = to_item(org_pk(&d.org_id), format!("DLV#{}", d.id), d)?;
     item.insert(GSI1PK.into(), s(status_partition(&d.org_id, d.status)));
     item.insert(GSI1SK.into(), s(status_sort_key(d.updated_at, &d.id)));
+    item.insert(TTL.into(), n(expires_at(d.created_at)));
     let result = ddb
         .put_item()
         .table_name(table)
@@ -174,7 +183,9 @@ pub async fn reopen(
         .update_item()
         .table_name(table)
         .set_key(Some(dlv_key(org_id, id)))
-        .update_expression(format!("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk, {} REMOVE next_attempt_at", outbox::SET))
+        .update_expression(format!("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk, #ttl = :ttl, {} REMOVE next_attempt_at", outbox::SET))
+        .expression_attribute_names("#ttl", TTL)
+        .expression_attribute_values(":ttl", n(expires_at(now)))
         .expression_attribute_values(n1, v1)
         .expression_attribute_values(n2, v2)
         .condition_expression("attribute_exists(PK) AND #status <> :pending")
