@@ -352,7 +352,7 @@ where
                 if let Some(held) = held {
                     let kept = (outcome.status < 300)
                         .then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
-                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept).await {
+                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept, now).await {
                         // The work is done; the client only loses replay protection for this key.
                         tracing::warn!(error = %err, "could not finish the idempotency record");
                     }
