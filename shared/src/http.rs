@@ -9,6 +9,7 @@ use serde_json::Value;
 use tracing::{field::Empty, Instrument};
 
 use crate::{
+    address_limit,
     app::App,
     auth::{self, Schemes},
     error::Error,
@@ -26,11 +27,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub enum Auth {
     /// An admin secret key (`sk_…`) in `Authorization`.
     Admin(Schemes),
-    /// A publishable user key (`pk_…`) in `UserHub-Api-Key`.
+    /// A publishable user key (`pk_…`) in `UserHub-Api-Key`: counted per client address
+    /// ([`address_limit`]) before the key's own window.
     User,
     /// No key: the request itself carries its proof (the hosted accept page's flow secret).
-    /// Served by [`serve_public`]: no per-key rate limit and no idempotency. A per-client-address
-    /// limit for such routes (and publishable ones) belongs in `serve_public`, before any I/O.
+    /// Served by [`serve_public`]: a per-client-address limit, no idempotency.
     None,
 }
 
@@ -215,6 +216,7 @@ where
 /// What an unauthenticated handler gets ([`Auth::None`]): no caller.
 pub struct PublicCtx<'a> {
     pub app: &'a App,
+    endpoint: &'static str,
     pub request_id: String,
     pub now: DateTime<Utc>,
     pub req: Request,
@@ -223,6 +225,12 @@ pub struct PublicCtx<'a> {
 impl PublicCtx<'_> {
     pub fn query(&self, name: &str) -> Option<String> {
         query_param(&self.req, name)
+    }
+
+    /// Counts the request in its client address's window of this route ([`address_limit`]);
+    /// a 429 once it is full.
+    pub async fn admit(&self) -> Result<(), Error> {
+        address_limit::admit(self.app, self.endpoint, &self.req, self.now).await
     }
 }
 
@@ -233,8 +241,8 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Runs an unauthenticated request ([`Auth::None`]): body checks, then the handler, whose
-/// failures `render_error` answers (a page, for the accept page); no key, no per-key rate
-/// limit, no idempotency.
+/// failures `render_error` answers (a page, for the accept page); no key, no idempotency. The
+/// handler counts the client address ([`PublicCtx::admit`]) before its first I/O.
 pub async fn serve_public<'a, F, Fut>(
     app: &'a App,
     req: Request,
@@ -249,6 +257,7 @@ where
     let request_id = request_id_of(&req);
     let ctx = PublicCtx {
         app,
+        endpoint: endpoint.name,
         request_id: request_id.clone(),
         now: Utc::now(),
         req,
@@ -381,8 +390,14 @@ async fn authenticate(
             )))
         }
     };
-    let key = key.ok_or(Error::Unauthenticated)?;
-    auth::authenticate(app, key, now).await
+    let hash = app.hasher.hash_api_key(key.ok_or(Error::Unauthenticated)?);
+    if auth::refused_lately(&hash) {
+        return Err(Error::Unauthenticated);
+    }
+    if let Auth::User = endpoint.auth {
+        address_limit::admit(app, &hash, req, now).await?;
+    }
+    auth::authenticate(app, &hash, now).await
 }
 
 /// What the event check found it could not pass on as sent (`crate::gateway`), as a 400
