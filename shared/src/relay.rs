@@ -117,6 +117,7 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
                         org_id: d.org_id,
                         attempt: d.attempt + 1,
                         not_before: 0,
+                        endpoint_id: Some(d.endpoint_id),
                     })
                 }
             })
