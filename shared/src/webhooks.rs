@@ -467,6 +467,7 @@ mod tests {
             updated_at: None,
             made_by: None,
             rotated_by: None,
+            paused_until: None,
         };
         assert_eq!(e.signing_secrets(now), ["new", "old"]);
         assert_eq!(e.signing_secrets(now + chrono::Duration::hours(2)), ["new"]);

@@ -208,14 +208,16 @@ impl WebhookWorker {
             not_before: 0,
             endpoint_id: Some(endpoint.id.clone()),
         };
-        self.attempt_to(first, Target::Read(Some(endpoint))).await
+        self.attempt_to(first, Target::Read(Some(Box::new(endpoint))))
+            .await
     }
 
     async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
         let target = match &job.endpoint_id {
             Some(id) => Target::Read(
                 store::webhooks::get(&self.app.ddb, &self.app.config.table_name, &job.org_id, id)
-                    .await?,
+                    .await?
+                    .map(Box::new),
             ),
             None => Target::Unread,
         };
@@ -265,7 +267,7 @@ impl WebhookWorker {
             }
         };
         let endpoint = match target {
-            Target::Read(endpoint) => endpoint,
+            Target::Read(endpoint) => endpoint.map(|e| *e),
             Target::Unread => {
                 store::webhooks::get(
                     &self.app.ddb,
@@ -444,7 +446,7 @@ impl WebhookWorker {
 /// An attempt's endpoint: read before the claim (`None`: removed), or not yet (a job queued
 /// before jobs named their endpoint).
 enum Target {
-    Read(Option<Endpoint>),
+    Read(Option<Box<Endpoint>>),
     Unread,
 }
 
