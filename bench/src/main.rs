@@ -9,7 +9,8 @@
 //!
 //!   inflow-bench run --lambda-dir DIR --out FILE [--model FILE.json] [--measurements FILE.json]
 //!                    [--runs 15] [--requests 150] [--tls-endpoint https://127.0.0.1:PORT]
-//!                    [--only BIN,BIN] [--imports 100,1000] [--phases init]   (init only)
+//!                    [--only BIN,BIN] [--imports 100,1000]
+//!                    [--phases init|endpoints]   (stop after init, or after the in-process endpoints)
 //!   inflow-bench load --base http://127.0.0.1:PORT --requests FILE --out FILE   (the load client)
 
 mod calls;
@@ -346,6 +347,12 @@ async fn run(options: &Options) -> Result<(), String> {
         if let Some(e) = report.function_mut(s.function.binary()).endpoint.as_mut() {
             e.modelled = Some(m);
         }
+    }
+
+    if options.get("phases") == Some("endpoints") {
+        emulator::capacity(false).await?;
+        emulator::clear_delays().await?;
+        return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
     // 4. Through the local stack, as `make dev` serves it (scripts/gateway.py), under the model.
