@@ -99,10 +99,18 @@ pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
         |req| prefetch(app, req, Some("cancel")),
         |ctx, found| async move {
             let current = lifecycle::owned(&ctx.caller, &target(&ctx, Some("cancel"))?, found)?;
-            let inv =
-                lifecycle::cancel_found(ctx.app, &ctx.caller, current, &ctx.request_id, ctx.now)
-                    .await?;
-            let view = lifecycle::view(ctx.app, inv).await?;
+            // The view's organization and users do not change with the cancel: read at once.
+            let (inv, parts) = futures::try_join!(
+                lifecycle::cancel_found(
+                    ctx.app,
+                    &ctx.caller,
+                    current.clone(),
+                    &ctx.request_id,
+                    ctx.now
+                ),
+                lifecycle::view_parts(ctx.app, &current),
+            )?;
+            let view = lifecycle::assemble(inv, parts)?;
             Ok(Reply::json(200, wire::flow(&view, ctx.now, None)))
         },
     )

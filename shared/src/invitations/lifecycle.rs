@@ -48,6 +48,19 @@ pub fn owned(
 
 /// Loads the organization, invitee and creator for the flows API view, in one read.
 pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> {
+    let parts = view_parts(app, &invitation).await?;
+    assemble(invitation, parts)
+}
+
+/// What the flows API view shows besides the invitation: its organization and users. They do
+/// not change with the invitation's state, so a handler that writes the invitation can read
+/// them at once with its write (cancel does).
+pub struct ViewParts {
+    org: Option<Organization>,
+    users: Vec<User>,
+}
+
+pub async fn view_parts(app: &App, invitation: &Invitation) -> Result<ViewParts, Error> {
     let org_id = invitation
         .result_org_id
         .clone()
@@ -74,6 +87,11 @@ pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> 
             users.extend(more);
         }
     }
+    Ok(ViewParts { org, users })
+}
+
+pub fn assemble(invitation: Invitation, parts: ViewParts) -> Result<FlowView, Error> {
+    let ViewParts { org, users } = parts;
     let organization =
         org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
     let find = |id: &Option<String>| {
