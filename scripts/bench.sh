@@ -4,7 +4,8 @@
 # runs the harness (bench/src/main.rs), which also starts the local stack (scripts/gateway.py,
 # as `make dev` serves, with the release binaries) per scenario and sets the emulator's latency
 # model (scripts/latency_model.py, from docs/cost-inputs.toml). Writes docs/benchmarks.md and
-# docs/bench-measurements.json, then the cost model (scripts/cost.py -> docs/cost.md).
+# docs/bench-measurements.json, then the cost and capacity models (scripts/cost.py -> docs/cost.md,
+# scripts/capacity.py -> docs/capacity.md).
 # Not part of make test: slow (a cold release build takes many minutes) and machine-dependent.
 # Bounded: every load is a fixed list of requests with a time limit, on loopback only.
 #   BENCH_RUNS=15 BENCH_REQUESTS=150 make bench
@@ -61,5 +62,7 @@ AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs
   --full-trust-store "$tls/bundle.pem" >.dev/bench-run.log
 .venv/bin/python scripts/cost.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
   --template template.yaml --out docs/cost.md
+.venv/bin/python scripts/capacity.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
+  --template template.yaml --out docs/capacity.md
 cat docs/benchmarks.md
-echo "bench: written to docs/benchmarks.md, docs/bench-measurements.json and docs/cost.md"
+echo "bench: written to docs/benchmarks.md, docs/bench-measurements.json, docs/cost.md and docs/capacity.md"

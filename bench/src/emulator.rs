@@ -142,3 +142,66 @@ pub fn write_partitions(calls: &[Billed]) -> (Vec<Partition>, f64) {
 fn generic(key: &str) -> String {
     key.to_owned()
 }
+
+/// A partition key with its ids taken out: `ORG#org_3f…` → `ORG#<org>`, `DUE#7` → `DUE#<n>`,
+/// `KEY#<64 hex>` → `KEY#<hash>`; what is left says which partition a write lands on for every
+/// request alike.
+pub fn key_pattern(key: &str) -> String {
+    key.split('#')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                return part.to_owned();
+            }
+            if let Some((prefix, _)) = part.split_once('_') {
+                if prefix.len() <= 5 && prefix.chars().all(|c| c.is_ascii_lowercase()) {
+                    return format!("<{prefix}>");
+                }
+            }
+            if !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()) {
+                return "<n>".into();
+            }
+            if part.len() >= 16 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '=' || c == '/' || c == '+') {
+                return "<hash>".into();
+            }
+            part.to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("#")
+}
+
+/// The units of `calls` by partition key pattern, table keys as they are, index keys with
+/// their index's name in front: (pattern, read units, write units).
+pub fn by_key_pattern(calls: &[Billed]) -> Vec<(String, f64, f64)> {
+    let mut by: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for c in calls {
+        for (index, key, kind, units) in &c.partitions {
+            let name = if index.is_empty() {
+                key_pattern(key)
+            } else {
+                format!("{index} {}", key_pattern(key))
+            };
+            let e = by.entry(name).or_default();
+            if kind == "w" {
+                e.1 += units;
+            } else {
+                e.0 += units;
+            }
+        }
+    }
+    by.into_iter().map(|(k, (r, w))| (k, r, w)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_pattern;
+
+    #[test]
+    fn ids_are_taken_out_of_partition_keys() {
+        assert_eq!(key_pattern("ORG#org_8f2k"), "ORG#<org>");
+        assert_eq!(key_pattern("INVNUM#org_1#flow_2#7"), "INVNUM#<org>#<flow>#<n>");
+        assert_eq!(key_pattern("DUE#3"), "DUE#<n>");
+        assert_eq!(key_pattern("KEY#9f86d081884c7d659a2feaa0c55ad015"), "KEY#<hash>");
+        assert_eq!(key_pattern("DLV#org_1#failed"), "DLV#<org>#failed");
+    }
+}

@@ -303,6 +303,8 @@ async fn run(options: &Options) -> Result<(), String> {
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut shapes: HashMap<String, usize> = HashMap::new();
         let mut ops: HashMap<String, Vec<f64>> = HashMap::new();
+        // Units by partition key pattern (`ORG#<org>`, `GSI1 DUE#<n>`): (read, write).
+        let mut keys: HashMap<String, (f64, f64)> = HashMap::new();
         for req in &s.requests[IN_PROCESS..2 * IN_PROCESS] {
             let request = req.call().request();
             rec.reset();
@@ -322,7 +324,13 @@ async fn run(options: &Options) -> Result<(), String> {
             for (op, n) in by_op {
                 ops.entry(op).or_default().push(n);
             }
-            let units = emulator::Units::of(&emulator::billed().await?);
+            let billed = emulator::billed().await?;
+            for (key, r, w) in emulator::by_key_pattern(&billed) {
+                let e = keys.entry(key).or_insert((0.0, 0.0));
+                e.0 += r;
+                e.1 += w;
+            }
+            let units = emulator::Units::of(&billed);
             rcu.push(units.rcu);
             wcu.push(units.wcu);
             iwcu.push(units.index_wcu);
@@ -340,6 +348,10 @@ async fn run(options: &Options) -> Result<(), String> {
         m.ops = ops
             .into_iter()
             .map(|(op, v)| (op, v.iter().sum::<f64>() / n))
+            .collect();
+        m.keys = keys
+            .into_iter()
+            .map(|(k, (r, w))| (k, (r / n, w / n)))
             .collect();
         m.rcu = rcu.iter().sum::<f64>() / n;
         m.wcu = wcu.iter().sum::<f64>() / n;

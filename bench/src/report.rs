@@ -64,6 +64,9 @@ pub struct Modelled {
     pub rcu: f64,
     pub wcu: f64,
     pub index_wcu: f64,
+    /// Units per request by partition key pattern ("ORG#<org>", "GSI1 INVNUM#<org>#<flow>#<n>"):
+    /// (read units, write units), means. docs/capacity.md divides a partition's 1,000 WCU/s by them.
+    pub keys: std::collections::BTreeMap<String, (f64, f64)>,
     pub failures: usize,
 }
 
