@@ -208,9 +208,35 @@ where
     F: FnOnce(Ctx<'a>) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
+    serve_prefetched(app, req, endpoint, |_| std::future::ready(()), |ctx, ()| handler(ctx)).await
+}
+
+/// [`serve`] for a handler whose first read needs no caller (a record found by its own key):
+/// `prefetch` starts that read, and it runs at once with authentication, so the request waits
+/// for one round trip where it waited for two. Its result reaches the handler only once the
+/// key is authenticated (a refused key costs that read and learns nothing of it); the handler
+/// still checks that what was found belongs to the caller.
+pub async fn serve_prefetched<'a, P, PFut, T, F, Fut>(
+    app: &'a App,
+    req: Request,
+    endpoint: &Endpoint,
+    prefetch: P,
+    handler: F,
+) -> Response<Body>
+where
+    P: FnOnce(&Request) -> PFut,
+    PFut: Future<Output = T>,
+    F: FnOnce(Ctx<'a>, T) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
     let request_id = request_id_of(&req);
     let id = request_id.clone();
-    logged(endpoint, request_id, run(app, req, endpoint, id, handler)).await
+    logged(
+        endpoint,
+        request_id,
+        run(app, req, endpoint, id, prefetch, handler),
+    )
+    .await
 }
 
 /// What an unauthenticated handler gets ([`Auth::None`]): no caller.
@@ -312,15 +338,18 @@ async fn logged(
     .await
 }
 
-async fn run<'a, F, Fut>(
+async fn run<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
     endpoint: &Endpoint,
     request_id: String,
+    prefetch: P,
     handler: F,
 ) -> Outcome
 where
-    F: FnOnce(Ctx<'a>) -> Fut,
+    P: FnOnce(&Request) -> PFut,
+    PFut: Future<Output = T>,
+    F: FnOnce(Ctx<'a>, T) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
     let now = Utc::now();
@@ -328,7 +357,10 @@ where
     if let Some(err) = malformed(&req) {
         return Outcome::failure(family, err);
     }
-    let (caller, rate) = match authenticate(app, &req, endpoint, now).await {
+    let prefetched = prefetch(&req);
+    let (authenticated, prefetched) =
+        futures::join!(authenticate(app, &req, endpoint, now), prefetched);
+    let (caller, rate) = match authenticated {
         Ok(found) => found,
         Err(err) => return Outcome::failure(family, err),
     };
@@ -354,7 +386,7 @@ where
                     req,
                     mark: held.as_ref().map(|h| h.mark.clone()),
                 };
-                let outcome = match handler(ctx).await {
+                let outcome = match handler(ctx, prefetched).await {
                     Ok(reply) => Outcome::success(reply),
                     Err(err) => Outcome::failure(family, err),
                 };
