@@ -18,9 +18,11 @@ build:
 	scripts/tools.sh
 	scripts/sam-build.sh
 
-# Uses your real AWS credentials (no scripts/env.sh here).
-deploy: build
-	PATH="$(TOOLS_PATH)" SAM_CLI_TELEMETRY=0 sam deploy --guided
+# Uses your real AWS credentials (no scripts/env.sh here). Guided the first time only, then
+# non-interactive from samconfig.toml; STACK= PROFILE= REGION= PARAMS= override it, DRY_RUN=1
+# prints the commands (scripts/deploy.sh says all).
+deploy:
+	scripts/deploy.sh
 
 clean-tools:
 	rm -rf .venv .venv-sam
