@@ -229,4 +229,3 @@ pub enum KindArg {
     Admin,
     User,
 }
-

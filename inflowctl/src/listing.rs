@@ -98,8 +98,14 @@ mod tests {
             ("key_id".into(), AttributeValue::S("key_1".into())),
             ("kind".into(), AttributeValue::S("admin".into())),
             ("tier".into(), AttributeValue::S("standard".into())),
-            ("created_at".into(), AttributeValue::S("2026-01-01T00:00:00Z".into())),
-            ("revoked_at".into(), AttributeValue::S("2026-01-02T00:00:00Z".into())),
+            (
+                "created_at".into(),
+                AttributeValue::S("2026-01-01T00:00:00Z".into()),
+            ),
+            (
+                "revoked_at".into(),
+                AttributeValue::S("2026-01-02T00:00:00Z".into()),
+            ),
         ]);
         let view = key_view(&item);
         assert!(view.revoked);

@@ -29,7 +29,12 @@ async fn main() {
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
         // Needs no AWS configuration: works before any profile or stack exists.
-        clap_complete::generate(shell, &mut Cli::command(), "inflowctl", &mut std::io::stdout());
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "inflowctl",
+            &mut std::io::stdout(),
+        );
         return;
     }
     let format = cli.format;
@@ -204,8 +209,15 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             let role = Role::parse(&role)
                 .ok_or_else(|| Error::invalid("role", "must be OWNER, MEMBER or GUEST"))?;
             Ok(to_json(
-                &orgs::create_user(&app(&sdk, &settings).await?, &org, &email, name.as_deref(), role, now)
-                    .await?,
+                &orgs::create_user(
+                    &app(&sdk, &settings).await?,
+                    &org,
+                    &email,
+                    name.as_deref(),
+                    role,
+                    now,
+                )
+                .await?,
             ))
         }
         Command::Flow(FlowCommand::Create {
@@ -226,9 +238,14 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             ))
         }
         Command::Token(TokenCommand::Mint { org, user, ttl }) => {
-            let token =
-                inflow::invitations::tokens::mint_for(&app(&sdk, &settings).await?, &org, &user, ttl, now)
-                    .await?;
+            let token = inflow::invitations::tokens::mint_for(
+                &app(&sdk, &settings).await?,
+                &org,
+                &user,
+                ttl,
+                now,
+            )
+            .await?;
             Ok(json!({"organization": org, "user": user, "token": token, "expiresIn": ttl}))
         }
         Command::Relay(RelayCommand::Redrive) => {
@@ -251,8 +268,14 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             Ok(json!({"id": id, "organization": org, "removed": true}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
-            let (endpoint, secret) =
-                orgs::add_webhook(&app(&sdk, &settings).await?, &org, &url, events.as_deref(), now).await?;
+            let (endpoint, secret) = orgs::add_webhook(
+                &app(&sdk, &settings).await?,
+                &org,
+                &url,
+                events.as_deref(),
+                now,
+            )
+            .await?;
             Ok(
                 json!({"id": endpoint.id, "organization": org, "url": endpoint.url, "events": endpoint.events, "secret": secret}),
             )

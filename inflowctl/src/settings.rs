@@ -78,7 +78,9 @@ pub fn is_local_endpoint(endpoint: Option<&str>) -> bool {
     let Some(endpoint) = endpoint else {
         return false;
     };
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
@@ -285,7 +287,10 @@ mod tests {
     fn the_stack_wins_over_the_environment_which_fills_the_rest() {
         let outputs = BTreeMap::from([
             ("TableName".to_owned(), "prod-Table-1".to_owned()),
-            ("WebhookQueueUrl".to_owned(), "https://sqs/1/prod-hooks".to_owned()),
+            (
+                "WebhookQueueUrl".to_owned(),
+                "https://sqs/1/prod-hooks".to_owned(),
+            ),
         ]);
         let env = env_of(&[("TABLE_NAME", "inflow"), ("APP_SECRET_ID", "arn:secret")]);
         let settings = Settings::resolve(Some(("prod", &outputs)), env, None);
@@ -299,8 +304,14 @@ mod tests {
             settings.values[vars::APP_SECRET_ID].source,
             Source::Environment
         );
-        let err = settings.require(vars::EMAIL_QUEUE_URL).unwrap_err().to_string();
-        assert!(err.contains("stack prod has no output EmailQueueUrl"), "{err}");
+        let err = settings
+            .require(vars::EMAIL_QUEUE_URL)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stack prod has no output EmailQueueUrl"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -322,9 +333,16 @@ mod tests {
 
     #[test]
     fn local_defaults_are_shown_with_their_source() {
-        let settings = Settings::resolve(None, env_of(&[("TABLE_NAME", "mine")]), Some("http://localhost:1"))
-            .with_local_defaults();
-        assert_eq!(settings.values[vars::TABLE_NAME].source, Source::Environment);
+        let settings = Settings::resolve(
+            None,
+            env_of(&[("TABLE_NAME", "mine")]),
+            Some("http://localhost:1"),
+        )
+        .with_local_defaults();
+        assert_eq!(
+            settings.values[vars::TABLE_NAME].source,
+            Source::Environment
+        );
         assert_eq!(
             settings.values[vars::APP_SECRET_ID].source,
             Source::LocalDefault

@@ -52,7 +52,7 @@ fn cell(value: &Value) -> String {
 fn pairs_table(map: &Map<String, Value>) -> String {
     let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     map.iter()
-        .map(|(k, v)| format!("{k:<width$}  {}\n", cell(v)).replace(" \n", "\n"))
+        .map(|(k, v)| format!("{}\n", format!("{k:<width$}  {}", cell(v)).trim_end()))
         .collect()
 }
 
@@ -60,7 +60,11 @@ fn rows_table(rows: &[Value]) -> String {
     if rows.is_empty() {
         return "(none)\n".into();
     }
+    // `id` first, where a person looks for it; then the fields in the JSON's order.
     let mut columns: Vec<&str> = Vec::new();
+    if rows.iter().any(|r| r.get("id").is_some()) {
+        columns.push("id");
+    }
     for row in rows {
         for key in row.as_object().into_iter().flat_map(Map::keys) {
             if !columns.contains(&key.as_str()) {
@@ -100,8 +104,9 @@ fn rows_table(rows: &[Value]) -> String {
             .collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     let mut out = line(columns.clone());
-    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
+    out.push_str(&line(rule.iter().map(String::as_str).collect()));
     for row in &cells {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
@@ -130,12 +135,15 @@ mod tests {
              key_1   admin  false\n\
              key_22  user   true     2026-01-01T00:00:00Z\n"
         );
+        // JSON objects come sorted by field; the id still leads.
+        let out = render(&json!([{"a": 1, "id": "x"}]));
+        assert!(out.starts_with("id  a\n"), "{out}");
     }
 
     #[test]
     fn an_object_becomes_field_value_lines() {
         let out = render(&json!({"id": "org_1", "email": null, "tier": "standard"}));
-        assert_eq!(out, "id     org_1\nemail\ntier   standard\n");
+        assert_eq!(out, "email\nid     org_1\ntier   standard\n");
     }
 
     #[test]
