@@ -1,5 +1,5 @@
 # Inflow. `make dev` serves the API locally; `make test` runs every CI check. See scripts/.
-.PHONY: dev test bench build deploy clean-tools
+.PHONY: dev test bench build deploy smoke invoke clean-tools
 
 # Project venvs first on PATH: cargo-lambda runs `python3 -m ziglang` from the PATH python3.
 TOOLS_PATH := $(CURDIR)/.venv/bin:$(CURDIR)/.venv-sam/bin:$(PATH)
@@ -23,6 +23,13 @@ build:
 # prints the commands (scripts/deploy.sh says all).
 deploy:
 	scripts/deploy.sh
+
+# The smoke test of a deployed stack: make smoke STACK=inflow [PROFILE=… REGION=…] or URL=https://…
+# (with TABLE_NAME / APP_SECRET_ID set); WEBHOOK_URL=… adds a webhook round trip to your receiver,
+# DRY_RUN=1 resolves and prints the plan (scripts/smoke-deployed.sh says all).
+smoke:
+	@if [ -z "$(STACK)$(URL)" ]; then echo "usage: make smoke STACK=<stack name> | URL=<API URL>" >&2; exit 2; fi
+	scripts/smoke.sh $(if $(STACK),--stack "$(STACK)") $(if $(URL),--url "$(URL)")
 
 clean-tools:
 	rm -rf .venv .venv-sam
