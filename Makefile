@@ -31,5 +31,11 @@ smoke:
 	@if [ -z "$(STACK)$(URL)" ]; then echo "usage: make smoke STACK=<stack name> | URL=<API URL>" >&2; exit 2; fi
 	scripts/smoke.sh $(if $(STACK),--stack "$(STACK)") $(if $(URL),--url "$(URL)")
 
+# An events/ sample through the running `make dev`, with its seeded keys and ids substituted:
+# make invoke FN=get-assignment [EVENT=events/get-assignment.json]
+invoke:
+	@if [ -z "$(FN)" ]; then echo "usage: make invoke FN=<function> [EVENT=events/<sample>.json]" >&2; exit 2; fi
+	scripts/invoke.sh "$(FN)" $(if $(EVENT),"$(EVENT)")
+
 clean-tools:
 	rm -rf .venv .venv-sam

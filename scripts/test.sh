@@ -38,6 +38,7 @@ else
   step "cargo test" cargo test --workspace --no-fail-fast
 fi
 step "local stack: 200-request bursts, hostile input and CORS through the gateway" scripts/test_local_stack.sh "$MOTO_PORT"
+step "local stack: make invoke of every events/ sample with seeded keys and ids" scripts/test_invoke.sh "$MOTO_PORT"
 step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
 step "smoke: make smoke's deployed-stack mode (--stack from a stack in the emulator, --url, DRY_RUN)" scripts/test_smoke_deployed.sh "$MOTO_PORT"
 step "browser: the accept page in headless Chromium, from an email the stack sent" scripts/browser.sh "$MOTO_PORT"
