@@ -5,7 +5,9 @@
   definition (a misspelt or removed option fails here);
 - guided deploys ask no per-function authorization question (SAM CLI's own check, run on
   template.yaml), and the template's HttpApi still has no authorizer (SAM's own translation);
-- the ApiUrl output carries the stage, and agrees with the hosted accept page's URL.
+- the ApiUrl output carries the stage, and agrees with the hosted accept page's URL;
+- scripts/tools.sh (which every make target runs first) refuses a system other than Linux
+  plainly (README, "Supported platform").
 Runs with .venv-sam's python (SAM CLI and its translator are installed there).
 
     .venv-sam/bin/python scripts/test_deploy.py        (make test runs it)
@@ -236,6 +238,27 @@ class Outputs(unittest.TestCase):
         self.assertGreaterEqual(len(wanted), 7)
         missing = [o for o in wanted if o not in load_template()["Outputs"]]
         self.assertEqual(missing, [])
+
+
+class SupportedPlatform(unittest.TestCase):
+    def run_tools(self, system):
+        """scripts/tools.sh with `uname` answering `system` (a stand-in first on PATH)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            fake = Path(tmp) / "uname"
+            fake.write_text(f"#!/bin/sh\necho {system}\n")
+            fake.chmod(0o755)
+            env = {**os.environ, "PATH": f"{tmp}:{os.environ['PATH']}"}
+            return subprocess.run([str(REPO / "scripts" / "tools.sh")], env=env, capture_output=True,
+                                  text=True, timeout=600)
+
+    def test_macos_is_refused_plainly(self):
+        out = self.run_tools("Darwin")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("Linux with bash 4 or newer is required (this is Darwin", out.stderr)
+
+    def test_linux_passes_the_check(self):
+        out = self.run_tools("Linux")
+        self.assertEqual(out.returncode, 0, out.stderr)
 
 
 if __name__ == "__main__":
