@@ -47,6 +47,9 @@ target/debug/inflowctl bootstrap >/dev/null
 ses_identity
 # `demo` on a fresh emulator; a reused one already has it (and its keys are shown only once).
 seed=$(scripts/seed.sh demo 2>/dev/null) || seed=$(scripts/seed.sh "demo-$(date +%s)")
+# Kept for `make invoke` (the keys are shown only once): local keys, readable by this user only.
+mkdir -p .dev
+(umask 077 && printf '%s\n' "$seed" >".dev/seed-$MOTO_PORT.json")
 sk=$(json_get adminKey <<<"$seed")
 pk=$(json_get userKey <<<"$seed")
 org_id=$(json_get orgId <<<"$seed")
@@ -74,6 +77,7 @@ dev: ready at $base  (emulator at $AWS_ENDPOINT_URL; Ctrl-C stops)
   CORS          ${CORS_ALLOW_ORIGINS:-any origin} (CORS_ALLOW_ORIGINS=http://localhost:5173,... narrows it; none: off)
   status        curl -s $base/_gateway/status
   sent mail     curl -s $AWS_ENDPOINT_URL/_inflow/sent-mail
+  invoke        make invoke FN=get-assignment   (an events/ sample, with these keys and ids)
   organization  $org_id  (slug $slug)
   admin key     $sk
   user key      $pk

@@ -6,8 +6,13 @@
 # the webhook and email workers (scripts/local_workers.py) -> a local webhook receiver, whose
 # deliveries are verified with the Standard Webhooks library, and the emulator's sent mail.
 #   scripts/smoke.sh MOTO_PORT
+# A deployed stack instead (make smoke): scripts/smoke.sh --url URL | --stack NAME, which runs
+# scripts/smoke-deployed.sh (read it for what it checks).
 set -euo pipefail
-export MOTO_PORT=${1:?usage: scripts/smoke.sh MOTO_PORT}
+case ${1:-} in
+--url | --stack) exec "$(dirname "$0")/smoke-deployed.sh" "$@" ;;
+esac
+export MOTO_PORT=${1:?usage: scripts/smoke.sh MOTO_PORT | --url URL | --stack NAME}
 # shellcheck source=scripts/env.sh
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -45,36 +50,8 @@ trap 'exit 130' INT TERM
 # CORS as make dev has it: any origin.
 start_gateway "$api_port" "$log" --access-log --cors-origins '*'
 
-passed=0 failed=0
-
-# call METHOD PATH [curl args...]: sets STATUS, BODY and RID (the response's X-Request-ID).
-call() {
-  local method=$1 path=$2
-  shift 2
-  STATUS=$(curl -s --max-time 60 -X "$method" -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' \
-    "$base$path" "$@") || STATUS=000
-  BODY=$(cat "$tmp/body" 2>/dev/null || true)
-  RID=$(tr -d '\r' <"$tmp/headers" 2>/dev/null | awk 'tolower($1) == "x-request-id:" { print $2 }' || true)
-}
-
-# expect NAME STATUS [PYTHON-CONDITION on the parsed body `b`]
-expect() {
-  local name=$1 want=$2 cond=${3:-True} why=""
-  [[ $STATUS == "$want" ]] || why="status $STATUS, want $want"
-  [[ -n $RID ]] || why="${why:+$why; }no X-Request-ID header"
-  if [[ -z $why ]] && ! python3 -c "import json, sys; b = json.loads(sys.argv[1]); sys.exit(0 if ($cond) else 1)" \
-      "$BODY" 2>/dev/null; then
-    why="body fails: $cond"
-  fi
-  if [[ -z $why ]]; then
-    passed=$((passed + 1))
-    echo "  ok    $name"
-  else
-    failed=$((failed + 1))
-    echo "  FAIL  $name: $why"
-    echo "        body: ${BODY:0:500}"
-  fi
-}
+# shellcheck source=scripts/smoke-lib.sh
+. scripts/smoke-lib.sh
 
 json=(-H "Content-Type: application/json")
 auth=(-H "Authorization: Bearer $sk")
@@ -201,14 +178,6 @@ fi
 
 # inflowctl's self-service commands, as an operator runs them.
 ctl=target/debug/inflowctl
-# check NAME PYTHON-CONDITION JSON: the condition on the parsed JSON `b`.
-check() {
-  if python3 -c "import json, sys; b = json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$3" 2>/dev/null; then
-    passed=$((passed + 1)); echo "  ok    $1"
-  else
-    failed=$((failed + 1)); echo "  FAIL  $1: ${3:0:300}"
-  fi
-}
 "$ctl" org update --org "$org_id" --invitation-ttl 7200s \
   --accept-url-template "https://join.example.com/accept?s={secret}" >/dev/null || true
 check "inflowctl org update, then get: the settings" \

@@ -38,9 +38,12 @@ else
   step "cargo test" cargo test --workspace --no-fail-fast
 fi
 step "local stack: 200-request bursts, hostile input and CORS through the gateway" scripts/test_local_stack.sh "$MOTO_PORT"
+step "local stack: make invoke of every events/ sample with seeded keys and ids" scripts/test_invoke.sh "$MOTO_PORT"
 step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
+step "smoke: make smoke's deployed-stack mode (--stack from a stack in the emulator, --url, DRY_RUN)" scripts/test_smoke_deployed.sh "$MOTO_PORT"
 step "browser: the accept page in headless Chromium, from an email the stack sent" scripts/browser.sh "$MOTO_PORT"
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
+step "deploy: make deploy's commands (DRY_RUN), no authorizer questions, ApiUrl with the stage" .venv-sam/bin/python scripts/test_deploy.py
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
 step "sam validate --lint" .venv-sam/bin/sam validate --lint
 step "sam build: every function for arm64 (debug mode)" scripts/sam-build.sh --check

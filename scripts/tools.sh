@@ -7,6 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Linux only (README, "Supported platform"): the scripts use setsid, bash 4 and, in the local
+# front, PR_SET_PDEATHSIG. Say so here, first, rather than fail halfway (written for bash 3.2).
+if [ "$(uname -s)" != Linux ] || [ "${BASH_VERSINFO[0]:-0}" -lt 4 ]; then
+  echo "tools: Linux with bash 4 or newer is required (this is $(uname -s), bash $BASH_VERSION);" \
+    "see README, \"Supported platform\": use a Linux VM or container" >&2
+  exit 1
+fi
+
 # ensure_venv DIR REQUIREMENTS: (re)installs when the requirements file changed.
 ensure_venv() {
   local dir=$1 req=$2 hash marker

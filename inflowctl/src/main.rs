@@ -1,218 +1,51 @@
 //! `inflowctl`: bootstrap an account or emulator and manage organizations, keys, users, flows
-//! and webhooks. Finds the table, queues, secret and endpoint from the same environment
-//! variables the functions use (TABLE_NAME, WEBHOOK_QUEUE_URL, EMAIL_QUEUE_URL, APP_SECRET_ID,
-//! AWS_ENDPOINT_URL, AWS_REGION, ...). Prints JSON on stdout; errors as JSON on stderr.
+//! and webhooks. Finds the table, queues and secret from a stack's outputs (`--stack`) or the
+//! same environment variables the functions use (inflowctl::settings). Prints JSON on stdout
+//! (or a table, `--format table`); errors as JSON on stderr.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser};
 use inflow::{
-    bootstrap::{self, Names},
+    bootstrap,
     config::{vars, Config},
     keys::KeyKind,
     model::{Role, Tier},
     org_settings::{self, Change, SettingsInput},
     orgs::{self, IssuedKey, NewFlow, NewOrg},
+    queue::Queues,
     App, Error,
 };
+use inflowctl::{
+    cli::{
+        Cli, Command, FlowCommand, Format, KeyCommand, KindArg, OrgCommand, RelayCommand,
+        TokenCommand, UserCommand, WebhookCommand,
+    },
+    listing,
+    settings::{self, Settings},
+};
 use serde_json::{json, Value};
-
-#[derive(Parser)]
-#[command(
-    name = "inflowctl",
-    about = "Operate an Inflow deployment (prints JSON)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Create the table, queues (with dead-letter queues) and app secret; safe to run again.
-    Bootstrap,
-    #[command(subcommand)]
-    Org(OrgCommand),
-    #[command(subcommand)]
-    Key(KeyCommand),
-    #[command(subcommand)]
-    User(UserCommand),
-    #[command(subcommand)]
-    Flow(FlowCommand),
-    #[command(subcommand)]
-    Webhook(WebhookCommand),
-    #[command(subcommand)]
-    Token(TokenCommand),
-    #[command(subcommand)]
-    Relay(RelayCommand),
-}
-
-#[derive(Subcommand)]
-enum RelayCommand {
-    /// Queue again the jobs of the stream batches the relay gave up on (described in its DLQ,
-    /// RELAY_DLQ_URL); each batch's message is deleted once all its jobs are queued.
-    Redrive,
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Mint a user access token (HS256, signed with the organization's user-token secret).
-    Mint {
-        #[arg(long)]
-        org: String,
-        /// A user id (usr_…) or an email (an invitee without an account yet).
-        #[arg(long)]
-        user: String,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
-        ttl: i64,
-    },
-}
-
-#[derive(Subcommand)]
-enum OrgCommand {
-    /// Create an organization with one admin key and one user key (shown once).
-    Create {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        slug: String,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long, value_enum, default_value_t = TierArg::Standard)]
-        tier: TierArg,
-    },
-    /// Show an organization with its settings (as `GET /v1/organization` does).
-    Get {
-        #[arg(long)]
-        org: String,
-    },
-    /// Change an organization's settings (as `PATCH /v1/organization` does); new invitations
-    /// and emails follow at once. `default` resets a setting.
-    Update {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        name: Option<String>,
-        /// An https URL with {secret} where the invitation secret goes, or `default` (the
-        /// stack's hosted accept page).
-        #[arg(long)]
-        accept_url_template: Option<String>,
-        /// The default lifetime of new invitations, like "86400s" (at most a year), or `default`
-        /// (30 days).
-        #[arg(long)]
-        invitation_ttl: Option<String>,
-    },
-    /// Change an organization's tier; its keys' rate limits follow at once.
-    SetTier {
-        #[arg(long)]
-        org: String,
-        #[arg(long, value_enum)]
-        tier: TierArg,
-    },
-}
-
-#[derive(Subcommand)]
-enum KeyCommand {
-    /// Create a key (shown once).
-    Create {
-        #[arg(long)]
-        org: String,
-        #[arg(long, value_enum, default_value_t = KindArg::Admin)]
-        kind: KindArg,
-    },
-    /// Revoke a key by its id (`key_…`); it stops working at once.
-    Revoke {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        id: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    Create {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, default_value = "MEMBER")]
-        role: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum FlowCommand {
-    Create {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        slug: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, default_value_t = 1)]
-        modules: u32,
-        #[arg(long, default_value = "1 hour")]
-        estimated_duration: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum WebhookCommand {
-    /// Subscribe a URL to events (all when --events is not given); prints its signing secret.
-    Add {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        url: String,
-        /// Comma-separated event types, e.g. flow.assigned,flow.completed
-        #[arg(long)]
-        events: Option<String>,
-    },
-    /// The organization's endpoints (as `GET /v1/webhooks/endpoints` shows them).
-    List {
-        #[arg(long)]
-        org: String,
-    },
-    /// Remove an endpoint by its id (`whk_…`); its pending deliveries end failed.
-    Remove {
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        id: String,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum TierArg {
-    Standard,
-    Enterprise,
-}
-
-impl From<TierArg> for Tier {
-    fn from(t: TierArg) -> Self {
-        match t {
-            TierArg::Standard => Tier::Standard,
-            TierArg::Enterprise => Tier::Enterprise,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum KindArg {
-    Admin,
-    User,
-}
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    match run(cli.command).await {
-        Ok(value) => println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        ),
+    if let Command::Completions { shell } = cli.command {
+        // Needs no AWS configuration: works before any profile or stack exists.
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "inflowctl",
+            &mut std::io::stdout(),
+        );
+        return;
+    }
+    let format = cli.format;
+    match run(cli).await {
+        Ok(value) => match format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            ),
+            Format::Table => print!("{}", inflowctl::table::render(&value)),
+        },
         Err(err) => {
             eprintln!("{}", json!({"error": err.to_string()}));
             std::process::exit(1);
@@ -220,48 +53,53 @@ async fn main() {
     }
 }
 
-fn required_env(name: &str) -> Result<String, Error> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| Error::Config(format!("environment variable {name} is not set")))
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-/// Names come from the functions' variables; a queue's name is the last segment of its URL.
-fn names() -> Names {
-    let defaults = Names::defaults();
-    let queue_name = |var: &str, default: &str| {
-        std::env::var(var)
-            .ok()
-            .and_then(|url| url.rsplit('/').next().map(str::to_owned))
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| default.to_owned())
-    };
-    Names {
-        table: env_or(vars::TABLE_NAME, &defaults.table),
-        webhook_queue: queue_name(vars::WEBHOOK_QUEUE_URL, &defaults.webhook_queue),
-        email_queue: queue_name(vars::EMAIL_QUEUE_URL, &defaults.email_queue),
-        relay_dlq: queue_name(vars::RELAY_DLQ_URL, &defaults.relay_dlq),
-        secret_id: env_or(vars::APP_SECRET_ID, &defaults.secret_id),
+/// The usual AWS chain (environment, profiles with SSO and credential_process, IMDS ...), with
+/// `--profile` and `--region` taking precedence.
+async fn sdk_config(cli: &Cli) -> aws_config::SdkConfig {
+    let mut loader = aws_config::from_env();
+    if let Some(profile) = &cli.profile {
+        loader = loader.profile_name(profile);
     }
+    if let Some(region) = &cli.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    loader.load().await
 }
 
-async fn app(sdk: &aws_config::SdkConfig) -> Result<App, Error> {
-    let names = names();
+/// The names in use: `--stack`'s outputs, the environment, and local defaults for an emulator.
+async fn settings(sdk: &aws_config::SdkConfig, stack: Option<&str>) -> Result<Settings, Error> {
+    let outputs = match stack {
+        Some(name) => Some((name, settings::stack_outputs(sdk, name).await?)),
+        None => None,
+    };
+    Ok(Settings::resolve(
+        outputs.as_ref().map(|(name, o)| (*name, o)),
+        |var| std::env::var(var).ok(),
+        sdk.endpoint_url(),
+    ))
+}
+
+async fn app(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<App, Error> {
     let config = Config {
-        table_name: names.table,
-        app_secret_id: names.secret_id,
+        table_name: settings.require(vars::TABLE_NAME)?,
+        app_secret_id: settings.require(vars::APP_SECRET_ID)?,
         public_base_url: std::env::var(vars::PUBLIC_BASE_URL).ok(),
         allow_private_targets: inflow::config::allow_private_targets(),
     };
     App::new(config, sdk).await
+}
+
+/// `inflowctl config`: what the other commands would use, and where each value comes from.
+fn config_json(sdk: &aws_config::SdkConfig, cli: &Cli, settings: Settings) -> Value {
+    let settings = settings.with_local_defaults();
+    json!({
+        "stack": settings.stack,
+        "region": sdk.region().map(|r| r.to_string()),
+        "profile": cli.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()),
+        "endpoint": settings.endpoint,
+        "local": settings.local,
+        "values": to_json(&settings.values),
+    })
 }
 
 /// A setting from the command line: absent keeps it, `default` resets it.
@@ -284,18 +122,31 @@ fn key_json(prefix: &str, key: &IssuedKey) -> [(String, Value); 2] {
     ]
 }
 
-async fn run(command: Command) -> Result<Value, Error> {
-    let sdk = aws_config::load_from_env().await;
+async fn run(cli: Cli) -> Result<Value, Error> {
+    let sdk = sdk_config(&cli).await;
+    let settings = settings(&sdk, cli.stack.as_deref()).await?;
     let now = chrono::Utc::now();
-    match command {
-        Command::Bootstrap => Ok(to_json(&bootstrap::ensure_all(&sdk, &names()).await?)),
+    match cli.command {
+        Command::Completions { .. } => Ok(Value::Null),
+        Command::Config => Ok(config_json(&sdk, &cli, settings)),
+        Command::Bootstrap => Ok(to_json(
+            &bootstrap::ensure_all(&sdk, &settings.names()?).await?,
+        )),
+        Command::Org(OrgCommand::List) => {
+            let orgs = listing::orgs(&app(&sdk, &settings).await?).await?;
+            Ok(json!({ "organizations": orgs }))
+        }
+        Command::Key(KeyCommand::List { org }) => {
+            let keys = listing::keys(&app(&sdk, &settings).await?, &org).await?;
+            Ok(json!({"organization": org, "keys": to_json(&keys)}))
+        }
         Command::Org(OrgCommand::Create {
             name,
             slug,
             email,
             tier,
         }) => {
-            let app = app(&sdk).await?;
+            let app = app(&sdk, &settings).await?;
             let new = NewOrg {
                 name: &name,
                 slug: &slug,
@@ -310,7 +161,7 @@ async fn run(command: Command) -> Result<Value, Error> {
             Ok(Value::Object(out))
         }
         Command::Org(OrgCommand::Get { org }) => {
-            let found = org_settings::get(&app(&sdk).await?, &org).await?;
+            let found = org_settings::get(&app(&sdk, &settings).await?, &org).await?;
             Ok(inflow::wire::organization::organization(&found))
         }
         Command::Org(OrgCommand::Update {
@@ -319,7 +170,7 @@ async fn run(command: Command) -> Result<Value, Error> {
             accept_url_template,
             invitation_ttl,
         }) => {
-            let app = app(&sdk).await?;
+            let app = app(&sdk, &settings).await?;
             let input = SettingsInput {
                 name,
                 accept_url_template: change(accept_url_template),
@@ -330,7 +181,7 @@ async fn run(command: Command) -> Result<Value, Error> {
             Ok(inflow::wire::organization::organization(&found))
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
-            let keys = orgs::set_tier(&app(&sdk).await?, &org, tier.into()).await?;
+            let keys = orgs::set_tier(&app(&sdk, &settings).await?, &org, tier.into()).await?;
             Ok(
                 json!({"organization": org, "tier": to_json(&Tier::from(tier)), "keysUpdated": keys}),
             )
@@ -340,13 +191,13 @@ async fn run(command: Command) -> Result<Value, Error> {
                 KindArg::Admin => KeyKind::Admin,
                 KindArg::User => KeyKind::User,
             };
-            let key = orgs::create_key(&app(&sdk).await?, &org, kind, now).await?;
+            let key = orgs::create_key(&app(&sdk, &settings).await?, &org, kind, now).await?;
             Ok(
                 json!({"id": key.id, "kind": to_json(&key.kind), "key": key.key.expose(), "organization": org}),
             )
         }
         Command::Key(KeyCommand::Revoke { org, id }) => {
-            orgs::revoke_key(&app(&sdk).await?, &org, &id, now).await?;
+            orgs::revoke_key(&app(&sdk, &settings).await?, &org, &id, now).await?;
             Ok(json!({"id": id, "organization": org, "revoked": true}))
         }
         Command::User(UserCommand::Create {
@@ -358,8 +209,15 @@ async fn run(command: Command) -> Result<Value, Error> {
             let role = Role::parse(&role)
                 .ok_or_else(|| Error::invalid("role", "must be OWNER, MEMBER or GUEST"))?;
             Ok(to_json(
-                &orgs::create_user(&app(&sdk).await?, &org, &email, name.as_deref(), role, now)
-                    .await?,
+                &orgs::create_user(
+                    &app(&sdk, &settings).await?,
+                    &org,
+                    &email,
+                    name.as_deref(),
+                    role,
+                    now,
+                )
+                .await?,
             ))
         }
         Command::Flow(FlowCommand::Create {
@@ -376,33 +234,48 @@ async fn run(command: Command) -> Result<Value, Error> {
                 estimated_duration: &estimated_duration,
             };
             Ok(to_json(
-                &orgs::create_flow(&app(&sdk).await?, &org, new, now).await?,
+                &orgs::create_flow(&app(&sdk, &settings).await?, &org, new, now).await?,
             ))
         }
         Command::Token(TokenCommand::Mint { org, user, ttl }) => {
-            let token =
-                inflow::invitations::tokens::mint_for(&app(&sdk).await?, &org, &user, ttl, now)
-                    .await?;
+            let token = inflow::invitations::tokens::mint_for(
+                &app(&sdk, &settings).await?,
+                &org,
+                &user,
+                ttl,
+                now,
+            )
+            .await?;
             Ok(json!({"organization": org, "user": user, "token": token, "expiresIn": ttl}))
         }
         Command::Relay(RelayCommand::Redrive) => {
-            let dlq_url = required_env(vars::RELAY_DLQ_URL)?;
-            let queues = inflow::queue::Queues::from_env(&sdk)?;
+            let dlq_url = settings.queue_url(vars::RELAY_DLQ_URL)?;
+            let queues = Queues::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                settings.queue_url(vars::WEBHOOK_QUEUE_URL)?,
+                settings.queue_url(vars::EMAIL_QUEUE_URL)?,
+            );
             let done = inflowctl::redrive::redrive(&sdk, &dlq_url, queues).await?;
             Ok(to_json(&done))
         }
         Command::Webhook(WebhookCommand::List { org }) => {
-            let all = inflow::webhooks::list(&app(&sdk).await?, &org).await?;
+            let all = inflow::webhooks::list(&app(&sdk, &settings).await?, &org).await?;
             let views: Vec<Value> = all.iter().map(inflow::wire::webhooks::endpoint).collect();
             Ok(json!({"organization": org, "endpoints": views}))
         }
         Command::Webhook(WebhookCommand::Remove { org, id }) => {
-            inflow::webhooks::remove(&app(&sdk).await?, &org, &id).await?;
+            inflow::webhooks::remove(&app(&sdk, &settings).await?, &org, &id).await?;
             Ok(json!({"id": id, "organization": org, "removed": true}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
-            let (endpoint, secret) =
-                orgs::add_webhook(&app(&sdk).await?, &org, &url, events.as_deref(), now).await?;
+            let (endpoint, secret) = orgs::add_webhook(
+                &app(&sdk, &settings).await?,
+                &org,
+                &url,
+                events.as_deref(),
+                now,
+            )
+            .await?;
             Ok(
                 json!({"id": endpoint.id, "organization": org, "url": endpoint.url, "events": endpoint.events, "secret": secret}),
             )
