@@ -235,12 +235,20 @@ mod tests {
             at(b, "TransactWriteItems", 12, 30),
         ];
         assert_eq!(sequential(&calls), 3);
-        assert_eq!(shape(&calls), "UpdateItem → GetItem + Query → TransactWriteItems");
+        assert_eq!(
+            shape(&calls),
+            "UpdateItem → GetItem + Query → TransactWriteItems"
+        );
         let model = Model {
-            operations: [("UpdateItem", 5.0), ("GetItem", 4.0), ("Query", 5.0), ("TransactWriteItems", 20.0)]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            operations: [
+                ("UpdateItem", 5.0),
+                ("GetItem", 4.0),
+                ("Query", 5.0),
+                ("TransactWriteItems", 20.0),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
             ..Model::default()
         };
         assert_eq!(critical_ms(&calls, &model), 30.0);

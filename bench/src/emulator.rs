@@ -42,7 +42,11 @@ pub async fn clear_delays() -> Result<(), String> {
 }
 
 pub async fn capacity(enabled: bool) -> Result<(), String> {
-    post("/_inflow/capacity", json!({"enabled": enabled, "reset": true})).await
+    post(
+        "/_inflow/capacity",
+        json!({"enabled": enabled, "reset": true}),
+    )
+    .await
 }
 
 pub async fn capacity_reset() -> Result<(), String> {
@@ -161,7 +165,11 @@ pub fn key_pattern(key: &str) -> String {
             if !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()) {
                 return "<n>".into();
             }
-            if part.len() >= 16 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '=' || c == '/' || c == '+') {
+            if part.len() >= 16
+                && part.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '-' || c == '=' || c == '/' || c == '+'
+                })
+            {
                 return "<hash>".into();
             }
             part.to_owned()
@@ -199,9 +207,15 @@ mod tests {
     #[test]
     fn ids_are_taken_out_of_partition_keys() {
         assert_eq!(key_pattern("ORG#org_8f2k"), "ORG#<org>");
-        assert_eq!(key_pattern("INVNUM#org_1#flow_2#7"), "INVNUM#<org>#<flow>#<n>");
+        assert_eq!(
+            key_pattern("INVNUM#org_1#flow_2#7"),
+            "INVNUM#<org>#<flow>#<n>"
+        );
         assert_eq!(key_pattern("DUE#3"), "DUE#<n>");
-        assert_eq!(key_pattern("KEY#9f86d081884c7d659a2feaa0c55ad015"), "KEY#<hash>");
+        assert_eq!(
+            key_pattern("KEY#9f86d081884c7d659a2feaa0c55ad015"),
+            "KEY#<hash>"
+        );
         assert_eq!(key_pattern("DLV#org_1#failed"), "DLV#<org>#failed");
     }
 }

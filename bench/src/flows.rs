@@ -136,7 +136,11 @@ where
 
 /// Takes what a queue holds (as an event source mapping would, uncounted), hands it to
 /// `handle` in batches of up to 10, deletes what succeeded. Returns (batches, messages).
-async fn drain_queue<F, Fut>(env: &Env, queue: &str, mut handle: F) -> Result<(usize, usize), String>
+async fn drain_queue<F, Fut>(
+    env: &Env,
+    queue: &str,
+    mut handle: F,
+) -> Result<(usize, usize), String>
 where
     F: FnMut(inflow::aws_lambda_events::event::sqs::SqsEvent) -> Fut,
     Fut: std::future::Future<Output = inflow::aws_lambda_events::event::sqs::SqsBatchResponse>,
@@ -304,7 +308,9 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
                     ],
                     body: None,
                 };
-                let res = Function::ConsumeFlow.call(&c.app, req.call().request()).await;
+                let res = Function::ConsumeFlow
+                    .call(&c.app, req.call().request())
+                    .await;
                 if !res.status().is_success() {
                     return Err(format!("consume-flow: {}", res.status()));
                 }
@@ -349,9 +355,16 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
     let mut users = Vec::new();
     for i in 0..samples {
         let email = format!("latency{i}@bench.example");
-        orgs::create_user(&env.app, &t.org_id, &email, None, inflow::model::Role::Member, Utc::now())
-            .await
-            .map_err(|e| format!("user: {e}"))?;
+        orgs::create_user(
+            &env.app,
+            &t.org_id,
+            &email,
+            None,
+            inflow::model::Role::Member,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| format!("user: {e}"))?;
         users.push(email);
     }
     env.relay_stream().await;
@@ -375,7 +388,9 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
             ],
             body: Some(json!({"flowId": t.flow.id, "userEmail": email}).to_string()),
         };
-        let res = Function::AssignFlow.call(&c.app, req.call().request()).await;
+        let res = Function::AssignFlow
+            .call(&c.app, req.call().request())
+            .await;
         if !res.status().is_success() {
             return Err(format!("assign-flow: {}", res.status()));
         }

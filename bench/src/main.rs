@@ -562,8 +562,7 @@ async fn capacity_phase(
 ) -> Result<Vec<report::CapacityRun>, String> {
     let mut runs = Vec::new();
     let log = std::env::temp_dir().join("inflow-bench-capacity-gateway.log");
-    let gateway =
-        stack::Gateway::start(bins, &gateway_env(&s.env).await, TENANTS, log).await?;
+    let gateway = stack::Gateway::start(bins, &gateway_env(&s.env).await, TENANTS, log).await?;
     for (tenants, per) in [(1usize, 5000usize), (TENANTS, 1000)] {
         let mut lists = Vec::new();
         for i in 0..tenants {

@@ -325,7 +325,10 @@ impl Report {
         // Endpoints.
         line(&mut out, "## Endpoints\n".into());
         line(&mut out, "| endpoint | DynamoDB calls | sequential round trips | shape (under the model) | critical path ms (model) | stack p50 / p99 ms (in the function; CPU a request) | p50 − critical path | handler ms wall / CPU (no model) | handler ÷ its I/O wait | RCU; WCU table + index | missed targets |".into());
-        line(&mut out, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|".into());
+        line(
+            &mut out,
+            "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|---|".into(),
+        );
         for f in &self.functions {
             let Some(e) = &f.endpoint else { continue };
             let mut misses = Vec::new();
@@ -338,8 +341,12 @@ impl Report {
             if e.over_own_io > MAX_OVER_IO {
                 misses.push(format!("handler ÷ I/O > {MAX_OVER_IO}"));
             }
-            let (mut seq, mut shape, mut critical, mut units) =
-                ("–".to_string(), "–".to_string(), "–".to_string(), "–".to_string());
+            let (mut seq, mut shape, mut critical, mut units) = (
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+                "–".to_string(),
+            );
             if let Some(m) = &e.modelled {
                 seq = format!("{:.0}", m.sequential);
                 shape = m.shape.clone();
@@ -401,7 +408,10 @@ impl Report {
         ));
 
         // Imports.
-        line(&mut out, "## Imports (in-process, no latency model)\n".into());
+        line(
+            &mut out,
+            "## Imports (in-process, no latency model)\n".into(),
+        );
         line(&mut out, "| addresses | DynamoDB calls (writes) | relay SQS calls (batches) | ms wall / CPU | missed targets |".into());
         line(&mut out, "|--:|--:|--:|--:|---|".into());
         for i in &self.imports {
@@ -422,10 +432,13 @@ impl Report {
             } else {
                 misses.join("; ")
             };
-            line(&mut out, format!(
-                "| {} | {} ({}) | {} ({}) | {:.0} / {:.0} | {misses} |",
-                i.n, i.ddb, i.writes, i.relay_sqs, i.relay_batches, i.ms, i.cpu_ms
-            ));
+            line(
+                &mut out,
+                format!(
+                    "| {} | {} ({}) | {} ({}) | {:.0} / {:.0} | {misses} |",
+                    i.n, i.ddb, i.writes, i.relay_sqs, i.relay_batches, i.ms, i.cpu_ms
+                ),
+            );
         }
         line(&mut out, String::new());
 
@@ -437,7 +450,10 @@ impl Report {
                  {} SQS messages sent by the relay. Per step, all invitations together (the cost model, docs/cost.md, divides):\n",
                 e.invitations, e.emails, e.deliveries, e.messages
             ));
-            line(&mut out, "| step | invocations | calls | RCU; WCU table + index | ms wall / CPU |".into());
+            line(
+                &mut out,
+                "| step | invocations | calls | RCU; WCU table + index | ms wall / CPU |".into(),
+            );
             line(&mut out, "|---|--:|---|--:|--:|".into());
             for s in e.steps.iter().chain(self.sweeper_idle.as_ref()) {
                 let calls = s
@@ -446,10 +462,19 @@ impl Report {
                     .map(|(op, n)| format!("{op} {n}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                line(&mut out, format!(
-                    "| {} | {} | {calls} | {:.1}; {:.1} + {:.1} | {:.0} / {:.0} |",
-                    s.name, s.invocations, s.units.rcu, s.units.wcu, s.units.index_wcu, s.wall_ms, s.cpu_ms
-                ));
+                line(
+                    &mut out,
+                    format!(
+                        "| {} | {} | {calls} | {:.1}; {:.1} + {:.1} | {:.0} / {:.0} |",
+                        s.name,
+                        s.invocations,
+                        s.units.rcu,
+                        s.units.wcu,
+                        s.units.index_wcu,
+                        s.wall_ms,
+                        s.cpu_ms
+                    ),
+                );
             }
             line(&mut out, String::new());
         }
@@ -468,7 +493,10 @@ impl Report {
 
         // Capacity.
         if !self.capacity.is_empty() {
-            line(&mut out, "## Capacity simulation (through the stack, under the latency model)\n".into());
+            line(
+                &mut out,
+                "## Capacity simulation (through the stack, under the latency model)\n".into(),
+            );
             line(&mut out, "Imports sent through scripts/gateway.py at once (loopback, bounded), every DynamoDB call billed by the \
                  emulator's counter; the hottest partition keys by write units (table keys and index keys), in all and in their \
                  busiest second. docs/capacity.md reads these against the 1,000 WCU/s a partition takes.\n".into());

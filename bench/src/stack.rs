@@ -100,7 +100,9 @@ impl Gateway {
     /// The process ids of a function's instances (GET /_gateway/status).
     pub async fn pids(&self, function: &str) -> Vec<u32> {
         let status: Value = match reqwest::get(format!("{}/_gateway/status", self.base)).await {
-            Ok(res) => serde_json::from_str(&res.text().await.unwrap_or_default()).unwrap_or_default(),
+            Ok(res) => {
+                serde_json::from_str(&res.text().await.unwrap_or_default()).unwrap_or_default()
+            }
             Err(_) => Value::Null,
         };
         let functions = status.get("functions").unwrap_or(&status);

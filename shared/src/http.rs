@@ -208,7 +208,14 @@ where
     F: FnOnce(Ctx<'a>) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
-    serve_prefetched(app, req, endpoint, |_| std::future::ready(()), |ctx, ()| handler(ctx)).await
+    serve_prefetched(
+        app,
+        req,
+        endpoint,
+        |_| std::future::ready(()),
+        |ctx, ()| handler(ctx),
+    )
+    .await
 }
 
 /// [`serve`] for a handler whose first read needs no caller (a record found by its own key):

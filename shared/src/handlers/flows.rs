@@ -64,8 +64,7 @@ fn prefetch<'a>(
         Some(wanted) => wire::split_action(&segment)
             .filter(|(_, found)| found == wanted)
             .map(|(id, _)| id),
-    }
-    ;
+    };
     async move {
         match id {
             Some(id) => lifecycle::fetch(app, &id).await,
