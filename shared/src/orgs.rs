@@ -8,9 +8,8 @@ use crate::{
     error::Error,
     ids,
     keys::{KeyKind, PlainKey},
-    model::{Flow, Organization, Role, Tier, User},
-    store, validate,
-    webhooks::{self, Endpoint},
+    model::{Endpoint, Flow, Organization, Role, Tier, User},
+    store, validate, webhooks,
 };
 
 /// A key as shown once, at creation.

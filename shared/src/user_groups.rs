@@ -5,13 +5,12 @@
 //! so the old token stops working at once and of two rotations with one token only one wins.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
     error::{Error, Resource},
     ids,
-    model::Caller,
+    model::{Caller, Environment, UserGroup},
     store::{counters, user_groups as table},
 };
 
@@ -24,43 +23,6 @@ const TOKEN_RANDOM_CHARS: usize = 40;
 const HASH_PURPOSE: &str = "user-group-token";
 /// The per-organization counter that numbers `team_id`s.
 const TEAM_COUNTER: &str = "team";
-
-/// The environment tag; `provided_id` is unique per organization and environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Environment {
-    Customer,
-    Testing,
-}
-
-impl Environment {
-    /// Case-insensitive, so `customer` works too; answers always use the seed's spelling.
-    pub fn parse(s: &str) -> Option<Environment> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "customer" => Some(Environment::Customer),
-            "testing" => Some(Environment::Testing),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Customer => "Customer",
-            Environment::Testing => "Testing",
-        }
-    }
-}
-
-/// A stored user group. Its token is not here: only its hash is kept, by the table module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserGroup {
-    pub team_id: u64,
-    pub org_id: String,
-    pub name: String,
-    pub provided_id: String,
-    pub environment: Environment,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A token in plain text; it lives only between its creation (or the request that presents
 /// it) and the response. `Debug` never prints it.

@@ -2,7 +2,6 @@
 //! delivers it, signed the Standard Webhooks way, retrying on the Standard Webhooks schedule
 //! through delayed SQS messages, and ending in the dead-letter queue after the last try.
 
-pub mod model;
 pub mod schedule;
 pub mod signing;
 pub mod target;
@@ -13,16 +12,18 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::model::{
+    delivery::{delivery_id, AttemptRecord, Delivery, DeliveryStatus},
+    Endpoint,
+};
 use crate::{
     app::App,
     error::Error,
     jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{Message, Queues},
     store::{self, deliveries::Claim},
-    webhooks::Endpoint,
     worker,
 };
-use model::{delivery_id, AttemptRecord, Delivery, DeliveryStatus};
 
 /// How long a worker may hold an attempt before another may take it over.
 const LEASE_SECS: i64 = 120;

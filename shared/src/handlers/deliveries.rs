@@ -6,12 +6,10 @@ use serde_json::{json, Value};
 use crate::{
     app::App,
     auth::Schemes,
-    delivery::{
-        self,
-        model::{Delivery, DeliveryStatus},
-    },
+    delivery,
     error::{Error, Resource},
     http::{serve, Auth, Endpoint, Reply},
+    model::delivery::{Delivery, DeliveryStatus},
     store,
     wire::{opt_time, time, Family},
 };

@@ -145,24 +145,7 @@ pub struct FlowRequest {
 
 /// `"86400s"` (protobuf Duration JSON), the only form UserHub's clients send.
 pub fn parse_ttl(value: &str) -> Result<i64, Error> {
-    parse_duration("ttl", value)
-}
-
-/// A protobuf-Duration JSON lifetime (`"86400s"`) of 1 s to a year, for the field `field`.
-pub fn parse_duration(field: &str, value: &str) -> Result<i64, Error> {
-    let secs: f64 = value
-        .strip_suffix('s')
-        .and_then(|n| n.parse().ok())
-        .filter(|n: &f64| n.is_finite())
-        .ok_or_else(|| Error::invalid(field, "must be a duration in seconds such as \"86400s\""))?;
-    let secs = secs.round() as i64;
-    if !(1..=MAX_TTL_SECS).contains(&secs) {
-        return Err(Error::invalid(
-            field,
-            format!("must be between 1s and {MAX_TTL_SECS}s"),
-        ));
-    }
-    Ok(secs)
+    validate::duration("ttl", value, MAX_TTL_SECS)
 }
 
 fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {

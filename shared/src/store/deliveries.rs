@@ -13,9 +13,9 @@ use super::{
     GSI1SK, TTL,
 };
 use crate::{
-    delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
     jobs::Outbox,
+    model::delivery::{AttemptRecord, Delivery, DeliveryStatus},
 };
 
 /// How long a delivery record is kept after it is made or replayed (the table's TTL removes it

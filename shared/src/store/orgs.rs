@@ -291,10 +291,10 @@ pub async fn update_settings(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
-    change: &crate::org_settings::SettingsChange,
+    change: &crate::model::SettingsChange,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Organization, Error> {
-    use crate::org_settings::Change;
+    use crate::model::Change;
     use aws_sdk_dynamodb::types::ReturnValue;
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::{
 };
 
 use super::{from_item, key, n, org_pk, s, to_item, Item};
-use crate::{error::Error, user_groups::UserGroup};
+use crate::{error::Error, model::UserGroup};
 
 const TOKEN_SK: &str = "UGTOKEN";
 

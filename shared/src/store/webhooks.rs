@@ -18,7 +18,7 @@ use super::{
 use crate::{
     error::Error,
     jobs::{EventKind, Outbox},
-    webhooks::{Endpoint, EndpointChange},
+    model::{Endpoint, EndpointChange},
 };
 
 fn endpoint_key(org_id: &str, id: &str) -> Item {
