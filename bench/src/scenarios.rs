@@ -403,7 +403,7 @@ async fn failed_deliveries(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
             updated_at: now,
             next_attempt_at: None,
         };
-        store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+        store::deliveries::create_if_absent(&env.app.table, &d)
             .await
             .map_err(err("delivery"))?;
         ids.push(d.id);

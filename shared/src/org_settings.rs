@@ -93,7 +93,7 @@ pub fn accept_url_template(value: &str, allow_private: bool) -> Result<String, E
 }
 
 pub async fn get(app: &App, org_id: &str) -> Result<Organization, Error> {
-    crate::store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await
+    crate::store::orgs::get_org(&app.table, org_id).await
 }
 
 /// Applies a change (one conditional UpdateItem) and returns the organization as written; an
@@ -107,7 +107,7 @@ pub async fn update(
     if change.is_empty() {
         return get(app, org_id).await;
     }
-    crate::store::orgs::update_settings(&app.ddb, &app.config.table_name, org_id, change, now).await
+    crate::store::orgs::update_settings(&app.table, org_id, change, now).await
 }
 
 #[cfg(test)]

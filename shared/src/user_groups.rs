@@ -196,10 +196,9 @@ async fn create(
     environment: Environment,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
-    let table_name = &app.config.table_name;
     // Reserved before the uniqueness check, so a refused duplicate leaves a gap in team ids;
     // they are internal ids, and checking first would cost every create another read.
-    let team_id = counters::reserve(&app.ddb, table_name, &caller.org_id, TEAM_COUNTER, 1).await?;
+    let team_id = counters::reserve(&app.table, &caller.org_id, TEAM_COUNTER, 1).await?;
     let group = UserGroup {
         team_id,
         org_id: caller.org_id.clone(),
@@ -210,7 +209,7 @@ async fn create(
         updated_at: now,
     };
     let token = Token::generate();
-    match table::create(&app.ddb, table_name, &group, &token.hash(app)).await? {
+    match table::create(&app.table, &group, &token.hash(app)).await? {
         table::Created::Yes => {}
         table::Created::ProvidedIdTaken => return Err(provided_id_taken(&group)),
     }
@@ -238,7 +237,6 @@ async fn rotate(
     environment: Option<Environment>,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
-    let table_name = &app.config.table_name;
     // The token's text never goes into the error: it is a secret.
     let unknown = || Error::not_found(Resource::UserGroup, "current_token");
     if !Token::well_formed(current.expose()) {
@@ -246,7 +244,7 @@ async fn rotate(
     }
     let old_hash = current.hash(app);
     // Another organization's token is as unknown as a made-up one: existence never leaks.
-    let mut group = table::find_by_token(&app.ddb, table_name, &old_hash)
+    let mut group = table::find_by_token(&app.table, &old_hash)
         .await?
         .filter(|g| g.org_id == caller.org_id)
         .ok_or_else(unknown)?;
@@ -270,7 +268,7 @@ async fn rotate(
     }
     group.updated_at = now;
     let token = Token::generate();
-    match table::rotate(&app.ddb, table_name, &group, &old_hash, &token.hash(app)).await? {
+    match table::rotate(&app.table, &group, &old_hash, &token.hash(app)).await? {
         table::Rotated::Yes => {}
         // Our read saw the token, but a concurrent rotation replaced it before our write.
         table::Rotated::TokenReplaced => {

@@ -182,8 +182,7 @@ pub async fn create(
         rotated_by: None,
         paused_until: None,
     };
-    let table = &app.config.table_name;
-    match store::webhooks::create(&app.ddb, table, &endpoint, MAX_ENDPOINTS).await? {
+    match store::webhooks::create(&app.table, &endpoint, MAX_ENDPOINTS).await? {
         store::webhooks::Created::Made => Ok((endpoint, secret)),
         store::webhooks::Created::Exists => {
             let existing = get(app, org_id, &endpoint.id).await?;
@@ -210,14 +209,14 @@ pub async fn get(app: &App, org_id: &str, id: &str) -> Result<Endpoint, Error> {
     if !ids::looks_like("whk", id) {
         return Err(not_found());
     }
-    store::webhooks::get(&app.ddb, &app.config.table_name, org_id, id)
+    store::webhooks::get(&app.table, org_id, id)
         .await?
         .ok_or_else(not_found)
 }
 
 /// Every endpoint of the organization, oldest first.
 pub async fn list(app: &App, org_id: &str) -> Result<Vec<Endpoint>, Error> {
-    let mut all = store::webhooks::all(&app.ddb, &app.config.table_name, org_id).await?;
+    let mut all = store::webhooks::all(&app.table, org_id).await?;
     all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(all)
 }
@@ -246,7 +245,7 @@ pub async fn update(
         },
         disabled: change.disabled,
     };
-    store::webhooks::update(&app.ddb, &app.config.table_name, org_id, id, &change, now)
+    store::webhooks::update(&app.table, org_id, id, &change, now)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Endpoint, id))
 }
@@ -256,7 +255,7 @@ pub async fn remove(app: &App, org_id: &str, id: &str) -> Result<(), Error> {
     if !ids::looks_like("whk", id) {
         return Err(Error::not_found(Resource::Endpoint, id));
     }
-    match store::webhooks::delete(&app.ddb, &app.config.table_name, org_id, id).await? {
+    match store::webhooks::delete(&app.table, org_id, id).await? {
         true => Ok(()),
         false => Err(Error::not_found(Resource::Endpoint, id)),
     }
@@ -276,10 +275,8 @@ pub async fn rotate_secret(
     let secret = signing_secret(app, mark, "webhook-secret-rotation");
     let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     let sealed = app.sealer.seal(&secret);
-    let table = &app.config.table_name;
     let rotated = store::webhooks::rotate(
-        &app.ddb,
-        table,
+        &app.table,
         org_id,
         id,
         &sealed,
@@ -324,8 +321,7 @@ pub async fn send_test(
     };
     let event_id = note.id.clone();
     let outbox = Outbox::new(vec![Job::Test(note)]);
-    let table = &app.config.table_name;
-    match store::webhooks::write_test(&app.ddb, table, org_id, id, &outbox).await? {
+    match store::webhooks::write_test(&app.table, org_id, id, &outbox).await? {
         store::webhooks::Tested::Written => Ok(event_id),
         store::webhooks::Tested::Disabled => Err(Error::Conflict {
             reason: "disabled",

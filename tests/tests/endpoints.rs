@@ -235,7 +235,8 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_its_overlap() {
 
     // Once the overlap is over (moved into the past here), only the new secret signs.
     env.app
-        .ddb
+        .table
+        .client()
         .update_item()
         .table_name(&env.app.config.table_name)
         .key("PK", inflow_tests::s(&format!("ORG#{}", t.org_id)))

@@ -68,7 +68,7 @@ async fn failed_delivery(env: &Env, t: &Tenant) -> String {
         updated_at: now,
         next_attempt_at: None,
     };
-    inflow::store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+    inflow::store::deliveries::create_if_absent(&env.app.table, &d)
         .await
         .unwrap();
     d.id

@@ -61,16 +61,15 @@ pub async fn mint_for(
     ttl_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
-    let table = &app.config.table_name;
-    let org = crate::store::orgs::get_org(&app.ddb, table, org_id).await?;
+    let org = crate::store::orgs::get_org(&app.table, org_id).await?;
     let secret = app.sealer.open(&org.user_token_secret_sealed)?;
     let (subject, email) = if user.contains('@') {
-        match crate::store::orgs::user_by_email(&app.ddb, table, org_id, user).await? {
+        match crate::store::orgs::user_by_email(&app.table, org_id, user).await? {
             Some(found) => (found.id, Some(found.email)),
             None => (user.to_owned(), Some(crate::validate::email("user", user)?)),
         }
     } else {
-        let found = crate::store::orgs::get_user(&app.ddb, table, org_id, user)
+        let found = crate::store::orgs::get_user(&app.table, org_id, user)
             .await?
             .ok_or_else(|| Error::not_found(crate::error::Resource::User, user))?;
         (found.id, Some(found.email))
