@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # make bench: builds every function as it ships (cargo lambda build --release, the pinned
-# profile) beside a hello-world Lambda, starts its own emulator, a TLS front for it and the
-# local stack (cargo lambda watch --only-lambda-apis, with the release binaries), then runs
-# the harness (bench/src/main.rs). Prints one table and writes it to docs/benchmarks.md.
+# profile) beside a hello-world Lambda, starts its own emulator and a TLS front for it, then
+# runs the harness (bench/src/main.rs), which also starts the local stack (scripts/gateway.py,
+# as `make dev` serves, with the release binaries) per scenario and sets the emulator's latency
+# model (scripts/latency_model.py, from docs/cost-inputs.toml). Writes docs/benchmarks.md and
+# docs/bench-measurements.json, then the cost and capacity models (scripts/cost.py -> docs/cost.md,
+# scripts/capacity.py -> docs/capacity.md).
 # Not part of make test: slow (a cold release build takes many minutes) and machine-dependent.
+# Bounded: every load is a fixed list of requests with a time limit, on loopback only.
 #   BENCH_RUNS=15 BENCH_REQUESTS=150 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +20,7 @@ MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 . scripts/env.sh
 
 # Its own target dir: a release build must not wait on (or evict) the dev and SAM builds.
-export CARGO_TARGET_DIR="$ROOT/target/bench"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target/bench}"
 lambda_dir=$CARGO_TARGET_DIR/lambda
 echo "bench: release build (cargo lambda build --release; many minutes when cold)"
 cargo lambda build --release -p inflow-functions -p inflow-bench
@@ -24,9 +28,7 @@ harness=$lambda_dir/inflow-bench/bootstrap
 
 scripts/moto.sh start "$MOTO_PORT"
 pids=()
-watch_pid=
 cleanup() {
-  [[ -n $watch_pid ]] && kill -- "-$watch_pid" 2>/dev/null
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
   scripts/moto.sh stop "$MOTO_PORT"
 }
@@ -42,21 +44,25 @@ tls_port=$(free_port)
 .venv/bin/python bench/tls_proxy.py "$tls_port" "$MOTO_PORT" "$tls/leaf.pem" "$tls/leaf.key" &
 pids+=($!)
 
-# The local stack without cargo's builds: the harness starts the release binaries itself.
-stack_port=$(free_port)
-setsid cargo lambda watch --only-lambda-apis --ignore-changes --invoke-address 127.0.0.1 \
-  --invoke-port "$stack_port" >".dev/bench-watch.log" 2>&1 </dev/null &
-watch_pid=$!
 for _ in $(seq 1 60); do
-  port_in_use "$stack_port" && port_in_use "$tls_port" && break
+  port_in_use "$tls_port" && break
   sleep 0.5
 done
-port_in_use "$stack_port" || { echo "bench: cargo lambda watch did not start (.dev/bench-watch.log)" >&2; exit 1; }
+
+# The latency model: docs/cost-inputs.toml's per-operation figures.
+mkdir -p .dev
+python3 scripts/latency_model.py docs/cost-inputs.toml >.dev/bench-model.json
 
 # The handlers' own log lines go to the run's log; the table is printed from the file.
+echo "bench: measuring (about 10 minutes; progress on stderr)"
 AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/benchmarks.md \
+  --model .dev/bench-model.json --measurements docs/bench-measurements.json \
   --runs "${BENCH_RUNS:-15}" --requests "${BENCH_REQUESTS:-150}" \
-  --stack "127.0.0.1:$stack_port" --tls-endpoint "https://127.0.0.1:$tls_port" \
+  --tls-endpoint "https://127.0.0.1:$tls_port" \
   --full-trust-store "$tls/bundle.pem" >.dev/bench-run.log
+.venv/bin/python scripts/cost.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
+  --template template.yaml --out docs/cost.md
+.venv/bin/python scripts/capacity.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
+  --template template.yaml --out docs/capacity.md
 cat docs/benchmarks.md
-echo "bench: written to docs/benchmarks.md"
+echo "bench: written to docs/benchmarks.md, docs/bench-measurements.json, docs/cost.md and docs/capacity.md"

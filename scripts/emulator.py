@@ -32,6 +32,14 @@ of a few attributes. The JSON written is the same (scripts/test_emulator.py comp
 It answers POST /_inflow/faults with a rule for errors it then answers in place of a service
 (see `Faults`), so tests can show what a throttle or an outage does.
 
+It answers POST /_inflow/delays with a latency model: how long each operation takes, as it
+would in AWS (see `Delays`; also INFLOW_DELAYS at start), so that a benchmark on this machine
+shows what a request waits for in a region rather than what moto costs.
+
+It counts DynamoDB's read and write units for each call when asked, as on-demand bills them:
+item sizes before and after, each global secondary index's writes, transactions at twice the
+units, and the partition key each unit lands on (see `Capacity`, /_inflow/capacity).
+
 It also answers GET /_inflow/sent-mail with the mail SES has sent (v1 and v2 API), as a JSON
 list of {id, source, destinations, subject, body}. moto's own /moto-api/data.json has it too,
 but it dumps every model of every service (megabytes with many test tables) and fails outright
@@ -41,8 +49,11 @@ Usage: python emulator.py HOST PORT
 """
 
 import json
+import math
+import os
 import sys
 import threading
+import time
 
 from werkzeug.serving import run_simple
 
@@ -365,6 +376,362 @@ def faults(app, table):
     return wrapped
 
 
+DELAYS_PATH = "/_inflow/delays"
+
+
+def operation_of(environ, body=b""):
+    """The AWS operation a request calls: from X-Amz-Target for the JSON protocols (DynamoDB,
+    Streams, SQS, Secrets Manager), from the path for SES v2 (REST), from Action= for the query
+    protocol (SES v1); "" when unknown."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+    if path.startswith("/v2/email/outbound-emails") and method == "POST":
+        return "SendEmail"
+    if b"Action=" in body[:200]:
+        for pair in body[:200].split(b"&"):
+            if pair.startswith(b"Action="):
+                return pair[len(b"Action="):].decode("ascii", "replace")
+    return ""
+
+
+class Delays:
+    """A latency model: how long each operation takes, in ms, as it would in a region.
+    `POST /_inflow/delays` replaces it, `GET` shows it:
+        {"operations": {"GetItem": 4.0, "SendEmail": 50.0, ...}, "default": 0, "mode": "pad"}
+    In "pad" mode (the default) a call answers no sooner than its operation's time after it
+    arrived: moto's own work counts toward it, so a call costs what the model says, not the
+    model plus moto (unless moto alone takes longer). In "add" mode the time is added to
+    moto's. The wait happens outside the DynamoDB lock (`serialize_dynamodb`), so concurrent
+    calls overlap as they would in AWS. INFLOW_DELAYS (the same JSON) sets it at start."""
+
+    def __init__(self, config=None):
+        self.lock = threading.Lock()
+        self.set(config or {})
+
+    def set(self, config):
+        operations = {str(k): float(v) for k, v in (config.get("operations") or {}).items()}
+        mode = config.get("mode", "pad")
+        if mode not in ("pad", "add"):
+            raise ValueError(f"mode must be pad or add, not {mode!r}")
+        with self.lock:
+            self.operations = operations
+            self.default = float(config.get("default", 0))
+            self.mode = mode
+
+    def show(self):
+        with self.lock:
+            return {"operations": dict(self.operations), "default": self.default, "mode": self.mode}
+
+    def of(self, operation):
+        """Seconds the operation takes in the model, and the mode."""
+        with self.lock:
+            return self.operations.get(operation, self.default) / 1000.0, self.mode
+
+    def wait(self, operation, arrived, now=None):
+        """How long to wait before answering a call of `operation` that arrived at `arrived`."""
+        seconds, mode = self.of(operation)
+        if seconds <= 0:
+            return 0.0
+        if mode == "add":
+            return seconds
+        return max(0.0, arrived + seconds - (time.monotonic() if now is None else now))
+
+
+def delays(app, model):
+    import io
+
+    def wrapped(environ, start_response):
+        path = environ.get("PATH_INFO")
+        if path == DELAYS_PATH:
+            if environ.get("REQUEST_METHOD") == "POST":
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                try:
+                    model.set(json.loads(environ["wsgi.input"].read(size) or b"{}"))
+                except (ValueError, TypeError, AttributeError) as err:
+                    body = json.dumps({"message": str(err)}).encode()
+                    start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                                       ("Content-Length", str(len(body)))])
+                    return [body]
+            body = json.dumps(model.show()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        arrived = time.monotonic()
+        if not model.operations and model.default <= 0:
+            return app(environ, start_response)
+        body = b""
+        if not environ.get("HTTP_X_AMZ_TARGET"):  # only the query protocol needs the body
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(size) if size else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+        operation = operation_of(environ, body)
+        answer = list(app(environ, start_response))
+        wait = model.wait(operation, arrived)
+        if wait > 0:
+            time.sleep(wait)
+        return answer
+
+    return wrapped
+
+
+CAPACITY_PATH = "/_inflow/capacity"
+WRITE_UNIT = 1024
+READ_UNIT = 4096
+
+
+def write_units(size):
+    return max(1, math.ceil(size / WRITE_UNIT))
+
+
+class Capacity:
+    """DynamoDB's capacity units for each call, counted as on-demand bills them, and where each
+    lands. Off until `POST /_inflow/capacity {"enabled": true}` (`{"reset": true}` clears the
+    log); `GET /_inflow/capacity` answers {"calls": [...]}, one entry per call:
+        {"t": seconds since the epoch, "op": "PutItem", "table": "...", "rcu": 0, "wcu": 2,
+         "index_wcu": {"GSI1": 1}, "partitions": [["", "INV#...", "w", 1], ["GSI1", "DUE#3", "w", 1]]}
+    The rules (aws.amazon.com/dynamodb/pricing/on-demand, the developer guide):
+    - a write costs a unit per KB (rounded up) of the larger of the item before and after it,
+      at least one; a failed condition still costs that; a transaction's parts cost twice
+      (a ConditionCheck counted as a write of the item it checks);
+    - each global secondary index costs a write per KB of the projected item when the item
+      enters it, leaves it (a delete) or changes in it, and two (a delete and a put) when its
+      key attributes change;
+    - a read costs a unit per 4 KB (a Query adds up the items it returns before rounding),
+      half for an eventually consistent read, at least half a unit.
+    Runs inside the DynamoDB lock, so the items before and after a call are that call's."""
+
+    def __init__(self):
+        self.enabled = False
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def control(self, config):
+        with self.lock:
+            if config.get("reset"):
+                self.calls = []
+            if "enabled" in config:
+                self.enabled = bool(config["enabled"])
+
+    def add(self, record):
+        with self.lock:
+            self.calls.append(record)
+
+    def show(self):
+        with self.lock:
+            return {"enabled": self.enabled, "calls": list(self.calls)}
+
+    # -- moto's tables ---------------------------------------------------------------------
+
+    @staticmethod
+    def table(name, region):
+        from moto.dynamodb.models import dynamodb_backends
+
+        for account in list(dynamodb_backends.keys()):
+            regions = dynamodb_backends[account]
+            for r, backend in list(regions.items()):
+                if (region is None or r == region) and name in backend.tables:
+                    return backend.tables[name]
+        return None
+
+    @staticmethod
+    def stored(table, key):
+        """The stored item of `key` (a wire-format key or item), or None."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        try:
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            return table.get_item(hash_value, range_value)
+        except Exception:
+            return None
+
+    @staticmethod
+    def snapshot(table, item):
+        """What a write's cost depends on, taken now (moto changes items in place):
+        (size, partition key, {index: (key, projected JSON, projected size)})."""
+        if item is None:
+            return None
+        indexes = {}
+        for index in getattr(table, "global_indexes", []) or []:
+            names = index.schema_key_attrs
+            if all(n in item.attrs for n in names):
+                projected = index.project(item)
+                indexes[index.name] = (
+                    json.dumps([item.attrs[n].to_json() for n in names], sort_keys=True, default=str),
+                    json.dumps(projected.to_json(), sort_keys=True, default=str),
+                    projected.size(),
+                    str(item.attrs[names[0]].value),
+                )
+        hash_value = item.attrs.get(table.hash_key_attr)
+        return item.size(), str(hash_value.value) if hash_value is not None else "", indexes
+
+    @staticmethod
+    def write_cost(before, after, factor):
+        """(table units, {index: units}, partitions) of one item's write."""
+        sizes = [s[0] for s in (before, after) if s is not None]
+        units = write_units(max(sizes or [0])) * factor
+        partition = (after or before or (0, ""))[1]
+        partitions = [["", partition, "w", units]]
+        index_units = {}
+        names = set((before or (0, "", {}))[2]) | set((after or (0, "", {}))[2])
+        for name in sorted(names):
+            old = before[2].get(name) if before else None
+            new = after[2].get(name) if after else None
+            writes = []
+            if old and new:
+                if old[0] != new[0]:
+                    writes = [old, new]
+                elif old[1] != new[1]:
+                    writes = [new]
+            elif old or new:
+                writes = [old or new]
+            for entry in writes:
+                u = write_units(entry[2])
+                index_units[name] = index_units.get(name, 0) + u
+                partitions.append([name, entry[3], "w", u])
+        return units, index_units, partitions
+
+    @staticmethod
+    def read_units(size, consistent, factor=1):
+        units = max(1, math.ceil(size / READ_UNIT)) * factor
+        return units if consistent else units / 2
+
+    # -- one call ----------------------------------------------------------------------------
+
+    def writes_of(self, op, body, region):
+        """[(table, key, transaction factor)] of the items a write names."""
+        if op in ("PutItem", "UpdateItem", "DeleteItem"):
+            return [(body.get("TableName"), body.get("Key") or body.get("Item") or {}, 1)]
+        if op == "TransactWriteItems":
+            found = []
+            for entry in body.get("TransactItems", []):
+                for part in entry.values():
+                    found.append((part.get("TableName"), part.get("Key") or part.get("Item") or {}, 2))
+            return found
+        if op == "BatchWriteItem":
+            found = []
+            for name, requests in (body.get("RequestItems") or {}).items():
+                for r in requests:
+                    if "PutRequest" in r:
+                        found.append((name, r["PutRequest"].get("Item", {}), 1))
+                    elif "DeleteRequest" in r:
+                        found.append((name, r["DeleteRequest"].get("Key", {}), 1))
+            return found
+        return []
+
+    def account(self, app, environ, start_response, op, body):
+        import re
+
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", auth)
+        region = m.group(1) if m else None
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = {}
+        writes = []
+        for name, key, factor in self.writes_of(op, request, region):
+            table = self.table(name, region)
+            if table is not None:
+                writes.append((table, key, factor, self.snapshot(table, self.stored(table, key))))
+        status = []
+
+        def starting(code, headers, *rest):
+            status.append(int(code.split(" ", 1)[0]))
+            return start_response(code, headers, *rest)
+
+        answer = list(app(environ, starting))
+        code = status[0] if status else 500
+        if code >= 400:
+            text = b"".join(answer)
+            if b"ConditionalCheckFailed" not in text and b"TransactionCanceled" not in text:
+                return answer  # refused before it touched anything: no units
+        record = {"t": time.time(), "op": op, "table": request.get("TableName"), "rcu": 0.0,
+                  "wcu": 0, "index_wcu": {}, "index_rcu": {}, "partitions": [], "status": code}
+        for table, key, factor, before in writes:
+            after = self.snapshot(table, self.stored(table, key)) if code < 400 else before
+            units, index_units, partitions = self.write_cost(before, after, factor)
+            if before is None and after is None:
+                partitions[0][1] = str((key.get(table.hash_key_attr) or {}).get("S", ""))
+            record["table"] = record["table"] or table.name
+            record["wcu"] += units
+            for name, u in index_units.items():
+                record["index_wcu"][name] = record["index_wcu"].get(name, 0) + u
+            record["partitions"].extend(partitions)
+        if op in ("GetItem", "BatchGetItem", "Query", "TransactGetItems"):
+            self.reads(record, op, request, answer, region)
+        self.add(record)
+        return answer
+
+    def reads(self, record, op, request, answer, region):
+        if op == "GetItem":
+            gets = [(request.get("TableName"), request.get("Key", {}), request.get("ConsistentRead", False), 1)]
+        elif op == "TransactGetItems":
+            gets = [(e["Get"].get("TableName"), e["Get"].get("Key", {}), True, 2)
+                    for e in request.get("TransactItems", []) if "Get" in e]
+        elif op == "BatchGetItem":
+            gets = [(name, key, spec.get("ConsistentRead", False), 1)
+                    for name, spec in (request.get("RequestItems") or {}).items() for key in spec.get("Keys", [])]
+        else:
+            gets = []
+        for name, key, consistent, factor in gets:
+            table = self.table(name, region)
+            item = self.stored(table, key) if table is not None else None
+            units = self.read_units(item.size() if item is not None else 0, consistent, factor)
+            record["rcu"] += units
+            record["table"] = record["table"] or name
+            partition = str((key.get(table.hash_key_attr) if table else {}).get("S", "")) if key else ""
+            record["partitions"].append(["", partition, "r", units])
+        if op == "Query":
+            try:
+                result = json.loads(b"".join(answer) or b"{}")
+            except ValueError:
+                return
+            table = self.table(request.get("TableName"), region)
+            index_name = request.get("IndexName")
+            index = next((i for i in (getattr(table, "global_indexes", None) or []) if i.name == index_name), None)
+            size, partition = 0, ""
+            for returned in result.get("Items", []):
+                item = self.stored(table, returned) if table is not None else None
+                if item is not None:
+                    shown = index.project(item) if index is not None else item
+                    size += shown.size()
+                else:
+                    size += len(json.dumps(returned))
+                hash_attr = index.schema_key_attrs[0] if index is not None else (table.hash_key_attr if table else None)
+                partition = partition or str((returned.get(hash_attr) or {}).get("S", ""))
+            units = self.read_units(size, bool(request.get("ConsistentRead")))
+            record["rcu"] += units
+            if index_name:
+                record["index_rcu"][index_name] = units
+            record["partitions"].append([index_name or "", partition, "r", units])
+
+
+def capacity(app, counter):
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") == CAPACITY_PATH:
+            if environ.get("REQUEST_METHOD") == "POST":
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                counter.control(json.loads(environ["wsgi.input"].read(size) or b"{}"))
+                start_response("204 No Content", [("Content-Length", "0")])
+                return [b""]
+            body = json.dumps(counter.show()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not counter.enabled or not target.startswith("DynamoDB_"):
+            return app(environ, start_response)
+        import io
+
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return counter.account(app, environ, start_response, target.rsplit(".", 1)[-1], body)
+
+    return wrapped
+
+
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     cheap_transaction_rollback()
@@ -372,7 +739,10 @@ def main():
     attribute_values_written_directly()
     shard_iterators_expire()
     app = DomainDispatcherApplication(create_backend_app)
-    app = faults(sent_mail(serialize_dynamodb(app)), Faults())
+    model = Delays(json.loads(os.environ.get("INFLOW_DELAYS") or "{}"))
+    # Capacity inside the DynamoDB lock (it reads the items before and after each call); the
+    # delays outside it, so that waiting calls overlap.
+    app = delays(faults(sent_mail(serialize_dynamodb(capacity(app, Capacity()))), Faults()), model)
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -7,7 +7,11 @@ emulator's patches applied:
 - responses with attribute values of every type are the same JSON whether the emulator writes
   the values or moto's serializer does;
 - a TransactWriteItems that fails leaves nothing on the table's stream, one that succeeds
-  leaves a record per write, and shard iterators are not kept without bound.
+  leaves a record per write, and shard iterators are not kept without bound;
+- the latency model answers each operation after its modelled time (moto's own work counted
+  toward it, or added to it), and concurrent calls overlap;
+- the capacity counter bills read and write units as on-demand DynamoDB does, index writes
+  and the partition keys they land on included.
 
     .venv/bin/python scripts/test_emulator.py        (make test runs it)
 """
@@ -16,6 +20,7 @@ import json
 import os
 import random
 import sys
+import time
 import unittest
 from pathlib import Path
 from unittest import mock
@@ -360,6 +365,203 @@ class DirectAttributeValues(unittest.TestCase):
         status, got = self.call("GetItem", {"TableName": TABLE, "Key": key})
         self.assertEqual(status, 200)
         self.assertEqual({k: v for k, v in got["Item"].items() if k != "extra"}, self.ITEM)
+
+
+
+
+def wsgi_call(app, path, method="POST", body=b"", target=None, headers=None):
+    """Calls a WSGI app: (status line, headers, body)."""
+    import io
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body)}
+    if target:
+        environ["HTTP_X_AMZ_TARGET"] = target
+    environ.update(headers or {})
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    out = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], out
+
+
+class LatencyModel(unittest.TestCase):
+    """Each operation answers after the time the model gives it, moto's own work included."""
+
+    def service(self, work):
+        def app(environ, start_response):
+            time.sleep(work)
+            start_response("200 OK", [])
+            return [b"{}"]
+        return app
+
+    def timed(self, app, target="DynamoDB_20120810.GetItem", path="/"):
+        started = time.monotonic()
+        wsgi_call(app, path, target=target)
+        return time.monotonic() - started
+
+    def configure(self, app, config):
+        status, _, body = wsgi_call(app, emulator.DELAYS_PATH, body=json.dumps(config).encode())
+        self.assertEqual(status, "200 OK")
+        return json.loads(body)
+
+    def test_operations_are_named_as_aws_names_them(self):
+        self.assertEqual(emulator.operation_of({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.UpdateItem"}), "UpdateItem")
+        self.assertEqual(emulator.operation_of({"HTTP_X_AMZ_TARGET": "AmazonSQS.SendMessageBatch"}), "SendMessageBatch")
+        self.assertEqual(emulator.operation_of({"HTTP_X_AMZ_TARGET": "secretsmanager.GetSecretValue"}), "GetSecretValue")
+        self.assertEqual(emulator.operation_of({"PATH_INFO": "/v2/email/outbound-emails", "REQUEST_METHOD": "POST"}), "SendEmail")
+        self.assertEqual(emulator.operation_of({}, b"Action=SendRawEmail&Version=2010-12-01"), "SendRawEmail")
+
+    def test_pad_mode_hides_the_emulators_own_time_under_the_model(self):
+        app = emulator.delays(self.service(0.010), emulator.Delays())
+        shown = self.configure(app, {"operations": {"GetItem": 60}})
+        self.assertEqual(shown, {"operations": {"GetItem": 60.0}, "default": 0.0, "mode": "pad"})
+        took = self.timed(app)
+        self.assertGreaterEqual(took, 0.060)
+        self.assertLess(took, 0.060 + 0.010 + 0.5)  # not 70 ms + noise... at most what a busy machine adds
+        # An operation the model does not name: moto's time only.
+        self.assertLess(self.timed(app, target="DynamoDB_20120810.PutItem"), 0.060)
+
+    def test_add_mode_adds_the_model_to_the_emulators_time(self):
+        app = emulator.delays(self.service(0.020), emulator.Delays({"operations": {"GetItem": 40}, "mode": "add"}))
+        self.assertGreaterEqual(self.timed(app), 0.060)
+
+    def test_pad_waits_only_for_what_is_left(self):
+        model = emulator.Delays({"operations": {"Query": 5}})
+        self.assertAlmostEqual(model.wait("Query", arrived=10.0, now=10.002), 0.003)
+        self.assertEqual(model.wait("Query", arrived=10.0, now=10.009), 0.0)
+        self.assertEqual(model.wait("GetItem", arrived=10.0, now=10.0), 0.0)
+
+    def test_concurrent_calls_overlap(self):
+        import concurrent.futures
+        app = emulator.delays(self.service(0.0), emulator.Delays({"operations": {"GetItem": 200}}))
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: self.timed(app), range(4)))
+        self.assertLess(time.monotonic() - started, 0.2 * 4)
+
+    def test_a_bad_model_is_refused_and_the_old_one_kept(self):
+        app = emulator.delays(self.service(0.0), emulator.Delays({"operations": {"GetItem": 4}}))
+        status, _, _ = wsgi_call(app, emulator.DELAYS_PATH, body=b'{"mode": "sideways"}')
+        self.assertEqual(status, "400 Bad Request")
+        self.assertEqual(json.loads(wsgi_call(app, emulator.DELAYS_PATH, method="GET")[2])["operations"], {"GetItem": 4.0})
+
+
+class CapacityUnits(unittest.TestCase):
+    """Read and write units as on-demand bills them, GSI writes included, by partition."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "GSI1",
+                "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.counter = emulator.Capacity()
+        self.counter.control({"enabled": True})
+        self.app = emulator.capacity(self.service, self.counter)
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def service(self, environ, start_response):
+        """The DynamoDB API, by moto's in-process backend (what the emulator's server runs)."""
+        op = environ["HTTP_X_AMZ_TARGET"].rsplit(".", 1)[-1]
+        request = json.loads(environ["wsgi.input"].read())
+        method = "".join("_" + c.lower() if c.isupper() else c for c in op).lstrip("_")
+        try:
+            result = getattr(self.ddb, method)(**request)
+        except self.ddb.exceptions.ConditionalCheckFailedException:
+            start_response("400 Bad Request", [])
+            return [b'{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}']
+        result.pop("ResponseMetadata", None)
+        start_response("200 OK", [])
+        return [json.dumps(result).encode()]
+
+    def call(self, op, **request):
+        wsgi_call(self.app, "/", body=json.dumps(request).encode(), target=f"DynamoDB_20120810.{op}")
+        return self.counter.show()["calls"][-1]
+
+    @staticmethod
+    def item(pk, size_kb, gsi=None, **extra):
+        item = {"PK": {"S": pk}, "SK": {"S": "S"}, "pad": {"S": "x" * int(size_kb * 1024 - 20)}}
+        if gsi:
+            item.update({"GSI1PK": {"S": gsi}, "GSI1SK": {"S": "1"}})
+        return {**item, **extra}
+
+    def test_a_put_costs_a_unit_per_kb_on_the_table_and_on_each_index_it_enters(self):
+        c = self.call("PutItem", TableName=TABLE, Item=self.item("INV#1", 1.5, gsi="DUE#3"))
+        self.assertEqual((c["wcu"], c["index_wcu"]), (2, {"GSI1": 2}))
+        self.assertIn(["GSI1", "DUE#3", "w", 2], c["partitions"])
+        self.assertIn(["", "INV#1", "w", 2], c["partitions"])
+        # Outside the index: no index write.
+        c = self.call("PutItem", TableName=TABLE, Item=self.item("INV#2", 0.2))
+        self.assertEqual((c["wcu"], c["index_wcu"]), (1, {}))
+
+    def test_an_update_that_moves_an_index_key_costs_a_delete_and_a_put(self):
+        self.call("PutItem", TableName=TABLE, Item=self.item("INV#1", 0.5, gsi="DUE#3"))
+        c = self.call("UpdateItem", TableName=TABLE, Key={"PK": {"S": "INV#1"}, "SK": {"S": "S"}},
+                      UpdateExpression="SET GSI1PK = :k", ExpressionAttributeValues={":k": {"S": "DUE#4"}})
+        self.assertEqual((c["wcu"], c["index_wcu"]), (1, {"GSI1": 2}))
+        self.assertEqual(sorted(p[1] for p in c["partitions"] if p[0] == "GSI1"), ["DUE#3", "DUE#4"])
+        # A change of another attribute: one index write (projection ALL).
+        c = self.call("UpdateItem", TableName=TABLE, Key={"PK": {"S": "INV#1"}, "SK": {"S": "S"}},
+                      UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": {"N": "1"}})
+        self.assertEqual(c["index_wcu"], {"GSI1": 1})
+
+    def test_a_failed_condition_costs_the_write_but_no_index_write(self):
+        self.call("PutItem", TableName=TABLE, Item=self.item("INV#1", 2.5, gsi="DUE#3"))
+        c = self.call("PutItem", TableName=TABLE, Item=self.item("INV#1", 0.1, gsi="DUE#9"),
+                      ConditionExpression="attribute_not_exists(PK)")
+        self.assertEqual((c["wcu"], c["index_wcu"], c["status"]), (3, {}, 400))
+
+    def test_transactions_cost_twice(self):
+        c = self.call("TransactWriteItems", TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": self.item("A", 0.5)}},
+            {"Put": {"TableName": TABLE, "Item": self.item("B", 1.5, gsi="G")}},
+        ])
+        self.assertEqual((c["wcu"], c["index_wcu"]), (2 + 4, {"GSI1": 2}))
+
+    def test_reads_cost_a_unit_per_4_kb_half_when_eventually_consistent(self):
+        for i in range(3):
+            self.call("PutItem", TableName=TABLE, Item=self.item("P", 2, SK={"S": f"{i}"}))
+        key = {"PK": {"S": "P"}, "SK": {"S": "0"}}
+        self.assertEqual(self.call("GetItem", TableName=TABLE, Key=key)["rcu"], 0.5)
+        self.assertEqual(self.call("GetItem", TableName=TABLE, Key=key, ConsistentRead=True)["rcu"], 1)
+        # A missing item still costs the minimum.
+        self.assertEqual(self.call("GetItem", TableName=TABLE, Key={"PK": {"S": "none"}, "SK": {"S": "0"}})["rcu"], 0.5)
+        # 3 items of 2 KB: 6 KB, 2 units, halved.
+        c = self.call("Query", TableName=TABLE, KeyConditionExpression="PK = :p",
+                      ExpressionAttributeValues={":p": {"S": "P"}})
+        self.assertEqual(c["rcu"], 1)
+        self.assertIn(["", "P", "r", 1], c["partitions"])
+        c = self.call("BatchGetItem", RequestItems={TABLE: {"Keys": [key, {"PK": {"S": "P"}, "SK": {"S": "1"}}]}})
+        self.assertEqual(c["rcu"], 1)
+
+    def test_batch_writes_cost_each_item(self):
+        c = self.call("BatchWriteItem", RequestItems={TABLE: [
+            {"PutRequest": {"Item": self.item(f"INV#{i}", 0.3, gsi=f"INVNUM#{i % 2}")}} for i in range(4)]})
+        self.assertEqual((c["wcu"], c["index_wcu"]), (4, {"GSI1": 4}))
+        by_partition = {}
+        for index, pk, _, units in c["partitions"]:
+            if index == "GSI1":
+                by_partition[pk] = by_partition.get(pk, 0) + units
+        self.assertEqual(by_partition, {"INVNUM#0": 2, "INVNUM#1": 2})
+
+    def test_off_unless_enabled(self):
+        self.counter.control({"enabled": False, "reset": True})
+        wsgi_call(self.app, "/", body=json.dumps({"TableName": TABLE, "Item": self.item("X", 0.1)}).encode(),
+                  target="DynamoDB_20120810.PutItem")
+        self.assertEqual(self.counter.show()["calls"], [])
 
 
 if __name__ == "__main__":

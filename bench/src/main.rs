@@ -1,25 +1,33 @@
-//! `make bench` (scripts/bench.sh runs this after the release build, with the emulator and the
-//! local stack up). Measures every function binary beside a hello-world Lambda, every endpoint
-//! in-process and through the local stack, and imports of 100 to 5,000 addresses; prints one
-//! table and writes it to docs/benchmarks.md. Benchmarks, not tests: nothing here fails a build.
+//! `make bench` (scripts/bench.sh runs this after the release build, with the emulator up).
+//! Measures every function binary beside a hello-world Lambda; every endpoint in-process, then
+//! under a latency model (the emulator answers each AWS call in its operation's modelled time)
+//! in-process and through the local stack (scripts/gateway.py, as `make dev` serves); invitations
+//! end to end and API-to-webhook latency; a capacity simulation (imports through the stack, the
+//! write units each partition key takes); and imports of 100 to 5,000 addresses. Writes the
+//! tables to docs/benchmarks.md and the figures the cost model reads to a JSON file.
+//! Benchmarks, not tests: nothing here fails a build.
 //!
-//!   inflow-bench run --lambda-dir DIR --out FILE [--runs 15] [--requests 150] [--stack HOST:PORT]
-//!                    [--tls-endpoint https://127.0.0.1:PORT] [--only BIN,BIN] [--imports 100,1000]
-//!                    [--phases init]   (init only: to compare builds quickly)
+//!   inflow-bench run --lambda-dir DIR --out FILE [--model FILE.json] [--measurements FILE.json]
+//!                    [--runs 15] [--requests 150] [--tls-endpoint https://127.0.0.1:PORT]
+//!                    [--only BIN,BIN] [--imports 100,1000]
+//!                    [--phases init|endpoints]   (stop after init, or after the in-process endpoints)
 //!   inflow-bench load --base http://127.0.0.1:PORT --requests FILE --out FILE   (the load client)
 
+mod calls;
+mod emulator;
+mod flows;
 mod load;
 mod report;
 mod runtime;
 mod scenarios;
 mod sqs_stub;
+mod stack;
 mod stats;
 mod tls;
 
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -27,9 +35,15 @@ use inflow_tests::{Env, Function};
 use report::{EndpointRow, FunctionRow, ImportRow, Report};
 use stats::{median, ms, percentile};
 
-/// Requests per endpoint measured in-process, and sent (not counted) before the load.
+/// Requests per endpoint measured in-process (twice: as fast as the emulator goes, then under
+/// the latency model), and sent (not counted) before the load.
 const IN_PROCESS: usize = 30;
 const WARM_UP: usize = 5;
+/// Invitations taken from creation to acceptance, and API-to-webhook samples.
+const E2E_INVITATIONS: usize = 20;
+const E2E_LATENCY_SAMPLES: usize = 15;
+/// Tenants importing at once in the capacity simulation (the gateway's instances per function).
+const TENANTS: usize = 4;
 
 struct Options {
     args: HashMap<String, String>,
@@ -205,12 +219,12 @@ async fn run(options: &Options) -> Result<(), String> {
         return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
-    // 2. Every endpoint in-process: calls counted with an SDK interceptor, handler time.
-    // The relay's SQS, for imports, is a constant-time stub (see sqs_stub.rs): moto's ~10 ms a
-    // call would swamp what is measured.
+    // 2. Every endpoint in-process: calls recorded with an SDK interceptor, handler time, and
+    // the handler's wall time over its own I/O wait (concurrent calls counted once), with the
+    // emulator as fast as it goes.
     let stub = sqs_stub::start().await?;
     eprintln!("bench: setting up the endpoints");
-    let total = IN_PROCESS + WARM_UP + requests;
+    let total = 2 * IN_PROCESS + WARM_UP + requests;
     let mut scenarios = Vec::new();
     for &function in Function::ALL
         .iter()
@@ -219,20 +233,20 @@ async fn run(options: &Options) -> Result<(), String> {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
-        let (counted, ddb_calls) = s.env.counted();
+        let (app, rec) = recorded(&s.env);
         let (mut ddb, mut times, mut cpu, mut failures) = (Vec::new(), Vec::new(), Vec::new(), 0);
         let mut over_io = Vec::new();
         for req in &s.requests[..IN_PROCESS] {
             let request = req.call().request();
-            ddb_calls.reset();
+            rec.reset();
             let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
-            let res = s.function.call(&counted, request).await;
+            let res = s.function.call(&app, request).await;
             let wall = ms(started.elapsed());
-            let waited = ms(ddb_calls.waited());
-            over_io.push(wall / waited.max(f64::EPSILON));
+            let calls = rec.calls();
+            over_io.push(wall / calls::io_wait_ms(&calls).max(f64::EPSILON));
             times.push(wall);
             cpu.push(tls::cpu_ms() - cpu_before);
-            ddb.push(ddb_calls.total() as f64);
+            ddb.push(calls.len() as f64);
             failures += usize::from(!res.status().is_success());
         }
         report.function_mut(s.function.binary()).endpoint = Some(EndpointRow::new(
@@ -254,7 +268,6 @@ async fn run(options: &Options) -> Result<(), String> {
         inflow::auth::authenticate(&counted, &t.admin_key, chrono::Utc::now())
             .await
             .map_err(|e| format!("auth: {e}"))?;
-        // Timed like the GetItem below: one conditional UpdateItem, the call every request makes.
         if ddb_calls.total() == 1 {
             updates.push(ms(started.elapsed()));
         }
@@ -263,19 +276,121 @@ async fn run(options: &Options) -> Result<(), String> {
     report.auth_calls = (median(&auth), auth.iter().cloned().fold(0.0, f64::max));
     report.update_item_p50 = median(&updates);
 
-    // 3. The emulator's own latency for one plain GetItem, in this run.
+    // The emulator's own latency for one plain GetItem, in this run (a baseline, no target).
     let get_item = GetItem {
         env: &env,
         org_id: &t.org_id,
     };
     report.get_item_p50 = median(&get_item.times(200).await?);
 
-    // 4. Through the local stack: cargo lambda watch's router -> the release binaries.
-    if let Some(stack) = options.get("stack") {
-        stack_phase(stack, &lambda_dir, &scenarios, &get_item, &mut report).await?;
+    // 3. The latency model: every AWS call now takes its operation's time in a region (the
+    // emulator pads each answer to it), and the capacity counter bills every DynamoDB call.
+    let model = match options.get("model") {
+        Some(path) => serde_json::from_str::<calls::Model>(
+            &std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        )
+        .map_err(|e| format!("{path}: {e}"))?,
+        None => calls::Model::default(),
+    };
+    report.model = model.clone();
+    emulator::set_delays(&model).await?;
+    emulator::capacity(true).await?;
+    eprintln!("bench: endpoints under the latency model");
+    for s in &scenarios {
+        let (app, rec) = recorded(&s.env);
+        let mut m = report::Modelled::default();
+        let (mut seq, mut critical, mut wall, mut rcu, mut wcu, mut iwcu) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut shapes: HashMap<String, usize> = HashMap::new();
+        let mut ops: HashMap<String, Vec<f64>> = HashMap::new();
+        // Units by partition key pattern (`ORG#<org>`, `GSI1 DUE#<n>`): (read, write).
+        let mut keys: HashMap<String, (f64, f64)> = HashMap::new();
+        for req in &s.requests[IN_PROCESS..2 * IN_PROCESS] {
+            let request = req.call().request();
+            rec.reset();
+            emulator::capacity_reset().await?;
+            let started = Instant::now();
+            let res = s.function.call(&app, request).await;
+            wall.push(ms(started.elapsed()));
+            m.failures += usize::from(!res.status().is_success());
+            let calls = rec.calls();
+            seq.push(calls::sequential(&calls) as f64);
+            critical.push(calls::critical_ms(&calls, &model));
+            *shapes.entry(calls::shape(&calls)).or_default() += 1;
+            let mut by_op: HashMap<String, f64> = HashMap::new();
+            for c in &calls {
+                *by_op.entry(c.op.clone()).or_default() += 1.0;
+            }
+            for (op, n) in by_op {
+                ops.entry(op).or_default().push(n);
+            }
+            let billed = emulator::billed().await?;
+            for (key, r, w) in emulator::by_key_pattern(&billed) {
+                let e = keys.entry(key).or_insert((0.0, 0.0));
+                e.0 += r;
+                e.1 += w;
+            }
+            let units = emulator::Units::of(&billed);
+            rcu.push(units.rcu);
+            wcu.push(units.wcu);
+            iwcu.push(units.index_wcu);
+        }
+        let n = (IN_PROCESS) as f64;
+        m.sequential = median(&seq);
+        m.critical_ms = median(&critical);
+        m.handler_p50 = median(&wall);
+        m.shape = shapes
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        // Mean calls of each operation a request (the cost model multiplies them out).
+        m.ops = ops
+            .into_iter()
+            .map(|(op, v)| (op, v.iter().sum::<f64>() / n))
+            .collect();
+        m.keys = keys
+            .into_iter()
+            .map(|(k, (r, w))| (k, (r / n, w / n)))
+            .collect();
+        m.rcu = rcu.iter().sum::<f64>() / n;
+        m.wcu = wcu.iter().sum::<f64>() / n;
+        m.index_wcu = iwcu.iter().sum::<f64>() / n;
+        if let Some(e) = report.function_mut(s.function.binary()).endpoint.as_mut() {
+            e.modelled = Some(m);
+        }
     }
 
-    // 5. Imports.
+    if options.get("phases") == Some("endpoints") {
+        emulator::capacity(false).await?;
+        emulator::clear_delays().await?;
+        return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
+    }
+
+    // 4. Through the local stack, as `make dev` serves it (scripts/gateway.py), under the model.
+    let bins = stack::bin_dir(&lambda_dir)?;
+    stack_phase(&bins, &scenarios, &mut report).await?;
+
+    // 5. After the request: invitations end to end and webhook delivery, under the model.
+    eprintln!("bench: invitations end to end");
+    report.end_to_end = Some(flows::invitations(E2E_INVITATIONS).await?);
+    eprintln!("bench: API request to webhook receiver");
+    report.webhook_latency = Some(flows::webhook_latency(E2E_LATENCY_SAMPLES, &model).await?);
+    report.sweeper_idle = Some(flows::sweeper_idle(10).await?);
+
+    // 6. Capacity: the biggest import, and several tenants importing at once, through the
+    // stack under the model, with the write units each partition key took.
+    if let Some(s) = scenarios
+        .iter()
+        .find(|s| s.function == Function::ImportInvitations)
+    {
+        eprintln!("bench: capacity simulation (imports through the stack)");
+        report.capacity = capacity_phase(&bins, s).await?;
+    }
+    emulator::capacity(false).await?;
+    emulator::clear_delays().await?;
+
+    // 7. Imports, in-process, as fast as the emulator goes.
     for n in options
         .get("imports")
         .unwrap_or("100,1000,5000")
@@ -286,11 +401,14 @@ async fn run(options: &Options) -> Result<(), String> {
         report.imports.push(import(&env, &stub, n).await?);
     }
 
-    // 6. The first request's connection set-up, with and without TLS.
+    // 8. The first request's connection set-up, with and without TLS.
     if let Some(endpoint) = options.get("tls-endpoint") {
         report.tls = Some(tls::measure(endpoint, &env, runs).await?);
     }
 
+    if let Some(path) = options.get("measurements") {
+        std::fs::write(path, report.measurements()).map_err(|e| format!("{path}: {e}"))?;
+    }
     let text = report.render();
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))
 }
@@ -323,10 +441,6 @@ impl GetItem<'_> {
         Ok(times)
     }
 }
-
-/// GetItems timed on each side of an endpoint's load, so that its ratio compares numbers
-/// measured within the same minute (a shared machine's speed drifts over a run).
-const GET_ITEMS_BESIDE_LOAD: usize = 50;
 
 /// An SQS client of `env`'s that sends to the stub, its calls counted by `counter`.
 fn stub_sqs(env: &Env, stub: &str, counter: &inflow_tests::CallCounter) -> aws_sdk_sqs::Client {
@@ -376,102 +490,134 @@ fn launch_env(name: &str, app_env: &[(String, String)]) -> Vec<(String, String)>
     vars
 }
 
-/// Starts each HTTP function (and hello) against `cargo lambda watch --only-lambda-apis` on
-/// `stack`, then sends each endpoint's requests from a second process, one at a time.
+/// The app of `env` with every DynamoDB call recorded.
+fn recorded(env: &Env) -> (inflow::app::App, calls::Recorder) {
+    let rec = calls::Recorder::default();
+    let ddb = aws_sdk_dynamodb::config::Builder::from(&env.sdk)
+        .interceptor(rec.clone())
+        .build();
+    (
+        inflow::app::App {
+            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            ..env.app.clone()
+        },
+        rec,
+    )
+}
+
+/// The environment the gateway (and so every function) gets for a scenario's resources.
+async fn gateway_env(env: &Env) -> Vec<(String, String)> {
+    let mut vars = app_env(env).await;
+    vars.push(("ALLOW_PRIVATE_WEBHOOK_TARGETS".into(), "true".into()));
+    vars.push(("RUST_LOG".into(), "info".into()));
+    vars
+}
+
+/// Each endpoint through scripts/gateway.py (one gateway per scenario, one instance of each
+/// function), its requests sent one at a time from a second process.
 async fn stack_phase(
-    stack: &str,
-    lambda_dir: &Path,
+    bins: &Path,
     scenarios: &[scenarios::Scenario],
-    get_item: &GetItem<'_>,
     report: &mut Report,
 ) -> Result<(), String> {
-    let mut processes = HashMap::new();
-    let mut envs = vec![("hello", Vec::new())];
-    for s in scenarios {
-        envs.push((s.function.binary(), app_env(&s.env).await));
-    }
-    for (name, app_env) in envs {
-        let log = std::fs::File::create(log_path(name))
-            .map_err(|e| format!("{}: {e}", log_path(name).display()))?;
-        let child = tokio::process::Command::new(lambda_dir.join(name).join("bootstrap"))
-            .env_clear()
-            .envs(launch_env(name, &app_env))
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://{stack}/.rt/{name}"),
-            )
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| format!("{name}: {e}"))?;
-        processes.insert(name.to_owned(), child);
-    }
-    let base = format!("http://{stack}");
-    let hello = vec![
-        scenarios::Req {
-            method: "GET".into(),
-            path: "/lambda-url/hello/".into(),
-            params: vec![],
-            headers: vec![],
-            body: None
-        };
-        WARM_UP + report.requests
-    ];
-    let hello_pid = processes["hello"].id().unwrap_or(0);
-    let cpu_before = runtime::cpu_ms(hello_pid).unwrap_or(f64::NAN);
-    report.stack_overhead_p50 = load_through(&base, "hello", &hello).await?.0;
-    report.hello_cpu_per_request =
-        (runtime::cpu_ms(hello_pid).unwrap_or(f64::NAN) - cpu_before) / hello.len() as f64;
     for s in scenarios {
         let name = s.function.binary();
         eprintln!("bench: {name} through the local stack");
-        let pid = processes[name].id().unwrap_or(0);
-        let mut beside = get_item.times(GET_ITEMS_BESIDE_LOAD).await?;
+        let log = std::env::temp_dir().join(format!("inflow-bench-{name}-gateway.log"));
+        let gateway = stack::Gateway::start(bins, &gateway_env(&s.env).await, 1, log).await?;
+        let pids = gateway.pids(name).await;
+        let pid = pids.first().copied().unwrap_or(0);
         let cpu_before = runtime::cpu_ms(pid).unwrap_or(f64::NAN);
-        let (p50, p99, sent, failures) =
-            load_through(&base, name, &s.requests[IN_PROCESS..]).await?;
+        let result = load_through(&gateway.base, name, &s.requests[2 * IN_PROCESS..]).await;
         let cpu = runtime::cpu_ms(pid).unwrap_or(f64::NAN) - cpu_before;
-        beside.extend(get_item.times(GET_ITEMS_BESIDE_LOAD).await?);
+        let peak = runtime::peak_kib(pid);
+        let logged: Vec<f64> = gateway
+            .logged_latencies(name)
+            .into_iter()
+            .skip(WARM_UP)
+            .collect();
+        gateway.stop().await;
+        let (p50, p99, sent, failures) = result?;
         let row = report.function_mut(name);
-        row.load_peak_kib = runtime::peak_kib(pid);
+        row.load_peak_kib = peak;
         if let Some(e) = row.endpoint.as_mut() {
             e.stack = Some(report::StackRow {
                 p50,
                 p99,
                 failures,
-                get_item_p50: median(&beside),
-                in_function_p50: logged_p50(name),
-                // The load client may stop early (a time limit); the warm-up ran here too.
+                in_function_p50: median(&logged),
                 cpu_per_request: cpu / (sent + WARM_UP) as f64,
             });
         }
     }
-    for (_, mut child) in processes {
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
     Ok(())
 }
 
-/// Where a function's log lines go while the stack phase runs it.
-fn log_path(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("inflow-bench-{name}-log.json"))
+/// Invitations of one 5,000-address import, and of TENANTS tenants importing at once, through
+/// the stack under the latency model: the write units each partition key took, in all and in
+/// its busiest second.
+async fn capacity_phase(
+    bins: &Path,
+    s: &scenarios::Scenario,
+) -> Result<Vec<report::CapacityRun>, String> {
+    let mut runs = Vec::new();
+    let log = std::env::temp_dir().join("inflow-bench-capacity-gateway.log");
+    let gateway = stack::Gateway::start(bins, &gateway_env(&s.env).await, TENANTS, log).await?;
+    for (tenants, per) in [(1usize, 5000usize), (TENANTS, 1000)] {
+        let mut lists = Vec::new();
+        for i in 0..tenants {
+            let t = s.env.tenant_with(inflow::model::Tier::Enterprise).await;
+            let list = scenarios::addresses(&format!("cap{tenants}-{i}-"), per);
+            lists.push(scenarios::import_request(&t, &list));
+        }
+        emulator::capacity_reset().await?;
+        let started = Instant::now();
+        let sent = futures_join(&gateway.base, lists).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let billed = emulator::billed().await?;
+        let (partitions, span) = emulator::write_partitions(&billed);
+        let units = emulator::Units::of(&billed);
+        runs.push(report::CapacityRun {
+            tenants,
+            addresses: per,
+            seconds,
+            calls_span: span,
+            statuses: sent,
+            units,
+            partitions: partitions.into_iter().take(12).collect(),
+        });
+    }
+    gateway.stop().await;
+    Ok(runs)
 }
 
-/// The median of the latencies a function logged for its own requests ("request finished":
-/// authentication through the reply, without the runtime's event decoding), after the warm-up.
-fn logged_p50(name: &str) -> f64 {
-    let text = std::fs::read_to_string(log_path(name)).unwrap_or_default();
-    let latencies: Vec<f64> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|line| line["fields"]["message"] == "request finished")
-        .filter_map(|line| line["fields"]["latency_ms"].as_f64())
-        .skip(WARM_UP)
-        .collect();
-    median(&latencies)
+/// Sends each request at once (one connection each) and returns their statuses.
+async fn futures_join(base: &str, requests: Vec<scenarios::Req>) -> Result<Vec<u16>, String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut handles = Vec::new();
+    for req in requests {
+        let client = client.clone();
+        let url = format!("{base}{}", req.path);
+        handles.push(tokio::spawn(async move {
+            let mut b = client.post(url);
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            if let Some(body) = req.body {
+                b = b.body(body);
+            }
+            b.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.map_err(|e| e.to_string())?);
+    }
+    Ok(out)
 }
 
 /// Runs the load client on `requests` (the first WARM_UP are not counted):

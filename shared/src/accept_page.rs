@@ -50,6 +50,10 @@ pub enum Page {
     /// A form post without a secret.
     Incomplete,
     TooLarge,
+    /// Too many requests from this address this minute.
+    Busy {
+        retry_after: u64,
+    },
     Unavailable,
     Failed,
 }
@@ -69,6 +73,7 @@ impl Page {
             Page::AlreadyAccepted => 409,
             Page::Expired | Page::Canceled => 410,
             Page::TooLarge => 413,
+            Page::Busy { .. } => 429,
             Page::Failed => 500,
             Page::Unavailable => 503,
         }
@@ -85,6 +90,7 @@ impl Page {
             Page::Unknown => "unknown",
             Page::Incomplete => "incomplete",
             Page::TooLarge => "too-large",
+            Page::Busy { .. } => "busy",
             Page::Unavailable => "unavailable",
             Page::Failed => "failed",
         }
@@ -94,8 +100,12 @@ impl Page {
     pub fn reply(&self) -> Reply {
         let mut reply = Reply::html(self.status(), self.html());
         reply.headers.extend(headers());
-        if matches!(self, Page::Unavailable) {
-            reply = reply.with_header("retry-after", "5".into());
+        match self {
+            Page::Unavailable => reply = reply.with_header("retry-after", "5".into()),
+            Page::Busy { retry_after } => {
+                reply = reply.with_header("retry-after", retry_after.to_string())
+            }
+            _ => {}
         }
         reply
     }
@@ -156,6 +166,7 @@ impl Page {
             Page::Unknown => plain("Invitation not found", "This link is not valid. It may be mistyped, or a newer invitation replaced it: use the link in the latest email."),
             Page::Incomplete => plain("Invitation not found", "The request did not carry an invitation. Open the link in your email again."),
             Page::TooLarge => plain("Request too large", "The request was too large."),
+            Page::Busy { .. } => plain("Please wait a moment", "There were too many attempts from your network just now. Please try again in a minute."),
             Page::Unavailable => plain("Please try again", "The service is briefly unavailable. Please try again in a moment."),
             Page::Failed => plain("Something went wrong", "Something went wrong on our side. Please try again later."),
         }
@@ -173,6 +184,9 @@ impl Page {
                 _ => Page::Failed,
             },
             Error::PayloadTooLarge { .. } => Page::TooLarge,
+            Error::RateLimited { retry_after, .. } => Page::Busy {
+                retry_after: *retry_after,
+            },
             Error::Unavailable(_) => Page::Unavailable,
             _ => Page::Failed,
         }

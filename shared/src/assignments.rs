@@ -2,7 +2,6 @@
 //! the due date passes first). Every step writes its `flow.*` event with the step itself.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 
 use crate::{
     app::App,
@@ -275,28 +274,6 @@ fn step_event(
     now: DateTime<Utc>,
 ) -> Outbox {
     Outbox::event(EventNote::for_fact(kind, id, org_id, request_id, now))
-}
-
-/// The `data` of every `flow.*` event (`flow.overdue` adds `overdueAt`), rendered by the
-/// relay from the assignment as written.
-pub fn event_data(kind: EventKind, a: &Assignment) -> serde_json::Value {
-    use crate::wire::{opt_time, time};
-    let mut data = json!({
-        "assignmentId": a.id,
-        "flowId": a.flow_id,
-        "flowName": a.flow_name,
-        "userId": a.user_id,
-        "userEmail": a.user_email,
-        "priority": a.priority.as_str(),
-        "dueDate": opt_time(a.due_date),
-        "assignedAt": time(a.assigned_at),
-        "startedAt": opt_time(a.started_at),
-        "completedAt": opt_time(a.completed_at),
-    });
-    if kind == EventKind::FlowOverdue {
-        data["overdueAt"] = opt_time(a.overdue_at);
-    }
-    data
 }
 
 #[cfg(test)]

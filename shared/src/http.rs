@@ -9,6 +9,7 @@ use serde_json::Value;
 use tracing::{field::Empty, Instrument};
 
 use crate::{
+    address_limit,
     app::App,
     auth::{self, Schemes},
     error::Error,
@@ -26,11 +27,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub enum Auth {
     /// An admin secret key (`sk_…`) in `Authorization`.
     Admin(Schemes),
-    /// A publishable user key (`pk_…`) in `UserHub-Api-Key`.
+    /// A publishable user key (`pk_…`) in `UserHub-Api-Key`: counted per client address
+    /// ([`address_limit`]) before the key's own window.
     User,
     /// No key: the request itself carries its proof (the hosted accept page's flow secret).
-    /// Served by [`serve_public`]: no per-key rate limit and no idempotency. A per-client-address
-    /// limit for such routes (and publishable ones) belongs in `serve_public`, before any I/O.
+    /// Served by [`serve_public`]: a per-client-address limit, no idempotency.
     None,
 }
 
@@ -207,14 +208,48 @@ where
     F: FnOnce(Ctx<'a>) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
+    serve_prefetched(
+        app,
+        req,
+        endpoint,
+        |_| std::future::ready(()),
+        |ctx, ()| handler(ctx),
+    )
+    .await
+}
+
+/// [`serve`] for a handler whose first read needs no caller (a record found by its own key):
+/// `prefetch` starts that read, and it runs at once with authentication, so the request waits
+/// for one round trip where it waited for two. Its result reaches the handler only once the
+/// key is authenticated (a refused key costs that read and learns nothing of it); the handler
+/// still checks that what was found belongs to the caller.
+pub async fn serve_prefetched<'a, P, PFut, T, F, Fut>(
+    app: &'a App,
+    req: Request,
+    endpoint: &Endpoint,
+    prefetch: P,
+    handler: F,
+) -> Response<Body>
+where
+    P: FnOnce(&Request) -> PFut,
+    PFut: Future<Output = T>,
+    F: FnOnce(Ctx<'a>, T) -> Fut,
+    Fut: Future<Output = Result<Reply, Error>>,
+{
     let request_id = request_id_of(&req);
     let id = request_id.clone();
-    logged(endpoint, request_id, run(app, req, endpoint, id, handler)).await
+    logged(
+        endpoint,
+        request_id,
+        run(app, req, endpoint, id, prefetch, handler),
+    )
+    .await
 }
 
 /// What an unauthenticated handler gets ([`Auth::None`]): no caller.
 pub struct PublicCtx<'a> {
     pub app: &'a App,
+    endpoint: &'static str,
     pub request_id: String,
     pub now: DateTime<Utc>,
     pub req: Request,
@@ -223,6 +258,12 @@ pub struct PublicCtx<'a> {
 impl PublicCtx<'_> {
     pub fn query(&self, name: &str) -> Option<String> {
         query_param(&self.req, name)
+    }
+
+    /// Counts the request in its client address's window of this route ([`address_limit`]);
+    /// a 429 once it is full.
+    pub async fn admit(&self) -> Result<(), Error> {
+        address_limit::admit(self.app, self.endpoint, &self.req, self.now).await
     }
 }
 
@@ -233,8 +274,8 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Runs an unauthenticated request ([`Auth::None`]): body checks, then the handler, whose
-/// failures `render_error` answers (a page, for the accept page); no key, no per-key rate
-/// limit, no idempotency.
+/// failures `render_error` answers (a page, for the accept page); no key, no idempotency. The
+/// handler counts the client address ([`PublicCtx::admit`]) before its first I/O.
 pub async fn serve_public<'a, F, Fut>(
     app: &'a App,
     req: Request,
@@ -249,6 +290,7 @@ where
     let request_id = request_id_of(&req);
     let ctx = PublicCtx {
         app,
+        endpoint: endpoint.name,
         request_id: request_id.clone(),
         now: Utc::now(),
         req,
@@ -303,15 +345,18 @@ async fn logged(
     .await
 }
 
-async fn run<'a, F, Fut>(
+async fn run<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
     endpoint: &Endpoint,
     request_id: String,
+    prefetch: P,
     handler: F,
 ) -> Outcome
 where
-    F: FnOnce(Ctx<'a>) -> Fut,
+    P: FnOnce(&Request) -> PFut,
+    PFut: Future<Output = T>,
+    F: FnOnce(Ctx<'a>, T) -> Fut,
     Fut: Future<Output = Result<Reply, Error>>,
 {
     let now = Utc::now();
@@ -319,7 +364,10 @@ where
     if let Some(err) = malformed(&req) {
         return Outcome::failure(family, err);
     }
-    let (caller, rate) = match authenticate(app, &req, endpoint, now).await {
+    let prefetched = prefetch(&req);
+    let (authenticated, prefetched) =
+        futures::join!(authenticate(app, &req, endpoint, now), prefetched);
+    let (caller, rate) = match authenticated {
         Ok(found) => found,
         Err(err) => return Outcome::failure(family, err),
     };
@@ -345,14 +393,14 @@ where
                     req,
                     mark: held.as_ref().map(|h| h.mark.clone()),
                 };
-                let outcome = match handler(ctx).await {
+                let outcome = match handler(ctx, prefetched).await {
                     Ok(reply) => Outcome::success(reply),
                     Err(err) => Outcome::failure(family, err),
                 };
                 if let Some(held) = held {
                     let kept = (outcome.status < 300)
                         .then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
-                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept).await {
+                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept, now).await {
                         // The work is done; the client only loses replay protection for this key.
                         tracing::warn!(error = %err, "could not finish the idempotency record");
                     }
@@ -381,8 +429,14 @@ async fn authenticate(
             )))
         }
     };
-    let key = key.ok_or(Error::Unauthenticated)?;
-    auth::authenticate(app, key, now).await
+    let hash = app.hasher.hash_api_key(key.ok_or(Error::Unauthenticated)?);
+    if auth::refused_lately(&hash) {
+        return Err(Error::Unauthenticated);
+    }
+    if let Auth::User = endpoint.auth {
+        address_limit::admit(app, &hash, req, now).await?;
+    }
+    auth::authenticate(app, &hash, now).await
 }
 
 /// What the event check found it could not pass on as sent (`crate::gateway`), as a 400

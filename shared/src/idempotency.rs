@@ -62,10 +62,16 @@ pub struct Held {
     pub mark: Mark,
 }
 
+/// A kept response, as it is answered again.
+pub struct Replayed {
+    pub status: u16,
+    pub body: String,
+}
+
 pub enum Begin {
     /// Run the request; `Some` when it holds a key it must finish.
     Proceed(Option<Held>),
-    Replay(Stored),
+    Replay(Replayed),
 }
 
 pub async fn begin(
@@ -115,9 +121,9 @@ pub async fn begin(
             key: key.to_owned(),
             mark,
         }))),
-        Claim::Replay(stored) => Ok(Begin::Replay(Stored {
-            body: app.sealer.open(&stored.body)?,
-            ..stored
+        Claim::Replay(stored) => Ok(Begin::Replay(Replayed {
+            status: stored.status,
+            body: unpack(&app.sealer, &stored.blob)?,
         })),
         Claim::InFlight => Err(Error::IdempotencyInFlight),
         Claim::Mismatch => Err(Error::IdempotencyMismatch),
@@ -125,24 +131,50 @@ pub async fn begin(
 }
 
 /// Keeps a successful response for replay, or gives the key back.
+///
+/// Should keeping fail (a throttle, an outage), the claim stays pending and a retry takes it
+/// over after [`records::LOCK_SECS`] and runs the request again; that is safe because what the
+/// request makes is recognised by its [`Mark`], so the retry answers as the first run did.
 pub async fn finish(
     app: &App,
     org_id: &str,
     held: &Held,
     kept: Option<(u16, String)>,
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let table = &app.config.table_name;
     match kept {
-        // Responses can hold secrets shown once (a new token, a flow secret): kept sealed.
         Some((status, body)) => {
             let stored = Stored {
                 status,
-                body: app.sealer.seal(&body),
+                blob: pack(&app.sealer, &body)?,
             };
-            records::record(&app.ddb, table, org_id, &held.key, &stored).await
+            records::record(&app.ddb, table, org_id, &held.key, &stored, now.timestamp()).await
         }
         None => records::release(&app.ddb, table, org_id, &held.key).await,
     }
+}
+
+/// A body as it is kept: compressed (a 5,000-address import's answer is mostly repeated
+/// field names), then sealed, since responses can hold secrets shown once (a new token, a
+/// flow secret).
+fn pack(sealer: &crate::keys::Sealer, body: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Write;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(body.as_bytes())
+        .and_then(|()| z.finish())
+        .map(|compressed| sealer.seal_bytes(&compressed))
+        .map_err(|e| Error::Internal(format!("compressing a response: {e}")))
+}
+
+fn unpack(sealer: &crate::keys::Sealer, blob: &[u8]) -> Result<String, Error> {
+    use std::io::Read;
+    let compressed = sealer.open_bytes(blob)?;
+    let mut body = String::new();
+    flate2::read::DeflateDecoder::new(compressed.as_slice())
+        .read_to_string(&mut body)
+        .map_err(|e| Error::Internal(format!("a kept response does not inflate: {e}")))?;
+    Ok(body)
 }
 
 /// What makes two requests "the same": method, path and exact body bytes.
@@ -173,6 +205,27 @@ mod tests {
         assert_eq!(secret, a.secret_chars(&h, "flow-secret", 40));
         assert_ne!(secret, b.secret_chars(&h, "flow-secret", 40));
         assert_ne!(secret, a.secret_chars(&h, "other", 40));
+    }
+
+    #[test]
+    fn kept_bodies_come_back_whole_and_smaller() {
+        let sealer = crate::keys::Sealer::from_secret(b"0123456789abcdef");
+        let body = r#"{"invitations":["#.to_owned()
+            + &vec![r#"{"id":"inv_x","email":"p@example.com","state":"PENDING"}"#; 500].join(",")
+            + "]}";
+        let blob = pack(&sealer, &body).unwrap();
+        assert!(
+            blob.len() * 10 < body.len(),
+            "{} of {}",
+            blob.len(),
+            body.len()
+        );
+        assert_eq!(unpack(&sealer, &blob).unwrap(), body);
+        assert!(unpack(
+            &crate::keys::Sealer::from_secret(b"another secret!!"),
+            &blob
+        )
+        .is_err());
     }
 
     #[test]

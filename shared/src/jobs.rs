@@ -231,6 +231,9 @@ pub struct AttemptJob {
     pub attempt: u32,
     /// Epoch seconds before which the attempt waits (SQS delays stop at 15 minutes).
     pub not_before: i64,
+    /// The delivery's endpoint, read before the claim to honour its pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
 }
 
 /// One job of a write.

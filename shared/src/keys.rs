@@ -126,40 +126,51 @@ impl Sealer {
 
     /// base64(nonce || ciphertext)
     pub fn seal(&self, plain: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.seal_bytes(plain.as_bytes()))
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<String, Error> {
+        use base64::Engine;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| unopenable())?;
+        String::from_utf8(self.open_bytes(&raw)?).map_err(|_| unopenable())
+    }
+
+    /// nonce || ciphertext
+    pub fn seal_bytes(&self, plain: &[u8]) -> Vec<u8> {
         use aes_gcm::{
             aead::{Aead, AeadCore, KeyInit, OsRng},
             Aes256Gcm,
         };
-        use base64::Engine;
         let cipher = Aes256Gcm::new(&self.key);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = cipher
-            .encrypt(&nonce, plain.as_bytes())
-            .expect("AES-GCM encryption of a short string cannot fail");
+            .encrypt(&nonce, plain)
+            .expect("AES-GCM encrypts anything under 64 GiB");
         let mut out = nonce.to_vec();
         out.extend(sealed);
-        base64::engine::general_purpose::STANDARD.encode(out)
+        out
     }
 
-    pub fn open(&self, sealed: &str) -> Result<String, Error> {
+    pub fn open_bytes(&self, sealed: &[u8]) -> Result<Vec<u8>, Error> {
         use aes_gcm::{
             aead::{Aead, KeyInit},
             Aes256Gcm, Nonce,
         };
-        use base64::Engine;
-        let bad = || Error::Internal("a sealed secret could not be opened".into());
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
-            .map_err(|_| bad())?;
-        if raw.len() < 12 {
-            return Err(bad());
+        if sealed.len() < 12 {
+            return Err(unopenable());
         }
-        let (nonce, ciphertext) = raw.split_at(12);
-        let plain = Aes256Gcm::new(&self.key)
+        let (nonce, ciphertext) = sealed.split_at(12);
+        Aes256Gcm::new(&self.key)
             .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| bad())?;
-        String::from_utf8(plain).map_err(|_| bad())
+            .map_err(|_| unopenable())
     }
+}
+
+fn unopenable() -> Error {
+    Error::Internal("a sealed value could not be opened".into())
 }
 
 fn derive(secret: &[u8], label: &[u8]) -> Vec<u8> {

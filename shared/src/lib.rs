@@ -2,6 +2,7 @@
 //! an [`App`] once per container and hands each event to one handler in [`handlers`].
 
 pub mod accept_page;
+pub mod address_limit;
 pub mod app;
 pub mod assignments;
 pub mod auth;

@@ -19,13 +19,12 @@ use aws_lambda_events::event::{
 use std::collections::BTreeSet;
 
 use crate::{
-    assignments,
     delivery::model::Delivery,
     error::Error,
-    invitations,
     jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject, TestNote},
     queue::{Message, Queues, MESSAGE_BYTES},
     store::outbox::{self, Image},
+    wire::events,
 };
 
 /// The relay's context, built once per container: the queues, and nothing else (it reads no
@@ -117,6 +116,7 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
                         org_id: d.org_id,
                         attempt: d.attempt + 1,
                         not_before: 0,
+                        endpoint_id: Some(d.endpoint_id),
                     })
                 }
             })
@@ -127,8 +127,8 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
 /// An event's `data`, from the record it describes as written.
 fn render(kind: EventKind, image: &Image) -> Result<serde_json::Value, Error> {
     Ok(match kind.subject() {
-        Subject::Assignment => assignments::event_data(kind, &outbox::decode(image)?),
-        Subject::Invitation => invitations::event_data(&outbox::decode(image)?),
+        Subject::Assignment => events::assignment_data(kind, &outbox::decode(image)?),
+        Subject::Invitation => events::invitation_data(&outbox::decode(image)?),
     })
 }
 

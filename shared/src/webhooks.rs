@@ -51,6 +51,10 @@ pub struct Endpoint {
     /// The mark of the idempotent request that last rotated its secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_by: Option<String>,
+    /// The receiver asked to slow down (429 or 503) until then: no attempt is made to it
+    /// meanwhile, whichever delivery it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_until: Option<DateTime<Utc>>,
 }
 
 impl Endpoint {
@@ -246,6 +250,7 @@ pub async fn create(
         updated_at: Some(now),
         made_by: mark.map(|m| m.as_str().to_owned()),
         rotated_by: None,
+        paused_until: None,
     };
     let table = &app.config.table_name;
     match store::webhooks::create(&app.ddb, table, &endpoint, MAX_ENDPOINTS).await? {
@@ -462,6 +467,7 @@ mod tests {
             updated_at: None,
             made_by: None,
             rotated_by: None,
+            paused_until: None,
         };
         assert_eq!(e.signing_secrets(now), ["new", "old"]);
         assert_eq!(e.signing_secrets(now + chrono::Duration::hours(2)), ["new"]);

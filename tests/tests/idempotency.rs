@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on creating POSTs.
 
-use inflow_tests::{assign, assign_body, Env, Function::*};
+use inflow_tests::{assign, assign_body, invitations, Env, Function::*};
 use serde_json::json;
 
 #[tokio::test]
@@ -144,4 +144,58 @@ async fn malformed_keys_are_a_400() {
         .await;
     assert_eq!(res.status, 400);
     assert_eq!(res.body["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn a_5000_address_import_replays_byte_for_byte() {
+    let env = Env::new().await;
+    let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
+    let list = (0..5000)
+        .map(|i| format!("Person Number {i} <person.{i}@example.com>"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let import = || {
+        invitations("POST", &t, "/import")
+            .json(&json!({ "list": list }))
+            .header("idempotency-key", "import-5000")
+    };
+    let first = env.send(ImportInvitations, import()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        &first.raw[..first.raw.len().min(300)]
+    );
+    assert!(first.raw.len() > 1_000_000, "{} bytes", first.raw.len());
+    let again = env.send(ImportInvitations, import()).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert!(again.raw == first.raw, "the same bytes");
+}
+
+/// A kept response the table cannot hold in one item goes into parts, and comes back whole.
+#[tokio::test]
+async fn a_kept_response_over_an_item_s_size_comes_back_whole() {
+    use inflow::store::idempotency::{claim, record, Claim, Stored};
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let (ddb, table) = (&env.app.ddb, &env.app.config.table_name);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        claim(ddb, table, &t.org_id, "big", "fp", now)
+            .await
+            .unwrap(),
+        Claim::Fresh
+    );
+    let blob: Vec<u8> = (0..1_200_000u32).map(|i| (i % 251) as u8).collect();
+    let stored = Stored { status: 200, blob };
+    record(ddb, table, &t.org_id, "big", &stored, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(ddb, table, &t.org_id, "big", "fp", now)
+            .await
+            .unwrap(),
+        Claim::Replay(stored)
+    );
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, Mac};
 use inflow_tests::{
-    assign, assign_body, call, receiver::Receiver, sqs_event, Env, Function::*, Tenant,
+    assign, assign_body, call, on_assignment, receiver::Receiver, sqs_event, Env, Function::*,
+    Tenant,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 const IDLE: Duration = Duration::from_millis(1500);
@@ -432,5 +433,63 @@ async fn delivery_records_expire_a_month_after_they_are_made_or_replayed() {
     assert!(
         ttl_of_delivery(env.items().await) > ttl,
         "a replay keeps it a month more"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_asks_to_slow_down_gets_nothing_until_it_said() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let slow = Receiver::start(vec![(429, vec![("retry-after", "3".into())])], 200).await;
+    let other = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &slow.url, None).await;
+    subscribe(&env, &t, &other.url, None).await;
+    let worker = env.webhook_worker(&[0, 0], false).await;
+    let id = assign_once(&env, &t).await;
+    env.pump_webhooks(&worker, Duration::from_millis(300)).await;
+    assert_eq!((slow.received().len(), other.received().len()), (1, 1));
+
+    // Another event while the slow receiver's pause lasts: only the other receiver gets it.
+    let started = env
+        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.raw);
+    env.pump_webhooks(&worker, Duration::from_millis(300)).await;
+    assert_eq!((slow.received().len(), other.received().len()), (1, 2));
+
+    // Once it is over, both of the slow receiver's events arrive, no sooner than it said.
+    env.pump_webhooks(&worker, Duration::from_secs(4)).await;
+    let got = slow.received();
+    assert_eq!(got.len(), 3, "the first retried, the second made");
+    let at = |i: usize| got[i].headers["webhook-timestamp"].parse::<i64>().unwrap();
+    assert!(
+        at(1) - at(0) >= 3 && at(2) - at(0) >= 3,
+        "{} {} {}",
+        at(0),
+        at(1),
+        at(2)
+    );
+    let kinds: Vec<Value> = got
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap()["type"].clone())
+        .collect();
+    assert!(kinds.contains(&json!("flow.started")), "{kinds:?}");
+    let attempts = env
+        .send(
+            ListWebhookDeliveries,
+            call("GET", "/v1/webhooks/deliveries")
+                .bearer(&t.admin_key)
+                .query("status", "delivered"),
+        )
+        .await;
+    let counts: Vec<(Value, Value)> = attempts.body["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["url"].clone(), d["attemptCount"].clone()))
+        .collect();
+    assert!(
+        counts.contains(&(json!(slow.url), json!(1))),
+        "the paused delivery's wait was no attempt: {counts:?}"
     );
 }

@@ -206,11 +206,25 @@ impl WebhookWorker {
             org_id: delivery.org_id,
             attempt: 1,
             not_before: 0,
+            endpoint_id: Some(endpoint.id.clone()),
         };
-        self.attempt(first).await
+        self.attempt_to(first, Target::Read(Some(Box::new(endpoint))))
+            .await
     }
 
     async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
+        let target = match &job.endpoint_id {
+            Some(id) => Target::Read(
+                store::webhooks::get(&self.app.ddb, &self.app.config.table_name, &job.org_id, id)
+                    .await?
+                    .map(Box::new),
+            ),
+            None => Target::Unread,
+        };
+        self.attempt_to(job, target).await
+    }
+
+    async fn attempt_to(&self, job: AttemptJob, target: Target) -> Result<(), Error> {
         let now = Utc::now();
         if job.not_before > now.timestamp() {
             // A wait longer than SQS's 15-minute delay: another hop.
@@ -220,6 +234,17 @@ impl WebhookWorker {
                     Duration::from_secs((job.not_before - now.timestamp()) as u64),
                 )
                 .await;
+        }
+        if let Some(until) = target.paused_after(now) {
+            // The receiver asked to slow down: this attempt waits with the others, unclaimed
+            // and uncounted.
+            crate::metrics::count("DeliveryAttemptsPaused", 1, &[]);
+            let wait = (until - now).to_std().unwrap_or_default();
+            let later = AttemptJob {
+                not_before: until.timestamp(),
+                ..job
+            };
+            return self.queue(&later, wait).await;
         }
         let table = &self.app.config.table_name;
         let delivery = match store::deliveries::claim(
@@ -241,7 +266,19 @@ impl WebhookWorker {
                 ))
             }
         };
-        let sent = self.send(&delivery).await?;
+        let endpoint = match target {
+            Target::Read(endpoint) => endpoint.map(|e| *e),
+            Target::Unread => {
+                store::webhooks::get(
+                    &self.app.ddb,
+                    table,
+                    &delivery.org_id,
+                    &delivery.endpoint_id,
+                )
+                .await?
+            }
+        };
+        let sent = self.send(&delivery, endpoint).await?;
         let record = AttemptRecord {
             attempt: job.attempt,
             at: now,
@@ -278,6 +315,17 @@ impl WebhookWorker {
         ) {
             (false, Some(wait)) => {
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                if sent.asks_to_slow_down() {
+                    // Every delivery to this receiver waits as long as this one.
+                    store::webhooks::pause(
+                        &self.app.ddb,
+                        table,
+                        &job.org_id,
+                        &delivery.endpoint_id,
+                        at,
+                    )
+                    .await?;
+                }
                 let next = AttemptJob {
                     attempt: job.attempt + 1,
                     not_before: at.timestamp(),
@@ -313,17 +361,10 @@ impl WebhookWorker {
         }
     }
 
-    /// One signed POST of the delivery's payload.
-    async fn send(&self, d: &Delivery) -> Result<Sent, Error> {
+    /// One signed POST of the delivery's payload to its endpoint (as read).
+    async fn send(&self, d: &Delivery, endpoint: Option<Endpoint>) -> Result<Sent, Error> {
         let started = std::time::Instant::now();
-        let Some(endpoint) = store::webhooks::get(
-            &self.app.ddb,
-            &self.app.config.table_name,
-            &d.org_id,
-            &d.endpoint_id,
-        )
-        .await?
-        else {
+        let Some(endpoint) = endpoint else {
             return Ok(Sent::refused("the endpoint was removed", started));
         };
         if endpoint.disabled {
@@ -402,6 +443,23 @@ impl WebhookWorker {
     }
 }
 
+/// An attempt's endpoint: read before the claim (`None`: removed), or not yet (a job queued
+/// before jobs named their endpoint).
+enum Target {
+    Read(Option<Box<Endpoint>>),
+    Unread,
+}
+
+impl Target {
+    /// When the endpoint's pause ends, if it is paused past `now`.
+    fn paused_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Target::Read(Some(endpoint)) => endpoint.paused_until.filter(|until| *until > now),
+            _ => None,
+        }
+    }
+}
+
 /// What is delivered: an event's id, type, organization and exact body.
 struct Payload<'a> {
     event_id: &'a str,
@@ -429,6 +487,11 @@ impl Sent {
             latency: started.elapsed(),
             refused: true,
         }
+    }
+
+    /// The receiver is overloaded (429, 503): it is paused, not only this delivery.
+    fn asks_to_slow_down(&self) -> bool {
+        matches!(self.status, Some(429 | 503))
     }
 
     fn delivered(&self) -> bool {

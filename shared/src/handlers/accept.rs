@@ -1,7 +1,8 @@
 //! The hosted accept page: `GET /accept?secret=…` shows the invitation, `POST /accept` (a form
 //! field `secret`) accepts it. No key: the flow secret is the proof. Its cost is bounded: a
-//! malformed secret is answered with no DynamoDB call, and a page is one read of the
-//! invitation (plus one BatchGetItem of the names it shows, for a valid link).
+//! malformed secret is answered with no DynamoDB call; any other first counts in its client
+//! address's window (`address_limit`, one UpdateItem), and a page is one read of the invitation
+//! (plus one BatchGetItem of the names it shows, for a valid link).
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
@@ -12,6 +13,7 @@ use crate::{
     error::Error,
     http::{serve_public, Auth, Endpoint, PublicCtx, Reply},
     invitations::{
+        self,
         consume::{self, By},
         lifecycle,
     },
@@ -48,7 +50,7 @@ pub async fn accept_page(app: &App, req: Request) -> Response<Body> {
 
 async fn show(ctx: &PublicCtx<'_>) -> Result<Reply, Error> {
     let secret = ctx.query("secret").unwrap_or_default();
-    let inv = consume::by_secret(ctx.app, &secret).await?;
+    let inv = find(ctx, &secret).await?;
     refuse_closed(&inv, ctx.now)?;
     let details = details(ctx.app, &inv).await?;
     Ok(Page::Open { details, secret }.reply())
@@ -57,10 +59,19 @@ async fn show(ctx: &PublicCtx<'_>) -> Result<Reply, Error> {
 async fn accept(ctx: &PublicCtx<'_>) -> Result<Reply, Error> {
     let secret = form_field(ctx.req.body().as_ref(), "secret")
         .ok_or_else(|| Error::invalid("secret", "is required"))?;
-    let inv = consume::by_secret(ctx.app, &secret).await?;
+    let inv = find(ctx, &secret).await?;
     refuse_closed(&inv, ctx.now)?;
     let done = consume::consume_found(ctx.app, inv, By::Secret, &ctx.request_id, ctx.now).await?;
     Ok(Page::Accepted(details(ctx.app, &done).await?).reply())
+}
+
+/// The invitation a link's secret names. A secret not shaped like one of ours is refused with
+/// no I/O; any other is first counted in its client address's window.
+async fn find(ctx: &PublicCtx<'_>, secret: &str) -> Result<Invitation, Error> {
+    if invitations::id_in_secret(secret).is_some() {
+        ctx.admit().await?;
+    }
+    consume::by_secret(ctx.app, secret).await
 }
 
 /// Only an open invitation is shown with its form or accepted; the others get their page.

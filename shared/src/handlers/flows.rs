@@ -1,15 +1,15 @@
 //! Seeds 003 and 004: `/admin/v1/flows…` and `/user/v1/flows/{flowId}:consume`. API Gateway
 //! cannot route `{flowId}:action` inside one segment, so these take the whole segment.
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::{
     app::App,
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve, Auth, Ctx, Endpoint, Reply},
-    invitations::{consume, create, lifecycle},
-    model::InvitationKind,
+    http::{serve, serve_prefetched, Auth, Ctx, Endpoint, Reply},
+    invitations::{self, consume, create, lifecycle},
+    model::{Invitation, InvitationKind},
     wire::{flows as wire, Family},
 };
 
@@ -39,14 +39,49 @@ fn target(ctx: &Ctx<'_>, action: Option<&str>) -> Result<String, Error> {
     }
 }
 
+/// The `{flowId}` of a request, read before authentication (see [`prefetch`]).
+fn segment_of(req: &Request) -> String {
+    req.path_parameters_ref()
+        .and_then(|p| p.first("flowId"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Starts reading the invitation a `{flowId}` segment names, so that it runs at once with
+/// authentication (`http::serve_prefetched`). What it finds is used only for the authenticated
+/// caller's organization.
+fn prefetch<'a>(
+    app: &'a App,
+    req: &Request,
+    action: Option<&'static str>,
+) -> impl std::future::Future<Output = Result<Option<Invitation>, Error>> + 'a {
+    let segment = segment_of(req);
+    let id = match action {
+        None => percent_encoding::percent_decode_str(&segment)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned()),
+        Some(wanted) => wire::split_action(&segment)
+            .filter(|(_, found)| found == wanted)
+            .map(|(id, _)| id),
+    };
+    async move {
+        match id {
+            Some(id) => lifecycle::fetch(app, &id).await,
+            None => Ok(None),
+        }
+    }
+}
+
 /// `GET /admin/v1/flows/{flowId}`
 pub async fn get_flow(app: &App, req: Request) -> Response<Body> {
-    serve(
+    serve_prefetched(
         app,
         req,
         &admin("get-flow", false, false),
-        |ctx| async move {
-            let inv = lifecycle::get(ctx.app, &ctx.caller, &target(&ctx, None)?).await?;
+        |req| prefetch(app, req, None),
+        |ctx, found| async move {
+            let inv = lifecycle::owned(&ctx.caller, &target(&ctx, None)?, found)?;
             let view = lifecycle::view(ctx.app, inv).await?;
             Ok(Reply::json(200, wire::flow(&view, ctx.now, None)))
         },
@@ -56,20 +91,25 @@ pub async fn get_flow(app: &App, req: Request) -> Response<Body> {
 
 /// `POST /admin/v1/flows/{flowId}:cancel`
 pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
-    serve(
+    serve_prefetched(
         app,
         req,
         &admin("cancel-flow", false, false),
-        |ctx| async move {
-            let inv = lifecycle::cancel(
-                ctx.app,
-                &ctx.caller,
-                &target(&ctx, Some("cancel"))?,
-                &ctx.request_id,
-                ctx.now,
-            )
-            .await?;
-            let view = lifecycle::view(ctx.app, inv).await?;
+        |req| prefetch(app, req, Some("cancel")),
+        |ctx, found| async move {
+            let current = lifecycle::owned(&ctx.caller, &target(&ctx, Some("cancel"))?, found)?;
+            // The view's organization and users do not change with the cancel: read at once.
+            let (inv, parts) = futures::try_join!(
+                lifecycle::cancel_found(
+                    ctx.app,
+                    &ctx.caller,
+                    current.clone(),
+                    &ctx.request_id,
+                    ctx.now
+                ),
+                lifecycle::view_parts(ctx.app, &current),
+            )?;
+            let view = lifecycle::assemble(inv, parts)?;
             Ok(Reply::json(200, wire::flow(&view, ctx.now, None)))
         },
     )
@@ -119,7 +159,19 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
         idempotent: false,
         json_body: false,
     };
-    serve(app, req, &endpoint, |ctx| async move {
+    // A flow secret is the proof and names its invitation: read it at once with authentication.
+    let by_secret = |req: &Request| {
+        let secret = wire::split_action(&segment_of(req))
+            .filter(|(id, action)| action == "consume" && invitations::id_in_secret(id).is_some())
+            .map(|(secret, _)| secret);
+        async move {
+            match secret {
+                Some(secret) => Some(consume::by_secret(app, &secret).await),
+                None => None,
+            }
+        }
+    };
+    serve_prefetched(app, req, &endpoint, by_secret, |ctx, found| async move {
         let id_or_secret = target(&ctx, Some("consume"))?;
         let bearer = ctx
             .header("authorization")
@@ -129,7 +181,15 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
             })
             .map(str::trim);
         let proof = consume::proof(&id_or_secret, bearer)?;
-        let inv = consume::consume(ctx.app, &ctx.caller, proof, &ctx.request_id, ctx.now).await?;
+        let inv = match (proof, found) {
+            (consume::Proof::Secret(_), Some(found)) => {
+                consume::consume_secret_found(ctx.app, &ctx.caller, found, &ctx.request_id, ctx.now)
+                    .await?
+            }
+            (proof, _) => {
+                consume::consume(ctx.app, &ctx.caller, proof, &ctx.request_id, ctx.now).await?
+            }
+        };
         let view = lifecycle::view(ctx.app, inv).await?;
         Ok(Reply::json(200, wire::flow(&view, ctx.now, None)))
     })

@@ -52,12 +52,8 @@ pub async fn consume(
 ) -> Result<Invitation, Error> {
     match proof {
         Proof::Secret(secret) => {
-            let inv = by_secret(app, secret).await?;
-            // The flows API finds only its own organization's invitations.
-            if inv.org_id != caller.org_id {
-                return Err(Error::not_found(Resource::Invitation, "(secret)"));
-            }
-            consume_found(app, inv, By::Secret, request_id, now).await
+            let found = by_secret(app, secret).await;
+            consume_secret_found(app, caller, found, request_id, now).await
         }
         Proof::Token { id, bearer } => {
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
@@ -69,6 +65,22 @@ pub async fn consume(
             consume_found(app, inv, By::Token(invitee), request_id, now).await
         }
     }
+}
+
+/// Consume by flow secret, with what [`by_secret`] found (read beside authentication by the
+/// consume endpoint). The flows API finds only its own organization's invitations.
+pub async fn consume_secret_found(
+    app: &App,
+    caller: &Caller,
+    found: Result<Invitation, Error>,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, Error> {
+    let inv = found?;
+    if inv.org_id != caller.org_id {
+        return Err(Error::not_found(Resource::Invitation, "(secret)"));
+    }
+    consume_found(app, inv, By::Secret, request_id, now).await
 }
 
 /// The invitation a flow secret opens, whatever its organization (the secret is the proof):

@@ -22,16 +22,45 @@ pub struct FlowView {
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Invitation, Error> {
+    owned(caller, id, fetch(app, id).await)
+}
+
+/// The invitation `id` whatever its organization, read before the caller is known (see
+/// `http::serve_prefetched`); [`owned`] then keeps it only for its own organization. No read
+/// for an id that is not shaped like one of ours.
+pub async fn fetch(app: &App, id: &str) -> Result<Option<Invitation>, Error> {
     if !ids::looks_like("inv", id) {
-        return Err(Error::not_found(Resource::Invitation, id));
+        return Ok(None);
     }
-    store::invitations::get(&app.ddb, &app.config.table_name, &caller.org_id, id)
-        .await?
+    store::invitations::get_by_id(&app.ddb, &app.config.table_name, id).await
+}
+
+/// What [`fetch`] found, if it is the caller's: another organization's is not found.
+pub fn owned(
+    caller: &Caller,
+    id: &str,
+    found: Result<Option<Invitation>, Error>,
+) -> Result<Invitation, Error> {
+    found?
+        .filter(|inv| inv.org_id == caller.org_id)
         .ok_or_else(|| Error::not_found(Resource::Invitation, id))
 }
 
 /// Loads the organization, invitee and creator for the flows API view, in one read.
 pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> {
+    let parts = view_parts(app, &invitation).await?;
+    assemble(invitation, parts)
+}
+
+/// What the flows API view shows besides the invitation: its organization and users. They do
+/// not change with the invitation's state, so a handler that writes the invitation can read
+/// them at once with its write (cancel does).
+pub struct ViewParts {
+    org: Option<Organization>,
+    users: Vec<User>,
+}
+
+pub async fn view_parts(app: &App, invitation: &Invitation) -> Result<ViewParts, Error> {
     let org_id = invitation
         .result_org_id
         .clone()
@@ -58,6 +87,11 @@ pub async fn view(app: &App, invitation: Invitation) -> Result<FlowView, Error> 
             users.extend(more);
         }
     }
+    Ok(ViewParts { org, users })
+}
+
+pub fn assemble(invitation: Invitation, parts: ViewParts) -> Result<FlowView, Error> {
+    let ViewParts { org, users } = parts;
     let organization =
         org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
     let find = |id: &Option<String>| {
@@ -82,6 +116,19 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
     let current = get(app, caller, id).await?;
+    cancel_found(app, caller, current, request_id, now).await
+}
+
+/// [`cancel`] of an invitation already read (and checked to be the caller's).
+pub async fn cancel_found(
+    app: &App,
+    caller: &Caller,
+    current: Invitation,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Invitation, Error> {
+    let id = current.id.clone();
+    let id = id.as_str();
     match current.state_at(now) {
         InvitationState::Canceled => return Ok(current),
         state if !state.is_open() => return Err(not_open(state)),

@@ -10,7 +10,6 @@ pub mod lifecycle;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use crate::{
     app::App,
@@ -19,7 +18,6 @@ use crate::{
     jobs::{EmailJob, EventKind, EventNote, Job, Outbox},
     keys::Hasher,
     model::{Invitation, Organization},
-    wire::{opt_time, time},
 };
 
 /// How long an invitation lives when neither the request nor the organization says.
@@ -200,24 +198,6 @@ pub fn created_jobs(
 /// The jobs of an invitation's other state changes: the event alone.
 pub fn event(kind: EventKind, org_id: &str, request_id: &str, now: DateTime<Utc>) -> Outbox {
     Outbox::event(EventNote::new(kind, org_id, request_id, now))
-}
-
-/// The `data` of every `invitation.*` event, rendered by the relay from the invitation as
-/// written.
-pub fn event_data(inv: &Invitation) -> serde_json::Value {
-    json!({
-        "invitationId": inv.id,
-        "type": match inv.kind {
-            crate::model::InvitationKind::JoinOrganization => "JOIN_ORGANIZATION",
-            crate::model::InvitationKind::Signup => "SIGNUP",
-        },
-        "email": inv.email,
-        "flowId": inv.flow_id,
-        "number": inv.number,
-        "userId": inv.user_id,
-        "expireTime": time(inv.expire_time),
-        "startTime": opt_time(inv.start_time),
-    })
 }
 
 #[cfg(test)]

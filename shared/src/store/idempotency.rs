@@ -1,7 +1,9 @@
 //! Idempotency records: `IDEM#<org>#<key>` / `IDEM`, kept 24 hours by the table's TTL.
 
 use aws_sdk_dynamodb::{
-    operation::put_item::PutItemError, types::ReturnValuesOnConditionCheckFailure,
+    operation::put_item::PutItemError,
+    primitives::Blob,
+    types::{AttributeValue, ReturnValuesOnConditionCheckFailure},
 };
 
 use super::{get_n, get_s, key, n, s, Item, TTL};
@@ -16,11 +18,20 @@ fn record_key(org_id: &str, idem_key: &str) -> Item {
     key(format!("IDEM#{org_id}#{idem_key}"), "IDEM")
 }
 
-/// A response kept for replay.
+/// A response kept for replay: its status, and its body compressed and sealed (opaque here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     pub status: u16,
-    pub body: String,
+    pub blob: Vec<u8>,
+}
+
+/// The most of a blob one item holds: under DynamoDB's 400 KB item limit, with room for keys.
+const PART_BYTES: usize = 350_000;
+/// The largest blob kept: Lambda's response limit is 6 MB, so at most 18 parts.
+pub const MAX_BLOB_BYTES: usize = 6 * 1024 * 1024;
+
+fn part_sk(index: usize) -> String {
+    format!("IDEM#PART#{index:02}")
 }
 
 #[derive(Debug, PartialEq)]
@@ -80,44 +91,135 @@ pub async fn claim(
             _ => return Err(err.into()),
         },
     };
-    Ok(judge(&old, fingerprint))
+    match judge(&old, fingerprint) {
+        Judged::Mismatch => Ok(Claim::Mismatch),
+        Judged::InFlight => Ok(Claim::InFlight),
+        Judged::Done {
+            status,
+            blob: Some(blob),
+            ..
+        } => Ok(Claim::Replay(Stored { status, blob })),
+        Judged::Done { status, parts, .. } => {
+            let blob = read_parts(ddb, table, org_id, idem_key, parts).await?;
+            Ok(Claim::Replay(Stored { status, blob }))
+        }
+    }
 }
 
-fn judge(old: &Item, fingerprint: &str) -> Claim {
+#[derive(Debug, PartialEq)]
+enum Judged {
+    Mismatch,
+    InFlight,
+    /// Kept: in the record itself, or in `parts` items beside it.
+    Done {
+        status: u16,
+        blob: Option<Vec<u8>>,
+        parts: usize,
+    },
+}
+
+fn judge(old: &Item, fingerprint: &str) -> Judged {
     if get_s(old, "fingerprint") != Some(fingerprint) {
-        return Claim::Mismatch;
+        return Judged::Mismatch;
     }
-    match (
-        get_s(old, "phase"),
-        get_n(old, "status"),
-        get_s(old, "body"),
-    ) {
-        (Some("done"), Some(status), Some(body)) => Claim::Replay(Stored {
+    let blob = old
+        .get("body")
+        .and_then(|v| v.as_b().ok())
+        .map(|b| b.as_ref().to_vec());
+    let parts = get_n(old, "parts").unwrap_or(0);
+    match (get_s(old, "phase"), get_n(old, "status")) {
+        (Some("done"), Some(status)) if blob.is_some() || parts > 0 => Judged::Done {
             status: status as u16,
-            body: body.to_owned(),
-        }),
-        _ => Claim::InFlight,
+            blob,
+            parts: parts as usize,
+        },
+        _ => Judged::InFlight,
     }
 }
 
-/// Keeps the response for replay.
+/// The parts of a kept blob, read at once (at most 18 GetItems, which every function that
+/// keeps responses may already call).
+async fn read_parts(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    idem_key: &str,
+    parts: usize,
+) -> Result<Vec<u8>, Error> {
+    let pk = format!("IDEM#{org_id}#{idem_key}");
+    let reads = (0..parts.min(MAX_BLOB_BYTES / PART_BYTES + 1)).map(|i| {
+        ddb.get_item()
+            .table_name(table)
+            .set_key(Some(key(pk.clone(), part_sk(i))))
+            .consistent_read(true)
+            .send()
+    });
+    let mut blob = Vec::new();
+    for (i, out) in futures::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        let data = out
+            .item
+            .as_ref()
+            .and_then(|item| item.get("data")?.as_b().ok());
+        let data = data.ok_or_else(|| {
+            Error::Internal(format!(
+                "part {i} of a kept response (of {parts}) is missing"
+            ))
+        })?;
+        blob.extend_from_slice(data.as_ref());
+    }
+    Ok(blob)
+}
+
+/// Keeps the response for replay: in the record when it fits, else in parts written first,
+/// so that a record marked done always has all of its parts.
 pub async fn record(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     org_id: &str,
     idem_key: &str,
     stored: &Stored,
+    now_secs: i64,
 ) -> Result<(), Error> {
-    ddb.update_item()
+    if stored.blob.len() > MAX_BLOB_BYTES {
+        return Err(Error::Internal(format!(
+            "a {} byte response is over the {MAX_BLOB_BYTES} bytes an idempotency record keeps",
+            stored.blob.len()
+        )));
+    }
+    let pieces: Vec<&[u8]> = stored.blob.chunks(PART_BYTES).collect();
+    let update = ddb
+        .update_item()
         .table_name(table)
         .set_key(Some(record_key(org_id, idem_key)))
-        .update_expression("SET phase = :done, #status = :status, body = :body REMOVE locked_until")
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":done", s("done"))
-        .expression_attribute_values(":status", n(stored.status))
-        .expression_attribute_values(":body", s(&stored.body))
-        .send()
-        .await?;
+        .expression_attribute_values(":status", n(stored.status));
+    let update = if pieces.len() <= 1 {
+        update
+            .update_expression(
+                "SET phase = :done, #status = :status, body = :body REMOVE locked_until",
+            )
+            .expression_attribute_values(":body", AttributeValue::B(Blob::new(stored.blob.clone())))
+    } else {
+        let pk = format!("IDEM#{org_id}#{idem_key}");
+        let puts = pieces.iter().enumerate().map(|(i, piece)| {
+            let mut item = key(pk.clone(), part_sk(i));
+            item.insert("data".into(), AttributeValue::B(Blob::new(piece.to_vec())));
+            item.insert(TTL.into(), n(now_secs + RETENTION_SECS));
+            ddb.put_item().table_name(table).set_item(Some(item)).send()
+        });
+        futures::future::try_join_all(puts).await?;
+        update
+            .update_expression(
+                "SET phase = :done, #status = :status, parts = :parts REMOVE locked_until",
+            )
+            .expression_attribute_values(":parts", n(pieces.len()))
+    };
+    update.send().await?;
     Ok(())
 }
 
@@ -146,29 +248,47 @@ pub async fn release(
 mod tests {
     use super::*;
 
-    fn old(fp: &str, phase: &str, done: Option<(u16, &str)>) -> Item {
+    fn old(fp: &str, phase: &str, status: Option<u16>, body: Option<&[u8]>, parts: usize) -> Item {
         let mut item = Item::from([("fingerprint".into(), s(fp)), ("phase".into(), s(phase))]);
-        if let Some((status, body)) = done {
+        if let Some(status) = status {
             item.insert("status".into(), n(status));
-            item.insert("body".into(), s(body));
+        }
+        if let Some(body) = body {
+            item.insert("body".into(), AttributeValue::B(Blob::new(body)));
+        }
+        if parts > 0 {
+            item.insert("parts".into(), n(parts));
         }
         item
     }
 
     #[test]
     fn judging_an_existing_record() {
-        assert_eq!(judge(&old("a", "pending", None), "b"), Claim::Mismatch);
+        let pending = old("a", "pending", None, None, 0);
+        assert_eq!(judge(&pending, "b"), Judged::Mismatch);
+        assert_eq!(judge(&pending, "a"), Judged::InFlight);
+        let inline = old("a", "done", Some(201), Some(b"xyz"), 0);
+        assert_eq!(judge(&inline, "b"), Judged::Mismatch);
         assert_eq!(
-            judge(&old("a", "done", Some((200, "{}"))), "b"),
-            Claim::Mismatch
-        );
-        assert_eq!(judge(&old("a", "pending", None), "a"), Claim::InFlight);
-        assert_eq!(
-            judge(&old("a", "done", Some((201, "{\"x\":1}"))), "a"),
-            Claim::Replay(Stored {
+            judge(&inline, "a"),
+            Judged::Done {
                 status: 201,
-                body: "{\"x\":1}".into()
-            })
+                blob: Some(b"xyz".to_vec()),
+                parts: 0
+            }
+        );
+        assert_eq!(
+            judge(&old("a", "done", Some(200), None, 3), "a"),
+            Judged::Done {
+                status: 200,
+                blob: None,
+                parts: 3
+            }
+        );
+        // Done without its body is no answer to replay.
+        assert_eq!(
+            judge(&old("a", "done", Some(200), None, 0), "a"),
+            Judged::InFlight
         );
     }
 }

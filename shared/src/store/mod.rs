@@ -25,6 +25,7 @@
 //! An item whose write causes jobs (events, emails, webhook attempts) carries them in its
 //! `outbox_id` / `outbox_jobs` attributes, written by that same write (see [`outbox`]).
 
+pub mod address_limits;
 pub mod assignments;
 pub mod counters;
 pub mod deliveries;

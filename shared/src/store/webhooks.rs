@@ -176,6 +176,8 @@ pub async fn update(
         .expression_attribute_values(":now", s(now.to_rfc3339()))
         .return_values(ReturnValue::AllNew);
     if let Some(url) = &change.url {
+        // Another receiver: what the old one asked no longer holds.
+        remove.push("paused_until");
         set.push("#url = :url");
         update = update
             .expression_attribute_names("#url", "url")
@@ -210,6 +212,30 @@ pub async fn update(
     unless_condition_failed(update.update_expression(expression).send().await)?
         .map(|out| from_item(out.attributes.unwrap_or_default()))
         .transpose()
+}
+
+/// Pauses attempts to the endpoint until `until` (whole seconds, so that the stored times
+/// compare as text), unless it is paused longer already or gone.
+pub async fn pause(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org_id: &str,
+    id: &str,
+    until: DateTime<Utc>,
+) -> Result<(), Error> {
+    let until = s(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let result = ddb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(endpoint_key(org_id, id)))
+        .update_expression("SET paused_until = :until")
+        .condition_expression(
+            "attribute_exists(PK) AND (attribute_not_exists(paused_until) OR paused_until < :until)",
+        )
+        .expression_attribute_values(":until", until)
+        .send()
+        .await;
+    unless_condition_failed(result).map(|_| ())
 }
 
 /// Removes the endpoint and counts it off its organization, in one transaction; `false` when

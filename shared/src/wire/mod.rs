@@ -1,6 +1,7 @@
 //! Wire formats: one module per API family. Only these modules know the seeds' field names.
 
 pub mod assign;
+pub mod events;
 pub mod flows;
 pub mod invitations;
 pub mod organization;
