@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use inflow::App;
 use inflow_tests::{
     assign, assign_body, call, endpoints, receiver::Receiver, Answer, Env, Function::*, Tenant,
