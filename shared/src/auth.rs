@@ -22,16 +22,28 @@ pub enum Schemes {
 /// The key presented in `Authorization`, if it is well formed for `kind`. Anything else is
 /// refused before any I/O.
 pub fn presented_admin_key(headers: &HeaderMap, schemes: Schemes) -> Option<&str> {
+    let (scheme, key) = authorization(headers)?;
+    let accepted = scheme.eq_ignore_ascii_case("bearer")
+        || (schemes == Schemes::BearerOrToken && scheme.eq_ignore_ascii_case("token"));
+    (accepted && well_formed(key, KeyKind::Admin)).then_some(key)
+}
+
+/// The credentials of `Authorization: Bearer …` (the scheme in any case), unchecked: the user
+/// access token that proves an invitee on consume.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = authorization(headers)?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+/// `Authorization`'s scheme and credentials (RFC 9110: the scheme is case-insensitive).
+fn authorization(headers: &HeaderMap) -> Option<(&str, &str)> {
     let value = headers
         .get(http::header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .trim();
-    let (scheme, key) = value.split_once(' ')?;
-    let accepted = scheme.eq_ignore_ascii_case("bearer")
-        || (schemes == Schemes::BearerOrToken && scheme.eq_ignore_ascii_case("token"));
-    let key = key.trim();
-    (accepted && well_formed(key, KeyKind::Admin)).then_some(key)
+    let (scheme, credentials) = value.split_once(' ')?;
+    Some((scheme, credentials.trim()))
 }
 
 /// The publishable key of the user API, from `UserHub-Api-Key`.
@@ -130,6 +142,14 @@ mod tests {
         assert_eq!(presented_admin_key(&h, Schemes::Bearer), Some("sk_abc123"));
         let h = headers(&[("authorization", "bearer   sk_abc123 ")]);
         assert_eq!(presented_admin_key(&h, Schemes::Bearer), Some("sk_abc123"));
+    }
+
+    #[test]
+    fn a_bearer_token_is_read_in_any_case() {
+        let h = headers(&[("authorization", "BEARER  eyJ.a.b ")]);
+        assert_eq!(bearer(&h), Some("eyJ.a.b"));
+        assert_eq!(bearer(&headers(&[("authorization", "Token eyJ")])), None);
+        assert_eq!(bearer(&headers(&[])), None);
     }
 
     #[test]

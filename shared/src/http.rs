@@ -37,7 +37,7 @@ pub enum Auth {
 
 /// What the pipeline needs to know about an endpoint.
 #[derive(Debug, Clone, Copy)]
-pub struct Endpoint {
+pub struct Route {
     pub name: &'static str,
     pub family: Family,
     pub auth: Auth,
@@ -45,6 +45,33 @@ pub struct Endpoint {
     pub idempotent: bool,
     /// Requires `Content-Type: application/json`.
     pub json_body: bool,
+}
+
+impl Route {
+    /// A route with no body and no `Idempotency-Key`; the methods below add either.
+    pub const fn new(name: &'static str, family: Family, auth: Auth) -> Route {
+        Route {
+            name,
+            family,
+            auth,
+            idempotent: false,
+            json_body: false,
+        }
+    }
+
+    pub const fn json_body(self) -> Route {
+        Route {
+            json_body: true,
+            ..self
+        }
+    }
+
+    pub const fn idempotent(self) -> Route {
+        Route {
+            idempotent: true,
+            ..self
+        }
+    }
 }
 
 /// What a handler gets: the app, the authenticated caller and the request.
@@ -201,7 +228,7 @@ impl Outcome {
 pub async fn serve<'a, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Endpoint,
+    endpoint: &Route,
     handler: F,
 ) -> Response<Body>
 where
@@ -226,7 +253,7 @@ where
 pub async fn serve_prefetched<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Endpoint,
+    endpoint: &Route,
     prefetch: P,
     handler: F,
 ) -> Response<Body>
@@ -279,7 +306,7 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 pub async fn serve_public<'a, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Endpoint,
+    endpoint: &Route,
     render_error: fn(&Error) -> Reply,
     handler: F,
 ) -> Response<Body>
@@ -316,7 +343,7 @@ where
 
 /// Logs and counts a request's outcome, and answers it with its request id.
 async fn logged(
-    endpoint: &Endpoint,
+    endpoint: &Route,
     request_id: String,
     work: impl Future<Output = Outcome>,
 ) -> Response<Body> {
@@ -348,7 +375,7 @@ async fn logged(
 async fn run<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Endpoint,
+    endpoint: &Route,
     request_id: String,
     prefetch: P,
     handler: F,
@@ -420,7 +447,7 @@ where
 
 /// The hash of the key the request presents, unless there is none or this container refused
 /// it lately ([`auth::refused_lately`]); no I/O.
-fn presented_key_hash(app: &App, req: &Request, endpoint: &Endpoint) -> Result<String, Error> {
+fn presented_key_hash(app: &App, req: &Request, endpoint: &Route) -> Result<String, Error> {
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
@@ -442,7 +469,7 @@ fn presented_key_hash(app: &App, req: &Request, endpoint: &Endpoint) -> Result<S
 async fn authenticate(
     app: &App,
     req: &Request,
-    endpoint: &Endpoint,
+    endpoint: &Route,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(Caller, RateState), Error> {
@@ -469,7 +496,7 @@ fn malformed(req: &Request) -> Option<Error> {
     Some(Error::invalid(part, reason))
 }
 
-fn check_body(req: &Request, endpoint: &Endpoint) -> Result<(), Error> {
+fn check_body(req: &Request, endpoint: &Route) -> Result<(), Error> {
     if req.body().len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge {
             limit: MAX_BODY_BYTES,

@@ -11,7 +11,7 @@ use crate::{
     accept_page::{self, Details, Page},
     app::App,
     error::Error,
-    http::{serve_public, Auth, Endpoint, PublicCtx, Reply},
+    http::{serve_public, Auth, PublicCtx, Reply, Route},
     invitations::{
         self,
         consume::{self, By},
@@ -22,7 +22,7 @@ use crate::{
     wire::Family,
 };
 
-const ENDPOINT: Endpoint = Endpoint {
+const ROUTE: Route = Route {
     name: "accept-page",
     // Failures render as pages (`accept_page::error_reply`), not in a family's JSON shape.
     family: Family::Flows,
@@ -36,7 +36,7 @@ pub async fn accept_page(app: &App, req: Request) -> Response<Body> {
     serve_public(
         app,
         req,
-        &ENDPOINT,
+        &ROUTE,
         accept_page::error_reply,
         |ctx| async move {
             match ctx.req.method().as_str() {

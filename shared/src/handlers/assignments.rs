@@ -7,18 +7,12 @@ use crate::{
     assignments::{self, AssignRequest},
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve, Auth, Ctx, Endpoint, Reply},
+    http::{serve, Auth, Ctx, Reply, Route},
     wire::{assign as wire, Family},
 };
 
-const fn endpoint(name: &'static str, idempotent: bool, json_body: bool) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Assignment,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent,
-        json_body,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
 }
 
 fn assignment_id(ctx: &Ctx<'_>) -> Result<String, Error> {
@@ -31,7 +25,7 @@ pub async fn assign_flow(app: &App, req: Request) -> Response<Body> {
     serve(
         app,
         req,
-        &endpoint("assign-flow", true, true),
+        &route("assign-flow").idempotent().json_body(),
         |ctx| async move {
             let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
             let a = assignments::assign(
@@ -51,56 +45,41 @@ pub async fn assign_flow(app: &App, req: Request) -> Response<Body> {
 
 /// `GET /v1/assignments/{assignmentId}`
 pub async fn get_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("get-assignment", false, false),
-        |ctx| async move {
-            let a = assignments::get(ctx.app, &ctx.caller, &assignment_id(&ctx)?).await?;
-            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-        },
-    )
+    serve(app, req, &route("get-assignment"), |ctx| async move {
+        let a = assignments::get(ctx.app, &ctx.caller, &assignment_id(&ctx)?).await?;
+        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+    })
     .await
 }
 
 /// `POST /v1/assignments/{assignmentId}/start`
 pub async fn start_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("start-assignment", false, false),
-        |ctx| async move {
-            let a = assignments::start(
-                ctx.app,
-                &ctx.caller,
-                &assignment_id(&ctx)?,
-                &ctx.request_id,
-                ctx.now,
-            )
-            .await?;
-            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-        },
-    )
+    serve(app, req, &route("start-assignment"), |ctx| async move {
+        let a = assignments::start(
+            ctx.app,
+            &ctx.caller,
+            &assignment_id(&ctx)?,
+            &ctx.request_id,
+            ctx.now,
+        )
+        .await?;
+        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+    })
     .await
 }
 
 /// `POST /v1/assignments/{assignmentId}/complete`
 pub async fn complete_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("complete-assignment", false, false),
-        |ctx| async move {
-            let a = assignments::complete(
-                ctx.app,
-                &ctx.caller,
-                &assignment_id(&ctx)?,
-                &ctx.request_id,
-                ctx.now,
-            )
-            .await?;
-            Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
-        },
-    )
+    serve(app, req, &route("complete-assignment"), |ctx| async move {
+        let a = assignments::complete(
+            ctx.app,
+            &ctx.caller,
+            &assignment_id(&ctx)?,
+            &ctx.request_id,
+            ctx.now,
+        )
+        .await?;
+        Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
+    })
     .await
 }

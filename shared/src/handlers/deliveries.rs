@@ -8,20 +8,14 @@ use crate::{
     auth::Schemes,
     delivery,
     error::{Error, Resource},
-    http::{serve, Auth, Endpoint, Reply},
+    http::{serve, Auth, Reply, Route},
     model::delivery::{Delivery, DeliveryStatus},
     store,
     wire::{opt_time, time, Family},
 };
 
-const fn endpoint(name: &'static str) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Assignment,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent: false,
-        json_body: false,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
 }
 
 fn view(d: &Delivery) -> Value {
@@ -51,7 +45,7 @@ pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> 
     serve(
         app,
         req,
-        &endpoint("list-webhook-deliveries"),
+        &route("list-webhook-deliveries"),
         |ctx| async move {
             let status = match ctx.query("status") {
                 None => DeliveryStatus::Failed,
@@ -84,7 +78,7 @@ pub async fn replay_webhook_delivery(app: &App, req: Request) -> Response<Body> 
     serve(
         app,
         req,
-        &endpoint("replay-webhook-delivery"),
+        &route("replay-webhook-delivery"),
         |ctx| async move {
             let id = ctx
                 .path_param("deliveryId")

@@ -8,19 +8,13 @@ use crate::{
     app::App,
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve, Auth, Ctx, Endpoint, Reply},
+    http::{serve, Auth, Ctx, Reply, Route},
     webhooks,
     wire::{opt_time, webhooks as wire, Family},
 };
 
-const fn endpoint(name: &'static str, idempotent: bool, json_body: bool) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Assignment,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent,
-        json_body,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
 }
 
 fn endpoint_id(ctx: &Ctx<'_>) -> Result<String, Error> {
@@ -33,7 +27,7 @@ pub async fn create_webhook_endpoint(app: &App, req: Request) -> Response<Body> 
     serve(
         app,
         req,
-        &endpoint("create-webhook-endpoint", true, true),
+        &route("create-webhook-endpoint").idempotent().json_body(),
         |ctx| async move {
             let new = wire::parse_create(ctx.body())?;
             let (e, secret) =
@@ -50,7 +44,7 @@ pub async fn list_webhook_endpoints(app: &App, req: Request) -> Response<Body> {
     serve(
         app,
         req,
-        &endpoint("list-webhook-endpoints", false, false),
+        &route("list-webhook-endpoints"),
         |ctx| async move {
             let all = webhooks::list(ctx.app, &ctx.caller.org_id).await?;
             let views: Vec<_> = all.iter().map(wire::endpoint).collect();
@@ -62,15 +56,10 @@ pub async fn list_webhook_endpoints(app: &App, req: Request) -> Response<Body> {
 
 /// `GET /v1/webhooks/endpoints/{endpointId}`
 pub async fn get_webhook_endpoint(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("get-webhook-endpoint", false, false),
-        |ctx| async move {
-            let e = webhooks::get(ctx.app, &ctx.caller.org_id, &endpoint_id(&ctx)?).await?;
-            Ok(Reply::json(200, wire::endpoint(&e)))
-        },
-    )
+    serve(app, req, &route("get-webhook-endpoint"), |ctx| async move {
+        let e = webhooks::get(ctx.app, &ctx.caller.org_id, &endpoint_id(&ctx)?).await?;
+        Ok(Reply::json(200, wire::endpoint(&e)))
+    })
     .await
 }
 
@@ -79,7 +68,7 @@ pub async fn update_webhook_endpoint(app: &App, req: Request) -> Response<Body> 
     serve(
         app,
         req,
-        &endpoint("update-webhook-endpoint", false, true),
+        &route("update-webhook-endpoint").json_body(),
         |ctx| async move {
             let change = wire::parse_update(ctx.body())?;
             let id = endpoint_id(&ctx)?;
@@ -95,7 +84,7 @@ pub async fn delete_webhook_endpoint(app: &App, req: Request) -> Response<Body> 
     serve(
         app,
         req,
-        &endpoint("delete-webhook-endpoint", false, false),
+        &route("delete-webhook-endpoint"),
         |ctx| async move {
             webhooks::remove(ctx.app, &ctx.caller.org_id, &endpoint_id(&ctx)?).await?;
             Ok(Reply::no_content())
@@ -109,7 +98,7 @@ pub async fn rotate_webhook_endpoint_secret(app: &App, req: Request) -> Response
     serve(
         app,
         req,
-        &endpoint("rotate-webhook-endpoint-secret", true, false),
+        &route("rotate-webhook-endpoint-secret").idempotent(),
         |ctx| async move {
             let id = endpoint_id(&ctx)?;
             let (e, secret) = webhooks::rotate_secret(
@@ -135,7 +124,7 @@ pub async fn test_webhook_endpoint(app: &App, req: Request) -> Response<Body> {
     serve(
         app,
         req,
-        &endpoint("test-webhook-endpoint", true, false),
+        &route("test-webhook-endpoint").idempotent(),
         |ctx| async move {
             let id = endpoint_id(&ctx)?;
             let event_id = webhooks::send_test(

@@ -5,22 +5,16 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::{
     app::App,
-    auth::Schemes,
+    auth::{self, Schemes},
     error::{Error, Resource},
-    http::{serve, serve_prefetched, Auth, Ctx, Endpoint, Reply},
+    http::{serve, serve_prefetched, Auth, Ctx, Reply, Route},
     invitations::{self, consume, create, lifecycle},
     model::{Invitation, InvitationKind},
     wire::{flows as wire, Family},
 };
 
-const fn admin(name: &'static str, idempotent: bool, json_body: bool) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Flows,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent,
-        json_body,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Flows, Auth::Admin(Schemes::Bearer))
 }
 
 /// The id (or secret) and action of a `{flowId}` segment; a plain id for `GET`.
@@ -78,7 +72,7 @@ pub async fn get_flow(app: &App, req: Request) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &admin("get-flow", false, false),
+        &route("get-flow"),
         |req| prefetch(app, req, None),
         |ctx, found| async move {
             let inv = lifecycle::owned(&ctx.caller, &target(&ctx, None)?, found)?;
@@ -94,7 +88,7 @@ pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &admin("cancel-flow", false, false),
+        &route("cancel-flow"),
         |req| prefetch(app, req, Some("cancel")),
         |ctx, found| async move {
             let current = lifecycle::owned(&ctx.caller, &target(&ctx, Some("cancel"))?, found)?;
@@ -135,7 +129,9 @@ pub async fn create_join_organization_flow(app: &App, req: Request) -> Response<
     serve(
         app,
         req,
-        &admin("create-join-organization-flow", true, true),
+        &route("create-join-organization-flow")
+            .idempotent()
+            .json_body(),
         |ctx| create_flow(ctx, InvitationKind::JoinOrganization),
     )
     .await
@@ -143,22 +139,19 @@ pub async fn create_join_organization_flow(app: &App, req: Request) -> Response<
 
 /// `POST /admin/v1/flows:createSignup`
 pub async fn create_signup_flow(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &admin("create-signup-flow", true, true), |ctx| {
-        create_flow(ctx, InvitationKind::Signup)
-    })
+    serve(
+        app,
+        req,
+        &route("create-signup-flow").idempotent().json_body(),
+        |ctx| create_flow(ctx, InvitationKind::Signup),
+    )
     .await
 }
 
 /// `POST /user/v1/flows/{flowId}:consume` with `UserHub-Api-Key`; by flow secret, or by flow id
 /// with `Authorization: Bearer <user access token>`.
 pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
-    let endpoint = Endpoint {
-        name: "consume-flow",
-        family: Family::Flows,
-        auth: Auth::User,
-        idempotent: false,
-        json_body: false,
-    };
+    let route = Route::new("consume-flow", Family::Flows, Auth::User);
     // A flow secret is the proof and names its invitation: read it at once with authentication.
     let by_secret = |req: &Request| {
         let secret = wire::split_action(&segment_of(req))
@@ -171,15 +164,9 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
             }
         }
     };
-    serve_prefetched(app, req, &endpoint, by_secret, |ctx, found| async move {
+    serve_prefetched(app, req, &route, by_secret, |ctx, found| async move {
         let id_or_secret = target(&ctx, Some("consume"))?;
-        let bearer = ctx
-            .header("authorization")
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
+        let bearer = auth::bearer(ctx.req.headers());
         let proof = consume::proof(&id_or_secret, bearer)?;
         let inv = match (proof, found) {
             (consume::Proof::Secret(_), Some(found)) => {

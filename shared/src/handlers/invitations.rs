@@ -7,7 +7,7 @@ use crate::{
     app::App,
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve, Auth, Ctx, Endpoint, Reply},
+    http::{serve, Auth, Ctx, Reply, Route},
     invitations::{create, import, lifecycle},
     model::Flow,
     wire::{invitations as wire, Family},
@@ -15,14 +15,8 @@ use crate::{
 
 const MAX_PAGE: usize = 100;
 
-const fn endpoint(name: &'static str, idempotent: bool, json_body: bool) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Invitations,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent,
-        json_body,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Invitations, Auth::Admin(Schemes::Bearer))
 }
 
 async fn flow_of(ctx: &Ctx<'_>) -> Result<Flow, Error> {
@@ -43,23 +37,36 @@ fn number_of(ctx: &Ctx<'_>) -> Result<String, Error> {
 /// `GET /flows/{organization}/{flow}/invitations`: pending invitations, paginated with
 /// `limit` and `after`, and a `Link: <…>; rel="next"` header while there are more.
 pub async fn list_invitations(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("list-invitations", false, false), |ctx| async move {
+    serve(app, req, &route("list-invitations"), |ctx| async move {
         let flow = flow_of(&ctx).await?;
         let limit = match ctx.query("limit") {
             None => MAX_PAGE,
-            Some(l) => l.parse().ok().filter(|l| (1..=MAX_PAGE).contains(l)).ok_or_else(|| Error::invalid("limit", format!("must be 1-{MAX_PAGE}")))?,
+            Some(l) => l
+                .parse()
+                .ok()
+                .filter(|l| (1..=MAX_PAGE).contains(l))
+                .ok_or_else(|| Error::invalid("limit", format!("must be 1-{MAX_PAGE}")))?,
         };
         let after = match ctx.query("after") {
             None => 0,
-            Some(a) => a.parse().map_err(|_| Error::invalid("after", "must be an invitation id"))?,
+            Some(a) => a
+                .parse()
+                .map_err(|_| Error::invalid("after", "must be an invitation id"))?,
         };
-        let (page, next) = lifecycle::list_pending(ctx.app, &ctx.caller, &flow, after, limit, ctx.now).await?;
+        let (page, next) =
+            lifecycle::list_pending(ctx.app, &ctx.caller, &flow, after, limit, ctx.now).await?;
         let base = ctx.base_url();
-        let body: Vec<Value> = page.iter().map(|inv| wire::invitation(inv, &base, &ctx.caller.org_slug)).collect();
+        let body: Vec<Value> = page
+            .iter()
+            .map(|inv| wire::invitation(inv, &base, &ctx.caller.org_slug))
+            .collect();
         let reply = Reply::json(200, Value::Array(body));
         Ok(match next {
             Some(after) => {
-                let link = format!("<{base}/flows/{}/{}/invitations?limit={limit}&after={after}>; rel=\"next\"", ctx.caller.org_slug, flow.slug);
+                let link = format!(
+                    "<{base}/flows/{}/{}/invitations?limit={limit}&after={after}>; rel=\"next\"",
+                    ctx.caller.org_slug, flow.slug
+                );
                 reply.with_header("link", link)
             }
             None => reply,
@@ -70,19 +77,14 @@ pub async fn list_invitations(app: &App, req: Request) -> Response<Body> {
 
 /// `GET /flows/{organization}/{flow}/invitations/{id}`
 pub async fn get_invitation(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("get-invitation", false, false),
-        |ctx| async move {
-            let flow = flow_of(&ctx).await?;
-            let inv = lifecycle::by_number(ctx.app, &ctx.caller, &flow, &number_of(&ctx)?).await?;
-            Ok(Reply::json(
-                200,
-                wire::invitation(&inv, &ctx.base_url(), &ctx.caller.org_slug),
-            ))
-        },
-    )
+    serve(app, req, &route("get-invitation"), |ctx| async move {
+        let flow = flow_of(&ctx).await?;
+        let inv = lifecycle::by_number(ctx.app, &ctx.caller, &flow, &number_of(&ctx)?).await?;
+        Ok(Reply::json(
+            200,
+            wire::invitation(&inv, &ctx.base_url(), &ctx.caller.org_slug),
+        ))
+    })
     .await
 }
 
@@ -91,7 +93,7 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
     serve(
         app,
         req,
-        &endpoint("create-invitation", true, true),
+        &route("create-invitation").idempotent().json_body(),
         |ctx| async move {
             let input = wire::parse_create(ctx.body())?;
             let flow = flow_of(&ctx).await?;
@@ -117,7 +119,7 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
 
 /// `POST /flows/{organization}/{flow}/invitations/import`
 pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &endpoint("import-invitations", true, true), |ctx| async move {
+    serve(app, req, &route("import-invitations").idempotent().json_body(), |ctx| async move {
         let input = wire::parse_import(ctx.body())?;
         let flow = flow_of(&ctx).await?;
         let done = import::import(ctx.app, &ctx.caller, &flow, &input.list, input.message.as_deref(), &ctx.request_id, ctx.mark.as_ref(), ctx.now).await?;
@@ -133,23 +135,18 @@ pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
 
 /// `DELETE /flows/{organization}/{flow}/invitations/{id}`: 204 with no body.
 pub async fn delete_invitation(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("delete-invitation", false, false),
-        |ctx| async move {
-            let flow = flow_of(&ctx).await?;
-            lifecycle::delete(
-                ctx.app,
-                &ctx.caller,
-                &flow,
-                &number_of(&ctx)?,
-                &ctx.request_id,
-                ctx.now,
-            )
-            .await?;
-            Ok(Reply::no_content())
-        },
-    )
+    serve(app, req, &route("delete-invitation"), |ctx| async move {
+        let flow = flow_of(&ctx).await?;
+        lifecycle::delete(
+            ctx.app,
+            &ctx.caller,
+            &flow,
+            &number_of(&ctx)?,
+            &ctx.request_id,
+            ctx.now,
+        )
+        .await?;
+        Ok(Reply::no_content())
+    })
     .await
 }

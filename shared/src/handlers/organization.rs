@@ -5,32 +5,21 @@ use lambda_http::{Body, Request, Response};
 use crate::{
     app::App,
     auth::Schemes,
-    http::{serve, Auth, Endpoint, Reply},
+    http::{serve, Auth, Reply, Route},
     org_settings,
     wire::{organization as wire, Family},
 };
 
-const fn endpoint(name: &'static str, json_body: bool) -> Endpoint {
-    Endpoint {
-        name,
-        family: Family::Assignment,
-        auth: Auth::Admin(Schemes::Bearer),
-        idempotent: false,
-        json_body,
-    }
+const fn route(name: &'static str) -> Route {
+    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
 }
 
 /// `GET /v1/organization`
 pub async fn get_organization(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &endpoint("get-organization", false),
-        |ctx| async move {
-            let org = org_settings::get(ctx.app, &ctx.caller.org_id).await?;
-            Ok(Reply::json(200, wire::organization(&org)))
-        },
-    )
+    serve(app, req, &route("get-organization"), |ctx| async move {
+        let org = org_settings::get(ctx.app, &ctx.caller.org_id).await?;
+        Ok(Reply::json(200, wire::organization(&org)))
+    })
     .await
 }
 
@@ -39,7 +28,7 @@ pub async fn update_organization(app: &App, req: Request) -> Response<Body> {
     serve(
         app,
         req,
-        &endpoint("update-organization", true),
+        &route("update-organization").json_body(),
         |ctx| async move {
             let local = ctx.app.config.allow_private_targets;
             let change = wire::parse_settings(ctx.body())?.validate(local)?;

@@ -5,13 +5,13 @@ use lambda_http::{Body, Request, Response};
 use crate::{
     app::App,
     auth::Schemes,
-    http::{serve, Auth, Endpoint, Reply},
+    http::{serve, Auth, Reply, Route},
     user_groups::{self, UserGroupRequest},
     wire::{user_groups as wire, Family},
 };
 
 /// The seed sends `Authorization: Token <key>`; Bearer works too. Creating, so idempotent.
-const ENDPOINT: Endpoint = Endpoint {
+const ROUTE: Route = Route {
     name: "create-user-group",
     family: Family::UserGroups,
     auth: Auth::Admin(Schemes::BearerOrToken),
@@ -21,7 +21,7 @@ const ENDPOINT: Endpoint = Endpoint {
 
 /// `POST /api/user`
 pub async fn create_user_group(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &ENDPOINT, |ctx| async move {
+    serve(app, req, &ROUTE, |ctx| async move {
         let request = UserGroupRequest::validate(wire::parse_user_group(ctx.body())?)?;
         let issued = user_groups::create_or_rotate(ctx.app, &ctx.caller, request, ctx.now).await?;
         Ok(Reply::json(200, wire::user_group(&issued)))
