@@ -577,6 +577,10 @@ async fn capacity_phase(
         let billed = emulator::billed().await?;
         let (partitions, span) = emulator::write_partitions(&billed);
         let units = emulator::Units::of(&billed);
+        let max_per_second = partitions
+            .iter()
+            .map(|p| p.peak_per_second)
+            .fold(0.0, f64::max);
         runs.push(report::CapacityRun {
             tenants,
             addresses: per,
@@ -585,6 +589,7 @@ async fn capacity_phase(
             statuses: sent,
             units,
             partitions: partitions.into_iter().take(12).collect(),
+            max_per_second,
         });
     }
     gateway.stop().await;
