@@ -209,8 +209,14 @@ def render(m, inputs, params, out):
         w(f"  once, and {wu:.1f} write units (its delivery record, in the tenant's `ORG#<org>` partition, and its index")
         w(f"  entry). {hook_conc} invocations at once deliver about {rate:.0f} a second; a receiver that takes 100 ms cuts that")
         w(f"  to {hook_conc * 1000 / (per + 100):.0f}. At {rate:.0f} a second one tenant's deliveries write {rate * wu:.0f} WCU/s on its")
-        w(f"  partition ({rate * wu / wcu:.0%} of it): the worker's concurrency, not the table, is the limit, and it is a")
-        w("  setting (WebhookWorkerMaxConcurrency). SQS queues the rest; nothing is lost.")
+        if rate * wu > wcu:
+            w(f"  partition ({rate * wu / wcu:.0%} of it): **for one tenant, its partition bites first**, at {wcu / wu:.0f}")
+            w("  deliveries a second; DynamoDB throttles the worker's writes, the SDK retries them, and what still fails")
+            w("  goes back to SQS (nothing is lost). Many tenants' deliveries spread over their own partitions, so for the")
+            w("  stack the worker's concurrency is the limit, and it is a setting (WebhookWorkerMaxConcurrency).")
+        else:
+            w(f"  partition ({rate * wu / wcu:.0%} of it): the worker's concurrency, not the table, is the limit, and it is a")
+            w("  setting (WebhookWorkerMaxConcurrency). SQS queues the rest; nothing is lost.")
     w("")
 
     # The simulation.
