@@ -27,6 +27,10 @@ step() {
   if "$@"; then echo "---- $name: ok"; else echo "---- $name: FAILED"; failed+=("$name"); fi
 }
 
+step "cargo fmt --all --check" cargo fmt --all --check
+step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+step "deps: one crypto stack (aws-lc-rs), no ring / rsa (RUSTSEC-2023-0071) / openssl-sys" scripts/check-deps.sh
+step "deps: the check fails on a crate that is built (aws-lc-rs)" bash -c '! scripts/check-deps.sh aws-lc-rs >/dev/null'
 step "routes: template.yaml (what AWS and make dev serve) = openapi.yaml" python3 scripts/check-routes.py
 step "routes: the checker fails on a route in one place" python3 scripts/test_check_routes.py
 step "emulator: its changes to moto give moto's answers" .venv/bin/python scripts/test_emulator.py

@@ -79,7 +79,10 @@ fn counted(env: &Env) -> Counted {
         .build();
     Counted {
         app: inflow::app::App {
-            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            table: env
+                .app
+                .table
+                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
             ..env.app.clone()
         },
         queues: Queues::new(

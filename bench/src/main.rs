@@ -430,7 +430,8 @@ impl GetItem<'_> {
             let started = Instant::now();
             self.env
                 .app
-                .ddb
+                .table
+                .client()
                 .get_item()
                 .table_name(&self.env.app.config.table_name)
                 .key("PK", AttributeValue::S(format!("ORG#{}", self.org_id)))
@@ -500,7 +501,10 @@ fn recorded(env: &Env) -> (inflow::app::App, calls::Recorder) {
         .build();
     (
         inflow::app::App {
-            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            table: env
+                .app
+                .table
+                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
             ..env.app.clone()
         },
         rec,

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use inflow::{
-    delivery::model::{Delivery, DeliveryStatus},
+    model::delivery::{Delivery, DeliveryStatus},
     model::{Role, Tier},
     orgs, store,
 };
@@ -387,7 +387,7 @@ async fn failed_deliveries(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
     for i in 0..n {
         let event_id = format!("evt_bench{i:06}");
         let d = Delivery {
-            id: inflow::delivery::model::delivery_id(&event_id, "whk_bench"),
+            id: inflow::model::delivery::delivery_id(&event_id, "whk_bench"),
             org_id: t.org_id.clone(),
             endpoint_id: "whk_bench".into(),
             url: "https://hooks.bench.example/in".into(),
@@ -403,7 +403,7 @@ async fn failed_deliveries(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
             updated_at: now,
             next_attempt_at: None,
         };
-        store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+        store::deliveries::create_if_absent(&env.app.table, &d)
             .await
             .map_err(err("delivery"))?;
         ids.push(d.id);

@@ -44,7 +44,8 @@ fn key_view(item: &Item) -> KeyView {
 pub async fn keys(app: &App, org_id: &str) -> Result<Vec<KeyView>, Error> {
     inflow::org_settings::get(app, org_id).await?;
     let mut pages = app
-        .ddb
+        .table
+        .client()
         .query()
         .table_name(&app.config.table_name)
         .index_name("GSI1")
@@ -66,7 +67,8 @@ pub async fn keys(app: &App, org_id: &str) -> Result<Vec<KeyView>, Error> {
 /// (no request path scans; no index lists organizations, and none is kept for this).
 pub async fn orgs(app: &App) -> Result<Vec<Value>, Error> {
     let mut pages = app
-        .ddb
+        .table
+        .client()
         .scan()
         .table_name(&app.config.table_name)
         .filter_expression("SK = :org AND begins_with(PK, :prefix)")

@@ -4,7 +4,8 @@
 //!   emulator), with no TABLE_NAME & co. in the environment;
 //! - against a real account a missing name is refused, never replaced by a local default;
 //! - SSO and credential_process profiles sign requests (aws-config's features for inflowctl);
-//! - `key list`, `org list`, `--format table`, `completions`.
+//! - `key list`, `org list`, `org get`, `webhook list` / `webhook remove`, `--format table`,
+//!   `completions`.
 
 use std::{
     collections::BTreeMap,
@@ -244,6 +245,115 @@ async fn a_stack_names_everything_and_keys_and_orgs_are_listed() {
         "list",
     ])));
     assert!(err.contains("no-such-stack"), "{err}");
+}
+
+/// `org get` shows one organization as `GET /v1/organization` does; `webhook list` shows the
+/// endpoints as the API lists them (never a secret); `webhook remove` takes one away, and an
+/// unknown one is an error, not a silent success (the leaked-secret runbook relies on both).
+#[tokio::test]
+async fn an_org_is_got_and_its_webhooks_listed_and_removed() {
+    let sdk = sdk().await;
+    let (_, made) = resources(&sdk).await;
+    let stack = stack_naming(&sdk, &made).await;
+    let home = temp_home();
+    // The receivers are on loopback, as make dev's are: allowed only in this mode.
+    let ctl_on = |args: &[&str]| {
+        let mut cmd = ctl(&home);
+        cmd.env("ALLOW_PRIVATE_WEBHOOK_TARGETS", "true")
+            .args(["--stack", &stack])
+            .args(args);
+        cmd
+    };
+
+    let slug = unique("org-");
+    let created = ok_json(run(&mut ctl_on(&[
+        "org", "create", "--name", "Got", "--slug", &slug,
+    ])));
+    let org_id = created["organization"]["id"]
+        .as_str()
+        .expect("an org id")
+        .to_owned();
+
+    let got = ok_json(run(&mut ctl_on(&["org", "get", "--org", &org_id])));
+    assert_eq!(got["id"], org_id.as_str(), "{got}");
+    assert_eq!(got["slug"], slug.as_str(), "{got}");
+    assert_eq!(got["name"], "Got", "{got}");
+    assert!(got["createdAt"].is_string(), "{got}");
+    assert!(!got.to_string().contains("sealed"), "{got}");
+    let err = failed(run(&mut ctl_on(&["org", "get", "--org", "org_nope"])));
+    assert!(err.contains("org_nope"), "{err}");
+
+    // Nothing yet: an empty list, not an error.
+    let listed = ok_json(run(&mut ctl_on(&["webhook", "list", "--org", &org_id])));
+    assert_eq!(listed["endpoints"], serde_json::json!([]), "{listed}");
+
+    let mut added = Vec::new();
+    for (url, events) in [
+        ("http://127.0.0.1:9/one", "flow.assigned"),
+        ("http://127.0.0.1:9/two", "flow.assigned,flow.completed"),
+    ] {
+        let out = ok_json(run(&mut ctl_on(&[
+            "webhook", "add", "--org", &org_id, "--url", url, "--events", events,
+        ])));
+        let secret = out["secret"].as_str().expect("its secret").to_owned();
+        assert!(secret.starts_with("whsec_"), "{out}");
+        added.push((out["id"].as_str().expect("its id").to_owned(), url, secret));
+    }
+
+    let listed = ok_json(run(&mut ctl_on(&["webhook", "list", "--org", &org_id])));
+    assert_eq!(listed["organization"], org_id.as_str());
+    let endpoints = listed["endpoints"].as_array().expect("endpoints");
+    let mut seen: Vec<(&str, &str)> = endpoints
+        .iter()
+        .filter_map(|e| Some((e["id"].as_str()?, e["url"].as_str()?)))
+        .collect();
+    seen.sort_by_key(|(_, url)| *url);
+    let expected: Vec<(&str, &str)> = added
+        .iter()
+        .map(|(id, url, _)| (id.as_str(), *url))
+        .collect();
+    assert_eq!(seen, expected, "{listed}");
+    let two = endpoints
+        .iter()
+        .find(|e| e["id"] == added[1].0.as_str())
+        .expect("the second endpoint");
+    assert_eq!(
+        two["events"],
+        serde_json::json!(["flow.assigned", "flow.completed"]),
+        "{listed}"
+    );
+    for (_, _, secret) in &added {
+        assert!(
+            !listed.to_string().contains(secret.as_str()),
+            "webhook list shows a signing secret: {listed}"
+        );
+    }
+
+    let removed = ok_json(run(&mut ctl_on(&[
+        "webhook",
+        "remove",
+        "--org",
+        &org_id,
+        "--id",
+        &added[0].0,
+    ])));
+    assert_eq!(removed["removed"], true, "{removed}");
+    let listed = ok_json(run(&mut ctl_on(&["webhook", "list", "--org", &org_id])));
+    let ids: Vec<&str> = listed["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(ids, [added[1].0.as_str()], "{listed}");
+
+    // Removed already, and never there: both errors that name the id.
+    for id in [added[0].0.as_str(), "whk_nope"] {
+        let err = failed(run(&mut ctl_on(&[
+            "webhook", "remove", "--org", &org_id, "--id", id,
+        ])));
+        assert!(err.contains(id), "{err}");
+    }
 }
 
 #[tokio::test]

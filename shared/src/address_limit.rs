@@ -53,8 +53,7 @@ fn bucket(source: &str) -> String {
 /// a 429 once the window is full.
 pub async fn admit(app: &App, scope: &str, req: &Request, now: DateTime<Utc>) -> Result<(), Error> {
     let counted = store::address_limits::count(
-        &app.ddb,
-        &app.config.table_name,
+        &app.table,
         scope,
         &client_address(req),
         ratelimit::window_of(now),

@@ -6,20 +6,21 @@ use crate::{
     config::Config,
     error::Error,
     keys::{load_app_secret, Hasher, Sealer},
+    store::Table,
 };
 
 /// Cloning shares the clients' connection pools (the SDK clients are handles).
 #[derive(Clone)]
 pub struct App {
     pub config: Config,
-    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: Table,
     pub hasher: Hasher,
     pub sealer: Sealer,
 }
 
 impl App {
     /// Builds the clients from the standard AWS configuration chain and reads the app secret,
-    /// and opens the DynamoDB connection meanwhile (see [`warm_up`]).
+    /// and opens the DynamoDB connection meanwhile (see [`Table::warm_up`]).
     pub async fn from_env() -> Result<Self, Error> {
         let config = Config::from_env()?;
         Self::build(config, &sdk_config().await?, true).await
@@ -31,15 +32,15 @@ impl App {
 
     async fn build(config: Config, sdk: &aws_config::SdkConfig, warm: bool) -> Result<Self, Error> {
         let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-        let ddb = aws_sdk_dynamodb::Client::new(sdk);
+        let table = Table::new(sdk, &config.table_name);
         let (secret, ()) = tokio::join!(load_app_secret(&secrets, &config.app_secret_id), async {
             if warm {
-                warm_up(&ddb, &config.table_name).await;
+                table.warm_up().await;
             }
         });
         let secret = secret?;
         Ok(Self {
-            ddb,
+            table,
             hasher: Hasher::from_secret(&secret),
             sealer: Sealer::from_secret(&secret),
             config,
@@ -61,19 +62,4 @@ pub async fn sdk_config() -> Result<aws_config::SdkConfig, Error> {
         .http_client(crate::tls::http_client()?)
         .load()
         .await)
-}
-
-/// One GetItem of a key that never exists, so the TCP + TLS set-up to DynamoDB happens during
-/// init (beside the secret read) rather than in the first request, where a 128 MB function
-/// has a fraction of a vCPU (docs/benchmarks.md measures the handshake). Its outcome is
-/// ignored: a failure here only means the first request opens the connection itself.
-async fn warm_up(ddb: &aws_sdk_dynamodb::Client, table: &str) {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let _ = ddb
-        .get_item()
-        .table_name(table)
-        .key("PK", AttributeValue::S("WARMUP".into()))
-        .key("SK", AttributeValue::S("WARMUP".into()))
-        .send()
-        .await;
 }

@@ -114,7 +114,6 @@ pub async fn assign(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    let table_name = &app.config.table_name;
     if !ids::looks_like("flow", &request.flow_id) {
         return Err(Error::not_found(Resource::Flow, request.flow_id));
     }
@@ -136,8 +135,7 @@ pub async fn assign(
     // updates the winner's assignment. Three rounds settle any realistic race.
     for _ in 0..3 {
         let found = table::lookup_for_assign(
-            &app.ddb,
-            table_name,
+            &app.table,
             &caller.org_id,
             &request.flow_id,
             &request.user_email,
@@ -154,21 +152,14 @@ pub async fn assign(
             .user
             .ok_or_else(|| Error::not_found(Resource::User, &request.user_email))?;
         if let Some(active_id) = found.active_id {
-            let reassigned = table::reassign(
-                &app.ddb,
-                table_name,
-                &caller.org_id,
-                &active_id,
-                &terms,
-                &jobs,
-            )
-            .await?;
+            let reassigned =
+                table::reassign(&app.table, &caller.org_id, &active_id, &terms, &jobs).await?;
             if let Some(updated) = reassigned {
                 return Ok(updated);
             }
             // Completed meanwhile, or re-assigned by this request's first run.
             if mark.is_some() {
-                let current = table::get(&app.ddb, table_name, &caller.org_id, &active_id).await?;
+                let current = table::get(&app.table, &caller.org_id, &active_id).await?;
                 if let Some(made) = current.filter(|a| made_by(a, mark)) {
                     return Ok(made);
                 }
@@ -194,7 +185,7 @@ pub async fn assign(
             overdue_at: None,
             made_by: mark.map(|m| m.as_str().to_owned()),
         };
-        if table::insert(&app.ddb, table_name, &fresh, &jobs).await? {
+        if table::insert(&app.table, &fresh, &jobs).await? {
             return Ok(fresh);
         }
     }
@@ -215,7 +206,7 @@ fn check_id(id: &str) -> Result<(), Error> {
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Error> {
     check_id(id)?;
-    table::get(&app.ddb, &app.config.table_name, &caller.org_id, id)
+    table::get(&app.table, &caller.org_id, id)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Assignment, id))
 }
@@ -231,8 +222,7 @@ pub async fn start(
 ) -> Result<Assignment, Error> {
     check_id(id)?;
     let jobs = step_event(EventKind::FlowStarted, &caller.org_id, id, request_id, now);
-    let table = &app.config.table_name;
-    match table::start(&app.ddb, table, &caller.org_id, id, now, &jobs).await? {
+    match table::start(&app.table, &caller.org_id, id, now, &jobs).await? {
         Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
         Step::AlreadyThere(a) if a.progress == Progress::Completed => Err(Error::Conflict {
             reason: "already_completed",
@@ -258,8 +248,7 @@ pub async fn complete(
         request_id,
         now,
     );
-    let table = &app.config.table_name;
-    match table::complete(&app.ddb, table, &caller.org_id, id, now, &jobs).await? {
+    match table::complete(&app.table, &caller.org_id, id, now, &jobs).await? {
         Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
         Step::Made(a) | Step::AlreadyThere(a) => Ok(a),
     }

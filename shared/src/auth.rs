@@ -59,7 +59,7 @@ pub async fn authenticate(
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(Caller, RateState), Error> {
-    let result = store::keys::authorize(&app.ddb, &app.config.table_name, hash, now).await;
+    let result = store::keys::authorize(&app.table, hash, now).await;
     if matches!(result, Err(Error::Unauthenticated)) {
         REFUSED.remember(hash, Instant::now());
     }

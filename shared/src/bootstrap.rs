@@ -53,10 +53,10 @@ pub const MAX_RECEIVES: u32 = 5;
 pub const VISIBILITY_TIMEOUT_SECS: u32 = 180;
 
 pub async fn ensure_all(sdk: &aws_config::SdkConfig, names: &Names) -> Result<Bootstrapped, Error> {
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let table = crate::store::Table::new(sdk, &names.table);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let table_created = schema::ensure_table(&ddb, &names.table).await?;
+    let table_created = schema::ensure_table(&table).await?;
     let webhook_queue_url = ensure_queue_with_dlq(&sqs, &names.webhook_queue).await?;
     let email_queue_url = ensure_queue_with_dlq(&sqs, &names.email_queue).await?;
     let relay_dlq_url = ensure_dlq(&sqs, &names.relay_dlq).await?;

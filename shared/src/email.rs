@@ -210,13 +210,11 @@ pub async fn deliver(
 ) -> Result<Outcome, Error> {
     use store::invitations::EmailClaim;
     let app = &worker.app;
-    let table = &app.config.table_name;
     let secret = app.sealer.open(&job.secret_sealed)?;
     let secret_hash = hash_secret(&app.hasher, &secret);
     let (org_id, id) = (&job.org_id, &job.invitation_id);
     let inv = match store::invitations::claim_email(
-        &app.ddb,
-        table,
+        &app.table,
         org_id,
         id,
         &secret_hash,
@@ -246,21 +244,20 @@ pub async fn deliver(
     match sent {
         Ok(Composed::Sent) => {
             let started =
-                store::invitations::mark_started(&app.ddb, table, org_id, id, &secret_hash, now)
-                    .await?;
+                store::invitations::mark_started(&app.table, org_id, id, &secret_hash, now).await?;
             Ok(Outcome::Sent { started })
         }
         Ok(Composed::Stale(why)) => {
-            store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await?;
+            store::invitations::release_email(&app.table, org_id, id, lease_until).await?;
             Ok(Outcome::Stale(why))
         }
         Ok(Composed::Throttled) => {
-            store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await?;
+            store::invitations::release_email(&app.table, org_id, id, lease_until).await?;
             Ok(Outcome::Throttled)
         }
         Err(err) => {
             if let Err(release) =
-                store::invitations::release_email(&app.ddb, table, org_id, id, lease_until).await
+                store::invitations::release_email(&app.table, org_id, id, lease_until).await
             {
                 tracing::warn!(error = %release, "the email's lease is held until it runs out");
             }
@@ -352,24 +349,21 @@ struct MailContext {
 /// The organization, training flow and inviting user, read at once. `None`: the organization
 /// is gone.
 async fn read_context(app: &App, inv: &Invitation) -> Result<Option<MailContext>, Error> {
-    let (ddb, table) = (&app.ddb, &app.config.table_name);
+    let table = &app.table;
     let flow = async {
         match &inv.flow_slug {
-            Some(slug) => store::orgs::flow_by_slug(ddb, table, &inv.org_id, slug).await,
+            Some(slug) => store::orgs::flow_by_slug(table, &inv.org_id, slug).await,
             None => Ok(None),
         }
     };
     let inviter = async {
         match &inv.creator_user_id {
-            Some(user_id) => store::orgs::get_user(ddb, table, &inv.org_id, user_id).await,
+            Some(user_id) => store::orgs::get_user(table, &inv.org_id, user_id).await,
             None => Ok(None),
         }
     };
-    let (org, flow, inviter) = tokio::try_join!(
-        store::orgs::get_org_opt(ddb, table, &inv.org_id),
-        flow,
-        inviter
-    )?;
+    let (org, flow, inviter) =
+        tokio::try_join!(store::orgs::get_org_opt(table, &inv.org_id), flow, inviter)?;
     Ok(org.map(|org| MailContext { org, flow, inviter }))
 }
 

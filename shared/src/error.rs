@@ -103,19 +103,19 @@ impl Error {
 }
 
 /// Any AWS SDK failure is a dependency failure: the caller may retry, nothing it sent caused it.
-impl<E, R> From<aws_sdk_dynamodb::error::SdkError<E, R>> for Error
+impl<E, R> From<aws_smithy_runtime_api::client::result::SdkError<E, R>> for Error
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: Debug + Send + Sync + 'static,
 {
-    fn from(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self {
+    fn from(err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Self {
         let detail = match err.as_service_error() {
             Some(service) => format!(
                 "{}: {}",
                 service.code().unwrap_or("unknown"),
                 service.message().unwrap_or("")
             ),
-            None => aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string(),
+            None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };
         Error::Unavailable(detail)
     }

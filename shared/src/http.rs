@@ -364,9 +364,14 @@ where
     if let Some(err) = malformed(&req) {
         return Outcome::failure(family, err);
     }
+    // Before the prefetch starts: a key refused lately costs no I/O at all, its read included.
+    let hash = match presented_key_hash(app, &req, endpoint) {
+        Ok(hash) => hash,
+        Err(err) => return Outcome::failure(family, err),
+    };
     let prefetched = prefetch(&req);
     let (authenticated, prefetched) =
-        futures::join!(authenticate(app, &req, endpoint, now), prefetched);
+        futures::join!(authenticate(app, &req, endpoint, &hash, now), prefetched);
     let (caller, rate) = match authenticated {
         Ok(found) => found,
         Err(err) => return Outcome::failure(family, err),
@@ -413,12 +418,9 @@ where
     outcome
 }
 
-async fn authenticate(
-    app: &App,
-    req: &Request,
-    endpoint: &Endpoint,
-    now: DateTime<Utc>,
-) -> Result<(Caller, RateState), Error> {
+/// The hash of the key the request presents, unless there is none or this container refused
+/// it lately ([`auth::refused_lately`]); no I/O.
+fn presented_key_hash(app: &App, req: &Request, endpoint: &Endpoint) -> Result<String, Error> {
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
@@ -433,10 +435,21 @@ async fn authenticate(
     if auth::refused_lately(&hash) {
         return Err(Error::Unauthenticated);
     }
+    Ok(hash)
+}
+
+/// Counts a publishable key's client address, then authenticates the key by its hash.
+async fn authenticate(
+    app: &App,
+    req: &Request,
+    endpoint: &Endpoint,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(Caller, RateState), Error> {
     if let Auth::User = endpoint.auth {
-        address_limit::admit(app, &hash, req, now).await?;
+        address_limit::admit(app, hash, req, now).await?;
     }
-    auth::authenticate(app, &hash, now).await
+    auth::authenticate(app, hash, now).await
 }
 
 /// What the event check found it could not pass on as sent (`crate::gateway`), as a 400

@@ -101,8 +101,7 @@ pub async fn begin(
         })?;
     let fingerprint = fingerprint(req.method().as_str(), req.uri().path(), req.body().as_ref());
     let claim = records::claim(
-        &app.ddb,
-        &app.config.table_name,
+        &app.table,
         &caller.org_id,
         key,
         &fingerprint,
@@ -142,16 +141,15 @@ pub async fn finish(
     kept: Option<(u16, String)>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let table = &app.config.table_name;
     match kept {
         Some((status, body)) => {
             let stored = Stored {
                 status,
                 blob: pack(&app.sealer, &body)?,
             };
-            records::record(&app.ddb, table, org_id, &held.key, &stored, now.timestamp()).await
+            records::record(&app.table, org_id, &held.key, &stored, now.timestamp()).await
         }
-        None => records::release(&app.ddb, table, org_id, &held.key).await,
+        None => records::release(&app.table, org_id, &held.key).await,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Public identifiers: a type prefix and 20 random base62 characters (~119 bits).
 
-use rand::{distr::Alphanumeric, Rng};
+use rand::{distr::Alphanumeric, RngExt};
 
 pub fn random(len: usize) -> String {
     rand::rng()

@@ -1,6 +1,6 @@
 //! API keys: generation, the keyed hash we store instead of the key, and their kinds.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::{error::Error, ids};
@@ -120,7 +120,8 @@ impl Sealer {
     pub fn from_secret(secret: &[u8]) -> Self {
         let derived = derive(secret, b"inflow/seal/v1");
         Self {
-            key: *aes_gcm::Key::<aes_gcm::Aes256Gcm>::from_slice(&derived),
+            key: aes_gcm::Key::<aes_gcm::Aes256Gcm>::try_from(derived.as_slice())
+                .expect("HMAC-SHA256 gives the 32 bytes AES-256 takes"),
         }
     }
 
@@ -141,11 +142,12 @@ impl Sealer {
     /// nonce || ciphertext
     pub fn seal_bytes(&self, plain: &[u8]) -> Vec<u8> {
         use aes_gcm::{
-            aead::{Aead, AeadCore, KeyInit, OsRng},
-            Aes256Gcm,
+            aead::{Aead, Generate, KeyInit},
+            Aes256Gcm, Nonce,
         };
         let cipher = Aes256Gcm::new(&self.key);
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        // A random 96-bit nonce from the OS: few enough seals per key that collisions are moot.
+        let nonce = Nonce::generate();
         let sealed = cipher
             .encrypt(&nonce, plain)
             .expect("AES-GCM encrypts anything under 64 GiB");
@@ -164,7 +166,10 @@ impl Sealer {
         }
         let (nonce, ciphertext) = sealed.split_at(12);
         Aes256Gcm::new(&self.key)
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .decrypt(
+                &Nonce::try_from(nonce).expect("split at the nonce's 12 bytes"),
+                ciphertext,
+            )
             .map_err(|_| unopenable())
     }
 }

@@ -6,34 +6,17 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{app::App, error::Error, invitations::create::parse_duration, model::Organization};
+use crate::{
+    app::App,
+    error::Error,
+    invitations::MAX_TTL_SECS,
+    model::{Change, Organization, SettingsChange},
+    validate,
+};
 
 /// The longest accept-URL template we keep (a link in an email; browsers take far more).
 pub const MAX_TEMPLATE_CHARS: usize = 2000;
 pub const MAX_NAME_CHARS: usize = 200;
-
-/// One field of a partial update: left alone, cleared (back to the default), or set.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Change<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
-/// What a `PATCH` asks for, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SettingsChange {
-    pub name: Option<String>,
-    pub accept_url_template: Change<String>,
-    pub invitation_ttl_secs: Change<i64>,
-}
-
-impl SettingsChange {
-    pub fn is_empty(&self) -> bool {
-        *self == SettingsChange::default()
-    }
-}
 
 /// The fields as given (strings), before checking.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +37,9 @@ impl SettingsInput {
                 Change::Keep => Change::Keep,
             },
             invitation_ttl_secs: match self.invitation_ttl {
-                Change::Set(t) => Change::Set(parse_duration("invitationTtl", &t)?),
+                Change::Set(t) => {
+                    Change::Set(validate::duration("invitationTtl", &t, MAX_TTL_SECS)?)
+                }
                 Change::Clear => Change::Clear,
                 Change::Keep => Change::Keep,
             },
@@ -108,7 +93,7 @@ pub fn accept_url_template(value: &str, allow_private: bool) -> Result<String, E
 }
 
 pub async fn get(app: &App, org_id: &str) -> Result<Organization, Error> {
-    crate::store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await
+    crate::store::orgs::get_org(&app.table, org_id).await
 }
 
 /// Applies a change (one conditional UpdateItem) and returns the organization as written; an
@@ -122,7 +107,7 @@ pub async fn update(
     if change.is_empty() {
         return get(app, org_id).await;
     }
-    crate::store::orgs::update_settings(&app.ddb, &app.config.table_name, org_id, change, now).await
+    crate::store::orgs::update_settings(&app.table, org_id, change, now).await
 }
 
 #[cfg(test)]

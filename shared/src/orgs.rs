@@ -8,9 +8,8 @@ use crate::{
     error::Error,
     ids,
     keys::{KeyKind, PlainKey},
-    model::{Flow, Organization, Role, Tier, User},
-    store, validate,
-    webhooks::{self, Endpoint},
+    model::{Endpoint, Flow, Organization, Role, Tier, User},
+    store, validate, webhooks,
 };
 
 /// A key as shown once, at creation.
@@ -47,7 +46,7 @@ pub async fn create_org(
         accept_url_template: None,
         updated_at: None,
     };
-    store::orgs::create_org(&app.ddb, &app.config.table_name, &org).await?;
+    store::orgs::create_org(&app.table, &org).await?;
     let admin = issue_key(app, &org, KeyKind::Admin, now).await?;
     let user = issue_key(app, &org, KeyKind::User, now).await?;
     Ok((org, admin, user))
@@ -59,7 +58,7 @@ pub async fn create_key(
     kind: KeyKind,
     now: DateTime<Utc>,
 ) -> Result<IssuedKey, Error> {
-    let org = store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    let org = store::orgs::get_org(&app.table, org_id).await?;
     issue_key(app, &org, kind, now).await
 }
 
@@ -81,7 +80,7 @@ async fn issue_key(
         tier: org.tier,
         now,
     };
-    store::keys::put(&app.ddb, &app.config.table_name, new).await?;
+    store::keys::put(&app.table, new).await?;
     Ok(IssuedKey { id, kind, key })
 }
 
@@ -91,13 +90,13 @@ pub async fn revoke_key(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    store::keys::revoke(&app.ddb, &app.config.table_name, org_id, key_id, now).await
+    store::keys::revoke(&app.table, org_id, key_id, now).await
 }
 
 /// Raises or lowers an organization's tier; its keys' limits follow at once.
 pub async fn set_tier(app: &App, org_id: &str, tier: Tier) -> Result<usize, Error> {
-    store::orgs::set_org_tier(&app.ddb, &app.config.table_name, org_id, tier).await?;
-    store::keys::set_tier(&app.ddb, &app.config.table_name, org_id, tier).await
+    store::orgs::set_org_tier(&app.table, org_id, tier).await?;
+    store::keys::set_tier(&app.table, org_id, tier).await
 }
 
 pub async fn create_user(
@@ -108,9 +107,8 @@ pub async fn create_user(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<User, Error> {
-    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
-    let number =
-        store::counters::reserve(&app.ddb, &app.config.table_name, org_id, "user", 1).await?;
+    store::orgs::get_org(&app.table, org_id).await?;
+    let number = store::counters::reserve(&app.table, org_id, "user", 1).await?;
     let user = User {
         id: ids::new("usr"),
         org_id: org_id.to_owned(),
@@ -120,7 +118,7 @@ pub async fn create_user(
         role,
         created_at: now,
     };
-    store::orgs::create_user(&app.ddb, &app.config.table_name, &user).await?;
+    store::orgs::create_user(&app.table, &user).await?;
     Ok(user)
 }
 
@@ -137,7 +135,7 @@ pub async fn create_flow(
     new: NewFlow<'_>,
     now: DateTime<Utc>,
 ) -> Result<Flow, Error> {
-    store::orgs::get_org(&app.ddb, &app.config.table_name, org_id).await?;
+    store::orgs::get_org(&app.table, org_id).await?;
     let flow = Flow {
         id: ids::new("flow"),
         org_id: org_id.to_owned(),
@@ -147,7 +145,7 @@ pub async fn create_flow(
         estimated_duration: validate::name("estimated-duration", new.estimated_duration, 100)?,
         created_at: now,
     };
-    store::orgs::create_flow(&app.ddb, &app.config.table_name, &flow).await?;
+    store::orgs::create_flow(&app.table, &flow).await?;
     Ok(flow)
 }
 

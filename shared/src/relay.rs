@@ -19,9 +19,9 @@ use aws_lambda_events::event::{
 use std::collections::BTreeSet;
 
 use crate::{
-    delivery::model::Delivery,
     error::Error,
     jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject, TestNote},
+    model::delivery::Delivery,
     queue::{Message, Queues, MESSAGE_BYTES},
     store::outbox::{self, Image},
     wire::events,

@@ -123,8 +123,7 @@ enum Handled {
 }
 
 async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
-    let table = &app.config.table_name;
-    match store::sweeps::due_assignments(&app.ddb, table, now, BATCH).await {
+    match store::sweeps::due_assignments(&app.table, now, BATCH).await {
         Ok(found) => {
             tally(found, |f| async move {
                 let entry = f.describe();
@@ -145,8 +144,7 @@ async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
 }
 
 async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
-    let table = &app.config.table_name;
-    match store::sweeps::expired_invitations(&app.ddb, table, now, BATCH).await {
+    match store::sweeps::expired_invitations(&app.table, now, BATCH).await {
         Ok(found) => {
             tally(found, |f| async move {
                 let entry = f.describe();
@@ -224,9 +222,8 @@ async fn overdue_one(
         run_id,
         now,
     ));
-    let table = &app.config.table_name;
     Ok(
-        match store::sweeps::mark_overdue(&app.ddb, table, &found, now, &jobs).await? {
+        match store::sweeps::mark_overdue(&app.table, &found, now, &jobs).await? {
             true => Handled::Done,
             false => Handled::Skipped,
         },
@@ -252,9 +249,8 @@ async fn expire_one(
         run_id,
         now,
     ));
-    let table = &app.config.table_name;
     Ok(
-        match store::sweeps::expire_invitation(&app.ddb, table, &found, now, &jobs).await? {
+        match store::sweeps::expire_invitation(&app.table, &found, now, &jobs).await? {
             true => Handled::Done,
             false => Handled::Skipped,
         },
@@ -268,9 +264,8 @@ async fn quarantine<T>(app: &App, found: &Found<T>, now: DateTime<Utc>) -> Resul
         Ok(_) => "its deadline is not the one its index entry states".into(),
     };
     tracing::warn!(entry = %found.describe(), why = %why, "sweep: entry quarantined");
-    let table = &app.config.table_name;
     Ok(
-        match store::sweeps::quarantine(&app.ddb, table, found, now).await? {
+        match store::sweeps::quarantine(&app.table, found, now).await? {
             true => Handled::Quarantined,
             false => Handled::Skipped,
         },

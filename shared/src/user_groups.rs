@@ -5,13 +5,12 @@
 //! so the old token stops working at once and of two rotations with one token only one wins.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
     error::{Error, Resource},
     ids,
-    model::Caller,
+    model::{Caller, Environment, UserGroup},
     store::{counters, user_groups as table},
 };
 
@@ -24,43 +23,6 @@ const TOKEN_RANDOM_CHARS: usize = 40;
 const HASH_PURPOSE: &str = "user-group-token";
 /// The per-organization counter that numbers `team_id`s.
 const TEAM_COUNTER: &str = "team";
-
-/// The environment tag; `provided_id` is unique per organization and environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Environment {
-    Customer,
-    Testing,
-}
-
-impl Environment {
-    /// Case-insensitive, so `customer` works too; answers always use the seed's spelling.
-    pub fn parse(s: &str) -> Option<Environment> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "customer" => Some(Environment::Customer),
-            "testing" => Some(Environment::Testing),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Customer => "Customer",
-            Environment::Testing => "Testing",
-        }
-    }
-}
-
-/// A stored user group. Its token is not here: only its hash is kept, by the table module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserGroup {
-    pub team_id: u64,
-    pub org_id: String,
-    pub name: String,
-    pub provided_id: String,
-    pub environment: Environment,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A token in plain text; it lives only between its creation (or the request that presents
 /// it) and the response. `Debug` never prints it.
@@ -234,10 +196,9 @@ async fn create(
     environment: Environment,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
-    let table_name = &app.config.table_name;
     // Reserved before the uniqueness check, so a refused duplicate leaves a gap in team ids;
     // they are internal ids, and checking first would cost every create another read.
-    let team_id = counters::reserve(&app.ddb, table_name, &caller.org_id, TEAM_COUNTER, 1).await?;
+    let team_id = counters::reserve(&app.table, &caller.org_id, TEAM_COUNTER, 1).await?;
     let group = UserGroup {
         team_id,
         org_id: caller.org_id.clone(),
@@ -248,7 +209,7 @@ async fn create(
         updated_at: now,
     };
     let token = Token::generate();
-    match table::create(&app.ddb, table_name, &group, &token.hash(app)).await? {
+    match table::create(&app.table, &group, &token.hash(app)).await? {
         table::Created::Yes => {}
         table::Created::ProvidedIdTaken => return Err(provided_id_taken(&group)),
     }
@@ -276,7 +237,6 @@ async fn rotate(
     environment: Option<Environment>,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
-    let table_name = &app.config.table_name;
     // The token's text never goes into the error: it is a secret.
     let unknown = || Error::not_found(Resource::UserGroup, "current_token");
     if !Token::well_formed(current.expose()) {
@@ -284,7 +244,7 @@ async fn rotate(
     }
     let old_hash = current.hash(app);
     // Another organization's token is as unknown as a made-up one: existence never leaks.
-    let mut group = table::find_by_token(&app.ddb, table_name, &old_hash)
+    let mut group = table::find_by_token(&app.table, &old_hash)
         .await?
         .filter(|g| g.org_id == caller.org_id)
         .ok_or_else(unknown)?;
@@ -308,7 +268,7 @@ async fn rotate(
     }
     group.updated_at = now;
     let token = Token::generate();
-    match table::rotate(&app.ddb, table_name, &group, &old_hash, &token.hash(app)).await? {
+    match table::rotate(&app.table, &group, &old_hash, &token.hash(app)).await? {
         table::Rotated::Yes => {}
         // Our read saw the token, but a concurrent rotation replaced it before our write.
         table::Rotated::TokenReplaced => {

@@ -80,6 +80,24 @@ pub fn slug(field: &str, value: &str) -> Result<String, Error> {
     }
 }
 
+/// A protobuf-Duration JSON length (`"86400s"`, the only form UserHub's clients send) of 1 s to
+/// `max_secs`, rounded to whole seconds.
+pub fn duration(field: &str, value: &str, max_secs: i64) -> Result<i64, Error> {
+    let secs: f64 = value
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .filter(|n: &f64| n.is_finite())
+        .ok_or_else(|| Error::invalid(field, "must be a duration in seconds such as \"86400s\""))?;
+    let secs = secs.round() as i64;
+    if !(1..=max_secs).contains(&secs) {
+        return Err(Error::invalid(
+            field,
+            format!("must be between 1s and {max_secs}s"),
+        ));
+    }
+    Ok(secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 //! functions here, so both check the same way.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
@@ -12,6 +11,7 @@ use crate::{
     idempotency::Mark,
     ids,
     jobs::{EventKind, Job, Outbox, TestNote},
+    model::{Endpoint, EndpointChange},
     store,
 };
 
@@ -23,57 +23,6 @@ pub const MAX_URL_CHARS: usize = 2000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the secret a rotation replaced still signs, beside the new one.
 pub const ROTATION_OVERLAP_HOURS: i64 = 24;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub id: String,
-    pub org_id: String,
-    pub url: String,
-    pub events: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// A disabled endpoint gets no new deliveries, and its pending ones end failed.
-    #[serde(default)]
-    pub disabled: bool,
-    /// The signing secret, sealed with the app secret (never stored in the clear).
-    pub secret_sealed: String,
-    /// The secret the last rotation replaced, sealed; it still signs until `previous_until`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_secret_sealed: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_until: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<DateTime<Utc>>,
-    /// The mark of the idempotent request that created it (`idempotency::Mark`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub made_by: Option<String>,
-    /// The mark of the idempotent request that last rotated its secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rotated_by: Option<String>,
-    /// The receiver asked to slow down (429 or 503) until then: no attempt is made to it
-    /// meanwhile, whichever delivery it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paused_until: Option<DateTime<Utc>>,
-}
-
-impl Endpoint {
-    /// The sealed secrets that sign a delivery now: the current one, and the one a rotation
-    /// replaced while its overlap lasts (Standard Webhooks allows several signatures).
-    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
-        let mut secrets = vec![self.secret_sealed.as_str()];
-        if let (Some(previous), Some(until)) = (&self.previous_secret_sealed, self.previous_until) {
-            if until > now {
-                secrets.push(previous);
-            }
-        }
-        secrets
-    }
-
-    pub fn subscribes_to(&self, kind: EventKind) -> bool {
-        !self.disabled && self.events.iter().any(|t| t == kind.as_str())
-    }
-}
 
 /// A Standard Webhooks signing secret: `whsec_` and base64 of 24 random bytes.
 pub fn new_signing_secret() -> String {
@@ -197,25 +146,6 @@ pub struct NewEndpoint {
     pub description: Option<String>,
 }
 
-/// What a `PATCH` changes; `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct EndpointChange {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    /// `Some(None)` removes the description.
-    pub description: Option<Option<String>>,
-    pub disabled: Option<bool>,
-}
-
-impl EndpointChange {
-    pub fn is_empty(&self) -> bool {
-        self.url.is_none()
-            && self.events.is_none()
-            && self.description.is_none()
-            && self.disabled.is_none()
-    }
-}
-
 /// Creates an endpoint; returns it with its signing secret (shown this once). A retry of an
 /// idempotent request whose first run wrote the endpoint finds it, and answers with the same
 /// secret (derived from the request's mark).
@@ -252,8 +182,7 @@ pub async fn create(
         rotated_by: None,
         paused_until: None,
     };
-    let table = &app.config.table_name;
-    match store::webhooks::create(&app.ddb, table, &endpoint, MAX_ENDPOINTS).await? {
+    match store::webhooks::create(&app.table, &endpoint, MAX_ENDPOINTS).await? {
         store::webhooks::Created::Made => Ok((endpoint, secret)),
         store::webhooks::Created::Exists => {
             let existing = get(app, org_id, &endpoint.id).await?;
@@ -280,14 +209,14 @@ pub async fn get(app: &App, org_id: &str, id: &str) -> Result<Endpoint, Error> {
     if !ids::looks_like("whk", id) {
         return Err(not_found());
     }
-    store::webhooks::get(&app.ddb, &app.config.table_name, org_id, id)
+    store::webhooks::get(&app.table, org_id, id)
         .await?
         .ok_or_else(not_found)
 }
 
 /// Every endpoint of the organization, oldest first.
 pub async fn list(app: &App, org_id: &str) -> Result<Vec<Endpoint>, Error> {
-    let mut all = store::webhooks::all(&app.ddb, &app.config.table_name, org_id).await?;
+    let mut all = store::webhooks::all(&app.table, org_id).await?;
     all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(all)
 }
@@ -316,7 +245,7 @@ pub async fn update(
         },
         disabled: change.disabled,
     };
-    store::webhooks::update(&app.ddb, &app.config.table_name, org_id, id, &change, now)
+    store::webhooks::update(&app.table, org_id, id, &change, now)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Endpoint, id))
 }
@@ -326,7 +255,7 @@ pub async fn remove(app: &App, org_id: &str, id: &str) -> Result<(), Error> {
     if !ids::looks_like("whk", id) {
         return Err(Error::not_found(Resource::Endpoint, id));
     }
-    match store::webhooks::delete(&app.ddb, &app.config.table_name, org_id, id).await? {
+    match store::webhooks::delete(&app.table, org_id, id).await? {
         true => Ok(()),
         false => Err(Error::not_found(Resource::Endpoint, id)),
     }
@@ -346,10 +275,8 @@ pub async fn rotate_secret(
     let secret = signing_secret(app, mark, "webhook-secret-rotation");
     let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     let sealed = app.sealer.seal(&secret);
-    let table = &app.config.table_name;
     let rotated = store::webhooks::rotate(
-        &app.ddb,
-        table,
+        &app.table,
         org_id,
         id,
         &sealed,
@@ -394,8 +321,7 @@ pub async fn send_test(
     };
     let event_id = note.id.clone();
     let outbox = Outbox::new(vec![Job::Test(note)]);
-    let table = &app.config.table_name;
-    match store::webhooks::write_test(&app.ddb, table, org_id, id, &outbox).await? {
+    match store::webhooks::write_test(&app.table, org_id, id, &outbox).await? {
         store::webhooks::Tested::Written => Ok(event_id),
         store::webhooks::Tested::Disabled => Err(Error::Conflict {
             reason: "disabled",

@@ -207,7 +207,8 @@ impl Env {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let queues = Queues::new(sqs.clone(), made.webhook_queue_url, made.email_queue_url);
         let stream_arn = app
-            .ddb
+            .table
+            .client()
             .describe_table()
             .table_name(&made.table)
             .send()
@@ -333,7 +334,8 @@ impl Env {
         let mut items = Vec::new();
         let mut pages = self
             .app
-            .ddb
+            .table
+            .client()
             .scan()
             .table_name(&self.app.config.table_name)
             .into_paginator()
@@ -862,7 +864,10 @@ impl Env {
             .interceptor(ddb_calls.clone())
             .build();
         let app = App {
-            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            table: self
+                .app
+                .table
+                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
             ..self.app.clone()
         };
         (app, ddb_calls)
@@ -1091,7 +1096,10 @@ impl Env {
             .interceptor(faults)
             .build();
         App {
-            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            table: self
+                .app
+                .table
+                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
             ..self.app.clone()
         }
     }

@@ -11,7 +11,8 @@ async fn counts_each_call_and_the_time_it_waited_within_the_time_it_took() {
     let env = Env::new().await;
     let (app, ddb_calls) = env.counted();
     let get = || {
-        app.ddb
+        app.table
+            .client()
             .get_item()
             .table_name(&app.config.table_name)
             .key("PK", AttributeValue::S("NOBODY".into()))

@@ -208,7 +208,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         accept_url_template: None,
         updated_at: None,
     };
-    inflow::store::orgs::create_org(&env.app.ddb, &env.app.config.table_name, &org)
+    inflow::store::orgs::create_org(&env.app.table, &org)
         .await
         .unwrap();
     let to = unique_email("victim");
@@ -241,8 +241,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         number_base: None,
     };
     assert!(inflow::store::invitations::insert(
-        &env.app.ddb,
-        &env.app.config.table_name,
+        &env.app.table,
         &inv,
         &inflow::jobs::Outbox::new(vec![])
     )

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use inflow::App;
 use inflow_tests::{
     assign, assign_body, call, endpoints, receiver::Receiver, Answer, Env, Function::*, Tenant,
@@ -235,7 +235,8 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_its_overlap() {
 
     // Once the overlap is over (moved into the past here), only the new secret signs.
     env.app
-        .ddb
+        .table
+        .client()
         .update_item()
         .table_name(&env.app.config.table_name)
         .key("PK", inflow_tests::s(&format!("ORG#{}", t.org_id)))

@@ -613,7 +613,9 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
                 .interceptor(faults)
                 .build();
             let paused = inflow::App {
-                ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+                table: base
+                    .table
+                    .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
                 ..base
             };
             Answer::from(ConsumeFlow.call(&paused, request).await)

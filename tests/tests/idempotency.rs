@@ -62,8 +62,7 @@ async fn a_retry_while_the_first_runs_gets_409() {
     let fp = inflow::idempotency::fingerprint("POST", "/v1/flows/assign", body.as_bytes());
     // A first request that is still running holds the key.
     let claim = inflow::store::idempotency::claim(
-        &env.app.ddb,
-        &env.app.config.table_name,
+        &env.app.table,
         &t.org_id,
         "k-3",
         &fp,
@@ -179,23 +178,17 @@ async fn a_kept_response_over_an_item_s_size_comes_back_whole() {
     use inflow::store::idempotency::{claim, record, Claim, Stored};
     let env = Env::new().await;
     let t = env.tenant().await;
-    let (ddb, table) = (&env.app.ddb, &env.app.config.table_name);
+    let table = &env.app.table;
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
-        claim(ddb, table, &t.org_id, "big", "fp", now)
-            .await
-            .unwrap(),
+        claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
         Claim::Fresh
     );
     let blob: Vec<u8> = (0..1_200_000u32).map(|i| (i % 251) as u8).collect();
     let stored = Stored { status: 200, blob };
-    record(ddb, table, &t.org_id, "big", &stored, now)
-        .await
-        .unwrap();
+    record(table, &t.org_id, "big", &stored, now).await.unwrap();
     assert_eq!(
-        claim(ddb, table, &t.org_id, "big", "fp", now)
-            .await
-            .unwrap(),
+        claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
         Claim::Replay(stored)
     );
 }

@@ -441,7 +441,8 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
     // With the user gone (its email item deleted), the accepted invitation still keeps the
     // address out.
     env.app
-        .ddb
+        .table
+        .client()
         .delete_item()
         .table_name(&env.app.config.table_name)
         .key("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))

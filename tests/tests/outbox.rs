@@ -394,7 +394,8 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
     .await;
     // A write whose outbox nobody can read (a bug that wrote it), between two good ones.
     env.app
-        .ddb
+        .table
+        .client()
         .put_item()
         .table_name(&env.app.config.table_name)
         .item("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))
@@ -529,7 +530,8 @@ async fn claims_abandoned(env: &Env) {
         let pk = item["PK"].as_s().unwrap();
         if pk.starts_with("IDEM#") {
             env.app
-                .ddb
+                .table
+                .client()
                 .update_item()
                 .table_name(&env.app.config.table_name)
                 .key("PK", item["PK"].clone())

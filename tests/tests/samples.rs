@@ -48,7 +48,7 @@ const WORKER_SAMPLES: &[&str] = &["email-worker", "relay", "sweeper", "webhook-w
 
 /// A delivery that failed, for the replay sample.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
-    use inflow::delivery::model::{delivery_id, Delivery, DeliveryStatus};
+    use inflow::model::delivery::{delivery_id, Delivery, DeliveryStatus};
     let event_id = inflow::ids::new("evt");
     let now = chrono::Utc::now();
     let d = Delivery {
@@ -68,7 +68,7 @@ async fn failed_delivery(env: &Env, t: &Tenant) -> String {
         updated_at: now,
         next_attempt_at: None,
     };
-    inflow::store::deliveries::create_if_absent(&env.app.ddb, &env.app.config.table_name, &d)
+    inflow::store::deliveries::create_if_absent(&env.app.table, &d)
         .await
         .unwrap();
     d.id

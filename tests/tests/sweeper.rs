@@ -107,7 +107,8 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
     ]);
     let item = env
         .app
-        .ddb
+        .table
+        .client()
         .get_item()
         .table_name(&env.app.config.table_name)
         .set_key(Some(key.clone()))
@@ -123,7 +124,8 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
         .with_timezone(&chrono::Utc);
     let sk = format!("{}#{}#{id}", due.format("%Y-%m-%dT%H:%M:%SZ"), t.org_id);
     env.app
-        .ddb
+        .table
+        .client()
         .update_item()
         .table_name(&env.app.config.table_name)
         .set_key(Some(key))
@@ -248,8 +250,7 @@ async fn an_invitation_flow_with_a_one_second_ttl_expires_in_storage() {
     );
     assert_eq!(sweep(&s).await.expired.found, 0);
 
-    let table = &env.app.config.table_name;
-    let stored = inflow::store::invitations::get(&env.app.ddb, table, &t.org_id, id)
+    let stored = inflow::store::invitations::get(&env.app.table, &t.org_id, id)
         .await
         .unwrap()
         .unwrap();
@@ -257,15 +258,11 @@ async fn an_invitation_flow_with_a_one_second_ttl_expires_in_storage() {
         (stored.state, stored.state_reason.as_deref()),
         (InvitationState::Expired, Some("EXPIRED"))
     );
-    let kept = inflow::store::invitations::get(
-        &env.app.ddb,
-        table,
-        &t.org_id,
-        kept["id"].as_str().unwrap(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let kept =
+        inflow::store::invitations::get(&env.app.table, &t.org_id, kept["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(kept.state, InvitationState::Completed);
     let events = env.webhook_jobs().await;
     let expired: Vec<&Event> = events
@@ -338,7 +335,8 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
         ),
     ]);
     env.app
-        .ddb
+        .table
+        .client()
         .put_item()
         .table_name(&env.app.config.table_name)
         .set_item(Some(junk))
@@ -361,7 +359,8 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
     let far = res.body["assignmentId"].as_str().unwrap().to_owned();
     let far_shard = inflow::store::shards::of_id(&far);
     env.app
-        .ddb
+        .table
+        .client()
         .update_item()
         .table_name(&env.app.config.table_name)
         .key("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))

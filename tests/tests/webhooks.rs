@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use inflow_tests::{
     assign, assign_body, call, on_assignment, receiver::Receiver, sqs_event, Env, Function::*,
     Tenant,

@@ -2,7 +2,6 @@
 //! delivers it, signed the Standard Webhooks way, retrying on the Standard Webhooks schedule
 //! through delayed SQS messages, and ending in the dead-letter queue after the last try.
 
-pub mod model;
 pub mod schedule;
 pub mod signing;
 pub mod target;
@@ -13,16 +12,18 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::model::{
+    delivery::{delivery_id, AttemptRecord, Delivery, DeliveryStatus},
+    Endpoint,
+};
 use crate::{
     app::App,
     error::Error,
     jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{Message, Queues},
     store::{self, deliveries::Claim},
-    webhooks::Endpoint,
     worker,
 };
-use model::{delivery_id, AttemptRecord, Delivery, DeliveryStatus};
 
 /// How long a worker may hold an attempt before another may take it over.
 const LEASE_SECS: i64 = 120;
@@ -136,9 +137,8 @@ impl WebhookWorker {
     /// One delivery per subscribed endpoint, then its first attempt. A repeated event finds
     /// its deliveries made and their first attempts claimed, so nothing is sent twice.
     async fn fan_out(&self, event: &Event) -> Result<(), Error> {
-        let table = &self.app.config.table_name;
         let endpoints =
-            store::webhooks::subscribed(&self.app.ddb, table, &event.organization_id, event.kind)
+            store::webhooks::subscribed(&self.app.table, &event.organization_id, event.kind)
                 .await?;
         let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
         let what = Payload {
@@ -158,14 +158,8 @@ impl WebhookWorker {
 
     /// A test event: one delivery, to the endpoint it names (gone meanwhile: nothing to do).
     async fn test(&self, note: &TestNote) -> Result<(), Error> {
-        let table = &self.app.config.table_name;
-        let found = store::webhooks::get(
-            &self.app.ddb,
-            table,
-            &note.organization_id,
-            &note.endpoint_id,
-        )
-        .await?;
+        let found =
+            store::webhooks::get(&self.app.table, &note.organization_id, &note.endpoint_id).await?;
         let Some(endpoint) = found else {
             return Ok(());
         };
@@ -199,8 +193,7 @@ impl WebhookWorker {
             updated_at: now,
             next_attempt_at: None,
         };
-        let table = &self.app.config.table_name;
-        store::deliveries::create_if_absent(&self.app.ddb, table, &delivery).await?;
+        store::deliveries::create_if_absent(&self.app.table, &delivery).await?;
         let first = AttemptJob {
             delivery_id: delivery.id,
             org_id: delivery.org_id,
@@ -215,7 +208,7 @@ impl WebhookWorker {
     async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
         let target = match &job.endpoint_id {
             Some(id) => Target::Read(
-                store::webhooks::get(&self.app.ddb, &self.app.config.table_name, &job.org_id, id)
+                store::webhooks::get(&self.app.table, &job.org_id, id)
                     .await?
                     .map(Box::new),
             ),
@@ -246,10 +239,8 @@ impl WebhookWorker {
             };
             return self.queue(&later, wait).await;
         }
-        let table = &self.app.config.table_name;
         let delivery = match store::deliveries::claim(
-            &self.app.ddb,
-            table,
+            &self.app.table,
             &job.org_id,
             &job.delivery_id,
             job.attempt,
@@ -269,13 +260,8 @@ impl WebhookWorker {
         let endpoint = match target {
             Target::Read(endpoint) => endpoint.map(|e| *e),
             Target::Unread => {
-                store::webhooks::get(
-                    &self.app.ddb,
-                    table,
-                    &delivery.org_id,
-                    &delivery.endpoint_id,
-                )
-                .await?
+                store::webhooks::get(&self.app.table, &delivery.org_id, &delivery.endpoint_id)
+                    .await?
             }
         };
         let sent = self.send(&delivery, endpoint).await?;
@@ -298,8 +284,7 @@ impl WebhookWorker {
         );
         if sent.delivered() {
             return store::deliveries::record(
-                &self.app.ddb,
-                table,
+                &self.app.table,
                 &delivery,
                 &record,
                 DeliveryStatus::Delivered,
@@ -317,14 +302,8 @@ impl WebhookWorker {
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
                 if sent.asks_to_slow_down() {
                     // Every delivery to this receiver waits as long as this one.
-                    store::webhooks::pause(
-                        &self.app.ddb,
-                        table,
-                        &job.org_id,
-                        &delivery.endpoint_id,
-                        at,
-                    )
-                    .await?;
+                    store::webhooks::pause(&self.app.table, &job.org_id, &delivery.endpoint_id, at)
+                        .await?;
                 }
                 let next = AttemptJob {
                     attempt: job.attempt + 1,
@@ -334,8 +313,7 @@ impl WebhookWorker {
                 // Queued before recording: if recording fails, the retry's claim still holds.
                 self.queue(&next, wait).await?;
                 store::deliveries::record(
-                    &self.app.ddb,
-                    table,
+                    &self.app.table,
                     &delivery,
                     &record,
                     DeliveryStatus::Pending,
@@ -348,8 +326,7 @@ impl WebhookWorker {
                 crate::metrics::count("DeliveriesFailed", 1, &[]);
                 self.dead_letter(&job).await?;
                 store::deliveries::record(
-                    &self.app.ddb,
-                    table,
+                    &self.app.table,
                     &delivery,
                     &record,
                     DeliveryStatus::Failed,
@@ -531,11 +508,10 @@ pub async fn replay(
     if !crate::ids::looks_like("dlv", id) {
         return Err(Error::not_found(Resource::Delivery, id));
     }
-    let table = &app.config.table_name;
     let jobs = Outbox::new(vec![Job::NextAttempt]);
-    match store::deliveries::reopen(&app.ddb, table, org_id, id, now, &jobs).await? {
+    match store::deliveries::reopen(&app.table, org_id, id, now, &jobs).await? {
         Some(delivery) => Ok(delivery),
-        None => match store::deliveries::get(&app.ddb, table, org_id, id).await? {
+        None => match store::deliveries::get(&app.table, org_id, id).await? {
             Some(_) => Err(Error::Conflict {
                 reason: "pending",
                 message: "The delivery is still being attempted".into(),

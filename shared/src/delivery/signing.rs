@@ -2,7 +2,7 @@
 //! keyed by the base64 part of the endpoint's `whsec_…` secret.
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::Error;

@@ -85,8 +85,7 @@ fn refuse_closed(inv: &Invitation, now: DateTime<Utc>) -> Result<(), Error> {
 /// The names the page shows, in one BatchGetItem.
 async fn details(app: &App, inv: &Invitation) -> Result<Details, Error> {
     let (org, flow, inviter) = store::orgs::org_flow_and_user(
-        &app.ddb,
-        &app.config.table_name,
+        &app.table,
         &inv.org_id,
         inv.flow_id.as_deref(),
         inv.creator_user_id.as_deref(),

@@ -6,12 +6,10 @@ use serde_json::{json, Value};
 use crate::{
     app::App,
     auth::Schemes,
-    delivery::{
-        self,
-        model::{Delivery, DeliveryStatus},
-    },
+    delivery,
     error::{Error, Resource},
     http::{serve, Auth, Endpoint, Reply},
+    model::delivery::{Delivery, DeliveryStatus},
     store,
     wire::{opt_time, time, Family},
 };
@@ -69,14 +67,9 @@ pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> 
                     .filter(|l| (1..=100).contains(l))
                     .ok_or_else(|| Error::invalid("limit", "must be 1-100"))?,
             };
-            let found = store::deliveries::by_status(
-                &ctx.app.ddb,
-                &ctx.app.config.table_name,
-                &ctx.caller.org_id,
-                status,
-                limit,
-            )
-            .await?;
+            let found =
+                store::deliveries::by_status(&ctx.app.table, &ctx.caller.org_id, status, limit)
+                    .await?;
             Ok(Reply::json(
                 200,
                 json!({"deliveries": found.iter().map(view).collect::<Vec<_>>()}),

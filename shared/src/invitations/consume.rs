@@ -11,7 +11,7 @@ use crate::{
     ids,
     jobs::EventKind,
     model::{Caller, Invitation, InvitationKind, InvitationState, Organization, Role, Tier, User},
-    store::{self, cancelled_by_condition},
+    store,
 };
 
 /// How the caller proves it is the invitee.
@@ -57,8 +57,7 @@ pub async fn consume(
         }
         Proof::Token { id, bearer } => {
             let bearer = bearer.ok_or(Error::Unauthenticated)?;
-            let table = &app.config.table_name;
-            let org = store::orgs::get_org(&app.ddb, table, &caller.org_id).await?;
+            let org = store::orgs::get_org(&app.table, &caller.org_id).await?;
             let claims = tokens::verify(&app.sealer.open(&org.user_token_secret_sealed)?, bearer)?;
             let inv = lifecycle::get(app, caller, id).await?;
             let invitee = check_invitee(app, caller, &inv, &claims).await?;
@@ -90,7 +89,7 @@ pub async fn consume_secret_found(
 pub async fn by_secret(app: &App, secret: &str) -> Result<Invitation, Error> {
     let not_found = || Error::not_found(Resource::Invitation, "(secret)");
     let id = id_in_secret(secret).ok_or_else(not_found)?;
-    let inv = store::invitations::get_by_id(&app.ddb, &app.config.table_name, id)
+    let inv = store::invitations::get_by_id(&app.table, id)
         .await?
         .ok_or_else(not_found)?;
     if inv.secret_hash != hash_secret(&app.hasher, secret) {
@@ -118,7 +117,6 @@ pub async fn consume_found(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
-    let table = &app.config.table_name;
     let presented = invitation.secret_hash.clone();
     let (secret_bound, invitee) = match by {
         By::Secret => (true, None),
@@ -138,7 +136,7 @@ pub async fn consume_found(
             return Ok(done);
         }
         // Lost a race (a concurrent consume, cancel or resend): decide on what is there now.
-        current = store::invitations::get(&app.ddb, table, &current.org_id, &current.id)
+        current = store::invitations::get(&app.table, &current.org_id, &current.id)
             .await?
             .ok_or_else(|| Error::not_found(Resource::Invitation, &current.id))?;
     }
@@ -157,9 +155,8 @@ async fn check_invitee(
         reason: "NOT_INVITEE",
         message: "The access token's user is not the invitee of this flow.".into(),
     };
-    let table = &app.config.table_name;
     let user = match ids::looks_like("usr", &claims.sub) {
-        true => store::orgs::get_user(&app.ddb, table, &caller.org_id, &claims.sub).await?,
+        true => store::orgs::get_user(&app.table, &caller.org_id, &claims.sub).await?,
         false => None,
     };
     let same_email = |email: &str| email.eq_ignore_ascii_case(&inv.email);
@@ -184,23 +181,15 @@ async fn try_consume(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Invitation>, Error> {
-    let table = &app.config.table_name;
-    let mut writes = Vec::new();
-    let mut new_org: Option<Organization> = None;
-    let home_org = if inv.kind == InvitationKind::Signup && inv.create_organization {
-        let org = new_organization(app, inv, now);
-        writes.extend(store::orgs::new_org_writes(table, &org)?);
-        let id = org.id.clone();
-        new_org = Some(org);
-        id
-    } else {
-        inv.org_id.clone()
-    };
+    let new_org = (inv.kind == InvitationKind::Signup && inv.create_organization)
+        .then(|| new_organization(app, inv, now));
+    let home_org = new_org.as_ref().map_or(&inv.org_id, |o| &o.id);
     let existing = match (&invitee, &new_org) {
         (Some(user), None) => Some(user.clone()),
-        (None, None) => store::orgs::user_by_email(&app.ddb, table, &home_org, &inv.email).await?,
+        (None, None) => store::orgs::user_by_email(&app.table, home_org, &inv.email).await?,
         (_, Some(_)) => None,
     };
+    let new_user = existing.is_none();
     let user = match existing {
         Some(user) => user,
         None => {
@@ -209,8 +198,8 @@ async fn try_consume(
                 (None, Some(role)) => role,
                 (None, None) => Role::Member,
             };
-            let number = store::counters::reserve(&app.ddb, table, &home_org, "user", 1).await?;
-            let user = User {
+            let number = store::counters::reserve(&app.table, home_org, "user", 1).await?;
+            User {
                 id: ids::new("usr"),
                 org_id: home_org.clone(),
                 number,
@@ -218,44 +207,29 @@ async fn try_consume(
                 name: inv.display_name.clone(),
                 role,
                 created_at: now,
-            };
-            writes.extend(store::orgs::new_user_writes(
-                table,
-                &user,
-                new_org.is_some(),
-            )?);
-            user
+            }
         }
     };
-    if let Some(flow_id) = &inv.flow_id {
-        writes.push(store::orgs::flow_member_write(table, flow_id, &user)?);
-    }
-    writes.push(store::invitations::consume_write(
-        table,
-        inv,
-        &user.id,
-        new_org.as_ref().map(|o| o.id.as_str()),
+    let jobs = event(EventKind::InvitationAccepted, &inv.org_id, request_id, now);
+    let acceptance = store::invitations::Acceptance {
+        invitation: inv,
+        user: &user,
+        new_user,
+        new_org: new_org.as_ref(),
         now,
-        &event(EventKind::InvitationAccepted, &inv.org_id, request_id, now),
-    )?);
-    match app
-        .ddb
-        .transact_write_items()
-        .set_transact_items(Some(writes))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(Some(Invitation {
-            state: InvitationState::Completed,
-            state_reason: Some("CONSUMED".into()),
-            user_id: Some(user.id),
-            result_org_id: new_org.map(|o| o.id),
-            update_time: now,
-            ..inv.clone()
-        })),
-        Err(err) if cancelled_by_condition(&err).is_some() => Ok(None),
-        Err(err) => Err(err.into()),
+        jobs: &jobs,
+    };
+    if !store::invitations::accept(&app.table, acceptance).await? {
+        return Ok(None);
     }
+    Ok(Some(Invitation {
+        state: InvitationState::Completed,
+        state_reason: Some("CONSUMED".into()),
+        user_id: Some(user.id),
+        result_org_id: new_org.map(|o| o.id),
+        update_time: now,
+        ..inv.clone()
+    }))
 }
 
 fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organization {

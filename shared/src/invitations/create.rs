@@ -29,7 +29,7 @@ pub async fn resolve_flow(
     if validate::slug("flow", flow_slug).is_err() {
         return Err(Error::not_found(Resource::Flow, flow_slug));
     }
-    store::orgs::flow_by_slug(&app.ddb, &app.config.table_name, &caller.org_id, flow_slug)
+    store::orgs::flow_by_slug(&app.table, &caller.org_id, flow_slug)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Flow, flow_slug))
 }
@@ -53,11 +53,10 @@ pub async fn invite(
     let message = message
         .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
         .transpose()?;
-    let table = &app.config.table_name;
     let id = derived_id(&app.hasher, &caller.org_id, &flow.id, &email);
     let (org, found) = tokio::try_join!(
-        store::orgs::get_org(&app.ddb, table, &caller.org_id),
-        store::invitations::get(&app.ddb, table, &caller.org_id, &id)
+        store::orgs::get_org(&app.table, &caller.org_id),
+        store::invitations::get(&app.table, &caller.org_id, &id)
     )?;
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
     // Concurrent invites of one email race on the record. The winner's write (and its email)
@@ -79,8 +78,7 @@ pub async fn invite(
         }
         None => {
             let number = store::counters::reserve(
-                &app.ddb,
-                table,
+                &app.table,
                 &caller.org_id,
                 &format!("inv#{}", flow.id),
                 1,
@@ -96,7 +94,7 @@ pub async fn invite(
                 terms,
             );
             let jobs = created_jobs(app, &inv, &secret, request_id, now);
-            store::invitations::insert(&app.ddb, table, &inv, &jobs)
+            store::invitations::insert(&app.table, &inv, &jobs)
                 .await?
                 .then_some(inv)
         }
@@ -104,14 +102,14 @@ pub async fn invite(
             let previous = existing.secret_hash.clone();
             let inv = resent(existing, terms);
             let jobs = created_jobs(app, &inv, &secret, request_id, now);
-            store::invitations::replace_unaccepted(&app.ddb, table, &inv, &previous, &jobs)
+            store::invitations::replace_unaccepted(&app.table, &inv, &previous, &jobs)
                 .await?
                 .then_some(inv)
         }
     };
     match made {
         Some(inv) => Ok(inv),
-        None => match store::invitations::get(&app.ddb, table, &caller.org_id, &id).await? {
+        None => match store::invitations::get(&app.table, &caller.org_id, &id).await? {
             Some(inv) if inv.state == InvitationState::Completed => Err(already_accepted(&email)),
             Some(inv) => Ok(inv),
             None => Err(Error::Unavailable(
@@ -145,24 +143,7 @@ pub struct FlowRequest {
 
 /// `"86400s"` (protobuf Duration JSON), the only form UserHub's clients send.
 pub fn parse_ttl(value: &str) -> Result<i64, Error> {
-    parse_duration("ttl", value)
-}
-
-/// A protobuf-Duration JSON lifetime (`"86400s"`) of 1 s to a year, for the field `field`.
-pub fn parse_duration(field: &str, value: &str) -> Result<i64, Error> {
-    let secs: f64 = value
-        .strip_suffix('s')
-        .and_then(|n| n.parse().ok())
-        .filter(|n: &f64| n.is_finite())
-        .ok_or_else(|| Error::invalid(field, "must be a duration in seconds such as \"86400s\""))?;
-    let secs = secs.round() as i64;
-    if !(1..=MAX_TTL_SECS).contains(&secs) {
-        return Err(Error::invalid(
-            field,
-            format!("must be between 1s and {MAX_TTL_SECS}s"),
-        ));
-    }
-    Ok(secs)
+    validate::duration("ttl", value, MAX_TTL_SECS)
 }
 
 fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
@@ -259,12 +240,11 @@ pub async fn create_flow(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<(FlowView, String), Error> {
-    let table = &app.config.table_name;
     let named: Vec<&str> = [new.creator_user_id.as_deref(), new.user_id.as_deref()]
         .into_iter()
         .flatten()
         .collect();
-    let (org, users) = store::orgs::org_with_users(&app.ddb, table, &caller.org_id, &named).await?;
+    let (org, users) = store::orgs::org_with_users(&app.table, &caller.org_id, &named).await?;
     let org = org.ok_or_else(|| Error::not_found(Resource::Organization, &caller.org_id))?;
     let user = |id: &Option<String>| {
         id.as_ref()
@@ -329,11 +309,11 @@ pub async fn create_flow(
         user: target,
         creator,
     };
-    if store::invitations::insert(&app.ddb, table, &inv, &jobs).await? {
+    if store::invitations::insert(&app.table, &inv, &jobs).await? {
         return Ok((view(inv), secret.plain));
     }
     // The id exists: made by this request's first run (then its answer again), or a collision.
-    match store::invitations::get(&app.ddb, table, &caller.org_id, &inv.id).await? {
+    match store::invitations::get(&app.table, &caller.org_id, &inv.id).await? {
         Some(made) if made_by(&made, mark) => Ok((view(made), secret.plain)),
         _ => Err(Error::Internal("a new invitation id collided".into())),
     }

@@ -59,7 +59,6 @@ pub async fn import(
     let message = message
         .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
         .transpose()?;
-    let table = &app.config.table_name;
     let mut result = Imported {
         erroneous: parsed.errors,
         ..Imported::default()
@@ -72,9 +71,9 @@ pub async fn import(
         .collect();
     // Users, invitations and the organization are independent reads: at once.
     let (users, existing, org) = tokio::try_join!(
-        store::orgs::users_by_email(&app.ddb, table, &caller.org_id, &emails),
-        store::invitations::get_many(&app.ddb, table, &caller.org_id, &ids),
-        store::orgs::get_org(&app.ddb, table, &caller.org_id),
+        store::orgs::users_by_email(&app.table, &caller.org_id, &emails),
+        store::invitations::get_many(&app.table, &caller.org_id, &ids),
+        store::orgs::get_org(&app.table, &caller.org_id),
     )?;
     let users: HashMap<String, User> = users
         .into_iter()
@@ -99,8 +98,7 @@ pub async fn import(
         Some(base) => Some(base),
         None if needs_number => Some(
             store::counters::reserve(
-                &app.ddb,
-                table,
+                &app.table,
                 &caller.org_id,
                 &format!("inv#{}", flow.id),
                 addresses.len() as u64,
@@ -168,7 +166,7 @@ pub async fn import(
             items.push(store::invitations::item(inv, &jobs)?);
         }
     }
-    store::invitations::put_all(&app.ddb, table, items).await?;
+    store::invitations::put_all(&app.table, items).await?;
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
     Ok(result)
 }

@@ -32,7 +32,7 @@ pub async fn fetch(app: &App, id: &str) -> Result<Option<Invitation>, Error> {
     if !ids::looks_like("inv", id) {
         return Ok(None);
     }
-    store::invitations::get_by_id(&app.ddb, &app.config.table_name, id).await
+    store::invitations::get_by_id(&app.table, id).await
 }
 
 /// What [`fetch`] found, if it is the caller's: another organization's is not found.
@@ -72,18 +72,12 @@ pub async fn view_parts(app: &App, invitation: &Invitation) -> Result<ViewParts,
     .into_iter()
     .flatten()
     .collect();
-    let (org, mut users) =
-        store::orgs::org_with_users(&app.ddb, &app.config.table_name, &org_id, &ids).await?;
+    let (org, mut users) = store::orgs::org_with_users(&app.table, &org_id, &ids).await?;
     // A signup that made an organization: the creator lives in the inviting one.
     if invitation.result_org_id.is_some() {
         if let Some(creator) = &invitation.creator_user_id {
-            let (_, more) = store::orgs::org_with_users(
-                &app.ddb,
-                &app.config.table_name,
-                &invitation.org_id,
-                &[creator],
-            )
-            .await?;
+            let (_, more) =
+                store::orgs::org_with_users(&app.table, &invitation.org_id, &[creator]).await?;
             users.extend(more);
         }
     }
@@ -164,8 +158,7 @@ async fn write_cancel(
         request_id,
         now,
     );
-    let table = &app.config.table_name;
-    store::invitations::cancel(&app.ddb, table, &caller.org_id, id, from, now, &jobs).await
+    store::invitations::cancel(&app.table, &caller.org_id, id, from, now, &jobs).await
 }
 
 /// Why an invitation that is not open cannot be used or changed.
@@ -193,9 +186,8 @@ pub async fn list_pending(
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Invitation>, Option<u64>), Error> {
-    let table = &app.config.table_name;
     let (page, more) =
-        store::invitations::open_by_flow(&app.ddb, table, &caller.org_id, &flow.id, after, limit)
+        store::invitations::open_by_flow(&app.table, &caller.org_id, &flow.id, after, limit)
             .await?;
     let next = page.last().and_then(|inv| inv.number).filter(|_| more);
     Ok((
@@ -214,15 +206,9 @@ pub async fn by_number(
 ) -> Result<Invitation, Error> {
     let not_found = || Error::not_found(Resource::Invitation, number);
     let n: u64 = number.parse().map_err(|_| not_found())?;
-    let inv = store::invitations::by_number(
-        &app.ddb,
-        &app.config.table_name,
-        &caller.org_id,
-        &flow.id,
-        n,
-    )
-    .await?
-    .ok_or_else(not_found)?;
+    let inv = store::invitations::by_number(&app.table, &caller.org_id, &flow.id, n)
+        .await?
+        .ok_or_else(not_found)?;
     // Deleted (canceled) invitations are gone from this API.
     match inv.state {
         InvitationState::Canceled => Err(not_found()),

@@ -30,12 +30,11 @@ pub fn mint(
         email: email.map(str::to_owned),
         iat: Some(now.timestamp()),
     };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .map_err(|e| Error::Internal(format!("token signing: {e}")))
+    // An empty secret is refused (jsonwebtoken 12); an organization's is never empty.
+    let key = EncodingKey::from_secret(secret.as_bytes())
+        .map_err(|e| Error::Internal(format!("token signing: {e}")))?;
+    encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| Error::Internal(format!("token signing: {e}")))
 }
 
 /// The claims of a valid, unexpired token signed with `secret`; anything else is unauthenticated.
@@ -43,13 +42,10 @@ pub fn verify(secret: &str, token: &str) -> Result<Claims, Error> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
     validation.set_required_spec_claims(&["exp", "sub"]);
-    decode::<Claims>(
-        token,
-        &DecodingKey::from_secret(secret.as_bytes()),
-        &validation,
-    )
-    .map(|data| data.claims)
-    .map_err(|_| Error::Unauthenticated)
+    let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|_| Error::Unauthenticated)?;
+    decode::<Claims>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| Error::Unauthenticated)
 }
 
 /// A token for a user of an organization, named by id or email. An email with no user yet
@@ -61,16 +57,15 @@ pub async fn mint_for(
     ttl_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
-    let table = &app.config.table_name;
-    let org = crate::store::orgs::get_org(&app.ddb, table, org_id).await?;
+    let org = crate::store::orgs::get_org(&app.table, org_id).await?;
     let secret = app.sealer.open(&org.user_token_secret_sealed)?;
     let (subject, email) = if user.contains('@') {
-        match crate::store::orgs::user_by_email(&app.ddb, table, org_id, user).await? {
+        match crate::store::orgs::user_by_email(&app.table, org_id, user).await? {
             Some(found) => (found.id, Some(found.email)),
             None => (user.to_owned(), Some(crate::validate::email("user", user)?)),
         }
     } else {
-        let found = crate::store::orgs::get_user(&app.ddb, table, org_id, user)
+        let found = crate::store::orgs::get_user(&app.table, org_id, user)
             .await?
             .ok_or_else(|| Error::not_found(crate::error::Resource::User, user))?;
         (found.id, Some(found.email))

@@ -1,6 +1,7 @@
 //! Per-client-address request counters: `RATE#<scope>#<address>#<minute>` / `RATE`, one item per
 //! window (so counting is one UpdateItem, never a read), gone a minute after it closes (TTL).
 
+use super::Table;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{get_n, key, n, unless_condition_failed, TTL};
@@ -9,16 +10,16 @@ use crate::error::Error;
 /// Counts one request of `address` in `scope` during `window` (minutes since the epoch): the
 /// count including it, or `None` when `limit` requests were counted already.
 pub async fn count(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     scope: &str,
     address: &str,
     window: i64,
     limit: u32,
 ) -> Result<Option<u32>, Error> {
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(
             format!("RATE#{scope}#{address}#{window}"),
             "RATE",

@@ -1,15 +1,17 @@
 //! Assignments, and the pointer that finds the unfinished assignment of a flow for an email.
 
+use super::Table;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
-    types::{Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update},
+    types::{Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 
 use super::{
-    cancelled_by_condition, from_item, get_s, key, org_pk,
+    build_err, from_item, get_s, key, org_pk,
     orgs::{flow_key, user_by_email_key},
-    outbox, s, to_item, unless_condition_failed, Item, GSI1PK, GSI1SK, SK,
+    outbox, put_new, s, to_item, transact, unless_condition_failed, Item, Written, GSI1PK, GSI1SK,
+    SK,
 };
 use crate::{
     error::Error,
@@ -40,10 +42,6 @@ fn due_sort_key(due: DateTime<Utc>, org_id: &str, id: &str) -> String {
     format!("{}#{org_id}#{id}", due.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
-fn build_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
-}
-
 /// What an assign needs to know, read in one BatchGetItem.
 pub struct AssignLookup {
     pub flow: Option<Flow>,
@@ -54,8 +52,7 @@ pub struct AssignLookup {
 }
 
 pub async fn lookup_for_assign(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     flow_id: &str,
     email: &str,
@@ -76,17 +73,18 @@ pub async fn lookup_for_assign(
     // BatchGetItem may hand back unprocessed keys under load; ask again for those only.
     for _ in 0..5 {
         let Some(batch) = request.take() else { break };
-        let out = ddb
+        let out = table
+            .ddb
             .batch_get_item()
-            .request_items(table, batch)
+            .request_items(&table.name, batch)
             .send()
             .await?;
         if let Some(mut responses) = out.responses {
-            found.extend(responses.remove(table).unwrap_or_default());
+            found.extend(responses.remove(&table.name).unwrap_or_default());
         }
         request = out
             .unprocessed_keys
-            .and_then(|mut u| u.remove(table))
+            .and_then(|mut u| u.remove(&table.name))
             .filter(|k| !k.keys().is_empty());
     }
     if request.is_some() {
@@ -116,12 +114,7 @@ pub async fn lookup_for_assign(
 /// Writes a new assignment with its jobs and claims its (flow, email) pointer. `false`: another
 /// unfinished assignment holds the pointer (a concurrent assign won), so the caller should
 /// update that one.
-pub async fn insert(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    a: &Assignment,
-    jobs: &Outbox,
-) -> Result<bool, Error> {
+pub async fn insert(table: &Table, a: &Assignment, jobs: &Outbox) -> Result<bool, Error> {
     let mut item = to_item(org_pk(&a.org_id), format!("ASGN#{}", a.id), a)?;
     outbox::put_into(&mut item, jobs)?;
     if let Some(due) = a.due_date {
@@ -130,28 +123,8 @@ pub async fn insert(
     }
     let mut pointer = active_key(&a.org_id, &a.flow_id, &a.user_email);
     pointer.insert("assignment_id".into(), s(&a.id));
-    let put = |item: Item| -> Result<TransactWriteItem, Error> {
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(build_err)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    };
-    let result = ddb
-        .transact_write_items()
-        .transact_items(put(item)?)
-        .transact_items(put(pointer)?)
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) => match cancelled_by_condition(&err) {
-            Some(_) => Ok(false),
-            None => Err(err.into()),
-        },
-    }
+    let written = transact(table, vec![put_new(table, item)?, put_new(table, pointer)?]).await?;
+    Ok(matches!(written, Written::Yes))
 }
 
 /// The new terms of a re-assignment.
@@ -167,8 +140,7 @@ pub struct Terms<'a> {
 /// Updates an unfinished assignment in place, with its jobs; `None` if it was completed
 /// meanwhile, or re-assigned already by the request with the mark `terms.made_by`.
 pub async fn reassign(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     terms: &Terms<'_>,
@@ -177,9 +149,10 @@ pub async fn reassign(
     let mut set = vec!["priority = :p", "assigned_at = :now", outbox::SET];
     // A new deadline may be missed anew, so the overdue mark is cleared.
     let mut remove = vec!["overdue_at"];
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(asgn_key(org_id, id)))
         .expression_attribute_values(":p", s(terms.priority.as_str()))
         .expression_attribute_values(":now", s(terms.now.to_rfc3339()))
@@ -228,13 +201,8 @@ pub async fn reassign(
         .transpose()
 }
 
-pub async fn get(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<Assignment>, Error> {
-    super::get_as(ddb, table, asgn_key(org_id, id), true).await
+pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Assignment>, Error> {
+    super::get_as(table, asgn_key(org_id, id), true).await
 }
 
 /// The result of asking for a progress step.
@@ -248,17 +216,17 @@ pub enum Step {
 
 /// assigned → started, with its jobs, in one conditional UpdateItem.
 pub async fn start(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
     jobs: &Outbox,
 ) -> Result<Step, Error> {
     let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(asgn_key(org_id, id)))
         .update_expression(format!(
             "SET progress = :started, started_at = :now, {}",
@@ -281,7 +249,7 @@ pub async fn start(
                 Some(UpdateItemError::ConditionalCheckFailedException(_))
             ) =>
         {
-            Ok(match get(ddb, table, org_id, id).await? {
+            Ok(match get(table, org_id, id).await? {
                 Some(a) => Step::AlreadyThere(a),
                 None => Step::NotFound,
             })
@@ -293,14 +261,13 @@ pub async fn start(
 /// → completed, with its jobs, releasing the (flow, email) pointer in the same transaction so
 /// that the next assign of this flow creates a new assignment.
 pub async fn complete(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
     jobs: &Outbox,
 ) -> Result<Step, Error> {
-    let Some(current) = get(ddb, table, org_id, id).await? else {
+    let Some(current) = get(table, org_id, id).await? else {
         return Ok(Step::NotFound);
     };
     if current.progress == Progress::Completed {
@@ -308,7 +275,7 @@ pub async fn complete(
     }
     let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
     let update = Update::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(asgn_key(org_id, id)))
         .update_expression(format!(
             "SET progress = :done, completed_at = :now, started_at = if_not_exists(started_at, :now), {} REMOVE GSI1PK, GSI1SK",
@@ -322,7 +289,7 @@ pub async fn complete(
         .build()
         .map_err(build_err)?;
     let release = Delete::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(active_key(
             org_id,
             &current.flow_id,
@@ -332,28 +299,23 @@ pub async fn complete(
         .expression_attribute_values(":id", s(id))
         .build()
         .map_err(build_err)?;
-    let result = ddb
-        .transact_write_items()
-        .transact_items(TransactWriteItem::builder().update(update).build())
-        .transact_items(TransactWriteItem::builder().delete(release).build())
-        .send()
-        .await;
-    match result {
-        Ok(_) => {
+    let writes = vec![
+        TransactWriteItem::builder().update(update).build(),
+        TransactWriteItem::builder().delete(release).build(),
+    ];
+    match transact(table, writes).await? {
+        Written::Yes => {
             let mut done = current;
             done.started_at = done.started_at.or(Some(now));
             done.progress = Progress::Completed;
             done.completed_at = Some(now);
             Ok(Step::Made(done))
         }
-        Err(err) => match cancelled_by_condition(&err) {
-            // Completed by a concurrent call: report what is there now.
-            Some(_) => Ok(match get(ddb, table, org_id, id).await? {
-                Some(a) => Step::AlreadyThere(a),
-                None => Step::NotFound,
-            }),
-            None => Err(err.into()),
-        },
+        // Completed by a concurrent call: report what is there now.
+        Written::Refused(_) => Ok(match get(table, org_id, id).await? {
+            Some(a) => Step::AlreadyThere(a),
+            None => Step::NotFound,
+        }),
     }
 }
 

@@ -2,6 +2,7 @@
 //! status on GSI1 (`DLV#<org>#<status>` / `<updated>#<id>`). Each attempt is claimed with a
 //! lease, so a job SQS delivers twice makes one attempt.
 
+use super::Table;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
     types::{AttributeValue, ReturnValue},
@@ -13,9 +14,9 @@ use super::{
     GSI1SK, TTL,
 };
 use crate::{
-    delivery::model::{AttemptRecord, Delivery, DeliveryStatus},
     error::Error,
     jobs::Outbox,
+    model::delivery::{AttemptRecord, Delivery, DeliveryStatus},
 };
 
 /// How long a delivery record is kept after it is made or replayed (the table's TTL removes it
@@ -39,18 +40,15 @@ fn status_sort_key(at: DateTime<Utc>, id: &str) -> String {
 }
 
 /// Writes a new delivery; `false` if it exists (the event was fanned out before).
-pub async fn create_if_absent(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    d: &Delivery,
-) -> Result<bool, Error> {
+pub async fn create_if_absent(table: &Table, d: &Delivery) -> Result<bool, Error> {
     let mut item = to_item(org_pk(&d.org_id), format!("DLV#{}", d.id), d)?;
     item.insert(GSI1PK.into(), s(status_partition(&d.org_id, d.status)));
     item.insert(GSI1SK.into(), s(status_sort_key(d.updated_at, &d.id)));
     item.insert(TTL.into(), n(expires_at(d.created_at)));
-    let result = ddb
+    let result = table
+        .ddb
         .put_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(PK)")
         .send()
@@ -58,13 +56,8 @@ pub async fn create_if_absent(
     Ok(unless_condition_failed(result)?.is_some())
 }
 
-pub async fn get(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<Delivery>, Error> {
-    super::get_as(ddb, table, dlv_key(org_id, id), true).await
+pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Delivery>, Error> {
+    super::get_as(table, dlv_key(org_id, id), true).await
 }
 
 pub enum Claim {
@@ -79,17 +72,17 @@ pub enum Claim {
 /// Claims attempt `attempt` for `lease_secs`: the next attempt of a pending delivery, or one
 /// whose previous holder's lease ran out (it crashed) without recording an outcome.
 pub async fn claim(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     attempt: u32,
     now: DateTime<Utc>,
     lease_secs: i64,
 ) -> Result<Claim, Error> {
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(dlv_key(org_id, id)))
         .update_expression("SET attempt = :n, lease_until = :lease")
         .condition_expression(
@@ -114,7 +107,7 @@ pub async fn claim(
                 Some(UpdateItemError::ConditionalCheckFailedException(_))
             ) =>
         {
-            let Some(current) = get(ddb, table, org_id, id).await? else {
+            let Some(current) = get(table, org_id, id).await? else {
                 return Ok(Claim::Done);
             };
             let leased = current
@@ -135,8 +128,7 @@ pub async fn claim(
 
 /// Records attempt `attempt`'s outcome and the delivery's new status, releasing the lease.
 pub async fn record(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     d: &Delivery,
     attempt: &AttemptRecord,
     status: DeliveryStatus,
@@ -144,9 +136,10 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let entry: AttributeValue = serde_dynamo::to_attribute_value(attempt)?;
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(dlv_key(&d.org_id, &d.id)))
         .condition_expression("attempt = :n")
         .expression_attribute_names("#status", "status")
@@ -171,17 +164,15 @@ pub async fn record(
 /// Puts a settled delivery back to pending for a replay, with its jobs (its next attempt); the
 /// retry schedule starts over. `None` if it is pending already (or gone).
 pub async fn reopen(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     now: DateTime<Utc>,
     jobs: &Outbox,
 ) -> Result<Option<Delivery>, Error> {
     let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
-    let result = ddb
-        .update_item()
-        .table_name(table)
+    let result = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(dlv_key(org_id, id)))
         .update_expression(format!("SET #status = :pending, round_start = attempt, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk, #ttl = :ttl, {} REMOVE next_attempt_at", outbox::SET))
         .expression_attribute_names("#ttl", TTL)
@@ -204,15 +195,15 @@ pub async fn reopen(
 
 /// An organization's deliveries in one status, most recently updated first.
 pub async fn by_status(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     status: DeliveryStatus,
     limit: i32,
 ) -> Result<Vec<Delivery>, Error> {
-    let out = ddb
+    let out = table
+        .ddb
         .query()
-        .table_name(table)
+        .table_name(&table.name)
         .index_name(GSI1)
         .key_condition_expression("GSI1PK = :pk")
         .expression_attribute_values(":pk", s(status_partition(org_id, status)))

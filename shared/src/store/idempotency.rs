@@ -1,5 +1,6 @@
 //! Idempotency records: `IDEM#<org>#<key>` / `IDEM`, kept 24 hours by the table's TTL.
 
+use super::Table;
 use aws_sdk_dynamodb::{
     operation::put_item::PutItemError,
     primitives::Blob,
@@ -44,8 +45,7 @@ pub enum Claim {
 }
 
 pub async fn claim(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     idem_key: &str,
     fingerprint: &str,
@@ -58,9 +58,10 @@ pub async fn claim(
         ("locked_until".to_string(), n(now_secs + LOCK_SECS)),
         (TTL.to_string(), n(now_secs + RETENTION_SECS)),
     ]);
-    let result = ddb
+    let result = table
+        .ddb
         .put_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_item(Some(item))
         .condition_expression(
             "attribute_not_exists(PK) OR #ttl < :now OR (phase = :pending AND locked_until < :now)",
@@ -77,9 +78,10 @@ pub async fn claim(
             Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
                 Some(item) => item.clone(),
                 None => {
-                    let out = ddb
+                    let out = table
+                        .ddb
                         .get_item()
-                        .table_name(table)
+                        .table_name(&table.name)
                         .set_key(Some(record_key(org_id, idem_key)))
                         .consistent_read(true)
                         .send()
@@ -100,7 +102,7 @@ pub async fn claim(
             ..
         } => Ok(Claim::Replay(Stored { status, blob })),
         Judged::Done { status, parts, .. } => {
-            let blob = read_parts(ddb, table, org_id, idem_key, parts).await?;
+            let blob = read_parts(table, org_id, idem_key, parts).await?;
             Ok(Claim::Replay(Stored { status, blob }))
         }
     }
@@ -140,16 +142,17 @@ fn judge(old: &Item, fingerprint: &str) -> Judged {
 /// The parts of a kept blob, read at once (at most 18 GetItems, which every function that
 /// keeps responses may already call).
 async fn read_parts(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     idem_key: &str,
     parts: usize,
 ) -> Result<Vec<u8>, Error> {
     let pk = format!("IDEM#{org_id}#{idem_key}");
     let reads = (0..parts.min(MAX_BLOB_BYTES / PART_BYTES + 1)).map(|i| {
-        ddb.get_item()
-            .table_name(table)
+        table
+            .ddb
+            .get_item()
+            .table_name(&table.name)
             .set_key(Some(key(pk.clone(), part_sk(i))))
             .consistent_read(true)
             .send()
@@ -177,8 +180,7 @@ async fn read_parts(
 /// Keeps the response for replay: in the record when it fits, else in parts written first,
 /// so that a record marked done always has all of its parts.
 pub async fn record(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     idem_key: &str,
     stored: &Stored,
@@ -191,9 +193,10 @@ pub async fn record(
         )));
     }
     let pieces: Vec<&[u8]> = stored.blob.chunks(PART_BYTES).collect();
-    let update = ddb
+    let update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(record_key(org_id, idem_key)))
         .expression_attribute_names("#status", "status")
         .expression_attribute_values(":done", s("done"))
@@ -210,7 +213,12 @@ pub async fn record(
             let mut item = key(pk.clone(), part_sk(i));
             item.insert("data".into(), AttributeValue::B(Blob::new(piece.to_vec())));
             item.insert(TTL.into(), n(now_secs + RETENTION_SECS));
-            ddb.put_item().table_name(table).set_item(Some(item)).send()
+            table
+                .ddb
+                .put_item()
+                .table_name(&table.name)
+                .set_item(Some(item))
+                .send()
         });
         futures::future::try_join_all(puts).await?;
         update
@@ -224,14 +232,9 @@ pub async fn record(
 }
 
 /// Gives the key back (the request failed), so that a retry runs the request again.
-pub async fn release(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    idem_key: &str,
-) -> Result<(), Error> {
-    ddb.delete_item()
-        .table_name(table)
+pub async fn release(table: &Table, org_id: &str, idem_key: &str) -> Result<(), Error> {
+    table.ddb.delete_item()
+        .table_name(&table.name)
         .set_key(Some(record_key(org_id, idem_key)))
         .condition_expression("phase = :pending")
         .expression_attribute_values(":pending", s("pending"))

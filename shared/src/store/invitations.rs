@@ -8,17 +8,18 @@
 //! - GSI3 `OPEN#<org>#<flow>#<shard>` / `<number>`: a training flow's open invitations by number,
 //!   the invitations API's list (sparse: present only while open).
 
+use super::Table;
 use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{
-    from_item, key, outbox, s, shards, to_item, unless_condition_failed, Item, GSI1, GSI1PK,
-    GSI1SK, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK,
+    build_err, from_item, key, outbox, s, shards, to_item, transact, unless_condition_failed, Item,
+    Written, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK,
 };
 use crate::{
     error::Error,
     jobs::Outbox,
-    model::{Invitation, InvitationState},
+    model::{Invitation, InvitationState, Organization, User},
 };
 
 /// The prefix of the sweeper's partitions of GSI2.
@@ -77,34 +78,24 @@ pub fn item(inv: &Invitation, jobs: &Outbox) -> Result<Item, Error> {
 }
 
 /// The invitation `id` of `org_id` (another organization's is not found).
-pub async fn get(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<Invitation>, Error> {
-    let found: Option<Invitation> = super::get_as(ddb, table, inv_key(id), true).await?;
+pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Invitation>, Error> {
+    let found: Option<Invitation> = super::get_as(table, inv_key(id), true).await?;
     Ok(found.filter(|inv| inv.org_id == org_id))
 }
 
 /// The invitation `id`, whatever its organization: for what holds only its secret (the hosted
 /// accept page), where the secret is the proof.
-pub async fn get_by_id(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    id: &str,
-) -> Result<Option<Invitation>, Error> {
-    super::get_as(ddb, table, inv_key(id), true).await
+pub async fn get_by_id(table: &Table, id: &str) -> Result<Option<Invitation>, Error> {
+    super::get_as(table, inv_key(id), true).await
 }
 
 pub async fn get_many(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     ids: &[String],
 ) -> Result<Vec<Invitation>, Error> {
     let keys = ids.iter().map(|id| inv_key(id)).collect();
-    let found: Vec<Invitation> = super::batch_get(ddb, table, keys)
+    let found: Vec<Invitation> = super::batch_get(table, keys)
         .await?
         .into_iter()
         .map(from_item)
@@ -116,15 +107,11 @@ pub async fn get_many(
 }
 
 /// Writes a new invitation with its jobs; `false` if one with this id exists already.
-pub async fn insert(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    inv: &Invitation,
-    jobs: &Outbox,
-) -> Result<bool, Error> {
-    let result = ddb
+pub async fn insert(table: &Table, inv: &Invitation, jobs: &Outbox) -> Result<bool, Error> {
+    let result = table
+        .ddb
         .put_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_item(Some(item(inv, jobs)?))
         .condition_expression("attribute_not_exists(PK)")
         .send()
@@ -135,15 +122,15 @@ pub async fn insert(
 /// Replaces an invitation with its re-sent version (new secret and expiry) and its jobs,
 /// unless it was accepted or re-sent meanwhile; `false` then.
 pub async fn replace_unaccepted(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     inv: &Invitation,
     previous_secret_hash: &str,
     jobs: &Outbox,
 ) -> Result<bool, Error> {
-    let result = ddb
+    let result = table
+        .ddb
         .put_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_item(Some(item(inv, jobs)?))
         .condition_expression(
             "attribute_exists(PK) AND #state <> :completed AND secret_hash = :previous",
@@ -156,19 +143,14 @@ pub async fn replace_unaccepted(
     Ok(unless_condition_failed(result)?.is_some())
 }
 
-pub async fn put_all(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    items: Vec<Item>,
-) -> Result<usize, Error> {
-    super::batch_put(ddb, table, items).await
+pub async fn put_all(table: &Table, items: Vec<Item>) -> Result<usize, Error> {
+    super::batch_put(table, items).await
 }
 
 /// An invitation in one of the states `from` is canceled (cancel, delete), with its jobs.
 /// `None` if it was in none of them by then.
 pub async fn cancel(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     from: &[InvitationState],
@@ -176,9 +158,8 @@ pub async fn cancel(
     jobs: &Outbox,
 ) -> Result<Option<Invitation>, Error> {
     let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-    let mut update = ddb
-        .update_item()
-        .table_name(table)
+    let mut update = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(inv_key(id)))
         .update_expression(format!(
             "SET #state = :to, state_reason = :reason, update_time = :now, {} REMOVE {OPEN_INDEXES}",
@@ -202,10 +183,51 @@ pub async fn cancel(
         .transpose()
 }
 
-/// The write that marks an open, unexpired invitation consumed, with its jobs; part of
-/// consume's transaction.
-pub fn consume_write(
-    table: &str,
+/// What accepting an invitation writes, in one transaction.
+pub struct Acceptance<'a> {
+    pub invitation: &'a Invitation,
+    /// The invitee; written too when `new_user`.
+    pub user: &'a User,
+    pub new_user: bool,
+    /// The organization a signup creates for its invitee.
+    pub new_org: Option<&'a Organization>,
+    pub now: DateTime<Utc>,
+    /// `invitation.accepted`.
+    pub jobs: &'a Outbox,
+}
+
+/// Marks an open, unexpired invitation consumed with its jobs, and writes what the acceptance
+/// makes (organization, user, flow membership), all or nothing. `false`: a condition failed
+/// (the invitation changed, or a concurrent accept made the user); the caller re-reads.
+pub async fn accept(table: &Table, a: Acceptance<'_>) -> Result<bool, Error> {
+    let mut writes = Vec::new();
+    if let Some(org) = a.new_org {
+        writes.extend(super::orgs::new_org_writes(table, org)?);
+    }
+    if a.new_user {
+        writes.extend(super::orgs::new_user_writes(
+            table,
+            a.user,
+            a.new_org.is_some(),
+        )?);
+    }
+    if let Some(flow_id) = &a.invitation.flow_id {
+        writes.push(super::orgs::flow_member_write(table, flow_id, a.user)?);
+    }
+    writes.push(consume_write(
+        table,
+        a.invitation,
+        &a.user.id,
+        a.new_org.map(|o| o.id.as_str()),
+        a.now,
+        a.jobs,
+    )?);
+    Ok(matches!(transact(table, writes).await?, Written::Yes))
+}
+
+/// The write that marks an open, unexpired invitation consumed, with its jobs.
+fn consume_write(
+    table: &Table,
     inv: &Invitation,
     user_id: &str,
     result_org_id: Option<&str>,
@@ -217,7 +239,7 @@ pub fn consume_write(
         outbox::SET
     );
     let mut update = Update::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(inv_key(&inv.id)))
         .condition_expression(
             "org_id = :owner AND #state IN (:pending, :started) AND expire_time > :now AND secret_hash = :secret",
@@ -241,7 +263,7 @@ pub fn consume_write(
     let update = update
         .update_expression(format!("{set} REMOVE {OPEN_INDEXES}"))
         .build()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(build_err)?;
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
@@ -258,8 +280,7 @@ pub enum EmailClaim {
 /// this secret and no other worker holds a live lease: two copies of one email job (a stream
 /// record relayed twice) never send twice at once.
 pub async fn claim_email(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     secret_hash: &str,
@@ -269,9 +290,8 @@ pub async fn claim_email(
     use aws_sdk_dynamodb::{
         operation::update_item::UpdateItemError, types::ReturnValuesOnConditionCheckFailure,
     };
-    let result = ddb
-        .update_item()
-        .table_name(table)
+    let result = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(inv_key(id)))
         .update_expression("SET email_lease_until = :until")
         .condition_expression(
@@ -303,15 +323,15 @@ pub async fn claim_email(
 
 /// Gives an email's lease back (its send failed), so that the job's next delivery may send.
 pub async fn release_email(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     lease_until: i64,
 ) -> Result<(), Error> {
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(inv_key(id)))
         .update_expression("REMOVE email_lease_until")
         .condition_expression("org_id = :org AND email_lease_until = :until")
@@ -325,16 +345,16 @@ pub async fn release_email(
 /// START_PENDING → STARTED once its email went out, releasing the email's lease, unless a
 /// resend replaced the secret or the invitation left START_PENDING meanwhile (those win).
 pub async fn mark_started(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     secret_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(inv_key(id)))
         .update_expression(
             "SET #state = :started, start_time = :now, update_time = :now REMOVE email_lease_until",
@@ -355,8 +375,7 @@ pub async fn mark_started(
 /// `limit`, read from every shard of its `OPEN` partition at once (one query each), and whether
 /// more follow.
 pub async fn open_by_flow(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     flow_id: &str,
     after: u64,
@@ -364,8 +383,10 @@ pub async fn open_by_flow(
 ) -> Result<(Vec<Invitation>, bool), Error> {
     let prefix = open_prefix(org_id, flow_id);
     let queries = shards::all(&prefix).map(|partition| async move {
-        ddb.query()
-            .table_name(table)
+        table
+            .ddb
+            .query()
+            .table_name(&table.name)
             .index_name(GSI3)
             .key_condition_expression("GSI3PK = :pk AND GSI3SK > :after")
             .expression_attribute_values(":pk", s(partition))
@@ -390,15 +411,15 @@ pub async fn open_by_flow(
 
 /// A training flow's invitation by its number.
 pub async fn by_number(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     flow_id: &str,
     number: u64,
 ) -> Result<Option<Invitation>, Error> {
-    let out = ddb
+    let out = table
+        .ddb
         .query()
-        .table_name(table)
+        .table_name(&table.name)
         .index_name(GSI1)
         .key_condition_expression("GSI1PK = :pk AND GSI1SK = :n")
         .expression_attribute_values(":pk", s(by_number_partition(org_id, flow_id, number)))

@@ -1,5 +1,6 @@
 //! API key items: `KEY#<hmac>` / `KEY`, with the rate-limit counter on the same item.
 
+use super::Table;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
     types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
@@ -32,7 +33,7 @@ pub struct NewKey<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, k: NewKey<'_>) -> Result<(), Error> {
+pub async fn put(table: &Table, k: NewKey<'_>) -> Result<(), Error> {
     let kind = match k.kind {
         KeyKind::Admin => "admin",
         KeyKind::User => "user",
@@ -41,8 +42,10 @@ pub async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, k: NewKey<'_>) -> 
         Tier::Standard => "standard",
         Tier::Enterprise => "enterprise",
     };
-    ddb.put_item()
-        .table_name(table)
+    table
+        .ddb
+        .put_item()
+        .table_name(&table.name)
         .set_item(Some(Item::from([
             (PK.into(), s(key_pk(k.hash))),
             (SK.into(), s("KEY")),
@@ -68,14 +71,13 @@ pub async fn put(ddb: &aws_sdk_dynamodb::Client, table: &str, k: NewKey<'_>) -> 
 /// conditional UpdateItem in the common case (two on the first request of a minute).
 /// The counter is exact under any concurrency: every increment is conditional on the count.
 pub async fn authorize(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(Caller, RateState), Error> {
     let mut window = window_of(now);
     for _ in 0..5 {
-        match count_in_window(ddb, table, hash, window).await? {
+        match count_in_window(table, hash, window).await? {
             Counted::Allowed(item) => return allowed(&item, now),
             Counted::Refused(None) => return Err(Error::Unauthenticated),
             Counted::Refused(Some(old)) => {
@@ -92,7 +94,7 @@ pub async fn authorize(
                         retry_after: crate::ratelimit::seconds_to_reset(now),
                         limit: limit as u32,
                     });
-                } else if let Some(item) = open_window(ddb, table, hash, window).await? {
+                } else if let Some(item) = open_window(table, hash, window).await? {
                     return allowed(&item, now);
                 }
             }
@@ -107,15 +109,9 @@ enum Counted {
     Refused(Option<Item>),
 }
 
-async fn count_in_window(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    hash: &str,
-    window: i64,
-) -> Result<Counted, Error> {
-    let result = ddb
-        .update_item()
-        .table_name(table)
+async fn count_in_window(table: &Table, hash: &str, window: i64) -> Result<Counted, Error> {
+    let result = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(key(key_pk(hash), "KEY")))
         .update_expression("SET rl_count = rl_count + :one")
         .condition_expression(
@@ -134,7 +130,7 @@ async fn count_in_window(
                 let old = match failed.item() {
                     Some(item) => Some(item.clone()),
                     // Emulators may omit the old item; read it.
-                    None => read(ddb, table, hash).await?,
+                    None => read(table, hash).await?,
                 };
                 Ok(Counted::Refused(old))
             }
@@ -144,15 +140,11 @@ async fn count_in_window(
 }
 
 /// Starts a new window with this request as its first; `None` if another request got there first.
-async fn open_window(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    hash: &str,
-    window: i64,
-) -> Result<Option<Item>, Error> {
-    let result = ddb
+async fn open_window(table: &Table, hash: &str, window: i64) -> Result<Option<Item>, Error> {
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(key_pk(hash), "KEY")))
         .update_expression("SET rl_window = :w, rl_count = :one")
         .condition_expression(
@@ -166,14 +158,11 @@ async fn open_window(
     Ok(unless_condition_failed(result)?.map(|out| out.attributes.unwrap_or_default()))
 }
 
-async fn read(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    hash: &str,
-) -> Result<Option<Item>, Error> {
-    let out = ddb
+async fn read(table: &Table, hash: &str) -> Result<Option<Item>, Error> {
+    let out = table
+        .ddb
         .get_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(key_pk(hash), "KEY")))
         .consistent_read(true)
         .send()
@@ -202,15 +191,15 @@ fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error
 
 /// Revokes a key of an organization by its public id. Revoking twice is not an error.
 pub async fn revoke(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     key_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    let found = ddb
+    let found = table
+        .ddb
         .query()
-        .table_name(table)
+        .table_name(&table.name)
         .index_name(GSI1)
         .key_condition_expression("GSI1PK = :pk AND GSI1SK = :sk")
         .expression_attribute_values(":pk", s(keys_of_org(org_id)))
@@ -222,8 +211,10 @@ pub async fn revoke(
         .first()
         .and_then(|item| item.get(PK).cloned())
         .ok_or_else(|| Error::not_found(Resource::Key, key_id))?;
-    ddb.update_item()
-        .table_name(table)
+    table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
         .key(PK, pk)
         .key(SK, s("KEY"))
         .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
@@ -235,20 +226,16 @@ pub async fn revoke(
 }
 
 /// Changes the tier (and so the limit) of every key of an organization.
-pub async fn set_tier(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    tier: Tier,
-) -> Result<usize, Error> {
+pub async fn set_tier(table: &Table, org_id: &str, tier: Tier) -> Result<usize, Error> {
     let tier_name = match tier {
         Tier::Standard => "standard",
         Tier::Enterprise => "enterprise",
     };
     let mut updated = 0;
-    let mut pages = ddb
+    let mut pages = table
+        .ddb
         .query()
-        .table_name(table)
+        .table_name(&table.name)
         .index_name(GSI1)
         .key_condition_expression("GSI1PK = :pk")
         .expression_attribute_values(":pk", s(keys_of_org(org_id)))
@@ -260,8 +247,10 @@ pub async fn set_tier(
         let Some(pk) = item.get(PK).cloned() else {
             continue;
         };
-        ddb.update_item()
-            .table_name(table)
+        table
+            .ddb
+            .update_item()
+            .table_name(&table.name)
             .key(PK, pk)
             .key(SK, s("KEY"))
             .update_expression("SET tier = :t, rl_limit = :l")

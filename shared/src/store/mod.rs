@@ -37,8 +37,13 @@ pub mod outbox;
 pub mod schema;
 pub mod shards;
 pub mod sweeps;
+mod table;
+mod transact;
 pub mod user_groups;
 pub mod webhooks;
+
+pub use table::Table;
+pub(crate) use transact::{build_err, put_new, transact, Written};
 
 use std::collections::HashMap;
 
@@ -126,14 +131,14 @@ where
 
 /// One item by key, as a domain value.
 pub(crate) async fn get_as<T: DeserializeOwned>(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     key: Item,
     consistent: bool,
 ) -> Result<Option<T>, Error> {
-    let out = ddb
+    let out = table
+        .ddb
         .get_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key))
         .consistent_read(consistent)
         .send()
@@ -147,15 +152,11 @@ const WRITES_IN_FLIGHT: usize = 8;
 
 /// Writes items with BatchWriteItem, 25 per call and [`WRITES_IN_FLIGHT`] calls at once, asking
 /// again for any left unprocessed. Returns the number of calls made.
-pub(crate) async fn batch_put(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    items: Vec<Item>,
-) -> Result<usize, Error> {
+pub(crate) async fn batch_put(table: &Table, items: Vec<Item>) -> Result<usize, Error> {
     use futures::{stream, StreamExt, TryStreamExt};
     let calls: Vec<_> = items
         .chunks(25)
-        .map(|chunk| put_chunk(ddb, table, chunk))
+        .map(|chunk| put_chunk(table, chunk))
         .collect();
     stream::iter(calls)
         .buffer_unordered(WRITES_IN_FLIGHT)
@@ -164,11 +165,7 @@ pub(crate) async fn batch_put(
 }
 
 /// One BatchWriteItem of at most 25 items, and its retries of what was left unprocessed.
-async fn put_chunk(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    chunk: &[Item],
-) -> Result<usize, Error> {
+async fn put_chunk(table: &Table, chunk: &[Item]) -> Result<usize, Error> {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
     let mut requests = chunk
         .iter()
@@ -176,7 +173,7 @@ async fn put_chunk(
             let put = PutRequest::builder()
                 .set_item(Some(item.clone()))
                 .build()
-                .map_err(|e| Error::Internal(e.to_string()))?;
+                .map_err(build_err)?;
             Ok(WriteRequest::builder().put_request(put).build())
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -189,14 +186,15 @@ async fn put_chunk(
             tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
         }
         calls += 1;
-        let out = ddb
+        let out = table
+            .ddb
             .batch_write_item()
-            .request_items(table, requests)
+            .request_items(&table.name, requests)
             .send()
             .await?;
         requests = out
             .unprocessed_items
-            .and_then(|mut u| u.remove(table))
+            .and_then(|mut u| u.remove(&table.name))
             .unwrap_or_default();
     }
     if !requests.is_empty() {
@@ -208,11 +206,7 @@ async fn put_chunk(
 }
 
 /// Reads items by key with BatchGetItem, 100 per call (strongly consistent).
-pub(crate) async fn batch_get(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    keys: Vec<Item>,
-) -> Result<Vec<Item>, Error> {
+pub(crate) async fn batch_get(table: &Table, keys: Vec<Item>) -> Result<Vec<Item>, Error> {
     use aws_sdk_dynamodb::types::KeysAndAttributes;
     let mut found = Vec::new();
     for chunk in keys.chunks(100) {
@@ -221,26 +215,27 @@ pub(crate) async fn batch_get(
                 .set_keys(Some(chunk.to_vec()))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| Error::Internal(e.to_string()))?,
+                .map_err(build_err)?,
         );
         for attempt in 0..8 {
             let Some(request) = pending.take() else { break };
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
             }
-            let out = ddb
+            let out = table
+                .ddb
                 .batch_get_item()
-                .request_items(table, request)
+                .request_items(&table.name, request)
                 .send()
                 .await?;
             found.extend(
                 out.responses
-                    .and_then(|mut r| r.remove(table))
+                    .and_then(|mut r| r.remove(&table.name))
                     .unwrap_or_default(),
             );
             pending = out
                 .unprocessed_keys
-                .and_then(|mut u| u.remove(table))
+                .and_then(|mut u| u.remove(&table.name))
                 .filter(|k| !k.keys().is_empty());
         }
         if pending.is_some() {
@@ -248,22 +243,4 @@ pub(crate) async fn batch_get(
         }
     }
     Ok(found)
-}
-
-/// Whether a transaction was cancelled by a failed condition (as opposed to a real failure).
-pub(crate) fn cancelled_by_condition(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-    >,
-) -> Option<Vec<bool>> {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => Some(
-            tce.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
-        _ => None,
-    }
 }

@@ -1,8 +1,9 @@
 //! Organizations, users and flows, each with its uniqueness item written in one transaction.
 
+use super::Table;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use super::{cancelled_by_condition, from_item, key, org_pk, s, to_item, Item};
+use super::{build_err, from_item, key, org_pk, put_new, s, to_item, transact, Item, Written};
 use crate::{
     error::{Error, Resource},
     model::{Flow, Organization, User},
@@ -12,42 +13,24 @@ fn email_sk(email: &str) -> String {
     format!("EMAIL#{}", email.to_lowercase())
 }
 
-pub(crate) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 /// Runs writes that claim uniqueness; `taken` names what was not unique when one fails.
 async fn transact_unique(
-    ddb: &aws_sdk_dynamodb::Client,
+    table: &Table,
     writes: Vec<TransactWriteItem>,
     taken: (&str, &str),
 ) -> Result<(), Error> {
-    match ddb
-        .transact_write_items()
-        .set_transact_items(Some(writes))
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) => match cancelled_by_condition(&err) {
-            Some(_) => Err(Error::Conflict {
-                reason: "already_exists",
-                message: format!("{} '{}' is already taken", taken.0, taken.1),
-            }),
-            None => Err(err.into()),
-        },
+    match transact(table, writes).await? {
+        Written::Yes => Ok(()),
+        Written::Refused(_) => Err(Error::Conflict {
+            reason: "already_exists",
+            message: format!("{} '{}' is already taken", taken.0, taken.1),
+        }),
     }
 }
 
 /// The writes that create an organization and claim its slug.
-pub(crate) fn new_org_writes(
-    table: &str,
+pub(super) fn new_org_writes(
+    table: &Table,
     org: &Organization,
 ) -> Result<Vec<TransactWriteItem>, Error> {
     let mut claim = key(format!("ORGSLUG#{}", org.slug), "ORGSLUG");
@@ -60,8 +43,8 @@ pub(crate) fn new_org_writes(
 
 /// The writes that create a user, claim its email and count it as a member. The org item
 /// must exist (or be created in the same transaction, with `org_is_new`).
-pub(crate) fn new_user_writes(
-    table: &str,
+pub(super) fn new_user_writes(
+    table: &Table,
     user: &User,
     org_is_new: bool,
 ) -> Result<Vec<TransactWriteItem>, Error> {
@@ -71,29 +54,29 @@ pub(crate) fn new_user_writes(
     let mut writes = vec![put_new(table, record)?, put_new(table, claim)?];
     if !org_is_new {
         let count = Update::builder()
-            .table_name(table)
+            .table_name(&table.name)
             .set_key(Some(key(org_pk(&user.org_id), "ORG")))
             .update_expression("ADD member_count :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", super::n(1))
             .build()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(build_err)?;
         writes.push(TransactWriteItem::builder().update(count).build());
     }
     Ok(writes)
 }
 
 /// Adds a user to a training flow's members (idempotent).
-pub(crate) fn flow_member_write(
-    table: &str,
+pub(super) fn flow_member_write(
+    table: &Table,
     flow_id: &str,
     user: &User,
 ) -> Result<TransactWriteItem, Error> {
     let put = Put::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_item(Some(flow_member_item(flow_id, user)?))
         .build()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(build_err)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -105,22 +88,15 @@ pub(crate) fn flow_member_item(flow_id: &str, user: &User) -> Result<Item, Error
     )
 }
 
-pub async fn create_org(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org: &Organization,
-) -> Result<(), Error> {
-    transact_unique(ddb, new_org_writes(table, org)?, ("slug", &org.slug)).await
+pub async fn create_org(table: &Table, org: &Organization) -> Result<(), Error> {
+    transact_unique(table, new_org_writes(table, org)?, ("slug", &org.slug)).await
 }
 
-pub async fn get_org(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-) -> Result<Organization, Error> {
-    let out = ddb
+pub async fn get_org(table: &Table, org_id: &str) -> Result<Organization, Error> {
+    let out = table
+        .ddb
         .get_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(org_pk(org_id), "ORG")))
         .send()
         .await?;
@@ -130,22 +106,19 @@ pub async fn get_org(
     }
 }
 
-pub async fn get_org_opt(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-) -> Result<Option<Organization>, Error> {
-    super::get_as(ddb, table, key(org_pk(org_id), "ORG"), false).await
+pub async fn get_org_opt(table: &Table, org_id: &str) -> Result<Option<Organization>, Error> {
+    super::get_as(table, key(org_pk(org_id), "ORG"), false).await
 }
 
 pub async fn set_org_tier(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     tier: crate::model::Tier,
 ) -> Result<(), Error> {
-    ddb.update_item()
-        .table_name(table)
+    table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
         .set_key(Some(key(org_pk(org_id), "ORG")))
         .update_expression("SET tier = :t")
         .condition_expression("attribute_exists(PK)")
@@ -162,13 +135,9 @@ fn serde_plain_tier(tier: crate::model::Tier) -> &'static str {
     }
 }
 
-pub async fn create_user(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    user: &User,
-) -> Result<(), Error> {
+pub async fn create_user(table: &Table, user: &User) -> Result<(), Error> {
     transact_unique(
-        ddb,
+        table,
         new_user_writes(table, user, false)?,
         ("email", &user.email),
     )
@@ -176,38 +145,20 @@ pub async fn create_user(
 }
 
 pub async fn user_by_email(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     email: &str,
 ) -> Result<Option<User>, Error> {
-    super::get_as(ddb, table, user_by_email_key(org_id, email), true).await
+    super::get_as(table, user_by_email_key(org_id, email), true).await
 }
 
-pub async fn get_user(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    user_id: &str,
-) -> Result<Option<User>, Error> {
-    super::get_as(
-        ddb,
-        table,
-        key(org_pk(org_id), format!("USER#{user_id}")),
-        false,
-    )
-    .await
+pub async fn get_user(table: &Table, org_id: &str, user_id: &str) -> Result<Option<User>, Error> {
+    super::get_as(table, key(org_pk(org_id), format!("USER#{user_id}")), false).await
 }
 
 /// A flow by its slug: the slug claim carries the whole flow, so this is one read.
-pub async fn flow_by_slug(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    slug: &str,
-) -> Result<Option<Flow>, Error> {
+pub async fn flow_by_slug(table: &Table, org_id: &str, slug: &str) -> Result<Option<Flow>, Error> {
     super::get_as(
-        ddb,
         table,
         key(org_pk(org_id), format!("FLOWSLUG#{slug}")),
         false,
@@ -215,11 +166,7 @@ pub async fn flow_by_slug(
     .await
 }
 
-pub async fn create_flow(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    flow: &Flow,
-) -> Result<(), Error> {
+pub async fn create_flow(table: &Table, flow: &Flow) -> Result<(), Error> {
     let record = to_item(org_pk(&flow.org_id), format!("FLOW#{}", flow.id), flow)?;
     let claim = to_item(
         org_pk(&flow.org_id),
@@ -227,7 +174,7 @@ pub async fn create_flow(
         flow,
     )?;
     transact_unique(
-        ddb,
+        table,
         vec![put_new(table, record)?, put_new(table, claim)?],
         ("slug", &flow.slug),
     )
@@ -244,8 +191,7 @@ pub(crate) fn user_by_email_key(org_id: &str, email: &str) -> Item {
 
 /// An organization and some of its users, in one BatchGetItem.
 pub async fn org_with_users(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     user_ids: &[&str],
 ) -> Result<(Option<Organization>, Vec<User>), Error> {
@@ -257,7 +203,7 @@ pub async fn org_with_users(
     );
     keys.dedup();
     let (mut org, mut users) = (None, Vec::new());
-    for item in super::batch_get(ddb, table, keys).await? {
+    for item in super::batch_get(table, keys).await? {
         if super::get_s(&item, super::SK) == Some("ORG") {
             org = Some(from_item(item)?);
         } else {
@@ -269,8 +215,7 @@ pub async fn org_with_users(
 
 /// Users of an organization by email (lowercase), in BatchGetItem calls of 100.
 pub async fn users_by_email(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     emails: &[String],
 ) -> Result<Vec<User>, Error> {
@@ -278,7 +223,7 @@ pub async fn users_by_email(
         .iter()
         .map(|e| user_by_email_key(org_id, e))
         .collect();
-    super::batch_get(ddb, table, keys)
+    super::batch_get(table, keys)
         .await?
         .into_iter()
         .map(from_item)
@@ -288,19 +233,19 @@ pub async fn users_by_email(
 /// Writes an organization's settings (one conditional UpdateItem) and returns it as written;
 /// a cleared setting is removed, so its default applies again.
 pub async fn update_settings(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
-    change: &crate::org_settings::SettingsChange,
+    change: &crate::model::SettingsChange,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Organization, Error> {
-    use crate::org_settings::Change;
+    use crate::model::Change;
     use aws_sdk_dynamodb::types::ReturnValue;
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(org_pk(org_id), "ORG")))
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -340,8 +285,7 @@ pub async fn update_settings(
 /// An organization with one of its training flows and one of its users, each optional, in one
 /// BatchGetItem (what the hosted accept page names).
 pub async fn org_flow_and_user(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     flow_id: Option<&str>,
     user_id: Option<&str>,
@@ -350,7 +294,7 @@ pub async fn org_flow_and_user(
     keys.extend(flow_id.map(|id| flow_key(org_id, id)));
     keys.extend(user_id.map(|id| key(org_pk(org_id), format!("USER#{id}"))));
     let (mut org, mut flow, mut user) = (None, None, None);
-    for item in super::batch_get(ddb, table, keys).await? {
+    for item in super::batch_get(table, keys).await? {
         match super::get_s(&item, super::SK) {
             Some("ORG") => org = Some(from_item(item)?),
             Some(sk) if sk.starts_with("FLOW#") => flow = Some(from_item(item)?),

@@ -1,5 +1,6 @@
 //! Creating the table (used by `inflowctl bootstrap` and the tests; SAM creates it in AWS).
 
+use super::Table;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
@@ -41,15 +42,23 @@ fn stream() -> Result<StreamSpecification, Error> {
 
 /// Creates the table with its indexes, stream and TTL; for a table that exists, only turns
 /// its stream on if it is off (a table made before the relay existed).
-pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<bool, Error> {
-    if let Ok(found) = ddb.describe_table().table_name(table).send().await {
+pub async fn ensure_table(table: &Table) -> Result<bool, Error> {
+    if let Ok(found) = table
+        .ddb
+        .describe_table()
+        .table_name(&table.name)
+        .send()
+        .await
+    {
         let streaming = found
             .table
             .and_then(|t| t.stream_specification)
             .is_some_and(|s| s.stream_enabled);
         if !streaming {
-            ddb.update_table()
-                .table_name(table)
+            table
+                .ddb
+                .update_table()
+                .table_name(&table.name)
                 .stream_specification(stream()?)
                 .send()
                 .await?;
@@ -69,8 +78,10 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
             .build()
             .map_err(build_err)
     };
-    ddb.create_table()
-        .table_name(table)
+    table
+        .ddb
+        .create_table()
+        .table_name(&table.name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr(PK)?)
         .attribute_definitions(attr(SK)?)
@@ -88,8 +99,10 @@ pub async fn ensure_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result
         .stream_specification(stream()?)
         .send()
         .await?;
-    ddb.update_time_to_live()
-        .table_name(table)
+    table
+        .ddb
+        .update_time_to_live()
+        .table_name(&table.name)
         .time_to_live_specification(
             TimeToLiveSpecification::builder()
                 .attribute_name(TTL)

@@ -3,6 +3,7 @@
 //! invitations by expiry), every shard queried by sort key up to now (never a scan), and the
 //! conditional writes that take an item out of its partition once it is handled.
 
+use super::Table;
 use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
 use chrono::{DateTime, Utc};
 
@@ -52,8 +53,7 @@ pub type Entry<T> = Result<Found<T>, Error>;
 /// Unfinished assignments whose due date passed: from every shard, oldest first, at most
 /// `per_shard` from each.
 pub async fn due_assignments(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     now: DateTime<Utc>,
     per_shard: usize,
 ) -> Result<Vec<Entry<Assignment>>, Error> {
@@ -63,14 +63,13 @@ pub async fn due_assignments(
         sk: GSI1SK,
         prefix: DUE_PARTITION,
     };
-    every_shard(ddb, table, &partition, now, per_shard).await
+    every_shard(table, &partition, now, per_shard).await
 }
 
 /// Open invitations whose expiry passed: from every shard, oldest first, at most `per_shard`
 /// from each.
 pub async fn expired_invitations(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     now: DateTime<Utc>,
     per_shard: usize,
 ) -> Result<Vec<Entry<Invitation>>, Error> {
@@ -80,7 +79,7 @@ pub async fn expired_invitations(
         sk: GSI2SK,
         prefix: EXPIRY_PARTITION,
     };
-    every_shard(ddb, table, &partition, now, per_shard).await
+    every_shard(table, &partition, now, per_shard).await
 }
 
 struct Partition {
@@ -93,14 +92,13 @@ struct Partition {
 
 /// The shards of a partition, queried at once.
 async fn every_shard<T: serde::de::DeserializeOwned>(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     partition: &Partition,
     now: DateTime<Utc>,
     per_shard: usize,
 ) -> Result<Vec<Entry<T>>, Error> {
     let queries = super::shards::all(partition.prefix)
-        .map(|value| query_until(ddb, table, partition, value, now, per_shard));
+        .map(|value| query_until(table, partition, value, now, per_shard));
     Ok(futures::future::try_join_all(queries)
         .await?
         .into_iter()
@@ -110,8 +108,7 @@ async fn every_shard<T: serde::de::DeserializeOwned>(
 
 /// Queries one shard for sort keys below `now`, page by page, up to `limit` records.
 async fn query_until<T: serde::de::DeserializeOwned>(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     partition: &Partition,
     value: String,
     now: DateTime<Utc>,
@@ -123,9 +120,10 @@ async fn query_until<T: serde::de::DeserializeOwned>(
         let page_size = i32::try_from(limit - found.len())
             .unwrap_or(i32::MAX)
             .min(100);
-        let out = ddb
+        let out = table
+            .ddb
             .query()
-            .table_name(table)
+            .table_name(&table.name)
             .index_name(partition.index)
             .key_condition_expression("#pk = :pk AND #sk < :bound")
             .expression_attribute_names("#pk", partition.pk)
@@ -173,15 +171,15 @@ fn found_in<T: serde::de::DeserializeOwned>(
 /// attributes go, and `quarantined_at` / `quarantined_entry` say when and what it was. `false`
 /// if the entry changed meanwhile.
 pub async fn quarantine<T>(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     found: &Found<T>,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     let (pk, sk) = found.index;
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(found.key.clone()))
         .update_expression("SET quarantined_at = :now, quarantined_entry = :entry REMOVE #pk, #sk")
         .condition_expression("#sk = :sk")
@@ -199,16 +197,16 @@ pub async fn quarantine<T>(
 /// it was completed, marked already, or given a new due date meanwhile (the index may lag the
 /// table: the condition decides on the item itself). `true`: this call marked it.
 pub async fn mark_overdue(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     found: &Found<Assignment>,
     now: DateTime<Utc>,
     jobs: &Outbox,
 ) -> Result<bool, Error> {
     let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
-    let result = ddb
+    let result = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(found.key.clone()))
         .update_expression(format!(
             "SET overdue_at = :now, {} REMOVE GSI1PK, GSI1SK",
@@ -231,16 +229,14 @@ pub async fn mark_overdue(
 /// unless it was consumed, canceled or re-sent (a new expiry) meanwhile. `true`: this call
 /// expired it.
 pub async fn expire_invitation(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     found: &Found<Invitation>,
     now: DateTime<Utc>,
     jobs: &Outbox,
 ) -> Result<bool, Error> {
     let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
-    let result = ddb
-        .update_item()
-        .table_name(table)
+    let result = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(found.key.clone()))
         .update_expression(format!(
             "SET #state = :expired, state_reason = :reason, update_time = :now, {} REMOVE GSI2PK, GSI2SK, GSI3PK, GSI3SK",

@@ -3,15 +3,12 @@
 //! (`UGTOKEN#<hmac>` / `UGTOKEN`). The lookup carries a copy of the group, so a rotation finds
 //! the group in one read; every change to a group is a rotation, which rewrites that copy.
 
-use std::time::Duration;
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 
-use aws_sdk_dynamodb::{
-    operation::transact_write_items::TransactWriteItemsError,
-    types::{Delete, Put, TransactWriteItem, Update},
+use super::{
+    build_err, from_item, key, n, org_pk, put_new, s, to_item, transact, Item, Table, Written,
 };
-
-use super::{from_item, key, n, org_pk, s, to_item, Item};
-use crate::{error::Error, user_groups::UserGroup};
+use crate::{error::Error, model::UserGroup};
 
 const TOKEN_SK: &str = "UGTOKEN";
 
@@ -37,20 +34,6 @@ fn token_item(g: &UserGroup, token_hash: &str) -> Result<Item, Error> {
     to_item(format!("UGTOKEN#{token_hash}"), TOKEN_SK.into(), g)
 }
 
-fn build_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
-}
-
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, Error> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 pub enum Created {
     Yes,
     /// Another group of the organization has this provided_id in this environment.
@@ -58,12 +41,7 @@ pub enum Created {
 }
 
 /// Writes the group, its provided_id claim and its token lookup in one transaction.
-pub async fn create(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    g: &UserGroup,
-    token_hash: &str,
-) -> Result<Created, Error> {
+pub async fn create(table: &Table, g: &UserGroup, token_hash: &str) -> Result<Created, Error> {
     let mut record = to_item(org_pk(&g.org_id), format!("UG#{}", g.team_id), g)?;
     record.insert("token_hash".into(), s(token_hash));
     let mut claim = provided_id_key(g);
@@ -73,9 +51,9 @@ pub async fn create(
         put_new(table, claim)?,
         put_new(table, token_item(g, token_hash)?)?,
     ];
-    match transact(ddb, items).await? {
+    match transact(table, items).await? {
         Written::Yes => Ok(Created::Yes),
-        Written::Refused(failed) if failed.get(1) == Some(&true) => Ok(Created::ProvidedIdTaken),
+        Written::Refused(c) if c.get(1).is_some_and(|c| c.failed) => Ok(Created::ProvidedIdTaken),
         // A reused team id or a token hash collision: only a bug (or a restored counter) gets here.
         Written::Refused(_) => Err(Error::Internal(
             "user group id or token already in use".into(),
@@ -85,14 +63,11 @@ pub async fn create(
 
 /// The group a token belongs to, by the token's hash; read consistently so that a token that
 /// was just rotated away is not found.
-pub async fn find_by_token(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    token_hash: &str,
-) -> Result<Option<UserGroup>, Error> {
-    let out = ddb
+pub async fn find_by_token(table: &Table, token_hash: &str) -> Result<Option<UserGroup>, Error> {
+    let out = table
+        .ddb
         .get_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(token_key(token_hash)))
         .consistent_read(true)
         .send()
@@ -110,21 +85,20 @@ pub enum Rotated {
 /// new one comes, and the group moves to the new hash (it must still hold the old one). `g`
 /// carries the group as it should be after the rotation (a new name, `updated_at`).
 pub async fn rotate(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     g: &UserGroup,
     old_hash: &str,
     new_hash: &str,
 ) -> Result<Rotated, Error> {
     let retire = Delete::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(token_key(old_hash)))
         .condition_expression("attribute_exists(PK) AND org_id = :org")
         .expression_attribute_values(":org", s(&g.org_id))
         .build()
         .map_err(build_err)?;
     let update = Update::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(group_key(&g.org_id, g.team_id)))
         .update_expression("SET token_hash = :new, #name = :name, updated_at = :now")
         .condition_expression("token_hash = :old")
@@ -140,70 +114,11 @@ pub async fn rotate(
         put_new(table, token_item(g, new_hash)?)?,
         TransactWriteItem::builder().update(update).build(),
     ];
-    match transact(ddb, items).await? {
+    match transact(table, items).await? {
         Written::Yes => Ok(Rotated::Yes),
-        Written::Refused(failed) if failed.get(1) == Some(&true) => Err(Error::Internal(
+        Written::Refused(c) if c.get(1).is_some_and(|c| c.failed) => Err(Error::Internal(
             "a new user group token collided with an existing one".into(),
         )),
         Written::Refused(_) => Ok(Rotated::TokenReplaced),
-    }
-}
-
-enum Written {
-    Yes,
-    /// Cancelled by conditions: for each item in order, whether its condition failed.
-    Refused(Vec<bool>),
-}
-
-/// Sends a transaction. DynamoDB may also cancel one that merely overlapped another
-/// transaction on the same items (`TransactionConflict`, no condition failed); that is tried
-/// again, since the conditions then judge the other transaction's result.
-async fn transact(
-    ddb: &aws_sdk_dynamodb::Client,
-    items: Vec<TransactWriteItem>,
-) -> Result<Written, Error> {
-    const ATTEMPTS: u32 = 3;
-    for attempt in 1..=ATTEMPTS {
-        let err = match ddb
-            .transact_write_items()
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await
-        {
-            Ok(_) => return Ok(Written::Yes),
-            Err(err) => err,
-        };
-        let codes = cancellation_codes(&err);
-        let failed: Vec<bool> = codes
-            .iter()
-            .map(|c| c.as_deref() == Some("ConditionalCheckFailed"))
-            .collect();
-        if failed.contains(&true) {
-            return Ok(Written::Refused(failed));
-        }
-        let overlapped = codes
-            .iter()
-            .any(|c| c.as_deref() == Some("TransactionConflict"));
-        if !overlapped || attempt == ATTEMPTS {
-            return Err(err.into());
-        }
-        tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-    }
-    Err(Error::Unavailable("transaction conflict".into()))
-}
-
-fn cancellation_codes(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        TransactWriteItemsError,
-        aws_sdk_dynamodb::config::http::HttpResponse,
-    >,
-) -> Vec<Option<String>> {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => tce
-            .cancellation_reasons()
-            .iter()
-            .map(|r| r.code().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
     }
 }

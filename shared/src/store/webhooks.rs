@@ -3,22 +3,21 @@
 //! so the limit per organization holds under any concurrency. An endpoint item carries the
 //! outbox of its test events.
 
+use super::Table;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
-    types::{
-        Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-    },
+    types::{Delete, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 
 use super::{
-    cancelled_by_condition, from_item, key, n, org_pk, outbox, s, to_item, unless_condition_failed,
-    Item,
+    build_err, from_item, key, n, org_pk, outbox, put_new, s, to_item, transact,
+    unless_condition_failed, Item, Written,
 };
 use crate::{
     error::Error,
     jobs::{EventKind, Outbox},
-    webhooks::{Endpoint, EndpointChange},
+    model::{Endpoint, EndpointChange},
 };
 
 fn endpoint_key(org_id: &str, id: &str) -> Item {
@@ -27,10 +26,6 @@ fn endpoint_key(org_id: &str, id: &str) -> Item {
 
 /// The attribute of the organization item that counts its endpoints.
 const COUNT: &str = "webhook_endpoints";
-
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
-}
 
 /// What creating an endpoint did.
 pub enum Created {
@@ -43,24 +38,17 @@ pub enum Created {
 }
 
 /// The endpoint and the organization's count, in one transaction: the count stays under `max`.
-pub async fn create(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    endpoint: &Endpoint,
-    max: u32,
-) -> Result<Created, Error> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(to_item(
+pub async fn create(table: &Table, endpoint: &Endpoint, max: u32) -> Result<Created, Error> {
+    let put = put_new(
+        table,
+        to_item(
             org_pk(&endpoint.org_id),
             format!("WEBHOOK#{}", endpoint.id),
             endpoint,
-        )?))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(internal)?;
+        )?,
+    )?;
     let count = Update::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(org_pk(&endpoint.org_id), "ORG")))
         .update_expression(format!("ADD {COUNT} :one"))
         .condition_expression(format!(
@@ -70,66 +58,30 @@ pub async fn create(
         .expression_attribute_values(":max", n(max))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
-        .map_err(internal)?;
-    let result = ddb
-        .transact_write_items()
-        .transact_items(TransactWriteItem::builder().put(put).build())
-        .transact_items(TransactWriteItem::builder().update(count).build())
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(Created::Made),
-        Err(err) => match cancelled_by_condition(&err).as_deref() {
-            Some([true, ..]) => Ok(Created::Exists),
-            Some([false, true]) => Ok(org_refusal(&err)),
-            _ => Err(err.into()),
-        },
-    }
+        .map_err(build_err)?;
+    let writes = vec![put, TransactWriteItem::builder().update(count).build()];
+    Ok(match transact(table, writes).await? {
+        Written::Yes => Created::Made,
+        Written::Refused(c) if c.first().is_some_and(|c| c.failed) => Created::Exists,
+        // The organization's condition failed: it is at its limit if it exists at all.
+        Written::Refused(c) if c.get(1).is_some_and(|c| c.old.is_some()) => Created::TooMany,
+        Written::Refused(_) => Created::NoOrganization,
+    })
 }
 
-/// Why the organization's part of a create failed: it is missing, or at its limit.
-fn org_refusal(
-    err: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-    >,
-) -> Created {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    let org_existed = match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(tce)) => tce
-            .cancellation_reasons()
-            .get(1)
-            .and_then(|r| r.item())
-            .is_some_and(|item| !item.is_empty()),
-        _ => false,
-    };
-    if org_existed {
-        Created::TooMany
-    } else {
-        Created::NoOrganization
-    }
-}
-
-pub async fn get(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<Endpoint>, Error> {
-    super::get_as(ddb, table, endpoint_key(org_id, id), true).await
+pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Endpoint>, Error> {
+    super::get_as(table, endpoint_key(org_id, id), true).await
 }
 
 /// Every endpoint of an organization (a Query on its partition, every page).
-pub async fn all(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-) -> Result<Vec<Endpoint>, Error> {
+pub async fn all(table: &Table, org_id: &str) -> Result<Vec<Endpoint>, Error> {
     let mut found = Vec::new();
     let mut start = None;
     loop {
-        let out = ddb
+        let out = table
+            .ddb
             .query()
-            .table_name(table)
+            .table_name(&table.name)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org_id)))
             .expression_attribute_values(":prefix", s("WEBHOOK#"))
@@ -148,19 +100,17 @@ pub async fn all(
 
 /// The organization's enabled endpoints subscribed to an event type.
 pub async fn subscribed(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     kind: EventKind,
 ) -> Result<Vec<Endpoint>, Error> {
-    let all = all(ddb, table, org_id).await?;
+    let all = all(table, org_id).await?;
     Ok(all.into_iter().filter(|e| e.subscribes_to(kind)).collect())
 }
 
 /// Applies a checked change; `None` when the endpoint does not exist.
 pub async fn update(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     change: &EndpointChange,
@@ -168,9 +118,10 @@ pub async fn update(
 ) -> Result<Option<Endpoint>, Error> {
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -217,16 +168,14 @@ pub async fn update(
 /// Pauses attempts to the endpoint until `until` (whole seconds, so that the stored times
 /// compare as text), unless it is paused longer already or gone.
 pub async fn pause(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     until: DateTime<Utc>,
 ) -> Result<(), Error> {
     let until = s(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let result = ddb
-        .update_item()
-        .table_name(table)
+    let result = table.ddb.update_item()
+        .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
         .update_expression("SET paused_until = :until")
         .condition_expression(
@@ -240,37 +189,26 @@ pub async fn pause(
 
 /// Removes the endpoint and counts it off its organization, in one transaction; `false` when
 /// there was no such endpoint.
-pub async fn delete(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    org_id: &str,
-    id: &str,
-) -> Result<bool, Error> {
+pub async fn delete(table: &Table, org_id: &str, id: &str) -> Result<bool, Error> {
     let delete = Delete::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
         .condition_expression("attribute_exists(PK)")
         .build()
-        .map_err(internal)?;
+        .map_err(build_err)?;
     let count = Update::builder()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(key(org_pk(org_id), "ORG")))
         .update_expression(format!("ADD {COUNT} :minus"))
         .condition_expression("attribute_exists(PK)")
         .expression_attribute_values(":minus", n(-1))
         .build()
-        .map_err(internal)?;
-    let result = ddb
-        .transact_write_items()
-        .transact_items(TransactWriteItem::builder().delete(delete).build())
-        .transact_items(TransactWriteItem::builder().update(count).build())
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if cancelled_by_condition(&err).is_some() => Ok(false),
-        Err(err) => Err(err.into()),
-    }
+        .map_err(build_err)?;
+    let writes = vec![
+        TransactWriteItem::builder().delete(delete).build(),
+        TransactWriteItem::builder().update(count).build(),
+    ];
+    Ok(matches!(transact(table, writes).await?, Written::Yes))
 }
 
 /// A new signing secret, the current one kept as the previous until `until`. With a `mark`
@@ -278,8 +216,7 @@ pub async fn delete(
 /// `None` then, as when the endpoint does not exist.
 #[allow(clippy::too_many_arguments)]
 pub async fn rotate(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     new_sealed: &str,
@@ -287,9 +224,10 @@ pub async fn rotate(
     mark: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<Endpoint>, Error> {
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
         .expression_attribute_values(":new", s(new_sealed))
         .expression_attribute_values(":until", s(until.to_rfc3339()))
@@ -322,15 +260,15 @@ pub enum Tested {
 /// Writes a test event as the endpoint's outbox (one conditional UpdateItem), unless the
 /// endpoint is missing or disabled.
 pub async fn write_test(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
+    table: &Table,
     org_id: &str,
     id: &str,
     jobs: &Outbox,
 ) -> Result<Tested, Error> {
-    let mut update = ddb
+    let mut update = table
+        .ddb
         .update_item()
-        .table_name(table)
+        .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
         .update_expression(format!("SET {}", outbox::SET))
         .condition_expression(

@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 use super::{json_object, opt_time, time};
 use crate::{
     error::Error,
-    model::Organization,
-    org_settings::{Change, SettingsInput},
+    model::{Change, Organization},
+    org_settings::SettingsInput,
 };
 
 /// A `PATCH` body: absent fields are left alone, `null` resets a setting to its default.

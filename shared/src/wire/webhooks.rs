@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 use super::{json_object, opt_string, req_string, time};
 use crate::{
     error::Error,
-    webhooks::{Endpoint, EndpointChange, NewEndpoint},
+    model::{Endpoint, EndpointChange},
+    webhooks::NewEndpoint,
 };
 
 /// `{url, events?, description?}`; `events` absent or `null` subscribes to every event type.

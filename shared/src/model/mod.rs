@@ -1,7 +1,16 @@
-//! Domain types. They speak in domain words; the wire modules translate to each seed's fields.
+//! Domain types: every record the table keeps, and the changes the store applies. They speak in domain words; the wire modules translate to each seed's fields.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod delivery;
+mod settings;
+mod user_group;
+mod webhook;
+
+pub use settings::{Change, SettingsChange};
+pub use user_group::{Environment, UserGroup};
+pub use webhook::{Endpoint, EndpointChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
