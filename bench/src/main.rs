@@ -262,10 +262,12 @@ async fn run(options: &Options) -> Result<(), String> {
     let (counted, ddb_calls) = env.counted();
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let (mut auth, mut updates) = (Vec::new(), Vec::new());
+    // authenticate takes the key's hash (the caller hashes it once, for the refused-key memory).
+    let hash = counted.hasher.hash_api_key(&t.admin_key);
     for _ in 0..IN_PROCESS {
         ddb_calls.reset();
         let started = Instant::now();
-        inflow::auth::authenticate(&counted, &t.admin_key, chrono::Utc::now())
+        inflow::auth::authenticate(&counted, &hash, chrono::Utc::now())
             .await
             .map_err(|e| format!("auth: {e}"))?;
         if ddb_calls.total() == 1 {
@@ -581,6 +583,10 @@ async fn capacity_phase(
         let billed = emulator::billed().await?;
         let (partitions, span) = emulator::write_partitions(&billed);
         let units = emulator::Units::of(&billed);
+        let max_per_second = partitions
+            .iter()
+            .map(|p| p.peak_per_second)
+            .fold(0.0, f64::max);
         runs.push(report::CapacityRun {
             tenants,
             addresses: per,
@@ -589,6 +595,7 @@ async fn capacity_phase(
             statuses: sent,
             units,
             partitions: partitions.into_iter().take(12).collect(),
+            max_per_second,
         });
     }
     gateway.stop().await;
