@@ -1,7 +1,6 @@
 //! Failed webhook deliveries as a product feature: list them, replay one.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
 
 use crate::{
     app::App,
@@ -9,35 +8,12 @@ use crate::{
     delivery,
     error::{Error, Resource},
     http::{serve, Auth, Reply, Route},
-    model::delivery::{Delivery, DeliveryStatus},
     store,
-    wire::{opt_time, time, Family},
+    wire::{deliveries as wire, Family},
 };
 
 const fn route(name: &'static str) -> Route {
-    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
-}
-
-fn view(d: &Delivery) -> Value {
-    json!({
-        "id": d.id,
-        "eventId": d.event_id,
-        "eventType": d.event_type,
-        "endpointId": d.endpoint_id,
-        "url": d.url,
-        "status": d.status.as_str(),
-        "attemptCount": d.attempts.len(),
-        "attempts": d.attempts.iter().map(|a| json!({
-            "attempt": a.attempt,
-            "at": time(a.at),
-            "latencyMs": a.latency_ms,
-            "responseStatus": a.response_status,
-            "error": a.error,
-        })).collect::<Vec<_>>(),
-        "createdAt": time(d.created_at),
-        "updatedAt": time(d.updated_at),
-        "nextAttemptAt": opt_time(d.next_attempt_at),
-    })
+    Route::new(name, Family::Webhooks, Auth::Admin(Schemes::Bearer))
 }
 
 /// `GET /v1/webhooks/deliveries?status=failed|pending|delivered&limit=1-100`
@@ -47,27 +23,14 @@ pub async fn list_webhook_deliveries(app: &App, req: Request) -> Response<Body> 
         req,
         &route("list-webhook-deliveries"),
         |ctx| async move {
-            let status = match ctx.query("status") {
-                None => DeliveryStatus::Failed,
-                Some(s) => DeliveryStatus::parse(&s).ok_or_else(|| {
-                    Error::invalid("status", "must be failed, pending or delivered")
-                })?,
-            };
-            let limit = match ctx.query("limit") {
-                None => 100,
-                Some(l) => l
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=100).contains(l))
-                    .ok_or_else(|| Error::invalid("limit", "must be 1-100"))?,
-            };
+            let (status, limit) = wire::parse_list(
+                ctx.query("status").as_deref(),
+                ctx.query("limit").as_deref(),
+            )?;
             let found =
                 store::deliveries::by_status(&ctx.app.table, &ctx.caller.org_id, status, limit)
                     .await?;
-            Ok(Reply::json(
-                200,
-                json!({"deliveries": found.iter().map(view).collect::<Vec<_>>()}),
-            ))
+            Ok(Reply::json(200, wire::list(&found)))
         },
     )
     .await
@@ -84,7 +47,7 @@ pub async fn replay_webhook_delivery(app: &App, req: Request) -> Response<Body> 
                 .path_param("deliveryId")
                 .ok_or_else(|| Error::not_found(Resource::Delivery, ""))?;
             let d = delivery::replay(ctx.app, &ctx.caller.org_id, &id, ctx.now).await?;
-            Ok(Reply::json(202, json!({"delivery": view(&d)})))
+            Ok(Reply::json(202, wire::replayed(&d)))
         },
     )
     .await

@@ -8,7 +8,11 @@ use crate::{
     auth::Schemes,
     error::{Error, Resource},
     http::{serve, Auth, Ctx, Reply, Route},
-    invitations::{create, import, lifecycle},
+    invitations::{
+        create::{self, InviteRequest},
+        import::{self, ImportRequest},
+        lifecycle,
+    },
     model::Flow,
     wire::{invitations as wire, Family},
 };
@@ -95,14 +99,13 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
         req,
         &route("create-invitation").idempotent().json_body(),
         |ctx| async move {
-            let input = wire::parse_create(ctx.body())?;
+            let request = InviteRequest::validate(wire::parse_create(ctx.body())?)?;
             let flow = flow_of(&ctx).await?;
             let inv = create::invite(
                 ctx.app,
                 &ctx.caller,
                 &flow,
-                &input.email,
-                input.message.as_deref(),
+                request,
                 &ctx.request_id,
                 ctx.mark.as_ref(),
                 ctx.now,
@@ -120,9 +123,9 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
 /// `POST /flows/{organization}/{flow}/invitations/import`
 pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
     serve(app, req, &route("import-invitations").idempotent().json_body(), |ctx| async move {
-        let input = wire::parse_import(ctx.body())?;
+        let request = ImportRequest::validate(wire::parse_import(ctx.body())?)?;
         let flow = flow_of(&ctx).await?;
-        let done = import::import(ctx.app, &ctx.caller, &flow, &input.list, input.message.as_deref(), &ctx.request_id, ctx.mark.as_ref(), ctx.now).await?;
+        let done = import::import(ctx.app, &ctx.caller, &flow, request, &ctx.request_id, ctx.mark.as_ref(), ctx.now).await?;
         let base = ctx.base_url();
         Ok(Reply::json(200, json!({
             "invitations": done.invitations.iter().map(|inv| wire::invitation(inv, &base, &ctx.caller.org_slug)).collect::<Vec<_>>(),

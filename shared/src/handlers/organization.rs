@@ -11,7 +11,7 @@ use crate::{
 };
 
 const fn route(name: &'static str) -> Route {
-    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
+    Route::new(name, Family::Webhooks, Auth::Admin(Schemes::Bearer))
 }
 
 /// `GET /v1/organization`

@@ -34,6 +34,30 @@ pub async fn resolve_flow(
         .ok_or_else(|| Error::not_found(Resource::Flow, flow_slug))
 }
 
+/// An invitation as sent (the wire module checked the JSON types).
+pub struct InviteInput {
+    pub email: String,
+    pub message: Option<String>,
+}
+
+/// An invitation, checked: a deliverable address and a message within bounds.
+pub struct InviteRequest {
+    email: String,
+    message: Option<String>,
+}
+
+impl InviteRequest {
+    pub fn validate(input: InviteInput) -> Result<Self, Error> {
+        Ok(InviteRequest {
+            email: validate::email("email", &input.email)?,
+            message: input
+                .message
+                .map(|m| validate::text("message", &m, MAX_MESSAGE_CHARS))
+                .transpose()?,
+        })
+    }
+}
+
 /// Invites `email` into a training flow, or re-sends its invitation (same record, fresh secret
 /// and expiry, the old link dead) while it is pending, expired or canceled. Accepted → conflict.
 /// With a `mark`, an invitation this request made or re-sent before (its first run died after
@@ -43,16 +67,12 @@ pub async fn invite(
     app: &App,
     caller: &Caller,
     flow: &Flow,
-    email: &str,
-    message: Option<&str>,
+    request: InviteRequest,
     request_id: &str,
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Invitation, Error> {
-    let email = validate::email("email", email)?;
-    let message = message
-        .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
-        .transpose()?;
+    let InviteRequest { email, message } = request;
     let id = derived_id(&app.hasher, &caller.org_id, &flow.id, &email);
     let (org, found) = tokio::try_join!(
         store::orgs::get_org(&app.table, &caller.org_id),

@@ -19,6 +19,38 @@ use crate::{
     store, validate,
 };
 
+/// An import as sent (the wire module checked the JSON types).
+pub struct ImportInput {
+    pub list: String,
+    pub message: Option<String>,
+}
+
+/// An import, checked: the list split into addresses and the entries that are none.
+pub struct ImportRequest {
+    list: addresses::Parsed,
+    message: Option<String>,
+}
+
+impl ImportRequest {
+    pub fn validate(input: ImportInput) -> Result<Self, Error> {
+        let list = addresses::parse(&input.list).map_err(|too_many| {
+            Error::invalid(
+                "list",
+                format!(
+                    "has {} entries; at most {} are allowed",
+                    too_many.0,
+                    addresses::MAX_ENTRIES
+                ),
+            )
+        })?;
+        let message = input
+            .message
+            .map(|m| validate::text("message", &m, MAX_MESSAGE_CHARS))
+            .transpose()?;
+        Ok(ImportRequest { list, message })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Imported {
     /// Invitations made (or re-opened after expiry or cancelation) by this import.
@@ -40,25 +72,15 @@ pub async fn import(
     app: &App,
     caller: &Caller,
     flow: &Flow,
-    list: &str,
-    message: Option<&str>,
+    request: ImportRequest,
     request_id: &str,
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Imported, Error> {
-    let parsed = addresses::parse(list).map_err(|too_many| {
-        Error::invalid(
-            "list",
-            format!(
-                "has {} entries; at most {} are allowed",
-                too_many.0,
-                addresses::MAX_ENTRIES
-            ),
-        )
-    })?;
-    let message = message
-        .map(|m| validate::text("message", m, MAX_MESSAGE_CHARS))
-        .transpose()?;
+    let ImportRequest {
+        list: parsed,
+        message,
+    } = request;
     let mut result = Imported {
         erroneous: parsed.errors,
         ..Imported::default()

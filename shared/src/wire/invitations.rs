@@ -7,25 +7,16 @@ use sha2::{Digest, Sha256};
 use super::{json_object, opt_string, req_string};
 use crate::{
     error::Error,
+    invitations::{create::InviteInput, import::ImportInput},
     model::{Invitation, InvitationState, User},
 };
 
-pub struct CreateInput {
-    pub email: String,
-    pub message: Option<String>,
-}
-
-pub fn parse_create(body: &[u8]) -> Result<CreateInput, Error> {
+pub fn parse_create(body: &[u8]) -> Result<InviteInput, Error> {
     let map = json_object(body)?;
-    Ok(CreateInput {
+    Ok(InviteInput {
         email: req_string(&map, "email")?,
         message: opt_string(&map, "message")?,
     })
-}
-
-pub struct ImportInput {
-    pub list: String,
-    pub message: Option<String>,
 }
 
 pub fn parse_import(body: &[u8]) -> Result<ImportInput, Error> {

@@ -1,6 +1,7 @@
 //! Wire formats: one module per API family. Only these modules know the seeds' field names.
 
 pub mod assign;
+pub mod deliveries;
 pub mod events;
 pub mod flows;
 pub mod invitations;
@@ -24,12 +25,15 @@ pub enum Family {
     Flows,
     /// Seed 002: user groups (`{"success": 0, "message": …}`).
     UserGroups,
+    /// Inflow's own v1 APIs (webhook endpoints and deliveries, organization settings). They
+    /// extend seed 000's API, so their errors take its shape.
+    Webhooks,
 }
 
 impl Family {
     pub fn error_body(self, err: &Error) -> Value {
         match self {
-            Family::Assignment => assign::error_body(err),
+            Family::Assignment | Family::Webhooks => assign::error_body(err),
             Family::Invitations => invitations::error_body(err),
             Family::Flows => flows::error_body(err),
             Family::UserGroups => user_groups::error_body(err),
