@@ -103,13 +103,18 @@ impl Error {
 }
 
 /// Any AWS SDK failure is a dependency failure: the caller may retry, nothing it sent caused it.
+/// The detail names the call (`dynamodb::update_item`), the service's code and message or the
+/// whole chain of causes, and where in our code it failed (`?` passes its own place here), so a
+/// logged 503 says which call failed and where.
 impl<E, R> From<aws_smithy_runtime_api::client::result::SdkError<E, R>> for Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: Debug + Send + Sync + 'static,
 {
+    #[track_caller]
     fn from(err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Self {
-        let detail = match err.as_service_error() {
+        let site = std::panic::Location::caller();
+        let cause = match err.as_service_error() {
             Some(service) => format!(
                 "{}: {}",
                 service.code().unwrap_or("unknown"),
@@ -117,7 +122,23 @@ where
             ),
             None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
         };
-        Error::Unavailable(detail)
+        Error::Unavailable(format!(
+            "{} failed: {cause} (at {}:{})",
+            operation_of::<E>(),
+            site.file(),
+            site.line()
+        ))
+    }
+}
+
+/// `dynamodb::update_item` from the SDK's `aws_sdk_dynamodb::operation::update_item::UpdateItemError`.
+fn operation_of<E>() -> String {
+    let path = std::any::type_name::<E>();
+    let mut parts = path.split("::");
+    let service = parts.next().unwrap_or(path).trim_start_matches("aws_sdk_");
+    match parts.nth(1) {
+        Some(operation) => format!("{service}::{operation}"),
+        None => path.to_owned(),
     }
 }
 

@@ -199,3 +199,20 @@ async fn a_key_changes_only_its_own_organization() {
     assert_eq!(settings(&env, &b).await["name"], "Acme Inc");
     assert_eq!(settings(&env, &a).await["id"], a.org_id.as_str());
 }
+
+/// A failed AWS call is a 503 whose logged detail names the call and the line of ours it failed
+/// at, so an operator can tell a throttled table from a lost network and find the code.
+#[tokio::test]
+async fn a_failed_call_says_which_call_and_where() {
+    use inflow_tests::Faults;
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let down = env.with_faults(Faults::new(|op, _| op == "GetItem"));
+    let err = inflow::store::orgs::get_org(&down.table, &t.org_id)
+        .await
+        .expect_err("GetItem fails");
+    assert_eq!(err.status(), 503);
+    let detail = err.to_string();
+    assert!(detail.contains("dynamodb::get_item failed"), "{detail}");
+    assert!(detail.contains("store/orgs.rs:"), "{detail}");
+}
