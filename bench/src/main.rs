@@ -233,7 +233,7 @@ async fn run(options: &Options) -> Result<(), String> {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
-        let (app, rec) = recorded(&s.env);
+        let (app, rec) = s.env.recorded();
         let (mut ddb, mut times, mut cpu, mut failures) = (Vec::new(), Vec::new(), Vec::new(), 0);
         let mut over_io = Vec::new();
         for req in &s.requests[..IN_PROCESS] {
@@ -299,7 +299,7 @@ async fn run(options: &Options) -> Result<(), String> {
     emulator::capacity(true).await?;
     eprintln!("bench: endpoints under the latency model");
     for s in &scenarios {
-        let (app, rec) = recorded(&s.env);
+        let (app, rec) = s.env.recorded();
         let mut m = report::Modelled::default();
         let (mut seq, mut critical, mut wall, mut rcu, mut wcu, mut iwcu) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -491,24 +491,6 @@ fn launch_env(name: &str, app_env: &[(String, String)]) -> Vec<(String, String)>
         vars.extend_from_slice(app_env);
     }
     vars
-}
-
-/// The app of `env` with every DynamoDB call recorded.
-fn recorded(env: &Env) -> (inflow::app::App, calls::Recorder) {
-    let rec = calls::Recorder::default();
-    let ddb = aws_sdk_dynamodb::config::Builder::from(&env.sdk)
-        .interceptor(rec.clone())
-        .build();
-    (
-        inflow::app::App {
-            table: env
-                .app
-                .table
-                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
-            ..env.app.clone()
-        },
-        rec,
-    )
 }
 
 /// The environment the gateway (and so every function) gets for a scenario's resources.

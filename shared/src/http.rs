@@ -302,7 +302,8 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 
 /// Runs an unauthenticated request ([`Auth::None`]): body checks, then the handler, whose
 /// failures `render_error` answers (a page, for the accept page); no key, no idempotency. The
-/// handler counts the client address ([`PublicCtx::admit`]) before its first I/O.
+/// handler counts the client address ([`PublicCtx::admit`]) before or with its first I/O, and
+/// uses nothing it read unless the address was admitted.
 pub async fn serve_public<'a, F, Fut>(
     app: &'a App,
     req: Request,

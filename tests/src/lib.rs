@@ -873,6 +873,23 @@ impl Env {
         (app, ddb_calls)
     }
 
+    /// The same app, with every DynamoDB call recorded with its times ([`calls::Recorder`]):
+    /// what [`calls::sequential`] reads a request's chain of round trips from.
+    pub fn recorded(&self) -> (App, calls::Recorder) {
+        let rec = calls::Recorder::default();
+        let ddb = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(rec.clone())
+            .build();
+        let app = App {
+            table: self
+                .app
+                .table
+                .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
+            ..self.app.clone()
+        };
+        (app, rec)
+    }
+
     /// These queues, with every SQS call counted.
     pub fn counted_queues(&self) -> (Queues, CallCounter) {
         let calls = CallCounter::default();
@@ -888,6 +905,7 @@ impl Env {
     }
 }
 
+pub mod calls;
 pub mod receiver;
 pub mod stream;
 

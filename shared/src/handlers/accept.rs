@@ -1,8 +1,9 @@
 //! The hosted accept page: `GET /accept?secret=…` shows the invitation, `POST /accept` (a form
 //! field `secret`) accepts it. No key: the flow secret is the proof. Its cost is bounded: a
-//! malformed secret is answered with no DynamoDB call; any other first counts in its client
-//! address's window (`address_limit`, one UpdateItem), and a page is one read of the invitation
-//! (plus one BatchGetItem of the names it shows, for a valid link).
+//! malformed secret is answered with no DynamoDB call; any other counts in its client
+//! address's window (`address_limit`, one UpdateItem) at once with the one read of the
+//! invitation, whose result only an admitted address sees (plus one BatchGetItem of the names
+//! it shows, for a valid link).
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
@@ -66,12 +67,17 @@ async fn accept(ctx: &PublicCtx<'_>) -> Result<Reply, Error> {
 }
 
 /// The invitation a link's secret names. A secret not shaped like one of ours is refused with
-/// no I/O; any other is first counted in its client address's window.
+/// no I/O; any other is counted in its client address's window while it is read (the read
+/// needs nothing the count decides, so the page waits for one round trip, not two). What was
+/// read is used only once the address is admitted: a refused address gets its 429 page, and
+/// learns nothing of the invitation.
 async fn find(ctx: &PublicCtx<'_>, secret: &str) -> Result<Invitation, Error> {
-    if invitations::id_in_secret(secret).is_some() {
-        ctx.admit().await?;
+    if invitations::id_in_secret(secret).is_none() {
+        return consume::by_secret(ctx.app, secret).await;
     }
-    consume::by_secret(ctx.app, secret).await
+    let (admitted, found) = futures::join!(ctx.admit(), consume::by_secret(ctx.app, secret));
+    admitted?;
+    found
 }
 
 /// Only an open invitation is shown with its form or accepted; the others get their page.
