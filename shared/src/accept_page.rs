@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     email::render::{html_escape, one_line},
-    error::Error,
+    error::{Error, Precondition},
     http::Reply,
     model::InvitationKind,
 };
@@ -177,11 +177,11 @@ impl Page {
         match err {
             Error::NotFound { .. } => Page::Unknown,
             Error::Invalid { .. } => Page::Incomplete,
-            Error::FailedPrecondition { reason, .. } => match *reason {
-                "FLOW_COMPLETED" => Page::AlreadyAccepted,
-                "FLOW_CANCELED" => Page::Canceled,
-                "FLOW_EXPIRED" => Page::Expired,
-                _ => Page::Failed,
+            Error::FailedPrecondition { reason, .. } => match reason {
+                Precondition::FlowCompleted => Page::AlreadyAccepted,
+                Precondition::FlowCanceled => Page::Canceled,
+                Precondition::FlowExpired => Page::Expired,
+                Precondition::NotInvitee => Page::Failed,
             },
             Error::PayloadTooLarge { .. } => Page::TooLarge,
             Error::RateLimited { retry_after, .. } => Page::Busy {
@@ -331,15 +331,15 @@ mod tests {
             message: String::new(),
         };
         assert!(matches!(
-            Page::for_error(&reason("FLOW_EXPIRED")),
+            Page::for_error(&reason(Precondition::FlowExpired)),
             Page::Expired
         ));
         assert!(matches!(
-            Page::for_error(&reason("FLOW_CANCELED")),
+            Page::for_error(&reason(Precondition::FlowCanceled)),
             Page::Canceled
         ));
         assert!(matches!(
-            Page::for_error(&reason("FLOW_COMPLETED")),
+            Page::for_error(&reason(Precondition::FlowCompleted)),
             Page::AlreadyAccepted
         ));
         assert!(matches!(

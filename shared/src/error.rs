@@ -5,6 +5,28 @@ use std::fmt::Debug;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Which precondition failed: decided on by type (the accept page's pages), shown by name (the
+/// flows API's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    FlowCompleted,
+    FlowCanceled,
+    FlowExpired,
+    /// The user access token names someone other than the invitee.
+    NotInvitee,
+}
+
+impl Precondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precondition::FlowCompleted => "FLOW_COMPLETED",
+            Precondition::FlowCanceled => "FLOW_CANCELED",
+            Precondition::FlowExpired => "FLOW_EXPIRED",
+            Precondition::NotInvitee => "NOT_INVITEE",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Flow,
@@ -56,7 +78,7 @@ pub enum Error {
     /// The operation is not allowed in the resource's current state (gRPC FAILED_PRECONDITION).
     #[error("{message}")]
     FailedPrecondition {
-        reason: &'static str,
+        reason: Precondition,
         message: String,
     },
     #[error("A request with this Idempotency-Key is still being processed")]

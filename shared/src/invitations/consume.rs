@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{event, hash_secret, id_in_secret, lifecycle, tokens};
 use crate::{
     app::App,
-    error::{Error, Resource},
+    error::{Error, Precondition, Resource},
     ids,
     jobs::EventKind,
     model::{Caller, Invitation, InvitationKind, InvitationState, Organization, Role, Tier, User},
@@ -152,7 +152,7 @@ async fn check_invitee(
     claims: &tokens::Claims,
 ) -> Result<Option<User>, Error> {
     let denied = || Error::FailedPrecondition {
-        reason: "NOT_INVITEE",
+        reason: Precondition::NotInvitee,
         message: "The access token's user is not the invitee of this flow.".into(),
     };
     let user = match ids::looks_like("usr", &claims.sub) {

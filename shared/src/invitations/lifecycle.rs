@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::event;
 use crate::{
     app::App,
-    error::{Error, Resource},
+    error::{Error, Precondition, Resource},
     ids,
     jobs::EventKind,
     model::{Caller, Flow, Invitation, InvitationState, Organization, User},
@@ -164,9 +164,9 @@ async fn write_cancel(
 /// Why an invitation that is not open cannot be used or changed.
 pub fn not_open(state: InvitationState) -> Error {
     let (reason, what) = match state {
-        InvitationState::Completed => ("FLOW_COMPLETED", "has already been consumed"),
-        InvitationState::Canceled => ("FLOW_CANCELED", "was canceled"),
-        _ => ("FLOW_EXPIRED", "has expired"),
+        InvitationState::Completed => (Precondition::FlowCompleted, "has already been consumed"),
+        InvitationState::Canceled => (Precondition::FlowCanceled, "was canceled"),
+        _ => (Precondition::FlowExpired, "has expired"),
     };
     Error::FailedPrecondition {
         reason,

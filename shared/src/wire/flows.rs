@@ -178,9 +178,8 @@ pub fn error_body(err: &Error) -> Value {
         other => other.to_string(),
     };
     let (reason, param) = match err {
-        Error::FailedPrecondition { reason, .. } | Error::Conflict { reason, .. } => {
-            (Some(reason.to_string()), None)
-        }
+        Error::FailedPrecondition { reason, .. } => (Some(reason.as_str().to_owned()), None),
+        Error::Conflict { reason, .. } => (Some(reason.to_string()), None),
         Error::Invalid { field, .. } => (None, Some(field.clone())),
         _ => (None, None),
     };
@@ -194,6 +193,7 @@ pub fn error_body(err: &Error) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Precondition;
 
     #[test]
     fn actions_are_split_after_decoding() {
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn errors_have_the_seeds_fields() {
         let body = error_body(&Error::FailedPrecondition {
-            reason: "FLOW_EXPIRED",
+            reason: Precondition::FlowExpired,
             message: "The flow has expired.".into(),
         });
         assert_eq!(
