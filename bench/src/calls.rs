@@ -31,6 +31,21 @@ impl Model {
 /// The most any such chain costs under `model` (ms): what the request waits for its calls in
 /// a region where each takes the model's time.
 pub fn critical_ms(calls: &[Call], model: &Model) -> f64 {
+    longest_chain_ms(calls, |c| model.ms(&c.op))
+}
+
+/// The same chain at the times the calls took (ms): what the request waited for its calls as
+/// the emulator served them. Above [`critical_ms`] by what the emulator took beyond the model.
+pub fn served_ms(calls: &[Call]) -> f64 {
+    longest_chain_ms(calls, |c| {
+        let (start, end) = span(c);
+        (end - start).as_secs_f64() * 1000.0
+    })
+}
+
+/// The costliest chain of calls each sent after the previous one answered, each call costing
+/// `cost(call)`.
+fn longest_chain_ms(calls: &[Call], cost: impl Fn(&Call) -> f64) -> f64 {
     let mut order: Vec<&Call> = calls.iter().collect();
     order.sort_by_key(|c| span(c).1);
     let mut best: Vec<f64> = Vec::with_capacity(order.len());
@@ -39,7 +54,7 @@ pub fn critical_ms(calls: &[Call], model: &Model) -> f64 {
             .filter(|&j| span(order[j]).1 <= c.start)
             .map(|j| best[j])
             .fold(0.0, f64::max);
-        best.push(before + model.ms(&c.op));
+        best.push(before + cost(c));
     }
     best.into_iter().fold(0.0, f64::max)
 }
@@ -107,6 +122,8 @@ mod tests {
             ..Model::default()
         };
         assert_eq!(critical_ms(&calls, &model), 30.0);
+        // As served: 5 + 5 (the longer of GetItem 4 and Query 5) + 18.
+        assert!((served_ms(&calls) - 28.0).abs() < 0.01);
         assert!((io_wait_ms(&calls) - 28.0).abs() < 0.01);
     }
 }

@@ -301,8 +301,8 @@ async fn run(options: &Options) -> Result<(), String> {
     for s in &scenarios {
         let (app, rec) = s.env.recorded();
         let mut m = report::Modelled::default();
-        let (mut seq, mut critical, mut wall, mut rcu, mut wcu, mut iwcu) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut seq, mut critical, mut served, mut wall, mut rcu, mut wcu, mut iwcu) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut shapes: HashMap<String, usize> = HashMap::new();
         let mut ops: HashMap<String, Vec<f64>> = HashMap::new();
         // Units by partition key pattern (`ORG#<org>`, `GSI1 DUE#<n>`): (read, write).
@@ -318,6 +318,7 @@ async fn run(options: &Options) -> Result<(), String> {
             let calls = rec.calls();
             seq.push(calls::sequential(&calls) as f64);
             critical.push(calls::critical_ms(&calls, &model));
+            served.push(calls::served_ms(&calls));
             *shapes.entry(calls::shape(&calls)).or_default() += 1;
             let mut by_op: HashMap<String, f64> = HashMap::new();
             for c in &calls {
@@ -340,6 +341,7 @@ async fn run(options: &Options) -> Result<(), String> {
         let n = (IN_PROCESS) as f64;
         m.sequential = median(&seq);
         m.critical_ms = median(&critical);
+        m.served_ms = median(&served);
         m.handler_p50 = median(&wall);
         m.shape = shapes
             .into_iter()
