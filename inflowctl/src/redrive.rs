@@ -111,7 +111,7 @@ async fn redrive_one(
     let answer = relay::handle(relay, event).await;
     match answer.batch_item_failures.len() {
         0 => Ok(count),
-        n => Err(Error::Unavailable(format!(
+        n => Err(Error::unavailable(format!(
             "{n} record(s) still not queued"
         ))),
     }
@@ -186,8 +186,13 @@ fn lambda_record(record: Record, stream_arn: &str) -> EventRecord {
     out
 }
 
-fn unavailable(what: &str, err: impl std::error::Error) -> Error {
-    Error::Unavailable(format!("{what}: {err}"))
+#[track_caller]
+fn unavailable(what: &str, err: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Unavailable {
+        what: what.to_owned(),
+        at: std::panic::Location::caller(),
+        source: Some(Box::new(err)),
+    }
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ impl Page {
             Error::RateLimited { retry_after, .. } => Page::Busy {
                 retry_after: *retry_after,
             },
-            Error::Unavailable(_) => Page::Unavailable,
+            Error::Unavailable { .. } => Page::Unavailable,
             _ => Page::Failed,
         }
     }

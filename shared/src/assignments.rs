@@ -189,7 +189,7 @@ pub async fn assign(
             return Ok(fresh);
         }
     }
-    Err(Error::Unavailable("assignment contention".into()))
+    Err(Error::unavailable("assignment contention"))
 }
 
 fn made_by(a: &Assignment, mark: Option<&Mark>) -> bool {

@@ -78,10 +78,9 @@ async fn ensure_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Err
         .queue_name(name)
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
-        .await
-        .map_err(sqs_err)?
+        .await?
         .queue_url
-        .ok_or_else(|| Error::Internal("CreateQueue returned no URL".into()))
+        .ok_or_else(|| Error::internal("CreateQueue returned no URL"))
 }
 
 async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, Error> {
@@ -91,11 +90,10 @@ async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<
         .queue_url(&dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
-        .await
-        .map_err(sqs_err)?
+        .await?
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .ok_or_else(|| Error::Internal("dead-letter queue has no ARN".into()))?;
+        .ok_or_else(|| Error::internal("dead-letter queue has no ARN"))?;
     let redrive =
         serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES})
             .to_string();
@@ -107,10 +105,9 @@ async fn ensure_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<
             VISIBILITY_TIMEOUT_SECS.to_string(),
         )
         .send()
-        .await
-        .map_err(sqs_err)?
+        .await?
         .queue_url
-        .ok_or_else(|| Error::Internal("CreateQueue returned no URL".into()))
+        .ok_or_else(|| Error::internal("CreateQueue returned no URL"))
 }
 
 async fn ensure_secret(secrets: &aws_sdk_secretsmanager::Client, id: &str) -> Result<bool, Error> {
@@ -122,15 +119,6 @@ async fn ensure_secret(secrets: &aws_sdk_secretsmanager::Client, id: &str) -> Re
         .name(id)
         .secret_string(ids::random(48))
         .send()
-        .await
-        .map_err(|e| {
-            Error::Unavailable(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
-        })?;
+        .await?;
     Ok(true)
-}
-
-fn sqs_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: aws_sdk_sqs::error::SdkError<E, R>,
-) -> Error {
-    Error::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
 }

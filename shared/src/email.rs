@@ -168,13 +168,14 @@ pub const MAX_DEFERRALS: u32 = 30;
 /// queue's receives (a redelivery would).
 async fn defer(worker: &EmailWorker, mut job: EmailJob) -> Result<(), Error> {
     if job.deferrals >= MAX_DEFERRALS {
-        return Err(Error::Unavailable(format!(
+        return Err(Error::unavailable(format!(
             "SES throttled this email {MAX_DEFERRALS} times"
         )));
     }
     let delay = deferral_secs(job.deferrals);
     job.deferrals += 1;
-    let body = serde_json::to_string(&job).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&job)
+        .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
     let message = queue::Message {
         delay_secs: delay,
         ..queue::Message::new(body, job.request_id.clone())
@@ -193,8 +194,8 @@ fn parse_job(message: &SqsMessage) -> Result<EmailJob, Error> {
     let body = message
         .body
         .as_deref()
-        .ok_or_else(|| Error::Internal("email job without a body".into()))?;
-    serde_json::from_str(body).map_err(|e| Error::Internal(format!("unreadable email job: {e}")))
+        .ok_or_else(|| Error::internal("email job without a body"))?;
+    serde_json::from_str(body).map_err(|e| Error::internal_from("unreadable email job", e))
 }
 
 /// How long a worker holds an email before another copy of its job may send it: less than
@@ -230,9 +231,7 @@ pub async fn deliver(
                 Some(why) => Ok(Outcome::Stale(why)),
                 // Another copy of this job holds the lease: SQS brings this one back later,
                 // when the email is sent (then stale) or the holder's lease has run out.
-                None => Err(Error::Unavailable(
-                    "another worker is sending this email".into(),
-                )),
+                None => Err(Error::unavailable("another worker is sending this email")),
             };
         }
     };
@@ -282,7 +281,7 @@ async fn compose_and_send(
     secret: &str,
 ) -> Result<Composed, Error> {
     let to = bare_address(&inv.email)
-        .ok_or_else(|| Error::Internal(format!("invitation {} has an unusable address", inv.id)))?;
+        .ok_or_else(|| Error::internal(format!("invitation {} has an unusable address", inv.id)))?;
     let Some(context) = read_context(&worker.app, inv).await? else {
         return Ok(Composed::Stale(Stale::Gone));
     };
@@ -382,7 +381,7 @@ async fn send(worker: &EmailWorker, to: &str, mail: &render::Rendered) -> Result
             .data(data)
             .charset("UTF-8")
             .build()
-            .map_err(|e| Error::Internal(e.to_string()))
+            .map_err(|e| Error::internal_from("building an email's content", e))
     };
     let message = Message::builder()
         .subject(content(&mail.subject)?)

@@ -85,13 +85,32 @@ pub enum Error {
     IdempotencyInFlight,
     #[error("This Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
-    #[error("A dependency is unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency failed or is too busy: the caller may retry (503).
+    #[error("A dependency is unavailable: {what} (at {at})")]
+    Unavailable {
+        what: String,
+        at: Site,
+        #[source]
+        source: Option<Cause>,
+    },
     #[error("configuration error: {0}")]
     Config(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of ours or of stored data: no retry helps (500).
+    #[error("internal error: {what} (at {at})")]
+    Internal {
+        what: String,
+        at: Site,
+        #[source]
+        source: Option<Cause>,
+    },
 }
+
+/// What caused an [`Error::Unavailable`] or [`Error::Internal`]: the underlying error, kept
+/// whole so that a log shows its chain ([`Error::chain`]).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The line of our code an error was made at (`#[track_caller]` passes the caller's).
+pub type Site = &'static std::panic::Location<'static>;
 
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -108,6 +127,64 @@ impl Error {
         }
     }
 
+    /// A dependency failure with no underlying error of its own (contention, a refused job).
+    #[track_caller]
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        Error::Unavailable {
+            what: what.into(),
+            at: std::panic::Location::caller(),
+            source: None,
+        }
+    }
+
+    /// An internal fault with no underlying error of its own (a malformed stored item).
+    #[track_caller]
+    pub fn internal(what: impl Into<String>) -> Self {
+        Error::Internal {
+            what: what.into(),
+            at: std::panic::Location::caller(),
+            source: None,
+        }
+    }
+
+    /// An internal fault caused by `source` (a serializer, a codec, a signer), which stays
+    /// reachable through [`std::error::Error::source`].
+    #[track_caller]
+    pub fn internal_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            what: what.into(),
+            at: std::panic::Location::caller(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The error and its causes, `outer: inner: innermost`: what a log line shows.
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
+    }
+
+    /// The variant's name: the `errorType` Lambda records for a failed invocation.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "Unauthenticated",
+            Error::NotFound { .. } => "NotFound",
+            Error::Invalid { .. } => "Invalid",
+            Error::UnsupportedMediaType => "UnsupportedMediaType",
+            Error::PayloadTooLarge { .. } => "PayloadTooLarge",
+            Error::RateLimited { .. } => "RateLimited",
+            Error::Conflict { .. } => "Conflict",
+            Error::FailedPrecondition { .. } => "FailedPrecondition",
+            Error::IdempotencyInFlight => "IdempotencyInFlight",
+            Error::IdempotencyMismatch => "IdempotencyMismatch",
+            Error::Unavailable { .. } => "Unavailable",
+            Error::Config(_) => "Config",
+            Error::Internal { .. } => "Internal",
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Error::Invalid { .. } | Error::FailedPrecondition { .. } => 400,
@@ -118,8 +195,34 @@ impl Error {
             Error::UnsupportedMediaType => 415,
             Error::IdempotencyMismatch => 422,
             Error::RateLimited { .. } => 429,
-            Error::Unavailable(_) => 503,
-            Error::Config(_) | Error::Internal(_) => 500,
+            Error::Unavailable { .. } => 503,
+            Error::Config(_) | Error::Internal { .. } => 500,
+        }
+    }
+}
+
+/// An error and its sources on one line (see [`Error::chain`]).
+pub struct Chain<'a>(&'a Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+/// A worker's failed invocation as Lambda records it: the variant as `errorType`, the chain as
+/// `errorMessage`, so a dashboard can count Unavailable apart from Internal.
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(err: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: err.kind().to_owned(),
+            error_message: err.chain().to_string(),
         }
     }
 }
@@ -130,26 +233,30 @@ impl Error {
 /// logged 503 says which call failed and where.
 impl<E, R> From<aws_smithy_runtime_api::client::result::SdkError<E, R>> for Error
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
     R: Debug + Send + Sync + 'static,
 {
     #[track_caller]
     fn from(err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Self {
-        let site = std::panic::Location::caller();
-        let cause = match err.as_service_error() {
+        let at = std::panic::Location::caller();
+        let what = match err.as_service_error() {
             Some(service) => format!(
-                "{}: {}",
+                "{} failed: {}: {}",
+                operation_of::<E>(),
                 service.code().unwrap_or("unknown"),
                 service.message().unwrap_or("")
             ),
-            None => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+            None => format!("{} failed", operation_of::<E>()),
         };
-        Error::Unavailable(format!(
-            "{} failed: {cause} (at {}:{})",
-            operation_of::<E>(),
-            site.file(),
-            site.line()
-        ))
+        Error::Unavailable {
+            what,
+            at,
+            source: Some(Box::new(err)),
+        }
     }
 }
 
@@ -165,7 +272,44 @@ fn operation_of<E>() -> String {
 }
 
 impl From<serde_dynamo::Error> for Error {
+    #[track_caller]
     fn from(err: serde_dynamo::Error) -> Self {
-        Error::Internal(format!("item mapping: {err}"))
+        Error::internal_from("item mapping", err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_and_site() {
+        let cause = serde_json::from_str::<u8>("x").expect_err("not JSON");
+        let err = Error::internal_from("reading a job", cause);
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.kind(), "Internal");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("internal error: reading a job (at shared/src/error.rs:"),
+            "{shown}"
+        );
+        let chain = err.chain().to_string();
+        assert!(chain.starts_with(&shown), "{chain}");
+        assert!(chain.contains(": expected value"), "{chain}");
+    }
+
+    #[test]
+    fn an_error_without_a_cause_is_its_own_chain() {
+        let err = Error::unavailable("consume contention");
+        assert_eq!(err.status(), 503);
+        assert!(std::error::Error::source(&err).is_none());
+        assert_eq!(err.chain().to_string(), err.to_string());
+    }
+
+    #[test]
+    fn lambda_records_the_variant() {
+        let d = lambda_runtime::Diagnostic::from(Error::not_found(Resource::Flow, "f1"));
+        assert_eq!(d.error_type, "NotFound");
+        assert_eq!(d.error_message, "Flow 'f1' does not exist");
     }
 }

@@ -356,7 +356,7 @@ async fn logged(
         let mut outcome = work.await;
         match &outcome.error {
             Some(err) if outcome.status >= 500 => {
-                tracing::error!(status = outcome.status, error = %err, "request failed")
+                tracing::error!(status = outcome.status, kind = err.kind(), error = %err.chain(), "request failed")
             }
             _ => {}
         }
@@ -453,7 +453,7 @@ fn presented_key_hash(app: &App, req: &Request, endpoint: &Route) -> Result<Stri
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
         Auth::None => {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "{} takes no key: it is served by serve_public",
                 endpoint.name
             )))

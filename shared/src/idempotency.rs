@@ -162,7 +162,7 @@ fn pack(sealer: &crate::keys::Sealer, body: &str) -> Result<Vec<u8>, Error> {
     z.write_all(body.as_bytes())
         .and_then(|()| z.finish())
         .map(|compressed| sealer.seal_bytes(&compressed))
-        .map_err(|e| Error::Internal(format!("compressing a response: {e}")))
+        .map_err(|e| Error::internal_from("compressing a response", e))
 }
 
 fn unpack(sealer: &crate::keys::Sealer, blob: &[u8]) -> Result<String, Error> {
@@ -171,7 +171,7 @@ fn unpack(sealer: &crate::keys::Sealer, blob: &[u8]) -> Result<String, Error> {
     let mut body = String::new();
     flate2::read::DeflateDecoder::new(compressed.as_slice())
         .read_to_string(&mut body)
-        .map_err(|e| Error::Internal(format!("a kept response does not inflate: {e}")))?;
+        .map_err(|e| Error::internal_from("a kept response does not inflate", e))?;
     Ok(body)
 }
 

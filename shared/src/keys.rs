@@ -175,7 +175,7 @@ impl Sealer {
 }
 
 fn unopenable() -> Error {
-    Error::Internal("a sealed value could not be opened".into())
+    Error::internal("a sealed value could not be opened")
 }
 
 fn derive(secret: &[u8], label: &[u8]) -> Vec<u8> {

@@ -65,7 +65,8 @@ pub use lambda_runtime;
 /// The `main` of an event-driven function (a queue worker, the sweeper): JSON logs, its context
 /// built once per container by `$init`, then every event through `$handler(&context, payload)`.
 /// With `fallible`, the handler returns a `Result` and an `Err` fails the invocation (so Lambda
-/// counts an error and the event source retries).
+/// counts an error and the event source retries), recorded with the error's variant as its
+/// `errorType` and its chain of causes as its message.
 #[macro_export]
 macro_rules! event_function {
     ($init:path, fallible $handler:path) => {
@@ -79,7 +80,7 @@ macro_rules! event_function {
                 move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
                     $handler(context, event.payload)
                         .await
-                        .map_err($crate::lambda_runtime::Error::from)
+                        .map_err($crate::lambda_runtime::Diagnostic::from)
                 },
             ))
             .await

@@ -87,7 +87,7 @@ impl Queues {
         if let Some(request_id) = &message.request_id {
             send = send.message_attributes("request_id", request_id_attribute(request_id)?);
         }
-        send.send().await.map_err(unavailable)?;
+        send.send().await?;
         self.count(queue_url, 1);
         Ok(())
     }
@@ -98,7 +98,7 @@ impl Queues {
                 self.count(queue_url, messages.len() - failed.len());
                 (0..messages.len())
                     .map(|i| match failed.contains(&i) {
-                        true => Err(Error::Unavailable("the queue refused the job".into())),
+                        true => Err(Error::unavailable("the queue refused the job")),
                         false => Ok(()),
                     })
                     .collect()
@@ -107,7 +107,7 @@ impl Queues {
                 let why = err.to_string();
                 messages
                     .iter()
-                    .map(|_| Err(Error::Unavailable(why.clone())))
+                    .map(|_| Err(Error::unavailable(why.clone())))
                     .collect()
             }
         }
@@ -128,7 +128,11 @@ impl Queues {
             if let Some(request_id) = &message.request_id {
                 entry = entry.message_attributes("request_id", request_id_attribute(request_id)?);
             }
-            entries.push(entry.build().map_err(|e| Error::Internal(e.to_string()))?);
+            entries.push(
+                entry
+                    .build()
+                    .map_err(|e| Error::internal_from("building an SQS batch entry", e))?,
+            );
         }
         let out = self
             .sqs
@@ -136,8 +140,7 @@ impl Queues {
             .queue_url(queue_url)
             .set_entries(Some(entries))
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(out
             .failed
             .iter()
@@ -157,23 +160,12 @@ impl Queues {
     }
 }
 
-fn unavailable<E, R>(err: aws_sdk_sqs::error::SdkError<E, R>) -> Error
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    Error::Unavailable(format!(
-        "queue: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(&err)
-    ))
-}
-
 fn request_id_attribute(request_id: &str) -> Result<MessageAttributeValue, Error> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(request_id)
         .build()
-        .map_err(|e| Error::Internal(e.to_string()))
+        .map_err(|e| Error::internal_from("building an SQS batch entry", e))
 }
 
 /// Consecutive runs of at most 10 messages and at most `limit` bytes (a message alone may be more).

@@ -61,7 +61,7 @@ pub async fn handle(relay: &Relay, event: StreamEvent) -> DynamoDbEventResponse 
         match jobs_of(record) {
             Ok(jobs) => ready.extend(jobs.into_iter().map(|job| (i, job))),
             Err(err) => {
-                tracing::error!(sequence_number = ?record.change.sequence_number, error = %err, "relay: unreadable outbox");
+                tracing::error!(sequence_number = ?record.change.sequence_number, error = %err.chain(), "relay: unreadable outbox");
                 failed.insert(i);
             }
         }
@@ -187,7 +187,7 @@ async fn send_to(
     let messages: Vec<Message> = sendable.iter().map(|o| o.message.clone()).collect();
     for (o, result) in sendable.iter().zip(queues.send(url, &messages).await) {
         if let Err(err) = result {
-            tracing::warn!(error = %err, records = ?o.records, "relay: not queued; the stream will hand it over again");
+            tracing::warn!(error = %err.chain(), records = ?o.records, "relay: not queued; the stream will hand it over again");
             failed.extend(&o.records);
         }
     }

@@ -88,7 +88,7 @@ pub async fn handle(sweeper: &Sweeper, _event: serde_json::Value) -> Result<Summ
     );
     match summary.failed() {
         0 => Ok(summary),
-        n => Err(Error::Unavailable(format!(
+        n => Err(Error::unavailable(format!(
             "sweep {}: {n} item(s) failed; they are retried next run",
             summary.run_id
         ))),
@@ -128,13 +128,13 @@ async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
             tally(found, |f| async move {
                 let entry = f.describe();
                 overdue_one(app, f, now, run_id).await.inspect_err(|err| {
-                    tracing::warn!(entry = %entry, error = %err, "overdue: will retry next run")
+                    tracing::warn!(entry = %entry, error = %err.chain(), "overdue: will retry next run")
                 })
             })
             .await
         }
         Err(err) => {
-            tracing::error!(error = %err, "overdue: cannot read the DUE partition");
+            tracing::error!(error = %err.chain(), "overdue: cannot read the DUE partition");
             Tally {
                 failed: 1,
                 ..Tally::default()
@@ -149,13 +149,13 @@ async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
             tally(found, |f| async move {
                 let entry = f.describe();
                 expire_one(app, f, now, run_id).await.inspect_err(|err| {
-                    tracing::warn!(entry = %entry, error = %err, "expiry: will retry next run")
+                    tracing::warn!(entry = %entry, error = %err.chain(), "expiry: will retry next run")
                 })
             })
             .await
         }
         Err(err) => {
-            tracing::error!(error = %err, "expiry: cannot read the EXPIRES partition");
+            tracing::error!(error = %err.chain(), "expiry: cannot read the EXPIRES partition");
             Tally {
                 failed: 1,
                 ..Tally::default()
@@ -176,7 +176,9 @@ where
     };
     let readable = found.into_iter().filter_map(|entry| {
         entry
-            .inspect_err(|err| tracing::error!(error = %err, "sweep: unreadable index entry"))
+            .inspect_err(
+                |err| tracing::error!(error = %err.chain(), "sweep: unreadable index entry"),
+            )
             .ok()
     });
     let readable: Vec<Found<T>> = readable.collect();

@@ -188,7 +188,7 @@ pub async fn create(
             let existing = get(app, org_id, &endpoint.id).await?;
             match (&existing.made_by, mark) {
                 (Some(by), Some(m)) if by == m.as_str() => Ok((existing, secret)),
-                _ => Err(Error::Internal("an endpoint id was taken".into())),
+                _ => Err(Error::internal("an endpoint id was taken")),
             }
         }
         store::webhooks::Created::TooMany => Err(Error::Conflict {

@@ -28,7 +28,7 @@ where
     let mut response = SqsBatchResponse::default();
     for (id, result) in results {
         if let Err(err) = result {
-            tracing::warn!(message_id = %id, error = %err, "job failed; SQS will redeliver it");
+            tracing::warn!(message_id = %id, kind = err.kind(), error = %err.chain(), "job failed; SQS will redeliver it");
             response.add_failure(id);
         }
     }

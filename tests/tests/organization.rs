@@ -215,4 +215,15 @@ async fn a_failed_call_says_which_call_and_where() {
     let detail = err.to_string();
     assert!(detail.contains("dynamodb::get_item failed"), "{detail}");
     assert!(detail.contains("store/orgs.rs:"), "{detail}");
+    // The SDK's error stays the source, so the logged chain goes down to its cause.
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    let chain = err.chain().to_string();
+    assert!(
+        chain.starts_with(&detail) && chain.len() > detail.len(),
+        "{chain}"
+    );
+    assert_eq!(err.kind(), "Unavailable");
+    let lambda = inflow::lambda_runtime::Diagnostic::from(err);
+    assert_eq!(lambda.error_type, "Unavailable");
+    assert_eq!(lambda.error_message, chain);
 }

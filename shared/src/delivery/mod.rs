@@ -114,7 +114,7 @@ impl WebhookWorker {
                 all.into_iter().collect()
             }
             // Left to fail until SQS moves it to the dead-letter queue.
-            Err(err) => Err(Error::Internal(format!("unreadable webhook job: {err}"))),
+            Err(err) => Err(Error::internal_from("unreadable webhook job", err)),
         }
     }
 
@@ -125,8 +125,8 @@ impl WebhookWorker {
         let messages = events
             .chunks(EVENTS_PER_FAN_OUT)
             .map(|chunk| {
-                let body =
-                    serde_json::to_string(chunk).map_err(|e| Error::Internal(e.to_string()))?;
+                let body = serde_json::to_string(chunk)
+                    .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
                 Ok(Message::new(body, chunk[0].request_id.clone()))
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -140,7 +140,8 @@ impl WebhookWorker {
         let endpoints =
             store::webhooks::subscribed(&self.app.table, &event.organization_id, event.kind)
                 .await?;
-        let payload = serde_json::to_string(event).map_err(|e| Error::Internal(e.to_string()))?;
+        let payload = serde_json::to_string(event)
+            .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
         let what = Payload {
             event_id: &event.id,
             event_type: event.kind.as_str(),
@@ -251,11 +252,7 @@ impl WebhookWorker {
         {
             Claim::Claimed(d) => *d,
             Claim::Done => return Ok(()),
-            Claim::Busy => {
-                return Err(Error::Unavailable(
-                    "the attempt is in progress elsewhere".into(),
-                ))
-            }
+            Claim::Busy => return Err(Error::unavailable("the attempt is in progress elsewhere")),
         };
         let endpoint = match target {
             Target::Read(endpoint) => endpoint.map(|e| *e),
@@ -403,7 +400,8 @@ impl WebhookWorker {
     }
 
     async fn queue(&self, job: &AttemptJob, wait: Duration) -> Result<(), Error> {
-        let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+        let body = serde_json::to_string(job)
+            .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
         let message = Message {
             delay_secs: wait.min(schedule::MAX_SQS_DELAY).as_secs() as i32,
             ..Message::new(body, None)
@@ -414,7 +412,8 @@ impl WebhookWorker {
     }
 
     async fn dead_letter(&self, job: &AttemptJob) -> Result<(), Error> {
-        let body = serde_json::to_string(job).map_err(|e| Error::Internal(e.to_string()))?;
+        let body = serde_json::to_string(job)
+            .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
         let url = &self.settings.dead_letter_queue_url;
         self.queues.send_one(url, Message::new(body, None)).await
     }

@@ -10,9 +10,9 @@ use crate::error::Error;
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, Error> {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
-        .map_err(|_| Error::Internal("a webhook secret is not base64".into()))?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(&key).map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|_| Error::internal("a webhook secret is not base64"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key)
+        .map_err(|e| Error::internal_from("the webhook signing key", e))?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     Ok(format!(
         "v1,{}",

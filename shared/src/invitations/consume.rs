@@ -140,7 +140,7 @@ pub async fn consume_found(
             .await?
             .ok_or_else(|| Error::not_found(Resource::Invitation, &current.id))?;
     }
-    Err(Error::Unavailable("consume contention".into()))
+    Err(Error::unavailable("consume contention"))
 }
 
 /// The user the token speaks for must be the invitee: the invitation's user, or a user (or

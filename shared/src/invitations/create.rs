@@ -132,8 +132,8 @@ pub async fn invite(
         None => match store::invitations::get(&app.table, &caller.org_id, &id).await? {
             Some(inv) if inv.state == InvitationState::Completed => Err(already_accepted(&email)),
             Some(inv) => Ok(inv),
-            None => Err(Error::Unavailable(
-                "the invitation changed during the request; retry".into(),
+            None => Err(Error::unavailable(
+                "the invitation changed during the request; retry",
             )),
         },
     }
@@ -198,7 +198,7 @@ impl FlowRequest {
     pub fn validate(self, caller: &Caller, now: DateTime<Utc>) -> Result<NewInvitation, Error> {
         let kind = self
             .kind
-            .ok_or_else(|| Error::Internal("flow kind not set".into()))?;
+            .ok_or_else(|| Error::internal("flow kind not set"))?;
         if let Some(org_id) = &self.organization_id {
             if org_id != &caller.org_id {
                 return Err(Error::not_found(Resource::Organization, org_id));
@@ -335,7 +335,7 @@ pub async fn create_flow(
     // The id exists: made by this request's first run (then its answer again), or a collision.
     match store::invitations::get(&app.table, &caller.org_id, &inv.id).await? {
         Some(made) if made_by(&made, mark) => Ok((view(made), secret.plain)),
-        _ => Err(Error::Internal("a new invitation id collided".into())),
+        _ => Err(Error::internal("a new invitation id collided")),
     }
 }
 

@@ -173,11 +173,7 @@ pub async fn import(
                     terms,
                 )
             }
-            (None, None) => {
-                return Err(Error::Internal(
-                    "an import's numbers were not reserved".into(),
-                ))
-            }
+            (None, None) => return Err(Error::internal("an import's numbers were not reserved")),
         };
         made.push((inv, Some(secret)));
     }

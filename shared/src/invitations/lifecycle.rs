@@ -87,7 +87,7 @@ pub async fn view_parts(app: &App, invitation: &Invitation) -> Result<ViewParts,
 pub fn assemble(invitation: Invitation, parts: ViewParts) -> Result<FlowView, Error> {
     let ViewParts { org, users } = parts;
     let organization =
-        org.ok_or_else(|| Error::Internal("an invitation's organization is missing".into()))?;
+        org.ok_or_else(|| Error::internal("an invitation's organization is missing"))?;
     let find = |id: &Option<String>| {
         id.as_ref()
             .and_then(|id| users.iter().find(|u| &u.id == id).cloned())

@@ -32,9 +32,9 @@ pub fn mint(
     };
     // An empty secret is refused (jsonwebtoken 12); an organization's is never empty.
     let key = EncodingKey::from_secret(secret.as_bytes())
-        .map_err(|e| Error::Internal(format!("token signing: {e}")))?;
+        .map_err(|e| Error::internal_from("token signing", e))?;
     encode(&Header::new(Algorithm::HS256), &claims, &key)
-        .map_err(|e| Error::Internal(format!("token signing: {e}")))
+        .map_err(|e| Error::internal_from("token signing", e))
 }
 
 /// The claims of a valid, unexpired token signed with `secret`; anything else is unauthenticated.

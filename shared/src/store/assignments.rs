@@ -88,7 +88,7 @@ pub async fn lookup_for_assign(
             .filter(|k| !k.keys().is_empty());
     }
     if request.is_some() {
-        return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
+        return Err(Error::unavailable("DynamoDB left keys unprocessed"));
     }
     let mut lookup = AssignLookup {
         flow: None,

@@ -23,6 +23,6 @@ pub async fn reserve(table: &Table, org_id: &str, name: &str, count: u64) -> Res
         .attributes
         .as_ref()
         .and_then(|a| get_n(a, "next_value"))
-        .ok_or_else(|| Error::Internal("counter update returned no value".into()))?;
+        .ok_or_else(|| Error::internal("counter update returned no value"))?;
     Ok(last as u64 - count + 1)
 }

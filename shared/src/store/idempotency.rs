@@ -168,7 +168,7 @@ async fn read_parts(
             .as_ref()
             .and_then(|item| item.get("data")?.as_b().ok());
         let data = data.ok_or_else(|| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "part {i} of a kept response (of {parts}) is missing"
             ))
         })?;
@@ -187,7 +187,7 @@ pub async fn record(
     now_secs: i64,
 ) -> Result<(), Error> {
     if stored.blob.len() > MAX_BLOB_BYTES {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "a {} byte response is over the {MAX_BLOB_BYTES} bytes an idempotency record keeps",
             stored.blob.len()
         )));

@@ -100,7 +100,7 @@ pub async fn authorize(
             }
         }
     }
-    Err(Error::Unavailable("rate limit counter contention".into()))
+    Err(Error::unavailable("rate limit counter contention"))
 }
 
 enum Counted {
@@ -174,10 +174,10 @@ fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error
     let field = |name: &str| {
         get_s(item, name)
             .map(str::to_owned)
-            .ok_or_else(|| Error::Internal(format!("key item lacks {name}")))
+            .ok_or_else(|| Error::internal(format!("key item lacks {name}")))
     };
     let tier = Tier::parse(&field("tier")?)
-        .ok_or_else(|| Error::Internal("key item has an unknown tier".into()))?;
+        .ok_or_else(|| Error::internal("key item has an unknown tier"))?;
     let caller = Caller {
         org_id: field("org_id")?,
         org_slug: field("org_slug")?,

@@ -114,7 +114,7 @@ pub(crate) fn unless_condition_failed<T, E, R>(
     result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
 ) -> Result<Option<T>, Error>
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
@@ -198,9 +198,7 @@ async fn put_chunk(table: &Table, chunk: &[Item]) -> Result<usize, Error> {
             .unwrap_or_default();
     }
     if !requests.is_empty() {
-        return Err(Error::Unavailable(
-            "DynamoDB left writes unprocessed".into(),
-        ));
+        return Err(Error::unavailable("DynamoDB left writes unprocessed"));
     }
     Ok(calls)
 }
@@ -239,7 +237,7 @@ pub(crate) async fn batch_get(table: &Table, keys: Vec<Item>) -> Result<Vec<Item
                 .filter(|k| !k.keys().is_empty());
         }
         if pending.is_some() {
-            return Err(Error::Unavailable("DynamoDB left keys unprocessed".into()));
+            return Err(Error::unavailable("DynamoDB left keys unprocessed"));
         }
     }
     Ok(found)

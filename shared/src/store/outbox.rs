@@ -34,7 +34,7 @@ pub fn put_into(item: &mut Item, outbox: &Outbox) -> Result<(), Error> {
 }
 
 fn jobs_json(outbox: &Outbox) -> Result<String, Error> {
-    serde_json::to_string(&outbox.jobs).map_err(|e| Error::Internal(format!("outbox: {e}")))
+    serde_json::to_string(&outbox.jobs).map_err(|e| Error::internal_from("outbox", e))
 }
 
 /// An item image from the table's stream.
@@ -50,9 +50,9 @@ pub fn written(new: &Image, old: &Image) -> Result<Option<Outbox>, Error> {
         return Ok(None);
     }
     let jobs =
-        string(new, JOBS).ok_or_else(|| Error::Internal(format!("outbox {id} has no jobs")))?;
+        string(new, JOBS).ok_or_else(|| Error::internal(format!("outbox {id} has no jobs")))?;
     let jobs = serde_json::from_str(jobs)
-        .map_err(|e| Error::Internal(format!("outbox {id} is unreadable: {e}")))?;
+        .map_err(|e| Error::internal_from(format!("outbox {id} is unreadable"), e))?;
     Ok(Some(Outbox {
         id: id.to_owned(),
         jobs,

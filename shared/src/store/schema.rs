@@ -7,12 +7,9 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
+use super::transact::build_err;
 use super::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, PK, SK, TTL};
 use crate::error::Error;
-
-fn build_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(e.to_string())
-}
 
 fn attr(name: &str) -> Result<AttributeDefinition, Error> {
     AttributeDefinition::builder()

@@ -152,11 +152,11 @@ fn found_in<T: serde::de::DeserializeOwned>(
     let attr = |name: &str| -> Result<AttributeValue, Error> {
         item.get(name)
             .cloned()
-            .ok_or_else(|| Error::Internal(format!("index item without {name}")))
+            .ok_or_else(|| Error::internal(format!("index item without {name}")))
     };
     let key = Item::from([(PK.to_owned(), attr(PK)?), (SK.to_owned(), attr(SK)?)]);
     let index_sort_key = get_s(&item, index.1)
-        .ok_or_else(|| Error::Internal(format!("index item without {}", index.1)))?
+        .ok_or_else(|| Error::internal(format!("index item without {}", index.1)))?
         .to_owned();
     Ok(Found {
         record: from_item(item),

@@ -85,7 +85,8 @@ pub(crate) fn put_new(table: &Table, item: Item) -> Result<TransactWriteItem, Er
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// A request the SDK refused to build: a missing required field, so a bug of ours.
+/// A request the SDK refused to build: a missing required field, so a bug of ours. (Passed to
+/// `map_err` by name, so its site is this line, not the caller's.)
 pub(crate) fn build_err(e: BuildError) -> Error {
-    Error::Internal(format!("building a DynamoDB request: {e}"))
+    Error::internal_from("building a DynamoDB request", e)
 }

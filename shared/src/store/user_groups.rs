@@ -55,9 +55,7 @@ pub async fn create(table: &Table, g: &UserGroup, token_hash: &str) -> Result<Cr
         Written::Yes => Ok(Created::Yes),
         Written::Refused(c) if c.get(1).is_some_and(|c| c.failed) => Ok(Created::ProvidedIdTaken),
         // A reused team id or a token hash collision: only a bug (or a restored counter) gets here.
-        Written::Refused(_) => Err(Error::Internal(
-            "user group id or token already in use".into(),
-        )),
+        Written::Refused(_) => Err(Error::internal("user group id or token already in use")),
     }
 }
 
@@ -116,8 +114,8 @@ pub async fn rotate(
     ];
     match transact(table, items).await? {
         Written::Yes => Ok(Rotated::Yes),
-        Written::Refused(c) if c.get(1).is_some_and(|c| c.failed) => Err(Error::Internal(
-            "a new user group token collided with an existing one".into(),
+        Written::Refused(c) if c.get(1).is_some_and(|c| c.failed) => Err(Error::internal(
+            "a new user group token collided with an existing one",
         )),
         Written::Refused(_) => Ok(Rotated::TokenReplaced),
     }

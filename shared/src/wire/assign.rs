@@ -91,11 +91,11 @@ pub fn error_body(err: &Error) -> Value {
         Error::FailedPrecondition { message, .. } => ("failed_precondition", message.clone()),
         Error::IdempotencyInFlight => ("idempotency_key_in_use", err.to_string()),
         Error::IdempotencyMismatch => ("idempotency_key_mismatch", err.to_string()),
-        Error::Unavailable(_) => (
+        Error::Unavailable { .. } => (
             "service_unavailable",
             "The service is temporarily unavailable; please retry".to_owned(),
         ),
-        Error::Config(_) | Error::Internal(_) => {
+        Error::Config(_) | Error::Internal { .. } => {
             ("internal_error", "An internal error occurred".to_owned())
         }
     };
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn internal_details_never_reach_the_client() {
-        let body = error_body(&Error::Internal("secret table detail".into()));
+        let body = error_body(&Error::internal("secret table detail"));
         assert!(!body.to_string().contains("secret table detail"));
     }
 

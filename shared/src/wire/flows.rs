@@ -165,15 +165,17 @@ fn code(err: &Error) -> &'static str {
         Error::Conflict { .. } => "ALREADY_EXISTS",
         Error::IdempotencyInFlight => "ABORTED",
         Error::RateLimited { .. } => "RESOURCE_EXHAUSTED",
-        Error::Unavailable(_) => "UNAVAILABLE",
-        Error::Config(_) | Error::Internal(_) => "INTERNAL",
+        Error::Unavailable { .. } => "UNAVAILABLE",
+        Error::Config(_) | Error::Internal { .. } => "INTERNAL",
     }
 }
 
 pub fn error_body(err: &Error) -> Value {
     let message = match err {
-        Error::Unavailable(_) => "The service is temporarily unavailable; please retry".to_owned(),
-        Error::Config(_) | Error::Internal(_) => "An internal error occurred".to_owned(),
+        Error::Unavailable { .. } => {
+            "The service is temporarily unavailable; please retry".to_owned()
+        }
+        Error::Config(_) | Error::Internal { .. } => "An internal error occurred".to_owned(),
         Error::NotFound { resource, .. } => format!("{} not found.", resource.noun()),
         other => other.to_string(),
     };

@@ -85,8 +85,10 @@ pub fn error_body(err: &Error) -> Value {
         Error::Invalid { field, reason } => {
             return json!({"message": "Validation error", "errors": { field: [reason] }})
         }
-        Error::Unavailable(_) => "The service is temporarily unavailable; please retry".to_owned(),
-        Error::Config(_) | Error::Internal(_) => "An internal error occurred".to_owned(),
+        Error::Unavailable { .. } => {
+            "The service is temporarily unavailable; please retry".to_owned()
+        }
+        Error::Config(_) | Error::Internal { .. } => "An internal error occurred".to_owned(),
         Error::NotFound { resource, .. } => format!("{} not found", resource.noun()),
         other => other.to_string(),
     };

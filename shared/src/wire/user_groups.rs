@@ -39,8 +39,10 @@ pub fn user_group(issued: &Issued) -> Value {
 /// Failures say what went wrong in `message`; internal details never reach the client.
 pub fn error_body(err: &Error) -> Value {
     let message = match err {
-        Error::Unavailable(_) => "The service is temporarily unavailable; please retry".to_owned(),
-        Error::Config(_) | Error::Internal(_) => "An internal error occurred".to_owned(),
+        Error::Unavailable { .. } => {
+            "The service is temporarily unavailable; please retry".to_owned()
+        }
+        Error::Config(_) | Error::Internal { .. } => "An internal error occurred".to_owned(),
         Error::Invalid { field, reason } => format!("{field} {reason}"),
         // Never the token itself: it is a secret, and it is the caller's own input.
         Error::NotFound {
@@ -66,7 +68,7 @@ mod tests {
             error_body(&Error::invalid("name", "is required")),
             json!({"success": 0, "message": "name is required"})
         );
-        assert!(!error_body(&Error::Internal("detail".into()))
+        assert!(!error_body(&Error::internal("detail"))
             .to_string()
             .contains("detail"));
         assert_eq!(
