@@ -616,16 +616,22 @@ impl Report {
              {MAX_INIT_CPU_RATIO}× goal.** Wall time: {:.2}–{:.2}× hello's (median {:.2}×); init's wall time waits on the \
              emulator (the secret read and the DynamoDB connection, side by side), its CPU is ours. Every HTTP function \
              builds two clients, DynamoDB and Secrets Manager (`App::from_env`); only the relay and the two workers \
-             build an SQS client, and only the email worker an SES client.\n\n\
-             **Where init's CPU goes** (callgrind instruction counts of the release binaries, 2026-12; docs/profiles.md \
+             build an SQS client, and only the email worker an SES client. Every function runs on tokio's \
+             current-thread runtime (Lambda hands a container one event at a time; concurrent calls still overlap); \
+             hello world keeps `#[tokio::main]`'s multi-thread runtime, as lambda_runtime's examples do. On tokio's \
+             multi-thread runtime our functions measured 2.1× (get-invitation, 2026-11-30, three alternating runs of 21 \
+             launches each: 2.12–2.18× with worker threads, 1.62–1.69× without; 0.5 MiB smaller and 0.7 MiB less \
+             peak memory).\n\n\
+             **Where init's CPU goes** (callgrind instruction counts of the release binaries with the multi-thread \
+             runtime, 2026-11-30; docs/profiles.md \
              has the method and the symbolised profile): hello world 0.53 M instructions, get-invitation 3.86 M \
              (assign-flow was 4.61 M with its SQS client). Of the 3.86 M: 2.38 M in our binary (per the symbolised \
              profile: each SDK client parsing its partition table, 2 × 0.42 M; the five Amazon roots' PEM, ~0.65 M; SigV4 \
              signing of the two init requests, ~0.4 M; tokio, tracing and the configuration the rest), 0.86 M in libc \
              (malloc, and scanf of /proc for the CPU count) and 0.61 M in the dynamic loader (0.35 M more than hello's: \
              relocating a 7 MB position-independent binary). The CPU ratio is far below the 7× of instructions because \
-             most of hello's CPU is the kernel's (exec, page faults, tokio's worker threads), which every function pays \
-             alike; the difference is our 3.3 M instructions and the page faults of a 7 MB binary.\n\n\
+             most of hello's CPU is the kernel's (exec, page faults, tokio's worker threads, which our functions no \
+             longer start); the difference is our 3.3 M instructions and the page faults of a 7 MB binary.\n\n\
              **What cutting the rest would cost:** a non-PIE build (−0.35 M) gives up ASLR; one endpoint resolver \
              shared by both clients instead of the SDK's per-client partition table (−0.42 M) means maintaining \
              endpoint rules of our own; reading the secret without the Secrets Manager client (a hand-signed call, or \
