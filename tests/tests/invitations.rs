@@ -216,6 +216,41 @@ async fn delete_cancels_a_pending_invitation_and_refuses_an_accepted_one() {
         res.body["message"],
         "An accepted invitation cannot be deleted"
     );
+
+    // What a cancel that lost its race to the accept finds, in the same call: the invitation as
+    // it is now, for its own organization only.
+    use inflow::{model::InvitationState, store::invitations::Canceled};
+    let accepted = again.body["invitation_flow_id"].as_str().unwrap();
+    let open = [InvitationState::StartPending, InvitationState::Started];
+    let cancel = |org: String, id: String| {
+        let env = &env;
+        async move {
+            let jobs = inflow::jobs::Outbox::new(Vec::new());
+            inflow::store::invitations::cancel(
+                &env.app.table,
+                &org,
+                &id,
+                &open,
+                chrono::Utc::now(),
+                &jobs,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    match cancel(t.org_id.clone(), accepted.to_owned()).await {
+        Canceled::Refused(Some(inv)) => assert_eq!(inv.state, InvitationState::Completed),
+        _ => panic!("an accepted invitation is not canceled, and is shown as it is"),
+    }
+    let other = env.tenant().await;
+    assert!(matches!(
+        cancel(other.org_id.clone(), accepted.to_owned()).await,
+        Canceled::Refused(None)
+    ));
+    assert!(matches!(
+        cancel(t.org_id.clone(), "flow_nosuchinvitation".into()).await,
+        Canceled::Refused(None)
+    ));
 }
 
 #[tokio::test]

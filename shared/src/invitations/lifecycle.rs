@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::event;
+use crate::store::invitations::Canceled;
 use crate::{
     app::App,
     error::{Error, Precondition, Resource},
@@ -130,20 +131,17 @@ pub async fn cancel_found(
     }
     let open = [InvitationState::StartPending, InvitationState::Started];
     match write_cancel(app, caller, id, &open, request_id, now).await? {
-        Some(inv) => Ok(inv),
-        // It left the open states meanwhile: report what it is now.
-        None => {
-            let now_state = get(app, caller, id).await?;
-            match now_state.state_at(now) {
-                InvitationState::Canceled => Ok(now_state),
-                state => Err(not_open(state)),
-            }
-        }
+        Canceled::Now(inv) => Ok(inv),
+        // It left the open states meanwhile: what it is now says why.
+        Canceled::Refused(Some(inv)) => match inv.state_at(now) {
+            InvitationState::Canceled => Ok(inv),
+            state => Err(not_open(state)),
+        },
+        Canceled::Refused(None) => Err(Error::not_found(Resource::Invitation, id)),
     }
 }
 
-/// The cancel itself, with its `invitation.canceled` event; `None` when the invitation was in
-/// none of the states `from`.
+/// The cancel itself, with its `invitation.canceled` event.
 async fn write_cancel(
     app: &App,
     caller: &Caller,
@@ -151,7 +149,7 @@ async fn write_cancel(
     from: &[InvitationState],
     request_id: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Invitation>, Error> {
+) -> Result<Canceled, Error> {
     let jobs = event(
         EventKind::InvitationCanceled,
         &caller.org_id,
@@ -235,16 +233,13 @@ pub async fn delete(
         InvitationState::Started,
         InvitationState::Expired,
     ];
-    if write_cancel(app, caller, &inv.id, &pending, request_id, now)
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    // Accepted or deleted meanwhile.
-    match get(app, caller, &inv.id).await?.state {
-        InvitationState::Completed => Err(accepted_cannot_be_deleted()),
-        _ => Err(Error::not_found(Resource::Invitation, number)),
+    match write_cancel(app, caller, &inv.id, &pending, request_id, now).await? {
+        Canceled::Now(_) => Ok(()),
+        // Accepted or deleted meanwhile.
+        Canceled::Refused(Some(now)) if now.state == InvitationState::Completed => {
+            Err(accepted_cannot_be_deleted())
+        }
+        Canceled::Refused(_) => Err(Error::not_found(Resource::Invitation, number)),
     }
 }
 

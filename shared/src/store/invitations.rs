@@ -9,12 +9,14 @@
 //!   the invitations API's list (sparse: present only while open).
 
 use super::Table;
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use chrono::{DateTime, Utc};
 
 use super::{
     build_err, from_item, key, outbox, s, shards, to_item, transact, unless_condition_failed, Item,
-    Written, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK,
+    Updated, Written, GSI1, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK,
 };
 use crate::{
     error::Error,
@@ -147,8 +149,16 @@ pub async fn put_all(table: &Table, items: Vec<Item>) -> Result<usize, Error> {
     super::batch_put(table, items).await
 }
 
+/// What canceling an invitation found.
+pub enum Canceled {
+    /// This request canceled it: its jobs are written with it.
+    Now(Invitation),
+    /// It was in none of the states asked for: the invitation as it is, or `None` if the
+    /// organization has no such invitation.
+    Refused(Option<Invitation>),
+}
+
 /// An invitation in one of the states `from` is canceled (cancel, delete), with its jobs.
-/// `None` if it was in none of them by then.
 pub async fn cancel(
     table: &Table,
     org_id: &str,
@@ -156,7 +166,7 @@ pub async fn cancel(
     from: &[InvitationState],
     now: DateTime<Utc>,
     jobs: &Outbox,
-) -> Result<Option<Invitation>, Error> {
+) -> Result<Canceled, Error> {
     let names: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
     let mut update = table.ddb.update_item()
         .table_name(&table.name)
@@ -171,16 +181,22 @@ pub async fn cancel(
         .expression_attribute_values(":to", s(InvitationState::Canceled.as_str()))
         .expression_attribute_values(":reason", s("CANCELED"))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
-        .return_values(ReturnValue::AllNew);
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     for (name, state) in names.iter().zip(from) {
         update = update.expression_attribute_values(name, s(state.as_str()));
     }
     for (name, value) in outbox::values(jobs)? {
         update = update.expression_attribute_values(name, value);
     }
-    unless_condition_failed(update.send().await)?
-        .map(|out| from_item(out.attributes.unwrap_or_default()))
-        .transpose()
+    Ok(match super::updated(update.send().await)? {
+        Updated::Yes(item) => Canceled::Now(from_item(item)?),
+        Updated::Refused(Some(item)) => {
+            let found: Invitation = from_item(item)?;
+            Canceled::Refused(Some(found).filter(|inv| inv.org_id == org_id))
+        }
+        Updated::Refused(None) => Canceled::Refused(None),
+    })
 }
 
 /// What accepting an invitation writes, in one transaction.
@@ -287,9 +303,6 @@ pub async fn claim_email(
     now: DateTime<Utc>,
     lease_secs: i64,
 ) -> Result<EmailClaim, Error> {
-    use aws_sdk_dynamodb::{
-        operation::update_item::UpdateItemError, types::ReturnValuesOnConditionCheckFailure,
-    };
     let result = table.ddb.update_item()
         .table_name(&table.name)
         .set_key(Some(inv_key(id)))
@@ -307,18 +320,11 @@ pub async fn claim_email(
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(EmailClaim::Claimed(Box::new(from_item(
-            out.attributes.unwrap_or_default(),
-        )?))),
-        Err(err) => match err.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
-                Some(item) => Ok(EmailClaim::Refused(Box::new(from_item(item.clone())?))),
-                None => Ok(EmailClaim::Gone),
-            },
-            _ => Err(err.into()),
-        },
-    }
+    Ok(match super::updated(result)? {
+        Updated::Yes(item) => EmailClaim::Claimed(Box::new(from_item(item)?)),
+        Updated::Refused(Some(item)) => EmailClaim::Refused(Box::new(from_item(item)?)),
+        Updated::Refused(None) => EmailClaim::Gone,
+    })
 }
 
 /// Gives an email's lease back (its send failed), so that the job's next delivery may send.

@@ -108,6 +108,41 @@ pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// What a conditional UpdateItem asking for `ALL_NEW`, and for `ALL_OLD` on a failed
+/// condition, found.
+pub(crate) enum Updated {
+    /// The item as written.
+    Yes(Item),
+    /// The condition failed: the item as it is, or `None` if there is none.
+    Refused(Option<Item>),
+}
+
+/// Reads a conditional UpdateItem's result as [`Updated`]; any failure but the condition's is
+/// an error.
+pub(crate) fn updated<R>(
+    result: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            R,
+        >,
+    >,
+) -> Result<Updated, Error>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match result {
+        Ok(out) => Ok(Updated::Yes(out.attributes.unwrap_or_default())),
+        Err(err) => match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                Ok(Updated::Refused(failed.item().cloned()))
+            }
+            _ => Err(err.into()),
+        },
+    }
+}
+
 /// The output of a conditional write, or `None` when its condition failed (a lost race or a
 /// state that does not allow it); any other failure is an error.
 pub(crate) fn unless_condition_failed<T, E, R>(
