@@ -176,7 +176,8 @@ async fn run(cli: Cli) -> Result<Value, Error> {
                 accept_url_template: change(accept_url_template),
                 invitation_ttl: change(invitation_ttl),
             };
-            let change = input.validate(app.config.allow_private_targets)?;
+            let change =
+                inflow::model::SettingsChange::validate(input, app.config.allow_private_targets)?;
             let found = org_settings::update(&app, &org, &change, now).await?;
             Ok(inflow::wire::organization::organization(&found))
         }

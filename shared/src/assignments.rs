@@ -63,6 +63,8 @@ impl AssignRequest {
             .notes
             .map(|n| validate::text("notes", &n, MAX_NOTES_CHARS))
             .transpose()?;
+        // A flow id of another shape names no flow: 404, after every 400 above.
+        ids::require("flow", Resource::Flow, &input.flow_id)?;
         Ok(Self {
             flow_id: input.flow_id,
             user_email,
@@ -114,9 +116,6 @@ pub async fn assign(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    if !ids::looks_like("flow", &request.flow_id) {
-        return Err(Error::not_found(Resource::Flow, request.flow_id));
-    }
     let terms = Terms {
         due_date: request.due_date,
         priority: request.priority,
@@ -196,16 +195,8 @@ fn made_by(a: &Assignment, mark: Option<&Mark>) -> bool {
     mark.is_some_and(|m| a.made_by.as_deref() == Some(m.as_str()))
 }
 
-fn check_id(id: &str) -> Result<(), Error> {
-    if ids::looks_like("asgn", id) {
-        Ok(())
-    } else {
-        Err(Error::not_found(Resource::Assignment, id))
-    }
-}
-
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Error> {
-    check_id(id)?;
+    ids::require("asgn", Resource::Assignment, id)?;
     table::get(&app.table, &caller.org_id, id)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Assignment, id))
@@ -220,7 +211,7 @@ pub async fn start(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    check_id(id)?;
+    ids::require("asgn", Resource::Assignment, id)?;
     let jobs = step_event(EventKind::FlowStarted, &caller.org_id, id, request_id, now);
     match table::start(&app.table, &caller.org_id, id, now, &jobs).await? {
         Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
@@ -240,7 +231,7 @@ pub async fn complete(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    check_id(id)?;
+    ids::require("asgn", Resource::Assignment, id)?;
     let jobs = step_event(
         EventKind::FlowCompleted,
         &caller.org_id,

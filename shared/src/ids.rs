@@ -2,6 +2,8 @@
 
 use rand::{distr::Alphanumeric, RngExt};
 
+use crate::error::{Error, Resource};
+
 pub fn random(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -12,6 +14,16 @@ pub fn random(len: usize) -> String {
 
 pub fn new(prefix: &str) -> String {
     format!("{prefix}_{}", random(20))
+}
+
+/// `id` as a path or body names it: one not shaped like a `prefix` id names no `resource`, so
+/// it is not found without a read.
+pub fn require(prefix: &str, resource: Resource, id: &str) -> Result<(), Error> {
+    if looks_like(prefix, id) {
+        Ok(())
+    } else {
+        Err(Error::not_found(resource, id))
+    }
 }
 
 /// Whether `id` could have been made by [`new`] with this prefix; cheap rejection of junk ids.

@@ -26,17 +26,17 @@ pub struct SettingsInput {
     pub invitation_ttl: Change<String>,
 }
 
-impl SettingsInput {
+impl SettingsChange {
     /// Checks every field; `allow_private` is local mode (an `http` template to loopback).
-    pub fn validate(self, allow_private: bool) -> Result<SettingsChange, Error> {
+    pub fn validate(input: SettingsInput, allow_private: bool) -> Result<Self, Error> {
         Ok(SettingsChange {
-            name: self.name.map(|n| name(&n)).transpose()?,
-            accept_url_template: match self.accept_url_template {
+            name: input.name.map(|n| name(&n)).transpose()?,
+            accept_url_template: match input.accept_url_template {
                 Change::Set(t) => Change::Set(accept_url_template(&t, allow_private)?),
                 Change::Clear => Change::Clear,
                 Change::Keep => Change::Keep,
             },
-            invitation_ttl_secs: match self.invitation_ttl {
+            invitation_ttl_secs: match input.invitation_ttl {
                 Change::Set(t) => {
                     Change::Set(validate::duration("invitationTtl", &t, MAX_TTL_SECS)?)
                 }
@@ -157,7 +157,7 @@ mod tests {
             invitation_ttl: Change::Set("86400s".into()),
         };
         assert_eq!(
-            input.validate(false).unwrap(),
+            SettingsChange::validate(input, false).unwrap(),
             SettingsChange {
                 name: Some("Acme".into()),
                 accept_url_template: Change::Clear,
@@ -168,10 +168,12 @@ mod tests {
             invitation_ttl: Change::Set("31536001s".into()),
             ..Default::default()
         };
-        match bad_ttl.validate(false) {
+        match SettingsChange::validate(bad_ttl, false) {
             Err(Error::Invalid { field, .. }) => assert_eq!(field, "invitationTtl"),
             other => panic!("{other:?}"),
         }
-        assert!(SettingsInput::default().validate(false).unwrap().is_empty());
+        assert!(SettingsChange::validate(SettingsInput::default(), false)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -206,9 +206,7 @@ pub async fn create(
 /// The organization's endpoint `id` (another organization's is not found).
 pub async fn get(app: &App, org_id: &str, id: &str) -> Result<Endpoint, Error> {
     let not_found = || Error::not_found(Resource::Endpoint, id);
-    if !ids::looks_like("whk", id) {
-        return Err(not_found());
-    }
+    ids::require("whk", Resource::Endpoint, id)?;
     store::webhooks::get(&app.table, org_id, id)
         .await?
         .ok_or_else(not_found)
@@ -252,9 +250,7 @@ pub async fn update(
 
 /// Removes an endpoint; its deliveries still pending end failed at their next attempt.
 pub async fn remove(app: &App, org_id: &str, id: &str) -> Result<(), Error> {
-    if !ids::looks_like("whk", id) {
-        return Err(Error::not_found(Resource::Endpoint, id));
-    }
+    ids::require("whk", Resource::Endpoint, id)?;
     match store::webhooks::delete(&app.table, org_id, id).await? {
         true => Ok(()),
         false => Err(Error::not_found(Resource::Endpoint, id)),
@@ -309,9 +305,7 @@ pub async fn send_test(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
-    if !ids::looks_like("whk", id) {
-        return Err(Error::not_found(Resource::Endpoint, id));
-    }
+    ids::require("whk", Resource::Endpoint, id)?;
     let note = TestNote {
         id: mark.map_or_else(|| ids::new("evt"), |m| m.id(&app.hasher, "evt")),
         created_at: now,

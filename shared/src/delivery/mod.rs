@@ -504,9 +504,7 @@ pub async fn replay(
     now: DateTime<Utc>,
 ) -> Result<Delivery, Error> {
     use crate::error::Resource;
-    if !crate::ids::looks_like("dlv", id) {
-        return Err(Error::not_found(Resource::Delivery, id));
-    }
+    crate::ids::require("dlv", Resource::Delivery, id)?;
     let jobs = Outbox::new(vec![Job::NextAttempt]);
     match store::deliveries::reopen(&app.table, org_id, id, now, &jobs).await? {
         Some(delivery) => Ok(delivery),

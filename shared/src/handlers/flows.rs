@@ -111,11 +111,11 @@ pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
 }
 
 async fn create_flow(ctx: Ctx<'_>, kind: InvitationKind) -> Result<Reply, Error> {
-    let request = wire::parse_create(kind, ctx.body())?;
+    let input = wire::parse_create(kind, ctx.body())?;
     let (view, secret) = create::create_flow(
         ctx.app,
         &ctx.caller,
-        request.validate(&ctx.caller, ctx.now)?,
+        create::FlowRequest::validate(input, &ctx.caller, ctx.now)?,
         &ctx.request_id,
         ctx.mark.as_ref(),
         ctx.now,

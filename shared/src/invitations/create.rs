@@ -148,7 +148,7 @@ fn already_accepted(email: &str) -> Error {
 
 /// What the flows API's create calls ask for.
 #[derive(Debug, Default, Clone)]
-pub struct FlowRequest {
+pub struct FlowInput {
     pub kind: Option<InvitationKind>,
     pub organization_id: Option<String>,
     pub email: Option<String>,
@@ -181,7 +181,7 @@ fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, E
 
 /// A createJoinOrganization or createSignup request, checked (no read needed).
 #[derive(Debug, Clone)]
-pub struct NewInvitation {
+pub struct FlowRequest {
     pub kind: InvitationKind,
     /// The invitee's address; `None` when it is the named user's.
     pub email: Option<String>,
@@ -195,19 +195,21 @@ pub struct NewInvitation {
 }
 
 impl FlowRequest {
-    pub fn validate(self, caller: &Caller, now: DateTime<Utc>) -> Result<NewInvitation, Error> {
-        let kind = self
+    /// Checks every field that needs no read; the organization, the creator and the named user
+    /// are checked by [`create_flow`] against the table.
+    pub fn validate(input: FlowInput, caller: &Caller, now: DateTime<Utc>) -> Result<Self, Error> {
+        let kind = input
             .kind
             .ok_or_else(|| Error::internal("flow kind not set"))?;
-        if let Some(org_id) = &self.organization_id {
+        if let Some(org_id) = &input.organization_id {
             if org_id != &caller.org_id {
                 return Err(Error::not_found(Resource::Organization, org_id));
             }
         }
-        if self.ttl.is_some() && self.expire_time.is_some() {
+        if input.ttl.is_some() && input.expire_time.is_some() {
             return Err(Error::invalid("ttl", "give ttl or expireTime, not both"));
         }
-        let role = match (kind, self.role.as_deref()) {
+        let role = match (kind, input.role.as_deref()) {
             (InvitationKind::Signup, _) => None,
             (_, None) => Some(Role::Member),
             (_, Some(r)) => Some(
@@ -216,34 +218,34 @@ impl FlowRequest {
             ),
         };
         // A signup names no existing user: its invitee is new.
-        let user_id = self
+        let user_id = input
             .user_id
             .filter(|_| kind == InvitationKind::JoinOrganization);
-        if self.email.is_none() && user_id.is_none() {
+        if input.email.is_none() && user_id.is_none() {
             return Err(Error::invalid("email", "is required"));
         }
-        Ok(NewInvitation {
+        Ok(FlowRequest {
             kind,
-            email: self
+            email: input
                 .email
                 .as_deref()
                 .map(|e| validate::email("email", e))
                 .transpose()?,
             user_id,
-            display_name: self
+            display_name: input
                 .display_name
                 .as_deref()
                 .map(|n| validate::name("displayName", n, 200))
                 .transpose()?,
             role,
-            creator_user_id: self.creator_user_id,
-            ttl_secs: self.ttl.as_deref().map(parse_ttl).transpose()?,
-            expire_at: self
+            creator_user_id: input.creator_user_id,
+            ttl_secs: input.ttl.as_deref().map(parse_ttl).transpose()?,
+            expire_at: input
                 .expire_time
                 .as_deref()
                 .map(|t| parse_expire_time(t, now))
                 .transpose()?,
-            create_organization: kind == InvitationKind::Signup && self.create_organization,
+            create_organization: kind == InvitationKind::Signup && input.create_organization,
         })
     }
 }
@@ -255,7 +257,7 @@ impl FlowRequest {
 pub async fn create_flow(
     app: &App,
     caller: &Caller,
-    new: NewInvitation,
+    new: FlowRequest,
     request_id: &str,
     mark: Option<&Mark>,
     now: DateTime<Utc>,

@@ -6,11 +6,11 @@ use serde_json::{json, Map, Value};
 use super::{json_object, opt_string, opt_time, time};
 use crate::{
     error::Error,
-    invitations::{create::FlowRequest, lifecycle::FlowView},
+    invitations::{create::FlowInput, lifecycle::FlowView},
     model::{InvitationKind, Organization, Role, User},
 };
 
-pub fn parse_create(kind: InvitationKind, body: &[u8]) -> Result<FlowRequest, Error> {
+pub fn parse_create(kind: InvitationKind, body: &[u8]) -> Result<FlowInput, Error> {
     // UserHub's clients may send no body for a request without fields.
     let map = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
@@ -22,7 +22,7 @@ pub fn parse_create(kind: InvitationKind, body: &[u8]) -> Result<FlowRequest, Er
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(Error::invalid("createOrganization", "must be a boolean")),
     };
-    Ok(FlowRequest {
+    Ok(FlowInput {
         kind: Some(kind),
         organization_id: opt_string(&map, "organizationId")?,
         email: opt_string(&map, "email")?,
