@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use inflow::{model::Tier, orgs, queue::Queues};
+use inflow::{model::Tier, operator, queue::Queues};
 use inflow_tests::{receiver::Receiver, Env, Function};
 use serde::Serialize;
 use serde_json::json;
@@ -102,7 +102,7 @@ async fn webhook_worker(env: &Env, c: &Counted) -> Result<inflow::delivery::Webh
     inflow::delivery::WebhookWorker::new(
         c.app.clone(),
         c.queues.clone(),
-        inflow::delivery::Settings {
+        inflow::delivery::DeliveryConfig {
             schedule: vec![Duration::from_secs(1)],
             dead_letter_queue_url: dlq,
             allow_private_targets: true,
@@ -208,7 +208,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
     let env = Env::new().await;
     let t = env.tenant_with(Tier::Enterprise).await;
     let receiver = Receiver::start(vec![], 200).await;
-    orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
+    operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
         .await
         .map_err(|e| format!("webhook endpoint: {e}"))?;
     let c = counted(&env);
@@ -221,7 +221,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
         app: c.app.clone(),
         ses: c.ses.clone(),
         queues: c.queues.clone(),
-        settings: inflow::email::Settings::new(
+        settings: inflow::email::MailConfig::new(
             "noreply@bench.example",
             Some("https://app.example.com/accept?secret={secret}"),
         )
@@ -352,13 +352,13 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
     let env = Env::new().await;
     let t = env.tenant_with(Tier::Enterprise).await;
     let receiver = Receiver::start(vec![], 200).await;
-    orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
+    operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
         .await
         .map_err(|e| format!("webhook endpoint: {e}"))?;
     let mut users = Vec::new();
     for i in 0..samples {
         let email = format!("latency{i}@bench.example");
-        orgs::create_user(
+        operator::create_user(
             &env.app,
             &t.org_id,
             &email,

@@ -6,7 +6,7 @@ use chrono::Utc;
 use inflow::{
     model::delivery::{Delivery, DeliveryStatus},
     model::{Role, Tier},
-    orgs, store,
+    operator, store,
 };
 use inflow_tests::{Env, Function, Tenant};
 use serde::{Deserialize, Serialize};
@@ -308,7 +308,7 @@ async fn webhook_endpoints(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let url = format!("https://hooks.bench.example/{i}");
-        let (e, _) = orgs::add_webhook(&env.app, &t.org_id, &url, None, Utc::now())
+        let (e, _) = operator::add_webhook(&env.app, &t.org_id, &url, None, Utc::now())
             .await
             .map_err(err("webhook endpoint"))?;
         ids.push(e.id);
@@ -340,7 +340,7 @@ async fn users(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<Strin
     let mut emails = Vec::with_capacity(n);
     for i in 0..n {
         let email = format!("{prefix}{i}@bench.example");
-        orgs::create_user(&env.app, &t.org_id, &email, None, Role::Member, Utc::now())
+        operator::create_user(&env.app, &t.org_id, &email, None, Role::Member, Utc::now())
             .await
             .map_err(err("create user"))?;
         emails.push(email);

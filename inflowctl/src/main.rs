@@ -9,8 +9,8 @@ use inflow::{
     config::{vars, Config},
     keys::KeyKind,
     model::{Change, Role, Tier},
+    operator::{self, IssuedKey, NewFlow, NewOrg},
     org_settings::{self, SettingsInput},
-    orgs::{self, IssuedKey, NewFlow, NewOrg},
     queue::Queues,
     App, Error,
 };
@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
                 email: email.as_deref(),
                 tier: tier.into(),
             };
-            let (org, admin, user) = orgs::create_org(&app, new, now).await?;
+            let (org, admin, user) = operator::create_org(&app, new, now).await?;
             let mut out = serde_json::Map::new();
             out.insert("organization".into(), to_json(&org));
             out.extend(key_json("admin", &admin));
@@ -182,7 +182,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             Ok(inflow::wire::organization::organization(&found))
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
-            let keys = orgs::set_tier(&app(&sdk, &settings).await?, &org, tier.into()).await?;
+            let keys = operator::set_tier(&app(&sdk, &settings).await?, &org, tier.into()).await?;
             Ok(
                 json!({"organization": org, "tier": to_json(&Tier::from(tier)), "keysUpdated": keys}),
             )
@@ -192,13 +192,13 @@ async fn run(cli: Cli) -> Result<Value, Error> {
                 KindArg::Admin => KeyKind::Admin,
                 KindArg::User => KeyKind::User,
             };
-            let key = orgs::create_key(&app(&sdk, &settings).await?, &org, kind, now).await?;
+            let key = operator::create_key(&app(&sdk, &settings).await?, &org, kind, now).await?;
             Ok(
                 json!({"id": key.id, "kind": to_json(&key.kind), "key": key.key.expose(), "organization": org}),
             )
         }
         Command::Key(KeyCommand::Revoke { org, id }) => {
-            orgs::revoke_key(&app(&sdk, &settings).await?, &org, &id, now).await?;
+            operator::revoke_key(&app(&sdk, &settings).await?, &org, &id, now).await?;
             Ok(json!({"id": id, "organization": org, "revoked": true}))
         }
         Command::User(UserCommand::Create {
@@ -210,7 +210,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             let role = Role::parse(&role)
                 .ok_or_else(|| Error::invalid("role", "must be OWNER, MEMBER or GUEST"))?;
             Ok(to_json(
-                &orgs::create_user(
+                &operator::create_user(
                     &app(&sdk, &settings).await?,
                     &org,
                     &email,
@@ -235,7 +235,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
                 estimated_duration: &estimated_duration,
             };
             Ok(to_json(
-                &orgs::create_flow(&app(&sdk, &settings).await?, &org, new, now).await?,
+                &operator::create_flow(&app(&sdk, &settings).await?, &org, new, now).await?,
             ))
         }
         Command::Token(TokenCommand::Mint { org, user, ttl }) => {
@@ -269,7 +269,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             Ok(json!({"id": id, "organization": org, "removed": true}))
         }
         Command::Webhook(WebhookCommand::Add { org, url, events }) => {
-            let (endpoint, secret) = orgs::add_webhook(
+            let (endpoint, secret) = operator::add_webhook(
                 &app(&sdk, &settings).await?,
                 &org,
                 &url,

@@ -10,7 +10,7 @@ use crate::{
     ids,
     jobs::{EventKind, EventNote, Outbox},
     model::{Assignment, Caller, Priority, Progress},
-    store::assignments::{self as table, Step, Terms},
+    store::assignments::{self as table, Reassignment, Step},
     validate,
 };
 
@@ -116,7 +116,7 @@ pub async fn assign(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    let terms = Terms {
+    let terms = Reassignment {
         due_date: request.due_date,
         priority: request.priority,
         notes: request.notes.as_deref(),

@@ -39,12 +39,12 @@ pub mod vars {
 pub const DEFAULT_ACCEPT_URL_TEMPLATE: &str = "http://127.0.0.1:9000/accept?secret={secret}";
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct MailConfig {
     pub sender: String,
     pub accept_url_template: String,
 }
 
-impl Settings {
+impl MailConfig {
     pub fn from_env() -> Result<Self, Error> {
         let sender = std::env::var(vars::SENDER_EMAIL).unwrap_or_default();
         if sender.trim().is_empty() {
@@ -92,12 +92,12 @@ pub struct EmailWorker {
     pub ses: aws_sdk_sesv2::Client,
     /// Where a job SES throttled goes back to, delayed.
     pub queues: Queues,
-    pub settings: Settings,
+    pub settings: MailConfig,
 }
 
 impl EmailWorker {
     pub async fn from_env() -> Result<Self, Error> {
-        let settings = Settings::from_env()?;
+        let settings = MailConfig::from_env()?;
         let config = Config::from_env()?;
         let sdk = crate::app::sdk_config().await?;
         let app = App::new(config, &sdk).await?;
@@ -112,7 +112,7 @@ impl EmailWorker {
 
 /// What became of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum JobOutcome {
     /// The email went out; `started` is false when a resend or cancel won the race meanwhile.
     Sent { started: bool },
     /// SES would not take it now (its sending rate or daily quota): the job waits and comes
@@ -144,16 +144,16 @@ async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(),
     let outcome = deliver(worker, &job, Utc::now()).await?;
     let (id, org) = (&job.invitation_id, &job.org_id);
     match outcome {
-        Outcome::Throttled => {
+        JobOutcome::Throttled => {
             crate::metrics::count("EmailsDeferred", 1, &[]);
             tracing::info!(invitation_id = %id, org_id = %org, deferrals = job.deferrals, "SES throttled the email; it waits");
             defer(worker, job).await?;
         }
-        Outcome::Sent { started } => {
+        JobOutcome::Sent { started } => {
             crate::metrics::count("EmailsSent", 1, &[]);
             tracing::info!(invitation_id = %id, org_id = %org, started, "invitation email sent");
         }
-        Outcome::Stale(why) => {
+        JobOutcome::Stale(why) => {
             tracing::info!(invitation_id = %id, org_id = %org, reason = ?why, "stale job skipped");
         }
     }
@@ -208,7 +208,7 @@ pub async fn deliver(
     worker: &EmailWorker,
     job: &EmailJob,
     now: DateTime<Utc>,
-) -> Result<Outcome, Error> {
+) -> Result<JobOutcome, Error> {
     use store::invitations::EmailClaim;
     let app = &worker.app;
     let secret = app.sealer.open(&job.secret_sealed)?;
@@ -225,10 +225,10 @@ pub async fn deliver(
     .await?
     {
         EmailClaim::Claimed(inv) => *inv,
-        EmailClaim::Gone => return Ok(Outcome::Stale(Stale::Gone)),
+        EmailClaim::Gone => return Ok(JobOutcome::Stale(Stale::Gone)),
         EmailClaim::Refused(inv) => {
             return match staleness(&inv, &secret_hash, now) {
-                Some(why) => Ok(Outcome::Stale(why)),
+                Some(why) => Ok(JobOutcome::Stale(why)),
                 // Another copy of this job holds the lease: SQS brings this one back later,
                 // when the email is sent (then stale) or the holder's lease has run out.
                 None => Err(Error::unavailable("another worker is sending this email")),
@@ -244,15 +244,15 @@ pub async fn deliver(
         Ok(Composed::Sent) => {
             let started =
                 store::invitations::mark_started(&app.table, org_id, id, &secret_hash, now).await?;
-            Ok(Outcome::Sent { started })
+            Ok(JobOutcome::Sent { started })
         }
         Ok(Composed::Stale(why)) => {
             store::invitations::release_email(&app.table, org_id, id, lease_until).await?;
-            Ok(Outcome::Stale(why))
+            Ok(JobOutcome::Stale(why))
         }
         Ok(Composed::Throttled) => {
             store::invitations::release_email(&app.table, org_id, id, lease_until).await?;
-            Ok(Outcome::Throttled)
+            Ok(JobOutcome::Throttled)
         }
         Err(err) => {
             if let Err(release) =
@@ -424,12 +424,12 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let s = Settings::new("noreply@example.com", None).unwrap();
+        let s = MailConfig::new("noreply@example.com", None).unwrap();
         assert_eq!(s.accept_url_template, DEFAULT_ACCEPT_URL_TEMPLATE);
-        assert!(Settings::new("Inflow <noreply@example.com>", None).is_err());
-        assert!(Settings::new("noreply@example.com\r\nBcc: x@y.z", None).is_err());
-        assert!(Settings::new("noreply@example.com", Some("ftp://x")).is_err());
-        assert!(Settings::new("noreply@example.com", Some("https://a.example/{secret}")).is_ok());
+        assert!(MailConfig::new("Inflow <noreply@example.com>", None).is_err());
+        assert!(MailConfig::new("noreply@example.com\r\nBcc: x@y.z", None).is_err());
+        assert!(MailConfig::new("noreply@example.com", Some("ftp://x")).is_err());
+        assert!(MailConfig::new("noreply@example.com", Some("https://a.example/{secret}")).is_ok());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub enum Resource {
     Invitation,
     UserGroup,
     Delivery,
-    Endpoint,
+    WebhookEndpoint,
 }
 
 impl Resource {
@@ -51,7 +51,7 @@ impl Resource {
             Resource::Invitation => "Invitation",
             Resource::UserGroup => "User group",
             Resource::Delivery => "Delivery",
-            Resource::Endpoint => "Webhook endpoint",
+            Resource::WebhookEndpoint => "Webhook endpoint",
         }
     }
 }

@@ -182,7 +182,7 @@ impl Reply {
 }
 
 /// A response before it becomes an HTTP response; also what idempotency stores.
-struct Outcome {
+struct Served {
     status: u16,
     body: Option<String>,
     content_type: &'static str,
@@ -190,7 +190,7 @@ struct Outcome {
     error: Option<Error>,
 }
 
-impl Outcome {
+impl Served {
     fn failure(family: Family, err: Error) -> Self {
         let mut headers = Vec::new();
         if let Error::RateLimited { retry_after, limit } = &err {
@@ -329,12 +329,12 @@ where
             Err(err) => Err(err),
         };
         match result {
-            Ok(reply) => Outcome::success(reply),
+            Ok(reply) => Served::success(reply),
             Err(err) => {
                 let page = render_error(&err);
-                Outcome {
+                Served {
                     error: Some(err),
-                    ..Outcome::success(page)
+                    ..Served::success(page)
                 }
             }
         }
@@ -346,7 +346,7 @@ where
 async fn logged(
     endpoint: &Route,
     request_id: String,
-    work: impl Future<Output = Outcome>,
+    work: impl Future<Output = Served>,
 ) -> Response<Body> {
     let span = tracing::info_span!("request", request_id = %request_id, function = endpoint.name, org_id = Empty);
     // On the heap: a handler's future is deep, and the runtime's thread stack is not.
@@ -380,7 +380,7 @@ async fn run<'a, P, PFut, T, F, Fut>(
     request_id: String,
     prefetch: P,
     handler: F,
-) -> Outcome
+) -> Served
 where
     P: FnOnce(&Request) -> PFut,
     PFut: Future<Output = T>,
@@ -390,26 +390,26 @@ where
     let now = Utc::now();
     let family = endpoint.family;
     if let Some(err) = malformed(&req) {
-        return Outcome::failure(family, err);
+        return Served::failure(family, err);
     }
     // Before the prefetch starts: a key refused lately costs no I/O at all, its read included.
     let hash = match presented_key_hash(app, &req, endpoint) {
         Ok(hash) => hash,
-        Err(err) => return Outcome::failure(family, err),
+        Err(err) => return Served::failure(family, err),
     };
     let prefetched = prefetch(&req);
     let (authenticated, prefetched) =
         futures::join!(authenticate(app, &req, endpoint, &hash, now), prefetched);
     let (caller, rate) = match authenticated {
         Ok(found) => found,
-        Err(err) => return Outcome::failure(family, err),
+        Err(err) => return Served::failure(family, err),
     };
     tracing::Span::current().record("org_id", caller.org_id.as_str());
     let mut outcome = match check_body(&req, endpoint) {
-        Err(err) => Outcome::failure(family, err),
+        Err(err) => Served::failure(family, err),
         Ok(()) => match idempotency::begin(app, &caller, endpoint.idempotent, &req, now).await {
-            Err(err) => Outcome::failure(family, err),
-            Ok(Begin::Replay(stored)) => Outcome {
+            Err(err) => Served::failure(family, err),
+            Ok(Begin::Replay(stored)) => Served {
                 status: stored.status,
                 body: Some(stored.body),
                 content_type: JSON,
@@ -427,8 +427,8 @@ where
                     mark: held.as_ref().map(|h| h.mark.clone()),
                 };
                 let outcome = match handler(ctx, prefetched).await {
-                    Ok(reply) => Outcome::success(reply),
-                    Err(err) => Outcome::failure(family, err),
+                    Ok(reply) => Served::success(reply),
+                    Err(err) => Served::failure(family, err),
                 };
                 if let Some(held) = held {
                     let kept = (outcome.status < 300)
@@ -527,7 +527,7 @@ fn request_id_of(req: &Request) -> String {
         .unwrap_or_else(|| ids::new("req"))
 }
 
-fn into_response(outcome: Outcome) -> Response<Body> {
+fn into_response(outcome: Served) -> Response<Body> {
     let mut builder = Response::builder().status(outcome.status);
     if outcome.body.is_some() {
         builder = builder.header(http::header::CONTENT_TYPE, outcome.content_type);

@@ -11,7 +11,7 @@ use crate::{
     app::App,
     error::Error,
     model::Caller,
-    store::idempotency::{self as records, Claim, Stored},
+    store::idempotency::{self as records, KeyClaim, Stored},
 };
 
 pub const HEADER: &str = "idempotency-key";
@@ -116,16 +116,16 @@ pub async fn begin(
             .to_owned(),
     );
     match claim {
-        Claim::Fresh => Ok(Begin::Proceed(Some(Held {
+        KeyClaim::Fresh => Ok(Begin::Proceed(Some(Held {
             key: key.to_owned(),
             mark,
         }))),
-        Claim::Replay(stored) => Ok(Begin::Replay(Replayed {
+        KeyClaim::Replay(stored) => Ok(Begin::Replay(Replayed {
             status: stored.status,
             body: unpack(&app.sealer, &stored.blob)?,
         })),
-        Claim::InFlight => Err(Error::IdempotencyInFlight),
-        Claim::Mismatch => Err(Error::IdempotencyMismatch),
+        KeyClaim::InFlight => Err(Error::IdempotencyInFlight),
+        KeyClaim::Mismatch => Err(Error::IdempotencyMismatch),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::{
     ids,
     model::{Caller, Environment, UserGroup},
     store::{counters, user_groups as table},
+    validate,
 };
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -84,11 +85,11 @@ impl UserGroupRequest {
     pub fn validate(input: UserGroupInput) -> Result<Self, Error> {
         let name = input
             .name
-            .map(|n| text("name", &n, MAX_NAME_CHARS))
+            .map(|n| validate::label("name", &n, MAX_NAME_CHARS))
             .transpose()?;
         let provided_id = input
             .provided_id
-            .map(|p| text("provided_id", &p, MAX_PROVIDED_ID_CHARS))
+            .map(|p| validate::label("provided_id", &p, MAX_PROVIDED_ID_CHARS))
             .transpose()?;
         let environment = input
             .environment
@@ -117,36 +118,6 @@ impl UserGroupRequest {
             },
         })
     }
-}
-
-/// A single-line, non-empty, bounded string without control or invisible formatting
-/// characters (which could disguise one id as another or break a dashboard's layout).
-fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
-    if value
-        .chars()
-        .any(|c| c.is_control() || is_invisible_format(c))
-    {
-        return Err(Error::invalid(
-            field,
-            "must not contain control or invisible formatting characters",
-        ));
-    }
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    if value.chars().count() > max_chars {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// Bidirectional overrides and isolates, zero-width characters and the byte-order mark.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
 }
 
 /// A group with the token just issued for it.

@@ -49,6 +49,36 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error>
     Ok(value.to_owned())
 }
 
+/// A label: a single-line, non-empty, bounded string without control or invisible formatting
+/// characters (which could disguise one id as another or break a dashboard's layout).
+pub fn label(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
+    if value
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(Error::invalid(
+            field,
+            "must not contain control or invisible formatting characters",
+        ));
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Bidirectional overrides and isolates, zero-width characters and the byte-order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
+}
+
 /// A single-line name (no control characters), e.g. a display name that may end up in a header.
 pub fn name(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
     if value.chars().any(char::is_control) {

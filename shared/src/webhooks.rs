@@ -11,7 +11,7 @@ use crate::{
     idempotency::Mark,
     ids,
     jobs::{EventKind, Job, Outbox, TestNote},
-    model::{Endpoint, EndpointChange},
+    model::{EndpointChange, WebhookEndpoint},
     store,
 };
 
@@ -155,7 +155,7 @@ pub async fn create(
     new: NewEndpoint,
     mark: Option<&Mark>,
     now: DateTime<Utc>,
-) -> Result<(Endpoint, String), Error> {
+) -> Result<(WebhookEndpoint, String), Error> {
     let url = check_url(&new.url, app.config.allow_private_targets).await?;
     let events = match new.events {
         Some(events) => check_events(events)?,
@@ -166,7 +166,7 @@ pub async fn create(
         None => None,
     };
     let secret = signing_secret(app, mark, "webhook-secret");
-    let endpoint = Endpoint {
+    let endpoint = WebhookEndpoint {
         id: mark.map_or_else(|| ids::new("whk"), |m| m.id(&app.hasher, "whk")),
         org_id: org_id.to_owned(),
         url,
@@ -204,16 +204,16 @@ pub async fn create(
 }
 
 /// The organization's endpoint `id` (another organization's is not found).
-pub async fn get(app: &App, org_id: &str, id: &str) -> Result<Endpoint, Error> {
-    let not_found = || Error::not_found(Resource::Endpoint, id);
-    ids::require("whk", Resource::Endpoint, id)?;
+pub async fn get(app: &App, org_id: &str, id: &str) -> Result<WebhookEndpoint, Error> {
+    let not_found = || Error::not_found(Resource::WebhookEndpoint, id);
+    ids::require("whk", Resource::WebhookEndpoint, id)?;
     store::webhooks::get(&app.table, org_id, id)
         .await?
         .ok_or_else(not_found)
 }
 
 /// Every endpoint of the organization, oldest first.
-pub async fn list(app: &App, org_id: &str) -> Result<Vec<Endpoint>, Error> {
+pub async fn list(app: &App, org_id: &str) -> Result<Vec<WebhookEndpoint>, Error> {
     let mut all = store::webhooks::all(&app.table, org_id).await?;
     all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(all)
@@ -226,7 +226,7 @@ pub async fn update(
     id: &str,
     change: EndpointChange,
     now: DateTime<Utc>,
-) -> Result<Endpoint, Error> {
+) -> Result<WebhookEndpoint, Error> {
     let current = get(app, org_id, id).await?;
     if change.is_empty() {
         return Ok(current);
@@ -245,15 +245,15 @@ pub async fn update(
     };
     store::webhooks::update(&app.table, org_id, id, &change, now)
         .await?
-        .ok_or_else(|| Error::not_found(Resource::Endpoint, id))
+        .ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, id))
 }
 
 /// Removes an endpoint; its deliveries still pending end failed at their next attempt.
 pub async fn remove(app: &App, org_id: &str, id: &str) -> Result<(), Error> {
-    ids::require("whk", Resource::Endpoint, id)?;
+    ids::require("whk", Resource::WebhookEndpoint, id)?;
     match store::webhooks::delete(&app.table, org_id, id).await? {
         true => Ok(()),
-        false => Err(Error::not_found(Resource::Endpoint, id)),
+        false => Err(Error::not_found(Resource::WebhookEndpoint, id)),
     }
 }
 
@@ -266,7 +266,7 @@ pub async fn rotate_secret(
     id: &str,
     mark: Option<&Mark>,
     now: DateTime<Utc>,
-) -> Result<(Endpoint, String), Error> {
+) -> Result<(WebhookEndpoint, String), Error> {
     get(app, org_id, id).await?;
     let secret = signing_secret(app, mark, "webhook-secret-rotation");
     let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
@@ -288,7 +288,7 @@ pub async fn rotate_secret(
             let existing = get(app, org_id, id).await?;
             match (&existing.rotated_by, mark) {
                 (Some(by), Some(m)) if by == m.as_str() => Ok((existing, secret)),
-                _ => Err(Error::not_found(Resource::Endpoint, id)),
+                _ => Err(Error::not_found(Resource::WebhookEndpoint, id)),
             }
         }
     }
@@ -305,7 +305,7 @@ pub async fn send_test(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
-    ids::require("whk", Resource::Endpoint, id)?;
+    ids::require("whk", Resource::WebhookEndpoint, id)?;
     let note = TestNote {
         id: mark.map_or_else(|| ids::new("evt"), |m| m.id(&app.hasher, "evt")),
         created_at: now,
@@ -321,7 +321,7 @@ pub async fn send_test(
             reason: "disabled",
             message: "The endpoint is disabled; enable it to send it a test event".into(),
         }),
-        store::webhooks::Tested::Missing => Err(Error::not_found(Resource::Endpoint, id)),
+        store::webhooks::Tested::Missing => Err(Error::not_found(Resource::WebhookEndpoint, id)),
     }
 }
 
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn a_rotated_secret_signs_for_its_overlap() {
         let now = Utc::now();
-        let mut e = Endpoint {
+        let mut e = WebhookEndpoint {
             id: "whk_1".into(),
             org_id: "org_1".into(),
             url: "https://example.com".into(),

@@ -11,7 +11,7 @@ use inflow::{
     handlers,
     jobs::Event,
     model::{Flow, Role, Tier, User},
-    orgs::{self, NewFlow, NewOrg},
+    operator::{self, NewFlow, NewOrg},
     queue::Queues,
     relay::Relay,
     App,
@@ -281,10 +281,10 @@ impl Env {
             email: Some("admin@acme.example"),
             tier,
         };
-        let (org, admin, user_key) = orgs::create_org(&self.app, new, now)
+        let (org, admin, user_key) = operator::create_org(&self.app, new, now)
             .await
             .expect("create org");
-        let user = orgs::create_user(
+        let user = operator::create_user(
             &self.app,
             &org.id,
             "jane@example.com",
@@ -300,7 +300,7 @@ impl Env {
             module_count: 5,
             estimated_duration: "2 hours",
         };
-        let flow = orgs::create_flow(&self.app, &org.id, flow, now)
+        let flow = operator::create_flow(&self.app, &org.id, flow, now)
             .await
             .expect("create flow");
         Tenant {
@@ -920,7 +920,7 @@ impl Env {
         let dlq = self
             .queue_url(&format!("{}-dlq", self.names.webhook_queue))
             .await;
-        let settings = inflow::delivery::Settings {
+        let settings = inflow::delivery::DeliveryConfig {
             schedule: waits
                 .iter()
                 .map(|s| std::time::Duration::from_secs(*s))
@@ -1188,7 +1188,7 @@ impl Env {
             app: self.app.clone(),
             ses,
             queues: self.queues.clone(),
-            settings: inflow::email::Settings::new(
+            settings: inflow::email::MailConfig::new(
                 sender,
                 Some("https://app.example.com/accept?secret={secret}"),
             )

@@ -237,7 +237,7 @@ async fn names_are_escaped_and_the_secret_is_never_logged() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
-    let creator = inflow::orgs::create_user(
+    let creator = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "eve@example.com",

@@ -18,7 +18,7 @@ async fn assigns_with_the_seeds_success_body() {
         "dueDate": "2030-11-25T23:59:59Z", "priority": "high",
         "notes": "Please complete this onboarding flow before the team meeting"
     });
-    inflow::orgs::create_user(
+    inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "employee@company.com",
@@ -153,7 +153,7 @@ async fn revoked_keys_stop_working_at_once() {
             .status,
         200
     );
-    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
+    inflow::operator::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
         .await
         .unwrap();
     let res = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;

@@ -46,7 +46,7 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
             on_assignment("POST", "/complete", &t, id),
         )
         .await);
-    inflow::orgs::create_user(
+    inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "late@example.com",

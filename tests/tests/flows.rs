@@ -246,7 +246,7 @@ async fn consume_by_id_needs_the_invitees_access_token() {
         .await;
     assert_eq!(forged.status, 401);
     let now = chrono::Utc::now();
-    let someone = inflow::orgs::create_user(
+    let someone = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "someone@example.com",

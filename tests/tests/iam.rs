@@ -705,7 +705,7 @@ fn replay(t: &Tenant, id: &str) -> Call {
 }
 
 async fn new_user(env: &Env, t: &Tenant, email: &str) -> inflow::model::User {
-    inflow::orgs::create_user(
+    inflow::operator::create_user(
         &env.app,
         &t.org_id,
         email,
@@ -1557,7 +1557,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
 /// A delivery that failed for good (the receiver answered 410); its id.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
     let receiver = Receiver::start(vec![], 410).await;
-    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
+    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
         .await
         .unwrap();
     assigned(env, t, &t.user.email).await;
@@ -1587,7 +1587,7 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     let flaky = Receiver::start(vec![(500, vec![])], 200).await;
     let gone = Receiver::start(vec![], 410).await;
     for r in [&flaky, &gone] {
-        inflow::orgs::add_webhook(&env.app, &t.org_id, &r.url, None, chrono::Utc::now())
+        inflow::operator::add_webhook(&env.app, &t.org_id, &r.url, None, chrono::Utc::now())
             .await
             .unwrap();
     }
@@ -1596,7 +1596,7 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     let dlq = env
         .queue_url(&format!("{}-dlq", env.names.webhook_queue))
         .await;
-    let settings = inflow::delivery::Settings {
+    let settings = inflow::delivery::DeliveryConfig {
         schedule: vec![Duration::ZERO, Duration::ZERO],
         dead_letter_queue_url: dlq.clone(),
         allow_private_targets: true,
@@ -1651,7 +1651,7 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
             .interceptor(ses_calls.clone())
             .build(),
     );
-    let settings = email::Settings::new(&format!("noreply@{domain}"), None).expect("settings");
+    let settings = email::MailConfig::new(&format!("noreply@{domain}"), None).expect("settings");
     let (queues, sqs) = env.counted_queues();
     let worker = EmailWorker {
         app,

@@ -70,7 +70,7 @@ async fn a_retry_while_the_first_runs_gets_409() {
     )
     .await
     .unwrap();
-    assert_eq!(claim, inflow::store::idempotency::Claim::Fresh);
+    assert_eq!(claim, inflow::store::idempotency::KeyClaim::Fresh);
     let res = env
         .send(
             AssignFlow,
@@ -175,20 +175,20 @@ async fn a_5000_address_import_replays_byte_for_byte() {
 /// A kept response the table cannot hold in one item goes into parts, and comes back whole.
 #[tokio::test]
 async fn a_kept_response_over_an_item_s_size_comes_back_whole() {
-    use inflow::store::idempotency::{claim, record, Claim, Stored};
+    use inflow::store::idempotency::{claim, record, KeyClaim, Stored};
     let env = Env::new().await;
     let t = env.tenant().await;
     let table = &env.app.table;
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
         claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
-        Claim::Fresh
+        KeyClaim::Fresh
     );
     let blob: Vec<u8> = (0..1_200_000u32).map(|i| (i % 251) as u8).collect();
     let stored = Stored { status: 200, blob };
     record(table, &t.org_id, "big", &stored, now).await.unwrap();
     assert_eq!(
         claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
-        Claim::Replay(stored)
+        KeyClaim::Replay(stored)
     );
 }

@@ -368,7 +368,7 @@ async fn other_organizations_and_unknown_paths_get_404() {
 async fn import_invites_adds_existing_users_and_reports_bad_entries() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    inflow::orgs::create_user(
+    inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "tide@nodeta.fi",

@@ -54,7 +54,7 @@ async fn sent(env: &Env, f: Function, c: Call, status: u16) -> Answer {
 }
 
 async fn subscribe(env: &Env, t: &Tenant, receiver: &Receiver) {
-    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
+    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
         .await
         .unwrap();
 }
@@ -109,7 +109,7 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     ] {
         sent(&env, f, on_assignment("POST", step, &t, &id), 200).await;
     }
-    let sam = inflow::orgs::create_user(
+    let sam = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "sam@example.com",
@@ -405,7 +405,7 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
         .send()
         .await
         .unwrap();
-    let sam = inflow::orgs::create_user(
+    let sam = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "sam@example.com",
@@ -564,7 +564,7 @@ async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_it
     let t = env.tenant().await;
     let tag = inflow::ids::random(8).to_lowercase();
     let address = |name: &str| format!("{name}-{tag}@example.com");
-    let sam = inflow::orgs::create_user(
+    let sam = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         &address("sam"),

@@ -114,7 +114,7 @@ async fn a_refused_key_is_refused_again_without_dynamodb() {
 
     // A revoked key too.
     let revoked = env.tenant().await;
-    inflow::orgs::revoke_key(
+    inflow::operator::revoke_key(
         &env.app,
         &revoked.org_id,
         &revoked.admin_key_id,

@@ -54,7 +54,7 @@ async fn limits_are_per_key_and_follow_the_tier() {
     assert_eq!(res.header("x-ratelimit-remaining"), Some("99"));
 
     // Raising the tier raises the limit of existing keys at once.
-    inflow::orgs::set_tier(&env.app, &standard.org_id, Tier::Enterprise)
+    inflow::operator::set_tier(&env.app, &standard.org_id, Tier::Enterprise)
         .await
         .unwrap();
     let res = env

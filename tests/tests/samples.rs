@@ -79,7 +79,7 @@ async fn every_sample_event_runs_through_its_function() {
     let env = Env::new().await;
     // Four requests per sample: more than a standard key's minute allows as samples grow.
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
-    inflow::orgs::create_user(
+    inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "employee@company.com",
@@ -112,7 +112,7 @@ async fn every_sample_event_runs_through_its_function() {
         if text.contains("whk_placeholder") {
             let url = "https://hooks.acme.example/sample";
             let (endpoint, _) =
-                inflow::orgs::add_webhook(&env.app, &t.org_id, url, None, chrono::Utc::now())
+                inflow::operator::add_webhook(&env.app, &t.org_id, url, None, chrono::Utc::now())
                     .await
                     .unwrap();
             text = text.replace("whk_placeholder", &endpoint.id);

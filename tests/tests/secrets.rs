@@ -6,7 +6,7 @@ use inflow_tests::{assign, assign_body, Env, Function::*};
 async fn no_plaintext_key_or_secret_in_the_table() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let (_, webhook_secret) = inflow::orgs::add_webhook(
+    let (_, webhook_secret) = inflow::operator::add_webhook(
         &env.app,
         &t.org_id,
         "https://example.com/hook",

@@ -343,7 +343,7 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
         .send()
         .await
         .unwrap();
-    let sam = inflow::orgs::create_user(
+    let sam = inflow::operator::create_user(
         &env.app,
         &t.org_id,
         "sam@example.com",

@@ -189,7 +189,7 @@ async fn unauthorized_shapes() {
         assert_eq!((res.status, &res.body), (401, &expected));
         assert!(res.header("x-request-id").is_some());
     }
-    inflow::orgs::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
+    inflow::operator::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
         .await
         .unwrap();
     let res = env.send(CreateUserGroup, user_group(&t, &body)).await;

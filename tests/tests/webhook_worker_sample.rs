@@ -7,7 +7,7 @@ async fn the_webhook_worker_sample_runs() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
-    inflow::orgs::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
+    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
         .await
         .unwrap();
     let text = std::fs::read_to_string(

@@ -15,7 +15,7 @@ const IDLE: Duration = Duration::from_millis(1500);
 
 async fn subscribe(env: &Env, t: &Tenant, url: &str, events: Option<&str>) -> String {
     let (_, secret) =
-        inflow::orgs::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now())
+        inflow::operator::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now())
             .await
             .unwrap();
     secret
@@ -378,7 +378,7 @@ async fn proxy_variables_do_not_route_deliveries() {
     let receiver = Receiver::start(vec![], 200).await;
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
-    let settings = inflow::delivery::Settings {
+    let settings = inflow::delivery::DeliveryConfig {
         schedule: vec![std::time::Duration::ZERO],
         dead_letter_queue_url: env
             .queue_url(&format!("{}-dlq", env.names.webhook_queue))

@@ -14,14 +14,14 @@ use serde::Deserialize;
 
 use crate::model::{
     delivery::{delivery_id, AttemptRecord, Delivery, DeliveryStatus},
-    Endpoint,
+    WebhookEndpoint,
 };
 use crate::{
     app::App,
     error::Error,
     jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{Message, Queues},
-    store::{self, deliveries::Claim},
+    store::{self, deliveries::AttemptClaim},
     worker,
 };
 
@@ -29,7 +29,7 @@ use crate::{
 const LEASE_SECS: i64 = 120;
 
 /// What the worker is configured with besides the app.
-pub struct Settings {
+pub struct DeliveryConfig {
     pub schedule: Vec<Duration>,
     pub dead_letter_queue_url: String,
     /// Local mode (`make dev`, tests): loopback and private targets are allowed.
@@ -41,7 +41,7 @@ pub struct WebhookWorker {
     pub app: App,
     queues: Queues,
     http: reqwest::Client,
-    settings: Settings,
+    settings: DeliveryConfig,
 }
 
 /// Events the worker fans out from one message. A larger message (the relay packs as many
@@ -65,7 +65,7 @@ impl WebhookWorker {
         let sdk = crate::app::sdk_config().await?;
         let app = App::new(crate::config::Config::from_env()?, &sdk).await?;
         let queues = Queues::from_env(&sdk)?;
-        let settings = Settings {
+        let settings = DeliveryConfig {
             schedule: schedule::standard(),
             dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
                 Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into())
@@ -76,7 +76,7 @@ impl WebhookWorker {
         Self::new(app, queues, settings)
     }
 
-    pub fn new(app: App, queues: Queues, settings: Settings) -> Result<Self, Error> {
+    pub fn new(app: App, queues: Queues, settings: DeliveryConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(target::SafeResolver {
                 allow_private: settings.allow_private_targets,
@@ -175,7 +175,11 @@ impl WebhookWorker {
     }
 
     /// The delivery of an event to an endpoint (made once), then its first attempt.
-    async fn first_attempt(&self, what: &Payload<'_>, endpoint: Endpoint) -> Result<(), Error> {
+    async fn first_attempt(
+        &self,
+        what: &Payload<'_>,
+        endpoint: WebhookEndpoint,
+    ) -> Result<(), Error> {
         let now = Utc::now();
         let delivery = Delivery {
             id: delivery_id(what.event_id, &endpoint.id),
@@ -250,9 +254,11 @@ impl WebhookWorker {
         )
         .await?
         {
-            Claim::Claimed(d) => *d,
-            Claim::Done => return Ok(()),
-            Claim::Busy => return Err(Error::unavailable("the attempt is in progress elsewhere")),
+            AttemptClaim::Claimed(d) => *d,
+            AttemptClaim::Done => return Ok(()),
+            AttemptClaim::Busy => {
+                return Err(Error::unavailable("the attempt is in progress elsewhere"))
+            }
         };
         let endpoint = match target {
             Target::Read(endpoint) => endpoint.map(|e| *e),
@@ -336,7 +342,7 @@ impl WebhookWorker {
     }
 
     /// One signed POST of the delivery's payload to its endpoint (as read).
-    async fn send(&self, d: &Delivery, endpoint: Option<Endpoint>) -> Result<Sent, Error> {
+    async fn send(&self, d: &Delivery, endpoint: Option<WebhookEndpoint>) -> Result<Sent, Error> {
         let started = std::time::Instant::now();
         let Some(endpoint) = endpoint else {
             return Ok(Sent::refused("the endpoint was removed", started));
@@ -422,7 +428,7 @@ impl WebhookWorker {
 /// An attempt's endpoint: read before the claim (`None`: removed), or not yet (a job queued
 /// before jobs named their endpoint).
 enum Target {
-    Read(Option<Box<Endpoint>>),
+    Read(Option<Box<WebhookEndpoint>>),
     Unread,
 }
 

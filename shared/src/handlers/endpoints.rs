@@ -19,7 +19,7 @@ const fn route(name: &'static str) -> Route {
 
 fn endpoint_id(ctx: &Ctx<'_>) -> Result<String, Error> {
     ctx.path_param("endpointId")
-        .ok_or_else(|| Error::not_found(Resource::Endpoint, ""))
+        .ok_or_else(|| Error::not_found(Resource::WebhookEndpoint, ""))
 }
 
 /// `POST /v1/webhooks/endpoints`: 201, the endpoint with its secret (shown this once).

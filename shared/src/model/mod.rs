@@ -10,7 +10,7 @@ mod webhook;
 
 pub use settings::{Change, SettingsChange};
 pub use user_group::{Environment, UserGroup};
-pub use webhook::{Endpoint, EndpointChange};
+pub use webhook::{EndpointChange, WebhookEndpoint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

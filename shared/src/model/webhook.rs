@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::EventKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Endpoint {
+pub struct WebhookEndpoint {
     pub id: String,
     pub org_id: String,
     pub url: String,
@@ -39,7 +39,7 @@ pub struct Endpoint {
     pub paused_until: Option<DateTime<Utc>>,
 }
 
-impl Endpoint {
+impl WebhookEndpoint {
     /// The sealed secrets that sign a delivery now: the current one, and the one a rotation
     /// replaced while its overlap lasts (Standard Webhooks allows several signatures).
     pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {

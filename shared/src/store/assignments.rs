@@ -128,7 +128,7 @@ pub async fn insert(table: &Table, a: &Assignment, jobs: &Outbox) -> Result<bool
 }
 
 /// The new terms of a re-assignment.
-pub struct Terms<'a> {
+pub struct Reassignment<'a> {
     pub due_date: Option<DateTime<Utc>>,
     pub priority: Priority,
     pub notes: Option<&'a str>,
@@ -143,7 +143,7 @@ pub async fn reassign(
     table: &Table,
     org_id: &str,
     id: &str,
-    terms: &Terms<'_>,
+    terms: &Reassignment<'_>,
     jobs: &Outbox,
 ) -> Result<Option<Assignment>, Error> {
     let mut set = vec!["priority = :p", "assigned_at = :now", outbox::SET];

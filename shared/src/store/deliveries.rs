@@ -60,7 +60,7 @@ pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Deliver
     super::get_as(table, dlv_key(org_id, id), true).await
 }
 
-pub enum Claim {
+pub enum AttemptClaim {
     /// Boxed: a delivery with its attempts is large beside the other two.
     Claimed(Box<Delivery>),
     /// Already made (or the delivery is settled): nothing to do.
@@ -78,7 +78,7 @@ pub async fn claim(
     attempt: u32,
     now: DateTime<Utc>,
     lease_secs: i64,
-) -> Result<Claim, Error> {
+) -> Result<AttemptClaim, Error> {
     let result = table
         .ddb
         .update_item()
@@ -98,7 +98,7 @@ pub async fn claim(
         .send()
         .await;
     match result {
-        Ok(out) => Ok(Claim::Claimed(Box::new(from_item(
+        Ok(out) => Ok(AttemptClaim::Claimed(Box::new(from_item(
             out.attributes.unwrap_or_default(),
         )?))),
         Err(err)
@@ -108,7 +108,7 @@ pub async fn claim(
             ) =>
         {
             let Some(current) = get(table, org_id, id).await? else {
-                return Ok(Claim::Done);
+                return Ok(AttemptClaim::Done);
             };
             let leased = current
                 .lease_until
@@ -116,9 +116,9 @@ pub async fn claim(
             Ok(
                 if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased
                 {
-                    Claim::Busy
+                    AttemptClaim::Busy
                 } else {
-                    Claim::Done
+                    AttemptClaim::Done
                 },
             )
         }

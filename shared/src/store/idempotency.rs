@@ -36,7 +36,7 @@ fn part_sk(index: usize) -> String {
 }
 
 #[derive(Debug, PartialEq)]
-pub enum Claim {
+pub enum KeyClaim {
     /// This request owns the key now and must record or release it.
     Fresh,
     Replay(Stored),
@@ -50,7 +50,7 @@ pub async fn claim(
     idem_key: &str,
     fingerprint: &str,
     now_secs: i64,
-) -> Result<Claim, Error> {
+) -> Result<KeyClaim, Error> {
     let mut item = record_key(org_id, idem_key);
     item.extend([
         ("fingerprint".to_string(), s(fingerprint)),
@@ -73,7 +73,7 @@ pub async fn claim(
         .send()
         .await;
     let old = match result {
-        Ok(_) => return Ok(Claim::Fresh),
+        Ok(_) => return Ok(KeyClaim::Fresh),
         Err(err) => match err.as_service_error() {
             Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
                 Some(item) => item.clone(),
@@ -94,16 +94,16 @@ pub async fn claim(
         },
     };
     match judge(&old, fingerprint) {
-        Judged::Mismatch => Ok(Claim::Mismatch),
-        Judged::InFlight => Ok(Claim::InFlight),
+        Judged::Mismatch => Ok(KeyClaim::Mismatch),
+        Judged::InFlight => Ok(KeyClaim::InFlight),
         Judged::Done {
             status,
             blob: Some(blob),
             ..
-        } => Ok(Claim::Replay(Stored { status, blob })),
+        } => Ok(KeyClaim::Replay(Stored { status, blob })),
         Judged::Done { status, parts, .. } => {
             let blob = read_parts(table, org_id, idem_key, parts).await?;
-            Ok(Claim::Replay(Stored { status, blob }))
+            Ok(KeyClaim::Replay(Stored { status, blob }))
         }
     }
 }

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     error::Error,
     jobs::{EventKind, Outbox},
-    model::{Endpoint, EndpointChange},
+    model::{EndpointChange, WebhookEndpoint},
 };
 
 fn endpoint_key(org_id: &str, id: &str) -> Item {
@@ -38,7 +38,7 @@ pub enum Created {
 }
 
 /// The endpoint and the organization's count, in one transaction: the count stays under `max`.
-pub async fn create(table: &Table, endpoint: &Endpoint, max: u32) -> Result<Created, Error> {
+pub async fn create(table: &Table, endpoint: &WebhookEndpoint, max: u32) -> Result<Created, Error> {
     let put = put_new(
         table,
         to_item(
@@ -69,12 +69,12 @@ pub async fn create(table: &Table, endpoint: &Endpoint, max: u32) -> Result<Crea
     })
 }
 
-pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<Endpoint>, Error> {
+pub async fn get(table: &Table, org_id: &str, id: &str) -> Result<Option<WebhookEndpoint>, Error> {
     super::get_as(table, endpoint_key(org_id, id), true).await
 }
 
 /// Every endpoint of an organization (a Query on its partition, every page).
-pub async fn all(table: &Table, org_id: &str) -> Result<Vec<Endpoint>, Error> {
+pub async fn all(table: &Table, org_id: &str) -> Result<Vec<WebhookEndpoint>, Error> {
     let mut found = Vec::new();
     let mut start = None;
     loop {
@@ -103,7 +103,7 @@ pub async fn subscribed(
     table: &Table,
     org_id: &str,
     kind: EventKind,
-) -> Result<Vec<Endpoint>, Error> {
+) -> Result<Vec<WebhookEndpoint>, Error> {
     let all = all(table, org_id).await?;
     Ok(all.into_iter().filter(|e| e.subscribes_to(kind)).collect())
 }
@@ -115,7 +115,7 @@ pub async fn update(
     id: &str,
     change: &EndpointChange,
     now: DateTime<Utc>,
-) -> Result<Option<Endpoint>, Error> {
+) -> Result<Option<WebhookEndpoint>, Error> {
     let mut set = vec!["updated_at = :now"];
     let mut remove = Vec::new();
     let mut update = table
@@ -223,7 +223,7 @@ pub async fn rotate(
     until: DateTime<Utc>,
     mark: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<Endpoint>, Error> {
+) -> Result<Option<WebhookEndpoint>, Error> {
     let mut update = table
         .ddb
         .update_item()

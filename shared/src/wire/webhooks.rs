@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::{json_object, opt_string, req_string, time};
 use crate::{
     error::Error,
-    model::{Endpoint, EndpointChange},
+    model::{EndpointChange, WebhookEndpoint},
     webhooks::NewEndpoint,
 };
 
@@ -61,7 +61,7 @@ fn events(map: &Map<String, Value>) -> Result<Vec<String>, Error> {
 }
 
 /// An endpoint as its organization sees it (never its secret).
-pub fn endpoint(e: &Endpoint) -> Value {
+pub fn endpoint(e: &WebhookEndpoint) -> Value {
     json!({
         "id": e.id,
         "url": e.url,
@@ -74,7 +74,7 @@ pub fn endpoint(e: &Endpoint) -> Value {
 }
 
 /// The created endpoint, with its signing secret (shown this once).
-pub fn created(e: &Endpoint, secret: &str) -> Value {
+pub fn created(e: &WebhookEndpoint, secret: &str) -> Value {
     let mut body = endpoint(e);
     body["secret"] = json!(secret);
     body

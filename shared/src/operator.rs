@@ -8,7 +8,7 @@ use crate::{
     error::Error,
     ids,
     keys::{KeyKind, PlainKey},
-    model::{Endpoint, Flow, Organization, Role, Tier, User},
+    model::{Flow, Organization, Role, Tier, User, WebhookEndpoint},
     store, validate, webhooks,
 };
 
@@ -157,7 +157,7 @@ pub async fn add_webhook(
     url: &str,
     events: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(Endpoint, String), Error> {
+) -> Result<(WebhookEndpoint, String), Error> {
     let new = webhooks::NewEndpoint {
         url: url.to_owned(),
         events: Some(webhooks::parse_events(events)?),
