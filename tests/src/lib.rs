@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Every HTTP function, so tests can name the one to call.
+/// Every HTTP function by a name tests can write; each is an entry of `inflow::handlers::ENDPOINTS`
+/// (tests/tests/routes.rs holds the two lists equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     AssignFlow,
@@ -121,44 +122,11 @@ impl Function {
         Function::ALL.iter().copied().find(|f| f.binary() == name)
     }
 
+    /// Calls its handler in-process, as its binary would (`inflow::handlers::ENDPOINTS`).
     pub async fn call(self, app: &App, req: Request) -> Response<Body> {
-        use handlers::{
-            assignments as a, deliveries as d, endpoints as e, flows as f, invitations as i,
-            organization as o, user_groups as u,
-        };
-        match self {
-            Function::AssignFlow => a::assign_flow(app, req).await,
-            Function::GetAssignment => a::get_assignment(app, req).await,
-            Function::StartAssignment => a::start_assignment(app, req).await,
-            Function::CompleteAssignment => a::complete_assignment(app, req).await,
-            Function::CreateUserGroup => u::create_user_group(app, req).await,
-            Function::ListInvitations => i::list_invitations(app, req).await,
-            Function::CreateInvitation => i::create_invitation(app, req).await,
-            Function::ImportInvitations => i::import_invitations(app, req).await,
-            Function::GetInvitation => i::get_invitation(app, req).await,
-            Function::DeleteInvitation => i::delete_invitation(app, req).await,
-            Function::GetFlow => f::get_flow(app, req).await,
-            Function::CancelFlow => f::cancel_flow(app, req).await,
-            Function::CreateJoinOrganizationFlow => {
-                f::create_join_organization_flow(app, req).await
-            }
-            Function::CreateSignupFlow => f::create_signup_flow(app, req).await,
-            Function::ConsumeFlow => f::consume_flow(app, req).await,
-            Function::ListWebhookDeliveries => d::list_webhook_deliveries(app, req).await,
-            Function::ReplayWebhookDelivery => d::replay_webhook_delivery(app, req).await,
-            Function::GetOrganization => o::get_organization(app, req).await,
-            Function::UpdateOrganization => o::update_organization(app, req).await,
-            Function::CreateWebhookEndpoint => e::create_webhook_endpoint(app, req).await,
-            Function::ListWebhookEndpoints => e::list_webhook_endpoints(app, req).await,
-            Function::GetWebhookEndpoint => e::get_webhook_endpoint(app, req).await,
-            Function::UpdateWebhookEndpoint => e::update_webhook_endpoint(app, req).await,
-            Function::DeleteWebhookEndpoint => e::delete_webhook_endpoint(app, req).await,
-            Function::RotateWebhookEndpointSecret => {
-                e::rotate_webhook_endpoint_secret(app, req).await
-            }
-            Function::TestWebhookEndpoint => e::test_webhook_endpoint(app, req).await,
-            Function::AcceptPage => handlers::accept::accept_page(app, req).await,
-        }
+        let endpoint = handlers::endpoint(self.binary())
+            .unwrap_or_else(|| panic!("{} is not in inflow::handlers::ENDPOINTS", self.binary()));
+        (endpoint.handler)(app, req).await
     }
 }
 
