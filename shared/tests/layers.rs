@@ -17,6 +17,21 @@ const SDK_OWNERS: &[(&str, &[&str])] = &[
     ("aws_sdk_dynamodb", &["store/"]),
     // The queue port, and the operator's set-up that creates the queues.
     ("aws_sdk_sqs", &["queue.rs", "bootstrap.rs"]),
+    // The app secret: read at init (app.rs builds the client, keys.rs reads it) and created by
+    // the operator's set-up.
+    (
+        "aws_sdk_secretsmanager",
+        &["app.rs", "keys.rs", "bootstrap.rs"],
+    ),
+    // The mail port.
+    ("aws_sdk_sesv2", &["email.rs"]),
+    // The SDK's runtime: its errors become ours in one place, its HTTP client is built in one.
+    ("aws_smithy", &["error.rs", "tls.rs", "store/"]),
+    // Configuration loading: the clients' builders.
+    (
+        "aws_config",
+        &["app.rs", "queue.rs", "bootstrap.rs", "store/"],
+    ),
 ];
 
 fn sources(dir: &Path, found: &mut Vec<PathBuf>) {
