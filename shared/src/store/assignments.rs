@@ -3,7 +3,7 @@
 use super::Table;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
-    types::{Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update},
+    types::{Delete, ReturnValue, TransactWriteItem, Update},
 };
 use chrono::{DateTime, Utc};
 
@@ -64,32 +64,7 @@ pub async fn lookup_for_assign(
         active_key(org_id, flow_id, email),
     ];
     wanted.extend(made_id.map(|id| asgn_key(org_id, id)));
-    let mut keys = KeysAndAttributes::builder().consistent_read(true);
-    for k in &wanted {
-        keys = keys.keys(k.clone());
-    }
-    let mut request = Some(keys.build().map_err(build_err)?);
-    let mut found: Vec<Item> = Vec::new();
-    // BatchGetItem may hand back unprocessed keys under load; ask again for those only.
-    for _ in 0..5 {
-        let Some(batch) = request.take() else { break };
-        let out = table
-            .ddb
-            .batch_get_item()
-            .request_items(&table.name, batch)
-            .send()
-            .await?;
-        if let Some(mut responses) = out.responses {
-            found.extend(responses.remove(&table.name).unwrap_or_default());
-        }
-        request = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(&table.name))
-            .filter(|k| !k.keys().is_empty());
-    }
-    if request.is_some() {
-        return Err(Error::unavailable("DynamoDB left keys unprocessed"));
-    }
+    let found = super::batch_get(table, wanted).await?;
     let mut lookup = AssignLookup {
         flow: None,
         user: None,
