@@ -1,10 +1,7 @@
 //! Assignments, and the pointer that finds the unfinished assignment of a flow for an email.
 
-use super::Table;
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{Delete, ReturnValue, TransactWriteItem, Update},
-};
+use super::{Table, Updated};
+use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -214,23 +211,16 @@ pub async fn start(
         .expression_attribute_values(":assigned", s(Progress::Assigned.as_str()))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
         .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        )
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Step::Made(from_item(out.attributes.unwrap_or_default())?)),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(match get(table, org_id, id).await? {
-                Some(a) => Step::AlreadyThere(a),
-                None => Step::NotFound,
-            })
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(match super::updated(result)? {
+        Updated::Yes(item) => Step::Made(from_item(item)?),
+        Updated::Refused(Some(item)) => Step::AlreadyThere(from_item(item)?),
+        Updated::Refused(None) => Step::NotFound,
+    })
 }
 
 /// → completed, with its jobs, releasing the (flow, email) pointer in the same transaction so

@@ -2,11 +2,8 @@
 //! status on GSI1 (`DLV#<org>#<status>` / `<updated>#<id>`). Each attempt is claimed with a
 //! lease, so a job SQS delivers twice makes one attempt.
 
-use super::Table;
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{AttributeValue, ReturnValue},
-};
+use super::{Table, Updated};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -95,35 +92,26 @@ pub async fn claim(
         .expression_attribute_values(":now", n(now.timestamp()))
         .expression_attribute_values(":lease", n(now.timestamp() + lease_secs))
         .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        )
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(AttemptClaim::Claimed(Box::new(from_item(
-            out.attributes.unwrap_or_default(),
-        )?))),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            let Some(current) = get(table, org_id, id).await? else {
-                return Ok(AttemptClaim::Done);
-            };
-            let leased = current
-                .lease_until
-                .is_some_and(|until| until >= now.timestamp());
-            Ok(
-                if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased
-                {
-                    AttemptClaim::Busy
-                } else {
-                    AttemptClaim::Done
-                },
-            )
-        }
-        Err(err) => Err(err.into()),
-    }
+    let current: Delivery = match super::updated(result)? {
+        Updated::Yes(item) => return Ok(AttemptClaim::Claimed(Box::new(from_item(item)?))),
+        Updated::Refused(None) => return Ok(AttemptClaim::Done),
+        Updated::Refused(Some(item)) => from_item(item)?,
+    };
+    let leased = current
+        .lease_until
+        .is_some_and(|until| until >= now.timestamp());
+    Ok(
+        if current.status == DeliveryStatus::Pending && current.attempt == attempt && leased {
+            AttemptClaim::Busy
+        } else {
+            AttemptClaim::Done
+        },
+    )
 }
 
 /// Records attempt `attempt`'s outcome and the delivery's new status, releasing the lease.

@@ -1,10 +1,7 @@
 //! API key items: `KEY#<hmac>` / `KEY`, with the rate-limit counter on the same item.
 
-use super::Table;
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
-};
+use super::{Table, Updated};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 
 use super::{get_n, get_s, key, n, s, unless_condition_failed, Item, GSI1, GSI1PK, GSI1SK, PK, SK};
@@ -123,20 +120,10 @@ async fn count_in_window(table: &Table, hash: &str, window: i64) -> Result<Count
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
-    match result {
-        Ok(out) => Ok(Counted::Allowed(out.attributes.unwrap_or_default())),
-        Err(err) => match err.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                let old = match failed.item() {
-                    Some(item) => Some(item.clone()),
-                    // Emulators may omit the old item; read it.
-                    None => read(table, hash).await?,
-                };
-                Ok(Counted::Refused(old))
-            }
-            _ => Err(err.into()),
-        },
-    }
+    Ok(match super::updated(result)? {
+        Updated::Yes(item) => Counted::Allowed(item),
+        Updated::Refused(old) => Counted::Refused(old),
+    })
 }
 
 /// Starts a new window with this request as its first; `None` if another request got there first.
@@ -156,18 +143,6 @@ async fn open_window(table: &Table, hash: &str, window: i64) -> Result<Option<It
         .send()
         .await;
     Ok(unless_condition_failed(result)?.map(|out| out.attributes.unwrap_or_default()))
-}
-
-async fn read(table: &Table, hash: &str) -> Result<Option<Item>, Error> {
-    let out = table
-        .ddb
-        .get_item()
-        .table_name(&table.name)
-        .set_key(Some(key(key_pk(hash), "KEY")))
-        .consistent_read(true)
-        .send()
-        .await?;
-    Ok(out.item)
 }
 
 fn allowed(item: &Item, now: DateTime<Utc>) -> Result<(Caller, RateState), Error> {

@@ -4,7 +4,7 @@
 //! conditional writes that take an item out of its partition once it is handled.
 
 use super::Table;
-use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -190,7 +190,7 @@ pub async fn quarantine<T>(
         .expression_attribute_values(":entry", s(&found.index_sort_key))
         .send()
         .await;
-    conditional(result.map(|_| true))
+    Ok(super::unless_condition_failed(result)?.is_some())
 }
 
 /// Marks an assignment overdue, with its jobs, and takes it out of the `DUE` partition, unless
@@ -222,7 +222,7 @@ pub async fn mark_overdue(
         .expression_attribute_values(n2, v2)
         .send()
         .await;
-    conditional(result.map(|_| true))
+    Ok(super::unless_condition_failed(result)?.is_some())
 }
 
 /// Moves an open invitation to EXPIRED, with its jobs, and out of the `EXPIRES` partition,
@@ -254,25 +254,7 @@ pub async fn expire_invitation(
         .expression_attribute_values(n2, v2)
         .send()
         .await;
-    conditional(result.map(|_| true))
-}
-
-/// A failed condition is an answer (someone else got there first), not an error.
-fn conditional<T: Default, R: std::fmt::Debug + Send + Sync + 'static>(
-    result: Result<T, aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>>,
-) -> Result<T, Error> {
-    match result {
-        Ok(value) => Ok(value),
-        Err(err)
-            if matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            ) =>
-        {
-            Ok(T::default())
-        }
-        Err(err) => Err(err.into()),
-    }
+    Ok(super::unless_condition_failed(result)?.is_some())
 }
 
 #[cfg(test)]

@@ -3,10 +3,9 @@
 //! so the limit per organization holds under any concurrency. An endpoint item carries the
 //! outbox of its test events.
 
-use super::Table;
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{Delete, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update},
+use super::{Table, Updated};
+use aws_sdk_dynamodb::types::{
+    Delete, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
@@ -279,16 +278,9 @@ pub async fn write_test(
     for (name, value) in outbox::values(jobs)? {
         update = update.expression_attribute_values(name, value);
     }
-    match update.send().await {
-        Ok(_) => Ok(Tested::Written),
-        Err(err) => match err.as_service_error() {
-            Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                Ok(match failed.item() {
-                    Some(_) => Tested::Disabled,
-                    None => Tested::Missing,
-                })
-            }
-            _ => Err(err.into()),
-        },
-    }
+    Ok(match super::updated(update.send().await)? {
+        Updated::Yes(_) => Tested::Written,
+        Updated::Refused(Some(_)) => Tested::Disabled,
+        Updated::Refused(None) => Tested::Missing,
+    })
 }
