@@ -184,7 +184,7 @@ fn budget(f: Function) -> f64 {
         Function::GetOrganization | Function::UpdateOrganization => 2.0,
         Function::CreateWebhookEndpoint | Function::DeleteWebhookEndpoint => 2.0,
         Function::ListWebhookEndpoints | Function::GetWebhookEndpoint => 2.0,
-        Function::UpdateWebhookEndpoint | Function::RotateWebhookEndpointSecret => 3.0,
+        Function::UpdateWebhookEndpoint | Function::RotateWebhookEndpointSecret => 2.0,
         Function::TestWebhookEndpoint => 2.0,
         // No key: the client address's limit, the invitation, then the names the page shows.
         Function::AcceptPage => 3.0,
@@ -384,6 +384,11 @@ impl Report {
                 shape = m.shape.clone();
                 critical = format!("{:.1}", m.critical_ms);
                 served = format!("{:.1} / {:.1}", m.served_ms, m.handler_p50);
+                if m.handler_p50 - m.served_ms > STACK_SLACK_MS {
+                    misses.push(format!(
+                        "handler > its chain as served + {STACK_SLACK_MS} ms"
+                    ));
+                }
                 units = format!("{:.1}; {:.1} + {:.1}", m.rcu, m.wcu, m.index_wcu);
                 if m.failures > 0 {
                     misses.push(format!("{} non-2xx under the model", m.failures));
@@ -435,7 +440,8 @@ impl Report {
             "Targets: binary ≤ {MAX_BINARY_MIB} MiB; init CPU ≤ {MAX_INIT_CPU_RATIO}× hello world's (every client the function uses built, \
              the app secret read); peak ≤ {MAX_PEAK_MIB} MiB; authentication + rate limit in 1 DynamoDB call; each endpoint at most \
              the round trips its access pattern needs (README, \"The table\") and no SQS call; stack p50 under the latency model ≤ \
-             its critical path + {STACK_SLACK_MS} ms (no call waits on another it does not need); handler ÷ its own I/O wait ≤ {MAX_OVER_IO}; \
+             its critical path + {STACK_SLACK_MS} ms (no call waits on another it does not need), and, what of it is our code's, the handler \
+             in-process under the model ≤ its chain of calls as the emulator served them + {STACK_SLACK_MS} ms; handler ÷ its own I/O wait ≤ {MAX_OVER_IO}; \
              an import ≤ ⌈n/25⌉+{IMPORT_C} writes, its relay ≤ ⌈n/10⌉ + a call per batch + {IMPORT_C} SQS calls, and 5,000 addresses in \
              under {:.1} s. (Retired: \"stack p50 ÷ (calls × GetItem p50) ≤ 1.2\", which measured the emulator's uneven \
              operation costs more than our code.)\n",

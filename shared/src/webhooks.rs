@@ -227,10 +227,12 @@ pub async fn update(
     change: EndpointChange,
     now: DateTime<Utc>,
 ) -> Result<WebhookEndpoint, Error> {
-    let current = get(app, org_id, id).await?;
     if change.is_empty() {
-        return Ok(current);
+        return get(app, org_id, id).await;
     }
+    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    // Checked, then written in one conditional update: a missing endpoint is found missing
+    // there, with no read before it.
     let change = EndpointChange {
         url: match change.url {
             Some(url) => Some(check_url(&url, app.config.allow_private_targets).await?),
@@ -267,7 +269,7 @@ pub async fn rotate_secret(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<(WebhookEndpoint, String), Error> {
-    get(app, org_id, id).await?;
+    ids::require("whk", Resource::WebhookEndpoint, id)?;
     let secret = signing_secret(app, mark, "webhook-secret-rotation");
     let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     let sealed = app.sealer.seal(&secret);
@@ -282,15 +284,11 @@ pub async fn rotate_secret(
     )
     .await?;
     match rotated {
-        Some(endpoint) => Ok((endpoint, secret)),
-        // This request's first run rotated it already: the same answer, not a second rotation.
-        None => {
-            let existing = get(app, org_id, id).await?;
-            match (&existing.rotated_by, mark) {
-                (Some(by), Some(m)) if by == m.as_str() => Ok((existing, secret)),
-                _ => Err(Error::not_found(Resource::WebhookEndpoint, id)),
-            }
+        // The first run's answer again (the secret comes from the mark), not a second rotation.
+        store::webhooks::Rotated::Now(endpoint) | store::webhooks::Rotated::Already(endpoint) => {
+            Ok((endpoint, secret))
         }
+        store::webhooks::Rotated::Missing => Err(Error::not_found(Resource::WebhookEndpoint, id)),
     }
 }
 

@@ -5,7 +5,8 @@
 use futures::future::join_all;
 use inflow::App;
 use inflow_tests::{
-    accept_page, calls, invitations, organization, Answer, Env, Function, Function::*, Tenant,
+    accept_page, calls, endpoints, invitations, organization, Answer, Env, Function, Function::*,
+    Tenant,
 };
 use serde_json::json;
 
@@ -153,4 +154,43 @@ async fn the_accept_page_reads_the_invitation_beside_the_address_window() {
     assert_eq!(busy.status, 429, "{}", busy.raw);
     assert!(busy.raw.contains("data-state=\"busy\""), "{}", busy.raw);
     assert!(!busy.raw.contains("b@example.com"), "{}", busy.raw);
+}
+
+#[tokio::test]
+async fn a_webhook_endpoint_is_changed_and_rotated_in_one_write_after_authentication() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let (app, rec) = env.recorded();
+    inflow_tests::wait_for_window_with(15).await;
+    let made = env
+        .send(
+            CreateWebhookEndpoint,
+            endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks.acme.example/a"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.raw);
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let one_write = stages(&[&["UpdateItem"], &["UpdateItem"]]);
+
+    let change = endpoints("PATCH", &t, Some(&id), "").json(&json!({"description": "Staging"}));
+    let (changed, res) = staged(&app, &rec, UpdateWebhookEndpoint, change).await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    assert_eq!(res.body["description"], "Staging");
+    assert_eq!(changed, one_write);
+
+    let rotate = endpoints("POST", &t, Some(&id), "/rotate-secret");
+    let (rotated, res) = staged(&app, &rec, RotateWebhookEndpointSecret, rotate).await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    assert_eq!(rotated, one_write);
+
+    // A missing endpoint is found missing by that write.
+    let gone = "whk_nosuchendpoint";
+    let change = endpoints("PATCH", &t, Some(gone), "").json(&json!({"description": "x"}));
+    let (missing, res) = staged(&app, &rec, UpdateWebhookEndpoint, change).await;
+    assert_eq!(res.status, 404, "{}", res.raw);
+    assert_eq!(missing, one_write);
+    let rotate = endpoints("POST", &t, Some(gone), "/rotate-secret");
+    let (missing, res) = staged(&app, &rec, RotateWebhookEndpointSecret, rotate).await;
+    assert_eq!(res.status, 404, "{}", res.raw);
+    assert_eq!(missing, one_write);
 }

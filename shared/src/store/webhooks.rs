@@ -222,12 +222,13 @@ pub async fn rotate(
     until: DateTime<Utc>,
     mark: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<WebhookEndpoint>, Error> {
+) -> Result<Rotated, Error> {
     let mut update = table
         .ddb
         .update_item()
         .table_name(&table.name)
         .set_key(Some(endpoint_key(org_id, id)))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .expression_attribute_values(":new", s(new_sealed))
         .expression_attribute_values(":until", s(until.to_rfc3339()))
         .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -244,9 +245,20 @@ pub async fn rotate(
             .update_expression(format!("{set} REMOVE rotated_by"))
             .condition_expression("attribute_exists(PK)"),
     };
-    unless_condition_failed(update.send().await)?
-        .map(|out| from_item(out.attributes.unwrap_or_default()))
-        .transpose()
+    Ok(match super::updated(update.send().await)? {
+        Updated::Yes(item) => Rotated::Now(from_item(item)?),
+        // Only a request's mark can refuse an endpoint that exists: its first run rotated it.
+        Updated::Refused(Some(item)) => Rotated::Already(from_item(item)?),
+        Updated::Refused(None) => Rotated::Missing,
+    })
+}
+
+/// What rotating an endpoint's secret found.
+pub enum Rotated {
+    Now(WebhookEndpoint),
+    /// This request's first run rotated it: the endpoint as that run left it.
+    Already(WebhookEndpoint),
+    Missing,
 }
 
 /// What writing a test event found.
