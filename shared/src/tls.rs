@@ -7,7 +7,8 @@
 //! AWS CLI's variable for the same thing) replaces them with a PEM bundle of your own, e.g. for
 //! a TLS-inspecting proxy in front of the endpoints.
 //!
-//! Outbound webhooks do not use this client: they go to any host on the web (delivery/).
+//! Outbound webhooks do not use this client: they go to any host on the web, so they trust the
+//! web's roots ([`public_roots`]).
 
 use aws_smithy_http_client::{
     tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore},
@@ -46,6 +47,25 @@ pub fn http_client() -> Result<SharedHttpClient, Error> {
         .build_https())
 }
 
+/// TLS for webhook deliveries: Mozilla's root set as webpki-roots compiles it in (trust anchors
+/// already parsed), so the worker's init parses no trust store; reqwest 0.13's default, the
+/// platform's store, cost 2.6-2.9 ms of CPU at every cold start (docs/profiles.md). The set is
+/// the one Lambda's own CA bundle comes from; it moves with the crate, not the image.
+pub fn public_roots() -> Result<rustls::ClientConfig, Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("TLS settings: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // The client speaks HTTP/1.1 only (reqwest without http2).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// Every certificate in `pem` parses and can serve as a trust anchor; there is at least one.
 fn check_roots(pem: &[u8]) -> Result<(), Error> {
     let invalid = |reason: String| Error::Config(format!("AWS_CA_BUNDLE: {reason}"));
@@ -67,6 +87,19 @@ fn check_roots(pem: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_trust_the_webs_roots() {
+        let config = public_roots().unwrap();
+        assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+        // ISRG Root X1 (Let's Encrypt), which most receivers' certificates chain to.
+        assert!(webpki_roots::TLS_SERVER_ROOTS.iter().any(|a| a
+            .subject
+            .as_ref()
+            .windows(12)
+            .any(|w| w == b"ISRG Root X1")));
+    }
 
     #[test]
     fn the_amazon_roots_are_five_usable_anchors() {

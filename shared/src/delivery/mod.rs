@@ -87,6 +87,7 @@ impl WebhookWorker {
             .connect_timeout(Duration::from_secs(5))
             .timeout(settings.timeout)
             .user_agent("Inflow-Webhooks/1")
+            .tls_backend_preconfigured(crate::tls::public_roots()?)
             .build()
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
