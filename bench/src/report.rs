@@ -627,7 +627,9 @@ impl Report {
              hello world keeps `#[tokio::main]`'s multi-thread runtime, as lambda_runtime's examples do. On tokio's \
              multi-thread runtime our functions measured 2.1× (get-invitation, 2026-11-30, three alternating runs of 21 \
              launches each: 2.12–2.18× with worker threads, 1.62–1.69× without; 0.5 MiB smaller and 0.7 MiB less \
-             peak memory).\n\n\
+             peak memory). The webhook worker's HTTPS client for deliveries trusts Mozilla's roots as webpki-roots \
+             compiles them in; with the platform's store, which reqwest 0.13 parses at client build, it measured \
+             3.86–3.88× (two alternating runs of 15 launches, 2026-11-30; 1.66–1.69× with the compiled-in roots).\n\n\
              **Where init's CPU goes** (callgrind instruction counts of the release binaries with the multi-thread \
              runtime, 2026-11-30; docs/profiles.md \
              has the method and the symbolised profile): hello world 0.53 M instructions, get-invitation 3.86 M \
