@@ -145,6 +145,15 @@ def handle_batch(sqs, invoke_url, queue_url, queue_arn, function, messages):
     log(f"{function}: {len(done)} done, {len(failed)} left for redelivery")
 
 
+def release(sqs, queue_url, messages):
+    entries = [
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+        for i, m in enumerate(messages)
+    ]
+    sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+    log(f"released {len(messages)} message(s) on stopping")
+
+
 def poll(stop, invoke_url, env_name, function):
     queue_url = os.environ.get(env_name)
     if not queue_url:
@@ -165,7 +174,11 @@ def poll(stop, invoke_url, env_name, function):
                 MessageAttributeNames=["All"],
             )
             messages = out.get("Messages", [])
-            if messages:
+            if messages and stop.is_set():
+                # Stopping (its gateway may be gone): hand them back at once rather than hold
+                # them for the queue's visibility timeout, out of the next poller's reach.
+                release(sqs, queue_url, messages)
+            elif messages:
                 handle_batch(sqs, invoke_url, queue_url, queue_arn, function, messages)
         except Exception as err:  # keep polling: the emulator may restart, a function may be rebuilt
             log(f"{function}: {type(err).__name__}: {err}")
