@@ -45,7 +45,12 @@ step "local stack: 200-request bursts, hostile input and CORS through the gatewa
 step "local stack: make invoke of every events/ sample with seeded keys and ids" scripts/test_invoke.sh "$MOTO_PORT"
 step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
 step "smoke: make smoke's deployed-stack mode (--stack from a stack in the emulator, --url, DRY_RUN)" scripts/test_smoke_deployed.sh "$MOTO_PORT"
-step "browser: the accept page in headless Chromium, from an email the stack sent" scripts/browser.sh "$MOTO_PORT"
+# Its own emulator: with the one the steps above share, its email job has been held in flight
+# by a consumer not yet found (see scripts/browser_test.py), out of its worker's reach.
+step "browser: the accept page in headless Chromium, from an email the stack sent" \
+  bash -c 'port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")
+    scripts/moto.sh start "$port" >/dev/null && trap "scripts/moto.sh stop $port >/dev/null" EXIT
+    scripts/browser.sh "$port"'
 step "schemathesis: openapi.yaml against the local stack" scripts/schemathesis.sh "$MOTO_PORT"
 step "deploy: make deploy's commands (DRY_RUN), no authorizer questions, ApiUrl with the stage" .venv-sam/bin/python scripts/test_deploy.py
 step "cfn-lint template.yaml" .venv-sam/bin/cfn-lint template.yaml
