@@ -167,18 +167,31 @@ def _bool(value):
     return value is True or str(value).lower() == "true"
 
 
+class Template:
+    """What the local stack takes from template.yaml: the functions by binary name, the HTTP
+    routes, the HttpApi's CORS settings (or None) and its throttles."""
+
+    def __init__(self, functions, routes, cors, throttles):
+        self.functions = functions
+        self.routes = routes
+        self.cors = cors
+        self.throttles = throttles
+
+
 def load_template(path):
-    """(functions by binary name, routes, the HttpApi's CORS settings or None)."""
     with open(path) as f:
         template = yaml.load(f, Loader=TemplateLoader)
     globals_ = (template.get("Globals") or {}).get("Function") or {}
+    parameters = template.get("Parameters") or {}
     functions, routes = {}, []
     cors = None
+    throttles = Throttles({}, {})
     for logical_id, resource in (template.get("Resources") or {}).items():
         kind = resource.get("Type")
         props = resource.get("Properties") or {}
         if kind == "AWS::Serverless::HttpApi":
             cors = cors_settings(props.get("CorsConfiguration"))
+            throttles = throttle_settings(props, parameters)
         if kind != "AWS::Serverless::Function":
             continue
         name = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary", logical_id)
@@ -192,7 +205,78 @@ def load_template(path):
             if event.get("Type") == "HttpApi":
                 p = event.get("Properties") or {}
                 routes.append(Route(p.get("Method", "ANY"), p.get("Path", "/"), name))
-    return functions, routes, cors
+    return Template(functions, routes, cors, throttles)
+
+
+def parameter_value(value, parameters):
+    """A number written directly or as `!Ref` to a parameter (its default: what a deploy without
+    overrides gets)."""
+    if isinstance(value, dict) and "Ref" in value:
+        value = (parameters.get(value["Ref"]) or {}).get("Default")
+    return float(value) if isinstance(value, (int, float, str)) and str(value).strip() else None
+
+
+def throttle_settings(props, parameters):
+    """The HttpApi's DefaultRouteSettings and RouteSettings as (rate, burst) pairs."""
+    def pair(settings):
+        settings = settings or {}
+        rate = parameter_value(settings.get("ThrottlingRateLimit"), parameters)
+        burst = parameter_value(settings.get("ThrottlingBurstLimit"), parameters)
+        return (rate, burst) if rate is not None and burst is not None else None
+
+    per_route = {key: pair(s) for key, s in (props.get("RouteSettings") or {}).items()}
+    return Throttles(pair(props.get("DefaultRouteSettings")),
+                     {k: v for k, v in per_route.items() if v is not None})
+
+
+class TokenBucket:
+    """API Gateway's throttle: `burst` tokens at most, refilled at `rate` a second, one a request."""
+
+    def __init__(self, rate, burst, clock=time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.clock = clock
+        self.at = clock()
+
+    def take(self):
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Throttles:
+    """The throttles API Gateway applies before any function runs: the account's (10,000 a
+    second, burst 5,000, every route of every API of the account and Region) and each route's
+    own bucket: its RouteSettings, else the stage's DefaultRouteSettings (which, in an HTTP API,
+    each route gets for itself). Over either: 429 `{"message":"Too Many Requests"}`."""
+
+    ACCOUNT = (10000.0, 5000.0)
+
+    def __init__(self, default, routes, clock=time.monotonic):
+        self.default = default
+        self.routes = routes
+        self.clock = clock
+        self.account = TokenBucket(*self.ACCOUNT, clock=clock)
+        self.buckets = {}
+
+    def admit(self, route_key):
+        settings = self.routes.get(route_key, self.default)
+        if settings is not None:
+            bucket = self.buckets.get(route_key)
+            if bucket is None or (bucket.rate, bucket.burst) != settings:
+                bucket = self.buckets[route_key] = TokenBucket(*settings, clock=self.clock)
+            if not bucket.take():
+                return False
+        return self.account.take()
+
+    def renew(self, other):
+        """Takes another reading of the template's settings, keeping the buckets' state."""
+        self.default, self.routes = other.default, other.routes
 
 
 def cors_settings(config):
@@ -961,14 +1045,20 @@ class Gateway:
         self.routes = []
         self.cors = None
         self.stopping = False
-        self.front = collections.Counter(requests=0, errors=0)
+        self.front = collections.Counter(requests=0, errors=0, throttled=0)
+        self.throttles = None
         self.template_sig = None
         self.server = None
 
     # -- configuration ------------------------------------------------------------------------
 
     def load(self):
-        specs, routes, cors = load_template(self.template)
+        loaded = load_template(self.template)
+        specs, routes, cors = loaded.functions, loaded.routes, loaded.cors
+        if self.throttles is None:
+            self.throttles = loaded.throttles
+        else:
+            self.throttles.renew(loaded.throttles)
         self.template_sig = self.template.stat().st_mtime_ns
         for name, spec in specs.items():
             if name in self.functions:
@@ -1132,6 +1222,9 @@ class Gateway:
         route, params = choose_route(self.routes, req.method, path)
         if route is None:
             return (*message(404, "Not Found", extra), "-")
+        if not self.throttles.admit(route.key):
+            self.front["throttled"] += 1
+            return (*message(429, "Too Many Requests", extra), route.function)
         fn = self.functions.get(route.function)
         if fn is None:
             return (*message(500, "Internal Server Error", extra), route.function)

@@ -131,7 +131,7 @@ def main():
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: make invoke FN=<function> [EVENT=events/<sample>.json]")
     function = sys.argv[1]
-    specs, _, _ = gateway.load_template(str(ROOT / "template.yaml"))
+    specs = gateway.load_template(str(ROOT / "template.yaml")).functions
     by_logical_id = {spec.logical_id: name for name, spec in specs.items()}
     function = by_logical_id.get(function, function)
     if function not in specs:

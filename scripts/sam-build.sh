@@ -30,7 +30,7 @@ import pathlib, sys
 sys.path.insert(0, "scripts")
 import gateway
 build = pathlib.Path(sys.argv[1])
-specs, _, _ = gateway.load_template("template.yaml")
+specs = gateway.load_template("template.yaml").functions
 functions = [spec.logical_id for spec in specs.values()]
 bad = []
 for name in functions:

@@ -32,7 +32,8 @@ def event(method="GET", target="/x", headers=(), body=b"", routes=None):
 
 class Template(unittest.TestCase):
     def test_every_http_route_of_the_template_with_its_binary(self):
-        functions, routes, cors = gateway.load_template(ROOT / "template.yaml")
+        loaded = gateway.load_template(ROOT / "template.yaml")
+        functions, routes = loaded.functions, loaded.routes
         keys = {(r.method, r.path): r.function for r in routes}
         self.assertEqual(keys[("GET", "/admin/v1/flows/{flowId}")], "get-flow")
         self.assertEqual(keys[("POST", "/admin/v1/flows/{flowId}")], "cancel-flow")
@@ -44,7 +45,7 @@ class Template(unittest.TestCase):
         self.assertNotIn("relay", set(keys.values()))
 
     def test_cors_settings_are_the_if_branch_of_the_http_api(self):
-        _, _, cors = gateway.load_template(ROOT / "template.yaml")
+        cors = gateway.load_template(ROOT / "template.yaml").cors
         for header in ("userhub-api-key", "authorization", "content-type", "idempotency-key", "x-request-id"):
             self.assertIn(header, cors["AllowHeaders"])
         for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after",
@@ -52,6 +53,35 @@ class Template(unittest.TestCase):
             self.assertIn(header, cors["ExposeHeaders"])
         self.assertIsNone(gateway.cors_settings({"Fn::If": ["C", {"Ref": "AWS::NoValue"}, {"Ref": "AWS::NoValue"}]}))
         self.assertEqual(gateway.cors_settings(True), {"AllowOrigins": ["*"]})
+
+
+class Throttling(unittest.TestCase):
+    def test_the_template_s_stage_and_route_throttles_are_read_with_their_parameters(self):
+        t = gateway.load_template(ROOT / "template.yaml").throttles
+        self.assertEqual(t.default, (500.0, 1000.0))
+        public = t.routes["POST /accept"]
+        self.assertEqual(public, t.routes["POST /user/v1/flows/{flowId}"])
+        self.assertEqual(public, t.routes["GET /accept"])
+        self.assertNotEqual(public, t.default)
+
+    def test_a_token_bucket_takes_its_burst_then_its_rate(self):
+        now = [0.0]
+        bucket = gateway.TokenBucket(rate=10, burst=5, clock=lambda: now[0])
+        self.assertEqual([bucket.take() for _ in range(6)], [True] * 5 + [False])
+        now[0] += 0.25  # 2.5 tokens
+        self.assertEqual([bucket.take() for _ in range(3)], [True, True, False])
+        now[0] += 100
+        self.assertEqual(sum(bucket.take() for _ in range(10)), 5, "never more than the burst")
+
+    def test_each_route_has_its_own_bucket_and_the_account_one_is_shared(self):
+        now = [0.0]
+        t = gateway.Throttles((2, 2), {"POST /accept": (1, 1)}, clock=lambda: now[0])
+        self.assertEqual([t.admit("POST /accept") for _ in range(2)], [True, False])
+        self.assertEqual([t.admit("GET /x") for _ in range(3)], [True, True, False])
+        self.assertEqual([t.admit("GET /y") for _ in range(2)], [True, True], "a route of its own")
+        t.account = gateway.TokenBucket(1, 1, clock=lambda: now[0])
+        self.assertEqual([t.admit("GET /z"), t.admit("GET /w")], [True, False], "the account's bucket")
+        self.assertTrue(gateway.Throttles(None, {}).admit("GET /anything"), "no settings, no throttle")
 
 
 class Routing(unittest.TestCase):

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import gateway  # noqa: E402
@@ -55,16 +56,19 @@ def setUpModule():
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     STACK.update(port=port, proc=proc, log=log)
+    wait_for_port(proc, port, log)
+
+
+def wait_for_port(proc, port, log):
     for _ in range(240):
         if proc.poll() is not None:
             raise RuntimeError(f"the gateway exited ({proc.returncode}); see {log.name}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             time.sleep(0.5)
-    else:
-        raise RuntimeError("the gateway did not answer in 120 s")
+    raise RuntimeError("the gateway did not answer in 120 s")
 
 
 def tearDownModule():
@@ -101,9 +105,11 @@ class Answer:
         return f"{self.status} {self.raw[:300]!r}"
 
 
-def send(raw, timeout=60):
-    """Sends raw request bytes (anything a client could put on the wire) and reads the answer."""
-    with socket.create_connection(("127.0.0.1", STACK["port"]), timeout=timeout) as sock:
+def send(raw, timeout=60, source="127.0.0.1", port=None):
+    """Sends raw request bytes (anything a client could put on the wire) from a loopback address
+    and reads the answer."""
+    with socket.create_connection(("127.0.0.1", port or STACK["port"]), timeout=timeout,
+                                  source_address=(source, 0)) as sock:
         sock.sendall(raw)
         response = http.client.HTTPResponse(sock)
         response.begin()
@@ -247,6 +253,110 @@ class Bursts(unittest.TestCase):
         self.answers_normally()
 
 
+JUNK_SECRET = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def flood(port, seconds, per_second, source="127.0.0.1"):
+    """Junk `GET /accept` from one address at `per_second` for `seconds`, in the background;
+    returns the thread and the statuses seen, with API Gateway's own refusals apart."""
+    seen = collections.Counter()
+    raw = request("GET", f"/accept?secret={JUNK_SECRET}")
+
+    def one_sender(offset):
+        start = time.monotonic() + offset
+        n = 0
+        while time.monotonic() - start < seconds:
+            due = start + n * 4 / per_second
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                a = send(raw, timeout=10, source=source, port=port)
+                gateway_refusal = a.status == 429 and (a.json or {}).get("message") == "Too Many Requests"
+                seen["gateway-429" if gateway_refusal else a.status] += 1
+            except OSError:
+                seen["error"] += 1
+            n += 1
+
+    threads = [threading.Thread(target=one_sender, args=(i / per_second,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    return threads, seen
+
+
+def invite_and_accept(port, admin_key, source):
+    """Creates an invitation, then, from `source`, opens its page and accepts it; the answers."""
+    made = send(request("POST", "/admin/v1/flows:createJoinOrganization",
+                        [("Authorization", f"Bearer {admin_key}"), ("Content-Type", "application/json")],
+                        json.dumps({"email": f"invitee-{time.time_ns()}@example.com"}).encode()), port=port)
+    assert made.status == 200, made
+    secret = made.json["secret"]
+    shown = send(request("GET", f"/accept?secret={secret}"), source=source, port=port)
+    form = f"secret={urllib.parse.quote(secret)}".encode()
+    accepted = send(request("POST", "/accept", [("Content-Type", "application/x-www-form-urlencoded")], form),
+                    source=source, port=port)
+    flow = send(request("GET", f"/admin/v1/flows/{made.json['id']}", [("Authorization", f"Bearer {admin_key}")]),
+                port=port)
+    return shown, accepted, flow
+
+
+class Floods(unittest.TestCase):
+    """One client address flooding the public accept page cannot lock out invitees elsewhere:
+    the gateway applies template.yaml's throttles (PublicRateLimit is a cost ceiling above the
+    flood), and the function refuses the flooding address on its own window, from memory."""
+
+    def test_an_invitee_on_another_address_accepts_during_a_flood(self):
+        t = seed()
+        wait_for_window(10)
+        threads, seen = flood(STACK["port"], seconds=5, per_second=100)
+        time.sleep(1.5)
+        shown, accepted, flow = invite_and_accept(STACK["port"], t["adminKey"], source="127.0.0.2")
+        for thread in threads:
+            thread.join()
+        self.assertEqual((shown.status, accepted.status), (200, 200), (shown, accepted))
+        self.assertIn(b'data-state="accepted"', accepted.raw)
+        self.assertEqual(flow.json["state"], "COMPLETED", flow)
+        self.assertGreater(sum(seen.values()), 350, f"about 100 a second for 5 s: {seen}")
+        self.assertEqual(seen["gateway-429"], 0, f"the gateway's ceiling is above the flood: {seen}")
+        self.assertGreater(seen[429], seen[200], f"the flood is refused by its own window: {seen}")
+        self.assertEqual(status()["front"]["errors"], 0)
+
+    def test_with_a_ceiling_below_the_flood_the_gateway_itself_locks_invitees_out(self):
+        """What the old PublicRateLimit of 50 a second did: the route's one bucket, empty."""
+        text = (ROOT / "template.yaml").read_text()
+        old = "  PublicRateLimit:\n    Type: Number\n    Default: "
+        self.assertIn(old, text)
+        start = text.index(old) + len(old)
+        end = text.index("\n", start)
+        low = ROOT / ".dev" / f"template-low-ceiling-{os.getpid()}.yaml"
+        low.write_text(text[:start] + "50" + text[end:])
+        port = free_port()
+        log = open(ROOT / ".dev" / f"local-stack-low-ceiling-{port}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, ROOT / "scripts" / "gateway.py", "--port", str(port), "--template", str(low)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_for_port(proc, port, log)
+            t = seed()
+            wait_for_window(10)
+            threads, seen = flood(port, seconds=4, per_second=100)
+            time.sleep(1.5)
+            invitee = collections.Counter()
+            for _ in range(10):
+                a = send(request("GET", f"/accept?secret={JUNK_SECRET}"), source="127.0.0.2", port=port)
+                invitee["gateway-429" if a.status == 429 and a.json == {"message": "Too Many Requests"}
+                        else a.status] += 1
+                time.sleep(0.1)
+            for thread in threads:
+                thread.join()
+            self.assertGreater(seen["gateway-429"], 0, seen)
+            self.assertGreater(invitee["gateway-429"], 0, f"the invitee is refused too: {invitee} (flood: {seen})")
+            del t
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            log.close()
+            low.unlink(missing_ok=True)
+
+
 class Crashes(unittest.TestCase):
     def test_a_function_process_that_dies_is_replaced_and_the_next_request_answered(self):
         t = seed("enterprise")
@@ -341,7 +451,7 @@ class Browsers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.t = seed("enterprise")
-        _, _, cls.settings = gateway.load_template(ROOT / "template.yaml")
+        cls.settings = gateway.load_template(ROOT / "template.yaml").cors
 
     def preflight(self, origin, path="/user/v1/flows/x:consume", method="POST",
                   headers="userhub-api-key,content-type,idempotency-key,x-request-id,authorization"):

@@ -8,12 +8,15 @@
 //! the key's. The address is API Gateway's `requestContext.http.sourceIp`, which a client
 //! cannot set; an IPv6 address counts by its /64, since that is what one host is usually given.
 
-use std::net::IpAddr;
+use std::{
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use lambda_http::{request::RequestContext, Request, RequestExt};
 
-use crate::{app::App, error::Error, ratelimit, store};
+use crate::{app::App, error::Error, ratelimit, refusals::Refusals, store};
 
 /// Requests one client address may make per minute on one publishable key, or on the accept
 /// page. An invitee makes a few; an office behind one NAT accepting at once waits a minute
@@ -49,9 +52,23 @@ fn bucket(source: &str) -> String {
     }
 }
 
+/// Addresses (with their scope) this container refused in their current window.
+static REFUSED: Refusals = Refusals::new();
+
+/// Refuses, with no I/O, an address this container already refused in its current window of
+/// `scope`: the pipelines ask before anything else starts (a prefetch included), so a flood from
+/// one address costs one DynamoDB write per container and minute, however fast it comes.
+pub fn refused_lately(scope: &str, req: &Request, now: DateTime<Utc>) -> Result<(), Error> {
+    match REFUSED.holds(&remembered(scope, req), Instant::now()) {
+        Some(_) => Err(refused(now)),
+        None => Ok(()),
+    }
+}
+
 /// Counts the request in its address's window of `scope` (a key's hash, or a route's name);
-/// a 429 once the window is full.
+/// a 429 once the window is full, remembered for the rest of the window.
 pub async fn admit(app: &App, scope: &str, req: &Request, now: DateTime<Utc>) -> Result<(), Error> {
+    refused_lately(scope, req, now)?;
     let counted = store::address_limits::count(
         &app.table,
         scope,
@@ -62,10 +79,23 @@ pub async fn admit(app: &App, scope: &str, req: &Request, now: DateTime<Utc>) ->
     .await?;
     match counted {
         Some(_) => Ok(()),
-        None => Err(Error::RateLimited {
-            retry_after: ratelimit::seconds_to_reset(now),
-            limit: PER_ADDRESS_PER_MINUTE,
-        }),
+        None => {
+            let left = Duration::from_secs(ratelimit::seconds_to_reset(now));
+            let at = Instant::now();
+            REFUSED.remember(&remembered(scope, req), at + left, at);
+            Err(refused(now))
+        }
+    }
+}
+
+fn remembered(scope: &str, req: &Request) -> String {
+    format!("{scope}\n{}", client_address(req))
+}
+
+fn refused(now: DateTime<Utc>) -> Error {
+    Error::RateLimited {
+        retry_after: ratelimit::seconds_to_reset(now),
+        limit: PER_ADDRESS_PER_MINUTE,
     }
 }
 

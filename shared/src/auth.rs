@@ -1,15 +1,14 @@
 //! Reading the caller's key from the request and authenticating it (with its rate limit).
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
-use crate::{app::App, error::Error, keys::KeyKind, model::Caller, ratelimit::RateState, store};
+use crate::{
+    app::App, error::Error, keys::KeyKind, model::Caller, ratelimit::RateState, refusals::Refusals,
+    store,
+};
 
 /// Which `Authorization` schemes an endpoint accepts for its admin key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +60,7 @@ fn well_formed(key: &str, kind: KeyKind) -> bool {
 /// Whether this container refused the key (by its hash) in the last minute: then it is refused
 /// again with no I/O, so a flood of the same bad key costs DynamoDB nothing after its first try.
 pub fn refused_lately(hash: &str) -> bool {
-    REFUSED.holds(hash, Instant::now())
+    REFUSED.holds(hash, Instant::now()).is_some()
 }
 
 /// Authenticates a key (by its hash, [`crate::keys::Hasher::hash_api_key`]) and counts the
@@ -73,53 +72,18 @@ pub async fn authenticate(
 ) -> Result<(Caller, RateState), Error> {
     let result = store::keys::authorize(&app.table, hash, now).await;
     if matches!(result, Err(Error::Unauthenticated)) {
-        REFUSED.remember(hash, Instant::now());
+        let now = Instant::now();
+        REFUSED.remember(hash, now + REFUSED_FOR, now);
     }
     result
 }
 
 /// Hashes of keys refused lately, per container.
-static REFUSED: RefusedKeys = RefusedKeys::new();
+static REFUSED: Refusals = Refusals::new();
 
-/// A short memory of refused keys: bounded in time (a minute, so a key made meanwhile cannot be
-/// refused for long; keys are random, so that needs a hash collision anyway) and in size.
-struct RefusedKeys(Mutex<Option<HashMap<String, Instant>>>);
-
-impl RefusedKeys {
-    const FOR: Duration = Duration::from_secs(60);
-    const MOST: usize = 4096;
-
-    const fn new() -> Self {
-        Self(Mutex::new(None))
-    }
-
-    fn holds(&self, hash: &str, now: Instant) -> bool {
-        let guard = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard
-            .as_ref()
-            .and_then(|keys| keys.get(hash))
-            .is_some_and(|until| *until > now)
-    }
-
-    fn remember(&self, hash: &str, now: Instant) {
-        let mut guard = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let keys = guard.get_or_insert_with(HashMap::new);
-        if keys.len() >= Self::MOST {
-            keys.retain(|_, until| *until > now);
-            if keys.len() >= Self::MOST {
-                // A flood of distinct bad keys: each costs its one try anyway.
-                keys.clear();
-            }
-        }
-        keys.insert(hash.to_owned(), now + Self::FOR);
-    }
-}
+/// How long a refused key stays refused without a read: short, so that a key made meanwhile
+/// cannot be refused for long (keys are random, so that needs a hash collision anyway).
+const REFUSED_FOR: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {
@@ -160,21 +124,6 @@ mod tests {
             presented_admin_key(&h, Schemes::BearerOrToken),
             Some("sk_abc")
         );
-    }
-
-    #[test]
-    fn refused_keys_are_remembered_a_minute_and_boundedly() {
-        let refused = RefusedKeys::new();
-        let t0 = Instant::now();
-        refused.remember("a", t0);
-        assert!(refused.holds("a", t0 + Duration::from_secs(59)));
-        assert!(!refused.holds("a", t0 + Duration::from_secs(61)));
-        assert!(!refused.holds("b", t0));
-        for i in 0..RefusedKeys::MOST + 10 {
-            refused.remember(&i.to_string(), t0);
-        }
-        let size = refused.0.lock().unwrap().as_ref().map_or(0, HashMap::len);
-        assert!(size <= RefusedKeys::MOST, "{size}");
     }
 
     #[test]

@@ -324,7 +324,9 @@ where
         req,
     };
     let work = async move {
-        let result = match check_body(&ctx.req, endpoint) {
+        let checked = address_limit::refused_lately(endpoint.name, &ctx.req, ctx.now)
+            .and_then(|()| check_body(&ctx.req, endpoint));
+        let result = match checked {
             Ok(()) => handler(ctx).await,
             Err(err) => Err(err),
         };
@@ -392,7 +394,8 @@ where
     if let Some(err) = malformed(&req) {
         return Served::failure(family, err);
     }
-    // Before the prefetch starts: a key refused lately costs no I/O at all, its read included.
+    // Before the prefetch starts: a key, or a publishable key's client address, refused lately
+    // costs no I/O at all, its read included.
     let hash = match presented_key_hash(app, &req, endpoint) {
         Ok(hash) => hash,
         Err(err) => return Served::failure(family, err),
@@ -462,6 +465,9 @@ fn presented_key_hash(app: &App, req: &Request, endpoint: &Route) -> Result<Stri
     let hash = app.hasher.hash_api_key(key.ok_or(Error::Unauthenticated)?);
     if auth::refused_lately(&hash) {
         return Err(Error::Unauthenticated);
+    }
+    if let Auth::User = endpoint.auth {
+        address_limit::refused_lately(&hash, req, Utc::now())?;
     }
     Ok(hash)
 }

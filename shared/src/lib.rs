@@ -25,6 +25,7 @@ pub mod operator;
 pub mod org_settings;
 pub mod queue;
 pub mod ratelimit;
+pub mod refusals;
 pub mod relay;
 pub mod store;
 pub mod sweeper;

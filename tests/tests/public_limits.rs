@@ -152,3 +152,59 @@ async fn a_flood_of_the_accept_page_from_one_address_is_refused_with_a_page() {
         .await;
     assert_eq!(page.status, 200, "{}", page.raw);
 }
+
+#[tokio::test]
+async fn an_address_refused_in_its_window_is_refused_again_without_dynamodb() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let (app, calls) = env.counted();
+    let flooder = format!("{}::1", a_network());
+    inflow_tests::wait_for_window_with(20).await;
+    let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let page = || async {
+        let c = accept_page(junk).from_address(&flooder);
+        Answer::from(AcceptPage.call(&app, c.request()).await)
+    };
+    for _ in 0..20 {
+        assert_ne!(page().await.status, 429, "the window admits 20");
+    }
+    assert_eq!(
+        page().await.status,
+        429,
+        "the 21st is refused by its window"
+    );
+    let spent = calls.total();
+    for _ in 0..10 {
+        let again = page().await;
+        assert_eq!(again.status, 429);
+        assert!(again.header("retry-after").is_some());
+    }
+    assert_eq!(calls.total(), spent, "refused again with no DynamoDB call");
+    // Another address still asks the table, and gets in.
+    let c = accept_page(junk).from_address("203.0.113.80");
+    assert_ne!(
+        Answer::from(AcceptPage.call(&app, c.request()).await).status,
+        429
+    );
+    assert!(calls.total() > spent);
+
+    // Consume likewise, per publishable key.
+    let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:consume";
+    let consumer = format!("{}::1", a_network());
+    let once = || async {
+        let c = consume(&t, junk).from_address(&consumer);
+        Answer::from(ConsumeFlow.call(&app, c.request()).await)
+    };
+    for _ in 0..21 {
+        once().await;
+    }
+    let spent = calls.total();
+    for _ in 0..5 {
+        assert_eq!(once().await.status, 429);
+    }
+    assert_eq!(
+        calls.total(),
+        spent,
+        "consume refused again with no DynamoDB call"
+    );
+}
