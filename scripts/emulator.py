@@ -14,6 +14,8 @@ DynamoDB call does. The outcome is the same: all of the writes, or none. A cance
 transaction also takes back the stream records its parts added (moto keeps them), so that the
 table's stream, like DynamoDB's, shows only what was written.
 
+A key over DynamoDB's size limits is refused on reads too (moto checks only the keys it writes).
+
 DynamoDB Streams calls are serialized with the DynamoDB ones (a GetRecords never sees a
 transaction half applied), and moto's shard iterators, which it keeps forever (one per
 GetRecords call, about a kilobyte each), are kept to the newest 10,000, as DynamoDB's expire
@@ -258,6 +260,22 @@ def shard_iterators_expire():
 
     get_records.moto_get_records = original
     DynamoDBStreamsBackend.get_records = get_records
+
+
+def keys_are_checked_on_reads():
+    """A key over DynamoDB's size limits (a partition key of 2,048 bytes, a sort key of 1,024) is a
+    ValidationException on every call that names it, as in DynamoDB; moto checks only the keys it
+    writes, so a GetItem, BatchGetItem, UpdateItem or DeleteItem of an oversized key found nothing
+    where DynamoDB refuses the call."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.get_keys_value
+
+    def get_keys_value(self, table, keys):
+        table._validate_key_sizes(keys)
+        return original(self, table, keys)
+
+    DynamoDBBackend.get_keys_value = get_keys_value
 
 
 def serialize_dynamodb(app):
@@ -738,6 +756,7 @@ def main():
     queries_read_one_partition()
     attribute_values_written_directly()
     shard_iterators_expire()
+    keys_are_checked_on_reads()
     app = DomainDispatcherApplication(create_backend_app)
     model = Delays(json.loads(os.environ.get("INFLOW_DELAYS") or "{}"))
     # Capacity inside the DynamoDB lock (it reads the items before and after each call); the

@@ -10,6 +10,7 @@ emulator's patches applied:
   leaves a record per write, and shard iterators are not kept without bound;
 - the latency model answers each operation after its modelled time (moto's own work counted
   toward it, or added to it), and concurrent calls overlap;
+- a key over DynamoDB's size limits is refused on reads as on writes;
 - the capacity counter bills read and write units as on-demand DynamoDB does, index writes
   and the partition keys they land on included.
 
@@ -35,6 +36,7 @@ emulator.cheap_transaction_rollback()
 emulator.queries_read_one_partition()
 emulator.attribute_values_written_directly()
 emulator.shard_iterators_expire()
+emulator.keys_are_checked_on_reads()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
 for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -105,6 +107,40 @@ class TransactionRollback(unittest.TestCase):
         self.assertEqual(self.get("a")["v"], {"N": "2"})
         self.assertEqual(self.get("b")["v"], {"N": "1"})
         self.assertIsNone(self.get("gone"))
+
+
+class KeySizes(unittest.TestCase):
+    """DynamoDB refuses a key over its limits on every call that names it, reads included."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def test_an_oversized_sort_or_partition_key_is_refused_by_reads_and_writes(self):
+        for oversized in (key("a", "s" * 1025), key("p" * 2049)):
+            calls = [
+                lambda: self.ddb.get_item(TableName=TABLE, Key=oversized),
+                lambda: self.ddb.batch_get_item(RequestItems={TABLE: {"Keys": [oversized]}}),
+                lambda: self.ddb.delete_item(TableName=TABLE, Key=oversized),
+                lambda: self.ddb.update_item(TableName=TABLE, Key=oversized, UpdateExpression="SET v = :v",
+                                             ExpressionAttributeValues={":v": {"N": "1"}}),
+                lambda: self.ddb.put_item(TableName=TABLE, Item=oversized),
+            ]
+            for call in calls:
+                with self.assertRaises(self.ddb.exceptions.ClientError) as caught:
+                    call()
+                self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationException")
+        self.assertNotIn("Item", self.ddb.get_item(TableName=TABLE, Key=key("a", "s" * 1024)))
 
 
 class StreamRecords(unittest.TestCase):

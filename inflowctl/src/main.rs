@@ -85,6 +85,11 @@ async fn app(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<App, Er
         app_secret_id: settings.require(vars::APP_SECRET_ID)?,
         public_base_url: std::env::var(vars::PUBLIC_BASE_URL).ok(),
         allow_private_targets: inflow::config::allow_private_targets(),
+        accept_url_hosts: inflow::config::host_list(
+            &settings
+                .optional(vars::ACCEPT_URL_HOSTS)
+                .unwrap_or_default(),
+        ),
     };
     App::new(config, sdk).await
 }
@@ -176,8 +181,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
                 accept_url_template: change(accept_url_template),
                 invitation_ttl: change(invitation_ttl),
             };
-            let change =
-                inflow::model::SettingsChange::validate(input, app.config.allow_private_targets)?;
+            let change = inflow::model::SettingsChange::validate(input, &app.config)?;
             let found = org_settings::update(&app, &org, &change, now).await?;
             Ok(inflow::wire::organization::organization(&found))
         }

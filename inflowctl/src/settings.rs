@@ -21,6 +21,7 @@ pub const FROM_OUTPUTS: &[(&str, &str)] = &[
     (WEBHOOK_DLQ_URL, "WebhookDLQUrl"),
     (EMAIL_DLQ_URL, "EmailDLQUrl"),
     (API_URL, "ApiUrl"),
+    (vars::ACCEPT_URL_HOSTS, "AcceptUrlHosts"),
 ];
 
 pub const WEBHOOK_DLQ_URL: &str = "WEBHOOK_DLQ_URL";
@@ -127,6 +128,11 @@ impl Settings {
             endpoint: endpoint.map(str::to_owned),
             values,
         }
+    }
+
+    /// A variable's value, if it has one (no local default).
+    pub fn optional(&self, var: &str) -> Option<String> {
+        self.values.get(var).map(|setting| setting.value.clone())
     }
 
     /// A variable's value; against a local emulator, `make dev`'s name when it is not set.

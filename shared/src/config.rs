@@ -16,6 +16,10 @@ pub mod vars {
     /// Local mode (`make dev`, tests): `true` lets webhook targets and accept-URL templates
     /// name loopback and private addresses. Never set in AWS.
     pub const ALLOW_PRIVATE_WEBHOOK_TARGETS: &str = "ALLOW_PRIVATE_WEBHOOK_TARGETS";
+    /// The hosts an organization's accept-URL template may point at (the operator's
+    /// `AcceptUrlHosts`), comma-separated; `*.example.com` is any subdomain of example.com.
+    /// Unset or empty: none, so every accept link is the stack's own page.
+    pub const ACCEPT_URL_HOSTS: &str = "ACCEPT_URL_HOSTS";
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +32,8 @@ pub struct Config {
     /// Local mode: URLs that customers set (webhook targets, accept-URL templates) may name
     /// loopback and private hosts. The same switch the webhook worker delivers by.
     pub allow_private_targets: bool,
+    /// [`vars::ACCEPT_URL_HOSTS`], lowercased.
+    pub accept_url_hosts: Vec<String>,
 }
 
 impl Config {
@@ -38,8 +44,23 @@ impl Config {
             app_secret_id: required(vars::APP_SECRET_ID)?,
             public_base_url: optional(vars::PUBLIC_BASE_URL),
             allow_private_targets: allow_private_targets(),
+            accept_url_hosts: accept_url_hosts(),
         })
     }
+}
+
+/// The operator's accept-URL hosts ([`vars::ACCEPT_URL_HOSTS`]).
+pub fn accept_url_hosts() -> Vec<String> {
+    host_list(&optional(vars::ACCEPT_URL_HOSTS).unwrap_or_default())
+}
+
+/// A comma-separated list of hosts, trimmed and lowercased, empty entries dropped.
+pub fn host_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
 }
 
 /// Whether local mode allows private targets (`ALLOW_PRIVATE_WEBHOOK_TARGETS=true`).

@@ -23,6 +23,7 @@ use crate::{
     invitations::hash_secret,
     jobs::EmailJob,
     model::{Flow, Invitation, InvitationState, Organization, User},
+    org_settings,
     queue::{self, Queues},
     store, validate, worker,
 };
@@ -285,11 +286,20 @@ async fn compose_and_send(
     let Some(context) = read_context(&worker.app, inv).await? else {
         return Ok(Composed::Stale(Stale::Gone));
     };
+    // The organization's own template while its host is still one the operator allows (the list
+    // may have narrowed since it was set); else the stack's page.
     let template = context
         .org
         .accept_url_template
         .as_deref()
         .filter(|t| !t.trim().is_empty())
+        .filter(|t| {
+            let allowed = org_settings::accept_url_template(t, &worker.app.config).is_ok();
+            if !allowed {
+                tracing::warn!(org_id = %inv.org_id, "accept-URL template on a host no longer allowed; the stack's page is used");
+            }
+            allowed
+        })
         .unwrap_or(&worker.settings.accept_url_template);
     let accept_url = render::accept_url(template, secret);
     let rendered = render::render(&render::Invite {

@@ -36,7 +36,7 @@ pub async fn create_org(
     let org = Organization {
         id: ids::new("org"),
         slug: validate::slug("slug", new.slug)?,
-        name: validate::name("name", new.name, 200)?,
+        name: validate::label("name", new.name, 200)?,
         email: new.email.map(|e| validate::email("email", e)).transpose()?,
         tier: new.tier,
         created_at: now,
@@ -114,7 +114,7 @@ pub async fn create_user(
         org_id: org_id.to_owned(),
         number,
         email: validate::email("email", email)?,
-        name: name.map(|n| validate::name("name", n, 200)).transpose()?,
+        name: name.map(|n| validate::label("name", n, 200)).transpose()?,
         role,
         created_at: now,
     };
@@ -140,9 +140,9 @@ pub async fn create_flow(
         id: ids::new("flow"),
         org_id: org_id.to_owned(),
         slug: validate::slug("slug", new.slug)?,
-        name: validate::name("name", new.name, 200)?,
+        name: validate::label("name", new.name, 200)?,
         module_count: new.module_count,
-        estimated_duration: validate::name("estimated-duration", new.estimated_duration, 100)?,
+        estimated_duration: validate::label("estimated-duration", new.estimated_duration, 100)?,
         created_at: now,
     };
     store::orgs::create_flow(&app.table, &flow).await?;

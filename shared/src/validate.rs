@@ -50,7 +50,9 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Error>
 }
 
 /// A label: a single-line, non-empty, bounded string without control or invisible formatting
-/// characters (which could disguise one id as another or break a dashboard's layout).
+/// characters (which could disguise one id as another, reverse what an invitee reads, or break a
+/// dashboard's layout). Every name a person is shown is one: organization, flow, user and
+/// display names, user groups' names and ids.
 pub fn label(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
     if value
         .chars()
@@ -79,18 +81,6 @@ fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
 }
 
-/// A single-line name (no control characters), e.g. a display name that may end up in a header.
-pub fn name(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    text(field, value, max_chars)
-}
-
 /// A URL slug: lowercase letters, digits and single hyphens.
 pub fn slug(field: &str, value: &str) -> Result<String, Error> {
     let ok = !value.is_empty()
@@ -110,22 +100,26 @@ pub fn slug(field: &str, value: &str) -> Result<String, Error> {
     }
 }
 
-/// A protobuf-Duration JSON length (`"86400s"`, the only form UserHub's clients send) of 1 s to
-/// `max_secs`, rounded to whole seconds.
-pub fn duration(field: &str, value: &str, max_secs: i64) -> Result<i64, Error> {
-    let secs: f64 = value
+/// A protobuf-Duration JSON length (`"86400s"`, the only form UserHub's clients send) of
+/// `secs` seconds (rounded to whole seconds) within `secs`' range.
+pub fn duration(
+    field: &str,
+    value: &str,
+    secs: std::ops::RangeInclusive<i64>,
+) -> Result<i64, Error> {
+    let parsed: f64 = value
         .strip_suffix('s')
         .and_then(|n| n.parse().ok())
         .filter(|n: &f64| n.is_finite())
         .ok_or_else(|| Error::invalid(field, "must be a duration in seconds such as \"86400s\""))?;
-    let secs = secs.round() as i64;
-    if !(1..=max_secs).contains(&secs) {
+    let parsed = parsed.round() as i64;
+    if !secs.contains(&parsed) {
         return Err(Error::invalid(
             field,
-            format!("must be between 1s and {max_secs}s"),
+            format!("must be between {}s and {}s", secs.start(), secs.end()),
         ));
     }
-    Ok(secs)
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -151,12 +145,24 @@ mod tests {
     }
 
     #[test]
-    fn texts_and_names() {
+    fn texts_and_labels() {
         assert!(text("n", "héllo", 5).is_ok());
         assert!(text("n", "héllo!", 5).is_err());
-        assert!(name("n", "Jane\r\nBcc: x", 50).is_err());
-        assert!(name("n", "   ", 50).is_err());
-        assert_eq!(name("n", " Jane ", 50).unwrap(), "Jane");
+        assert!(label("n", "Jane\r\nBcc: x", 50).is_err());
+        assert!(label("n", "   ", 50).is_err());
+        assert_eq!(label("n", " Jane ", 50).unwrap(), "Jane");
+        for disguised in [
+            "Acme\u{202E}cnI",
+            "Ac\u{200B}me",
+            "\u{2066}Acme\u{2069}",
+            "\u{FEFF}Acme",
+        ] {
+            assert!(label("n", disguised, 50).is_err(), "{disguised:?}");
+        }
+        assert_eq!(
+            label("n", "Zoë Ångström 山田", 50).unwrap(),
+            "Zoë Ångström 山田"
+        );
     }
 
     #[test]

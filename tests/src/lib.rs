@@ -170,6 +170,8 @@ impl Env {
             public_base_url: None,
             // Local mode, as `make dev` runs: tests' receivers listen on loopback.
             allow_private_targets: true,
+            // The tests' organizations link to their own app's join page.
+            accept_url_hosts: vec!["join.acme.example".into()],
         };
         let app = App::new(config, &sdk).await.expect("build the app");
         let sqs = aws_sdk_sqs::Client::new(&sdk);

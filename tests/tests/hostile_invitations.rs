@@ -171,3 +171,48 @@ async fn flows_endpoints_refuse_hostile_input() {
     assert_eq!(res.status, 401);
     assert_unchanged(&env, before).await;
 }
+
+/// Every field of the flows API's creates, oversized one at a time beside valid others: a 400
+/// (a tenant's oversized field is its own mistake, never a 5xx that pages the operator).
+#[tokio::test]
+async fn an_oversized_field_of_a_flow_create_is_a_400() {
+    let env = Env::new().await;
+    let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
+    let before = env.items().await.len();
+    let long = |prefix: &str| format!("{prefix}{}", "a".repeat(2000));
+    let fields = [
+        ("creatorUserId", long("usr_")),
+        ("userId", long("usr_")),
+        ("displayName", long("")),
+        ("roleId", long("role_")),
+        ("organizationId", long("org_")),
+        ("email", format!("{}@example.com", "a".repeat(2000))),
+        ("ttl", format!("{}s", "9".repeat(2000))),
+        ("expireTime", long("2030-01-01T00:00:00Z")),
+    ];
+    for (f, path) in [
+        (
+            CreateJoinOrganizationFlow,
+            "/admin/v1/flows:createJoinOrganization",
+        ),
+        (CreateSignupFlow, "/admin/v1/flows:createSignup"),
+    ] {
+        for (field, value) in &fields {
+            if f == CreateSignupFlow && ["userId", "roleId"].contains(field) {
+                continue; // a signup names no existing user nor role: not read
+            }
+            let mut body = json!({"email": "ok@example.com"});
+            body[field] = json!(value);
+            let res = env
+                .send(f, call("POST", path).bearer(&t.admin_key).json(&body))
+                .await;
+            assert!(
+                (400..500).contains(&res.status) && userhub_shape(&res),
+                "{f:?} {field}: {} {}",
+                res.status,
+                &res.raw[..res.raw.len().min(300)]
+            );
+        }
+    }
+    assert_unchanged(&env, before).await;
+}

@@ -102,6 +102,25 @@ async fn new_invitations_and_emails_follow_the_settings_at_once() {
         "{mail:?}"
     );
 
+    // The operator narrows the hosts it allows: the template stays set, but the next email
+    // links to the stack's own page.
+    let mut narrowed = env.email_worker().await;
+    narrowed.app.config.accept_url_hosts.clear();
+    let to = format!("org-{}@example.com", inflow::ids::random(8).to_lowercase());
+    let flow = invite(&env, &t, &to).await;
+    let jobs = env.email_jobs().await;
+    inflow::email::handle(&narrowed, inflow_tests::email_event(&jobs)).await;
+    let mail = inflow_tests::sent_mail_to(&to).await;
+    let body = mail[0]["body"].as_str().unwrap();
+    assert!(!body.contains("join.acme.example"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "https://app.example.com/accept?secret={}",
+            flow["secret"].as_str().unwrap()
+        )),
+        "{body}"
+    );
+
     // Reset: the worker's own template (the stack's default) and 30 days again.
     patch(
         &env,
@@ -148,6 +167,12 @@ async fn bad_settings_are_a_400_naming_the_field_and_change_nothing() {
             "acceptUrlTemplate",
         ),
         (json!({"acceptUrlTemplate": 42}), "acceptUrlTemplate"),
+        (
+            json!({"acceptUrlTemplate": "https://phish.example.net/{secret}"}),
+            "acceptUrlTemplate",
+        ),
+        (json!({"invitationTtl": "60s"}), "invitationTtl"),
+        (json!({"name": "Acme\u{202E}cnI"}), "name"),
         (json!({"invitationTtl": "86400"}), "invitationTtl"),
         (json!({"invitationTtl": "31536001s"}), "invitationTtl"),
         (json!({"invitationTtl": 86400}), "invitationTtl"),

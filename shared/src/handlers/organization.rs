@@ -30,9 +30,8 @@ pub async fn update_organization(app: &App, req: Request) -> Response<Body> {
         req,
         &route("update-organization").json_body(),
         |ctx| async move {
-            let local = ctx.app.config.allow_private_targets;
-            let change =
-                crate::model::SettingsChange::validate(wire::parse_settings(ctx.body())?, local)?;
+            let input = wire::parse_settings(ctx.body())?;
+            let change = crate::model::SettingsChange::validate(input, &ctx.app.config)?;
             let org = org_settings::update(ctx.app, &ctx.caller.org_id, &change, ctx.now).await?;
             Ok(Reply::json(200, wire::organization(&org)))
         },

@@ -95,10 +95,12 @@ fn parse_entry(entry: &str) -> Result<Address, &'static str> {
         _ => return Err("Invalid email"),
     };
     let email = validate::email("email", &single.addr).map_err(|_| "Invalid email")?;
-    let name = single
-        .display_name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    let name = match single.display_name.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => {
+            Some(validate::label("name", name, MAX_ENTRY_CHARS).map_err(|_| "Invalid name")?)
+        }
+    };
     Ok(Address { email, name })
 }
 
@@ -131,6 +133,14 @@ mod tests {
         );
         assert_eq!(p.addresses[0].name.as_deref(), Some("Joe Smith"));
         assert_eq!(p.addresses[1].name.as_deref(), Some("Smith, Ann"));
+    }
+
+    #[test]
+    fn a_name_with_invisible_characters_is_an_erroneous_entry() {
+        let p = parse("\"Bank\u{202E}moc.evil\" <a@example.com>, b@example.com").unwrap();
+        assert_eq!(emails(&p), ["b@example.com"]);
+        assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+        assert_eq!(p.errors[0].1, "Invalid name");
     }
 
     #[test]

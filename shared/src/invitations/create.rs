@@ -163,7 +163,7 @@ pub struct FlowInput {
 
 /// `"86400s"` (protobuf Duration JSON), the only form UserHub's clients send.
 pub fn parse_ttl(value: &str) -> Result<i64, Error> {
-    validate::duration("ttl", value, MAX_TTL_SECS)
+    validate::duration("ttl", value, 1..=MAX_TTL_SECS)
 }
 
 fn parse_expire_time(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
@@ -221,6 +221,18 @@ impl FlowRequest {
         let user_id = input
             .user_id
             .filter(|_| kind == InvitationKind::JoinOrganization);
+        // Ids are judged by their shape before any read: one no user could have is no user.
+        if let Some(id) = &user_id {
+            ids::require("usr", Resource::User, id)?;
+        }
+        if let Some(id) = &input.creator_user_id {
+            if !ids::looks_like("usr", id) {
+                return Err(Error::invalid(
+                    "creatorUserId",
+                    "names no user of this organization",
+                ));
+            }
+        }
         if input.email.is_none() && user_id.is_none() {
             return Err(Error::invalid("email", "is required"));
         }
@@ -235,7 +247,7 @@ impl FlowRequest {
             display_name: input
                 .display_name
                 .as_deref()
-                .map(|n| validate::name("displayName", n, 200))
+                .map(|n| validate::label("displayName", n, 200))
                 .transpose()?,
             role,
             creator_user_id: input.creator_user_id,
