@@ -16,6 +16,9 @@ table's stream, like DynamoDB's, shows only what was written.
 
 A key over DynamoDB's size limits is refused on reads too (moto checks only the keys it writes).
 
+Standard queues share their receives fairly among message groups, as SQS fair queues do (a
+tenant's backlog does not hold up another tenant's messages; see `fair_queues_share_receives`).
+
 DynamoDB Streams calls are serialized with the DynamoDB ones (a GetRecords never sees a
 transaction half applied), and moto's shard iterators, which it keeps forever (one per
 GetRecords call, about a kilobyte each), are kept to the newest 10,000, as DynamoDB's expire
@@ -276,6 +279,41 @@ def keys_are_checked_on_reads():
         return original(self, table, keys)
 
     DynamoDBBackend.get_keys_value = get_keys_value
+
+
+def fair_queues_share_receives():
+    """SQS fair queues: on a standard queue, messages sent with a MessageGroupId belong to that
+    group (a tenant), and a group with a backlog does not hold up the others' messages. moto
+    keeps the group but hands messages out in the order they came, so one tenant's 5,000 jobs
+    would be received before another's one. Here a receive takes the visible messages group by
+    group in turn (each group's own order kept; messages without a group are one group), which
+    gives the same guarantee: a message of a quiet group is among the first received."""
+    from moto.sqs.models import Queue
+
+    original = Queue.messages
+
+    def messages(self):
+        visible = original.fget(self)
+        if self.fifo_queue:
+            return visible
+        groups = {}
+        for message in visible:
+            groups.setdefault(message.group_id, []).append(message)
+        if len(groups) < 2:
+            return visible
+        fair = []
+        queues = [iter(g) for g in groups.values()]
+        while queues:
+            still = []
+            for group in queues:
+                message = next(group, None)
+                if message is not None:
+                    fair.append(message)
+                    still.append(group)
+            queues = still
+        return fair
+
+    Queue.messages = property(messages)
 
 
 def serialize_dynamodb(app):
@@ -757,6 +795,7 @@ def main():
     attribute_values_written_directly()
     shard_iterators_expire()
     keys_are_checked_on_reads()
+    fair_queues_share_receives()
     app = DomainDispatcherApplication(create_backend_app)
     model = Delays(json.loads(os.environ.get("INFLOW_DELAYS") or "{}"))
     # Capacity inside the DynamoDB lock (it reads the items before and after each call); the

@@ -156,11 +156,14 @@ class Route:
 
 
 class FunctionSpec:
-    def __init__(self, name, logical_id, timeout, memory):
+    def __init__(self, name, logical_id, timeout, memory, environment=None):
         self.name = name
         self.logical_id = logical_id
         self.timeout = timeout
         self.memory = memory
+        # The template's environment variables that are settings, not resources: literals and
+        # parameters (their defaults). The local stack's own environment wins over them.
+        self.environment = environment or {}
 
 
 def _bool(value):
@@ -197,15 +200,34 @@ def load_template(path):
         name = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary", logical_id)
         timeout = props.get("Timeout", globals_.get("Timeout", 3))
         memory = props.get("MemorySize", globals_.get("MemorySize", 128))
+        variables = {**((globals_.get("Environment") or {}).get("Variables") or {}),
+                     **((props.get("Environment") or {}).get("Variables") or {})}
         functions[name] = FunctionSpec(
             name, logical_id, float(timeout) if isinstance(timeout, (int, float)) else 3.0,
             int(memory) if isinstance(memory, int) else 128,
+            settings_of(variables, parameters),
         )
         for event in (props.get("Events") or {}).values():
             if event.get("Type") == "HttpApi":
                 p = event.get("Properties") or {}
                 routes.append(Route(p.get("Method", "ANY"), p.get("Path", "/"), name))
     return Template(functions, routes, cors, throttles)
+
+
+def settings_of(variables, parameters):
+    """The environment variables whose value a deploy without overrides knows without creating
+    anything: a literal, or a parameter's default (a resource's name or URL is the local
+    stack's own, from its environment)."""
+    settings = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            parameter = parameters.get(value["Ref"])
+            if parameter is None or "Default" not in parameter:
+                continue
+            value = parameter["Default"]
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            settings[name] = str(value)
+    return settings
 
 
 def parameter_value(value, parameters):
@@ -728,7 +750,7 @@ class Instance:
         self.server = await asyncio.start_server(self.serve_runtime, "127.0.0.1", 0)
         port = self.server.sockets[0].getsockname()[1]
         spec = self.function.spec
-        env = dict(os.environ)
+        env = {**spec.environment, **os.environ}
         env.update({
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,

@@ -56,7 +56,10 @@ SCHEDULES = {
 }
 # Functions fed from the table's stream (template.yaml's DynamoDB events).
 STREAM_WORKERS = ["relay"]
-BATCH_SIZE = 10  # template.yaml's BatchSize
+BATCH_SIZE = 10  # Lambda's default BatchSize for SQS, where the template states none
+# Pollers per queue at most, whatever MaximumConcurrency says: the local gateway runs at most
+# --concurrency instances of a function anyway (scripts/gateway.py).
+MAX_POLLERS = 4
 WAIT_SECONDS = 5  # long poll; short enough to stop promptly
 # Longer than any function's Timeout in template.yaml (the gateway ends an invocation there).
 INVOKE_TIMEOUT = 300
@@ -154,7 +157,7 @@ def release(sqs, queue_url, messages):
     log(f"released {len(messages)} message(s) on stopping")
 
 
-def poll(stop, invoke_url, env_name, function):
+def poll(stop, invoke_url, env_name, function, batch_size=BATCH_SIZE):
     queue_url = os.environ.get(env_name)
     if not queue_url:
         log(f"{function}: {env_name} is not set; not polling")
@@ -168,7 +171,7 @@ def poll(stop, invoke_url, env_name, function):
                 queue_arn = attributes["Attributes"]["QueueArn"]
             out = sqs.receive_message(
                 QueueUrl=queue_url,
-                MaxNumberOfMessages=BATCH_SIZE,
+                MaxNumberOfMessages=batch_size,
                 WaitTimeSeconds=WAIT_SECONDS,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
@@ -194,10 +197,37 @@ TemplateLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.const
 TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
+def load_template():
+    with open(ROOT / "template.yaml") as f:
+        return yaml.load(f, Loader=TemplateLoader)
+
+
+def queue_settings(function):
+    """The function's SQS event in template.yaml: (batch size, MaximumConcurrency), parameters
+    at their defaults; Lambda's own defaults where the template says nothing."""
+    template = load_template()
+    for resource in template["Resources"].values():
+        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        if binary != function:
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") != "SQS":
+                continue
+            props = event.get("Properties") or {}
+
+            def value(v, default):
+                if isinstance(v, dict) and "Ref" in v:
+                    v = template["Parameters"][v["Ref"]].get("Default")
+                return int(v) if v is not None else default
+
+            scaling = props.get("ScalingConfig") or {}
+            return value(props.get("BatchSize"), 10), value(scaling.get("MaximumConcurrency"), 1000)
+    return BATCH_SIZE, 1
+
+
 def stream_settings(function):
     """The function's DynamoDB stream event in template.yaml: batch size, retries, filters."""
-    with open(ROOT / "template.yaml") as f:
-        template = yaml.load(f, Loader=TemplateLoader)
+    template = load_template()
     props = template["Resources"]["RelayFunction"]["Properties"]["Events"]["Stream"]["Properties"]
 
     def value(name):
@@ -408,7 +438,12 @@ def main():
             log(f"{function}: no functions/src/bin/{function}.rs yet; the stream is not read")
     for env_name, function in QUEUE_WORKERS.items():
         if has_binary(function):
-            threads.append(threading.Thread(target=poll, args=(stop, invoke_url, env_name, function), daemon=True))
+            # As Lambda's event source: up to MaximumConcurrency invocations at once, each a
+            # batch of at most BatchSize.
+            batch_size, concurrency = queue_settings(function)
+            for _ in range(min(concurrency, MAX_POLLERS)):
+                threads.append(threading.Thread(target=poll, args=(stop, invoke_url, env_name, function, batch_size),
+                                                daemon=True))
         else:
             log(f"{function}: no functions/src/bin/{function}.rs yet; {env_name} is not polled")
     for function, period in SCHEDULES.items():

@@ -11,6 +11,7 @@ emulator's patches applied:
 - the latency model answers each operation after its modelled time (moto's own work counted
   toward it, or added to it), and concurrent calls overlap;
 - a key over DynamoDB's size limits is refused on reads as on writes;
+- a standard queue's receives take message groups in turn (SQS fair queues);
 - the capacity counter bills read and write units as on-demand DynamoDB does, index writes
   and the partition keys they land on included.
 
@@ -37,6 +38,7 @@ emulator.queries_read_one_partition()
 emulator.attribute_values_written_directly()
 emulator.shard_iterators_expire()
 emulator.keys_are_checked_on_reads()
+emulator.fair_queues_share_receives()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
 for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
@@ -141,6 +143,44 @@ class KeySizes(unittest.TestCase):
                     call()
                 self.assertEqual(caught.exception.response["Error"]["Code"], "ValidationException")
         self.assertNotIn("Item", self.ddb.get_item(TableName=TABLE, Key=key("a", "s" * 1024)))
+
+
+class FairQueues(unittest.TestCase):
+    """One group's backlog does not hold up another group's messages."""
+
+    def setUp(self):
+        self.mock = mock_aws()
+        self.mock.start()
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.url = self.sqs.create_queue(QueueName="jobs")["QueueUrl"]
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def send(self, group, n):
+        for start in range(0, n, 10):
+            entries = [{"Id": str(i), "MessageBody": f"{group}-{start + i}", "MessageGroupId": group}
+                       for i in range(min(10, n - start))]
+            self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+
+    def receive(self):
+        out = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
+        return [m["Body"] for m in out.get("Messages", [])]
+
+    def test_a_quiet_group_is_received_before_a_busy_group_s_backlog(self):
+        self.send("a:bulk", 200)
+        self.send("b", 1)
+        self.send("a", 1)
+        first = self.receive()
+        self.assertIn("b-0", first)
+        self.assertIn("a-0", first)
+        self.assertEqual([b for b in first if b.startswith("a:bulk")], [f"a:bulk-{i}" for i in range(8)],
+                         "a group's own order is kept")
+
+    def test_without_groups_the_order_is_moto_s(self):
+        for i in range(12):
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=str(i))
+        self.assertEqual(self.receive(), [str(i) for i in range(10)])
 
 
 class StreamRecords(unittest.TestCase):

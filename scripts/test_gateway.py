@@ -43,6 +43,14 @@ class Template(unittest.TestCase):
         self.assertEqual(functions["get-flow"].timeout, 10)  # Globals
         self.assertEqual(functions["import-invitations"].memory, 1024)
         self.assertNotIn("relay", set(keys.values()))
+        # Settings reach the functions as a deploy's defaults; resources are the local stack's.
+        email = functions["email-worker"].environment
+        self.assertEqual(email["BULK_EMAILS_PER_SECOND"], "10")
+        self.assertEqual(email["EMAIL_WORKER_CONCURRENCY"], "2")
+        self.assertEqual(email["ACCEPT_URL_HOSTS"], "")
+        self.assertEqual(email["RUST_LOG"], "info")
+        self.assertNotIn("TABLE_NAME", email)
+        self.assertNotIn("EMAIL_QUEUE_URL", email)
 
     def test_cors_settings_are_the_if_branch_of_the_http_api(self):
         cors = gateway.load_template(ROOT / "template.yaml").cors

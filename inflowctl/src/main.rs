@@ -90,6 +90,8 @@ async fn app(sdk: &aws_config::SdkConfig, settings: &Settings) -> Result<App, Er
                 .optional(vars::ACCEPT_URL_HOSTS)
                 .unwrap_or_default(),
         ),
+        // The operator's own actions send no invitation email.
+        email_budgets: Default::default(),
     };
     App::new(config, sdk).await
 }

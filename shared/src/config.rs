@@ -20,6 +20,10 @@ pub mod vars {
     /// `AcceptUrlHosts`), comma-separated; `*.example.com` is any subdomain of example.com.
     /// Unset or empty: none, so every accept link is the stack's own page.
     pub const ACCEPT_URL_HOSTS: &str = "ACCEPT_URL_HOSTS";
+    /// Invitation emails an organization may cause in a UTC day, by tier (the operator's
+    /// `EmailDailyBudgetStandard` / `EmailDailyBudgetEnterprise`). Unset: no budget.
+    pub const EMAIL_DAILY_BUDGET_STANDARD: &str = "EMAIL_DAILY_BUDGET_STANDARD";
+    pub const EMAIL_DAILY_BUDGET_ENTERPRISE: &str = "EMAIL_DAILY_BUDGET_ENTERPRISE";
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +38,32 @@ pub struct Config {
     pub allow_private_targets: bool,
     /// [`vars::ACCEPT_URL_HOSTS`], lowercased.
     pub accept_url_hosts: Vec<String>,
+    pub email_budgets: EmailBudgets,
+}
+
+/// Each tier's daily email budget per organization; `None`: none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmailBudgets {
+    pub standard: Option<u64>,
+    pub enterprise: Option<u64>,
+}
+
+impl EmailBudgets {
+    pub fn from_env() -> Result<Self, Error> {
+        let budget = |name: &str| -> Result<Option<u64>, Error> {
+            optional(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        Error::Config(format!("{name} must be a whole number of emails"))
+                    })
+                })
+                .transpose()
+        };
+        Ok(Self {
+            standard: budget(vars::EMAIL_DAILY_BUDGET_STANDARD)?,
+            enterprise: budget(vars::EMAIL_DAILY_BUDGET_ENTERPRISE)?,
+        })
+    }
 }
 
 impl Config {
@@ -45,6 +75,7 @@ impl Config {
             public_base_url: optional(vars::PUBLIC_BASE_URL),
             allow_private_targets: allow_private_targets(),
             accept_url_hosts: accept_url_hosts(),
+            email_budgets: EmailBudgets::from_env()?,
         })
     }
 }

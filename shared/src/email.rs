@@ -15,13 +15,14 @@ pub mod render;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use chrono::{DateTime, Utc};
+use std::time::{Duration, Instant};
 
 use crate::{
     app::App,
     config::Config,
     error::Error,
     invitations::hash_secret,
-    jobs::EmailJob,
+    jobs::{EmailJob, Lane},
     model::{Flow, Invitation, InvitationState, Organization, User},
     org_settings,
     queue::{self, Queues},
@@ -35,6 +36,12 @@ pub mod vars {
     /// Where accept links point when the organization has no template of its own; `{secret}`
     /// is replaced by the URL-encoded invitation secret.
     pub const ACCEPT_URL_TEMPLATE: &str = "ACCEPT_URL_TEMPLATE";
+    /// The bulk lane's share of SES's sending rate, mails a second for the whole stack
+    /// (template.yaml's BulkEmailRate). Unset: bulk mail is not paced.
+    pub const BULK_EMAILS_PER_SECOND: &str = "BULK_EMAILS_PER_SECOND";
+    /// The worker's invocations at once (its event source's MaximumConcurrency): each paces
+    /// its bulk mail at its share of BULK_EMAILS_PER_SECOND.
+    pub const EMAIL_WORKER_CONCURRENCY: &str = "EMAIL_WORKER_CONCURRENCY";
 }
 
 pub const DEFAULT_ACCEPT_URL_TEMPLATE: &str = "http://127.0.0.1:9000/accept?secret={secret}";
@@ -43,6 +50,10 @@ pub const DEFAULT_ACCEPT_URL_TEMPLATE: &str = "http://127.0.0.1:9000/accept?secr
 pub struct MailConfig {
     pub sender: String,
     pub accept_url_template: String,
+    /// The time between two bulk mails of one invocation, so that the bulk lane, all
+    /// invocations together, sends at most BULK_EMAILS_PER_SECOND and leaves the rest of SES's
+    /// rate to single invitations. `None`: not paced.
+    pub bulk_interval: Option<Duration>,
 }
 
 impl MailConfig {
@@ -57,7 +68,21 @@ impl MailConfig {
         let template = std::env::var(vars::ACCEPT_URL_TEMPLATE)
             .ok()
             .filter(|t| !t.trim().is_empty());
-        Self::new(&sender, template.as_deref())
+        let number = |name: &str| -> Result<Option<f64>, Error> {
+            match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
+                    _ => Err(Error::Config(format!("{name} must be a positive number"))),
+                },
+            }
+        };
+        let rate = number(vars::BULK_EMAILS_PER_SECOND)?;
+        let concurrency = number(vars::EMAIL_WORKER_CONCURRENCY)?.unwrap_or(1.0);
+        Ok(Self {
+            bulk_interval: rate.map(|rate| bulk_interval(rate, concurrency)),
+            ..Self::new(&sender, template.as_deref())?
+        })
     }
 
     /// Checks the sender (a bare address: it becomes the From header) and the template.
@@ -83,8 +108,28 @@ impl MailConfig {
         Ok(Self {
             sender,
             accept_url_template: template,
+            bulk_interval: None,
         })
     }
+}
+
+/// Each invocation's time between bulk mails: `concurrency` invocations together send `rate` a
+/// second.
+fn bulk_interval(rate: f64, concurrency: f64) -> Duration {
+    Duration::from_secs_f64(concurrency.max(1.0) / rate)
+}
+
+/// The next moment this container may send a bulk mail.
+static BULK_PACE: tokio::sync::Mutex<Option<Instant>> = tokio::sync::Mutex::const_new(None);
+
+/// Waits for this container's next bulk slot (`interval` after the last one).
+async fn pace(interval: Duration) {
+    let mut next = BULK_PACE.lock().await;
+    let now = Instant::now();
+    let slot = next.map_or(now, |n| n.max(now));
+    *next = Some(slot + interval);
+    drop(next);
+    tokio::time::sleep_until(slot.into()).await;
 }
 
 /// The worker's context, built once per container.
@@ -142,6 +187,9 @@ pub async fn handle(worker: &EmailWorker, event: SqsEvent) -> SqsBatchResponse {
 
 async fn handle_message(worker: &EmailWorker, message: SqsMessage) -> Result<(), Error> {
     let job = parse_job(&message)?;
+    if let (Lane::Bulk, Some(interval)) = (job.lane, worker.settings.bulk_interval) {
+        pace(interval).await;
+    }
     let outcome = deliver(worker, &job, Utc::now()).await?;
     let (id, org) = (&job.invitation_id, &job.org_id);
     match outcome {
@@ -179,7 +227,7 @@ async fn defer(worker: &EmailWorker, mut job: EmailJob) -> Result<(), Error> {
         .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
     let message = queue::Message {
         delay_secs: delay,
-        ..queue::Message::new(body, job.request_id.clone())
+        ..queue::Message::new(body, job.request_id.clone()).in_group(Some(job.group()))
     };
     worker
         .queues
@@ -430,6 +478,22 @@ mod tests {
     fn deferrals_double_up_to_sqs_s_longest_delay() {
         let delays: Vec<i32> = (0..8).map(deferral_secs).collect();
         assert_eq!(delays, [30, 60, 120, 240, 480, 900, 900, 900]);
+    }
+
+    #[test]
+    fn bulk_mail_is_paced_to_its_share_of_the_rate() {
+        assert_eq!(bulk_interval(10.0, 2.0), Duration::from_millis(200));
+        assert_eq!(bulk_interval(10.0, 0.0), Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn a_container_s_bulk_slots_are_an_interval_apart() {
+        let started = Instant::now();
+        for _ in 0..4 {
+            pace(Duration::from_millis(50)).await;
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(150), "{took:?}");
     }
 
     #[test]

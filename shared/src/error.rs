@@ -70,6 +70,10 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("Too many requests. Please try again in {retry_after} seconds")]
     RateLimited { retry_after: u64, limit: u32 },
+    /// A budget of the organization's is spent until it renews (its daily emails): a 429 with
+    /// the time left, not a rate limit of its key.
+    #[error("{message}")]
+    QuotaExceeded { message: String, retry_after: u64 },
     #[error("{message}")]
     Conflict {
         reason: &'static str,
@@ -175,6 +179,7 @@ impl Error {
             Error::UnsupportedMediaType => "UnsupportedMediaType",
             Error::PayloadTooLarge { .. } => "PayloadTooLarge",
             Error::RateLimited { .. } => "RateLimited",
+            Error::QuotaExceeded { .. } => "QuotaExceeded",
             Error::Conflict { .. } => "Conflict",
             Error::FailedPrecondition { .. } => "FailedPrecondition",
             Error::IdempotencyInFlight => "IdempotencyInFlight",
@@ -194,7 +199,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => 413,
             Error::UnsupportedMediaType => 415,
             Error::IdempotencyMismatch => 422,
-            Error::RateLimited { .. } => 429,
+            Error::RateLimited { .. } | Error::QuotaExceeded { .. } => 429,
             Error::Unavailable { .. } => 503,
             Error::Config(_) | Error::Internal { .. } => 500,
         }

@@ -193,6 +193,9 @@ struct Served {
 impl Served {
     fn failure(family: Family, err: Error) -> Self {
         let mut headers = Vec::new();
+        if let Error::QuotaExceeded { retry_after, .. } = &err {
+            headers.push(("retry-after", retry_after.to_string()));
+        }
         if let Error::RateLimited { retry_after, limit } = &err {
             headers.push(("retry-after", retry_after.to_string()));
             headers.extend(

@@ -95,6 +95,44 @@ impl PartialEq<&str> for EventKind {
     }
 }
 
+/// Which lane a job travels in. Each organization's jobs are their own message groups on the
+/// shared queues (SQS fair queues: a group with a backlog does not hold up the others), and an
+/// organization's bulk work (an import's emails and events, their deliveries and retries) is a
+/// group apart from its interactive work, so one import holds up neither another organization's
+/// nor its own single invitation (docs/capacity.md, "Tenants").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lane {
+    #[default]
+    Interactive,
+    Bulk,
+}
+
+impl Lane {
+    pub fn is_interactive(&self) -> bool {
+        *self == Lane::Interactive
+    }
+
+    /// The message group of an organization's jobs in this lane.
+    pub fn group(self, org_id: &str) -> String {
+        match self {
+            Lane::Interactive => org_id.to_owned(),
+            Lane::Bulk => format!("{org_id}{BULK_SUFFIX}"),
+        }
+    }
+
+    /// The lane of a message group made by [`Lane::group`].
+    pub fn of_group(group: &str) -> Lane {
+        if group.ends_with(BULK_SUFFIX) {
+            Lane::Bulk
+        } else {
+            Lane::Interactive
+        }
+    }
+}
+
+const BULK_SUFFIX: &str = ":bulk";
+
 /// One event, as the webhook worker delivers it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -122,6 +160,9 @@ pub struct EventNote {
     pub organization_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Bulk for an import's events (not part of the event delivered).
+    #[serde(default, skip_serializing_if = "Lane::is_interactive")]
+    pub lane: Lane,
 }
 
 impl EventNote {
@@ -132,7 +173,12 @@ impl EventNote {
             created_at: now,
             organization_id: org_id.to_owned(),
             request_id: Some(request_id.to_owned()),
+            lane: Lane::Interactive,
         }
+    }
+
+    pub fn in_lane(self, lane: Lane) -> Self {
+        Self { lane, ..self }
     }
 
     /// An event whose id is fixed by what happened (an assignment's start, a deadline missed):
@@ -216,6 +262,9 @@ pub struct EmailJob {
     /// Times SES throttled it and it went back to the queue to wait (`crate::email`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deferrals: u32,
+    /// Bulk for an import's emails: sent at the pace that leaves SES room for single invitations.
+    #[serde(default, skip_serializing_if = "Lane::is_interactive")]
+    pub lane: Lane,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -234,6 +283,23 @@ pub struct AttemptJob {
     /// The delivery's endpoint, read before the claim to honour its pause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_id: Option<String>,
+    /// The lane of the event it delivers: its retries stay in its group.
+    #[serde(default, skip_serializing_if = "Lane::is_interactive")]
+    pub lane: Lane,
+}
+
+impl AttemptJob {
+    /// Its message group.
+    pub fn group(&self) -> String {
+        self.lane.group(&self.org_id)
+    }
+}
+
+impl EmailJob {
+    /// Its message group.
+    pub fn group(&self) -> String {
+        self.lane.group(&self.org_id)
+    }
 }
 
 /// One job of a write.
@@ -284,6 +350,25 @@ mod tests {
         assert_eq!(EventKind::parse("flow.nope"), None);
         assert_eq!(EventKind::FlowOverdue.subject(), Subject::Assignment);
         assert_eq!(EventKind::InvitationExpired.subject(), Subject::Invitation);
+    }
+
+    #[test]
+    fn lanes_are_message_groups_per_organization() {
+        assert_eq!(Lane::Interactive.group("org_1"), "org_1");
+        assert_eq!(Lane::Bulk.group("org_1"), "org_1:bulk");
+        for lane in [Lane::Interactive, Lane::Bulk] {
+            assert_eq!(Lane::of_group(&lane.group("org_1")), lane);
+        }
+        let note = EventNote::new(EventKind::InvitationCreated, "o", "r", Utc::now());
+        assert!(!serde_json::to_string(&note).unwrap().contains("lane"));
+        let bulk = note.in_lane(Lane::Bulk);
+        let back: EventNote = serde_json::from_str(&serde_json::to_string(&bulk).unwrap()).unwrap();
+        assert_eq!(back.lane, Lane::Bulk);
+        let delivered = serde_json::to_value(bulk.with_data(serde_json::json!({}))).unwrap();
+        assert!(
+            delivered.get("lane").is_none(),
+            "the lane is not part of the event"
+        );
     }
 
     #[test]
@@ -348,6 +433,7 @@ mod tests {
                 secret_sealed: "sealed".into(),
                 request_id: None,
                 deferrals: 0,
+                lane: Lane::Bulk,
             }),
             Job::NextAttempt,
             Job::Test(TestNote {

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod delivery;
 pub mod email;
+pub mod email_budget;
 pub mod error;
 pub mod gateway;
 pub mod handlers;

@@ -160,6 +160,7 @@ mod tests {
             public_base_url: None,
             allow_private_targets: local,
             accept_url_hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            email_budgets: Default::default(),
         }
     }
 

@@ -26,7 +26,15 @@ pub struct Message {
     pub request_id: Option<String>,
     /// Seconds SQS holds it back (at most 900).
     pub delay_secs: i32,
+    /// Its message group: an organization's lane ([`crate::jobs::Lane::group`]). On a standard
+    /// queue this is SQS's fair-queue tenant: a group with a backlog does not hold up the others'
+    /// messages. Sent as `MessageGroupId` and as the `group` attribute, which the workers read to
+    /// keep their follow-up messages (retries, splits) in the same group.
+    pub group: Option<String>,
 }
+
+/// The message attribute that names a message's group.
+pub const GROUP_ATTRIBUTE: &str = "group";
 
 impl Message {
     pub fn new(body: String, request_id: Option<String>) -> Self {
@@ -34,8 +42,21 @@ impl Message {
             body,
             request_id,
             delay_secs: 0,
+            group: None,
         }
     }
+
+    pub fn in_group(self, group: Option<String>) -> Self {
+        Self { group, ..self }
+    }
+}
+
+/// The group a received message was sent in (its `group` attribute).
+pub fn group_of(message: &aws_lambda_events::event::sqs::SqsMessage) -> Option<String> {
+    message
+        .message_attributes
+        .get(GROUP_ATTRIBUTE)
+        .and_then(|a| a.string_value.clone())
 }
 
 impl Queues {
@@ -85,7 +106,12 @@ impl Queues {
             .message_body(message.body)
             .delay_seconds(message.delay_secs);
         if let Some(request_id) = &message.request_id {
-            send = send.message_attributes("request_id", request_id_attribute(request_id)?);
+            send = send.message_attributes("request_id", string_attribute(request_id)?);
+        }
+        if let Some(group) = &message.group {
+            send = send
+                .message_group_id(group)
+                .message_attributes(GROUP_ATTRIBUTE, string_attribute(group)?);
         }
         send.send().await?;
         self.count(queue_url, 1);
@@ -126,7 +152,12 @@ impl Queues {
                 .message_body(&message.body)
                 .delay_seconds(message.delay_secs);
             if let Some(request_id) = &message.request_id {
-                entry = entry.message_attributes("request_id", request_id_attribute(request_id)?);
+                entry = entry.message_attributes("request_id", string_attribute(request_id)?);
+            }
+            if let Some(group) = &message.group {
+                entry = entry
+                    .message_group_id(group)
+                    .message_attributes(GROUP_ATTRIBUTE, string_attribute(group)?);
             }
             entries.push(
                 entry
@@ -160,10 +191,10 @@ impl Queues {
     }
 }
 
-fn request_id_attribute(request_id: &str) -> Result<MessageAttributeValue, Error> {
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, Error> {
     MessageAttributeValue::builder()
         .data_type("String")
-        .string_value(request_id)
+        .string_value(value)
         .build()
         .map_err(|e| Error::internal_from("building an SQS batch entry", e))
 }

@@ -16,11 +16,11 @@ use aws_lambda_events::event::{
     dynamodb::{Event as StreamEvent, EventRecord},
     streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{
     error::Error,
-    jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Subject, TestNote},
+    jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Lane, Subject, TestNote},
     model::delivery::Delivery,
     queue::{Message, Queues, MESSAGE_BYTES},
     store::outbox::{self, Image},
@@ -45,7 +45,7 @@ impl Relay {
 /// A job ready for its queue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ready {
-    Event(Event),
+    Event(Event, Lane),
     Email(EmailJob),
     Attempt(AttemptJob),
     /// A test event for one endpoint (its data is fixed; nothing to render).
@@ -105,7 +105,8 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
             Ok(match job {
                 Job::Event(note) => {
                     let data = render(note.kind, image)?;
-                    Ready::Event(note.with_data(data))
+                    let lane = note.lane;
+                    Ready::Event(note.with_data(data), lane)
                 }
                 Job::Email(email) => Ready::Email(email),
                 Job::Test(note) => Ready::Test(note),
@@ -117,6 +118,7 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
                         attempt: d.attempt + 1,
                         not_before: 0,
                         endpoint_id: Some(d.endpoint_id),
+                        lane: Lane::Interactive,
                     })
                 }
             })
@@ -138,32 +140,48 @@ struct Outgoing {
     records: Vec<usize>,
 }
 
-/// Queues the jobs; returns the records any of whose jobs SQS did not take.
+/// Queues the jobs; returns the records any of whose jobs SQS did not take. Each job goes in
+/// its organization's group of its lane ([`Lane::group`]).
 async fn send(queues: &Queues, ready: Vec<(usize, Ready)>) -> BTreeSet<usize> {
-    let mut events = Vec::new();
+    let mut events: BTreeMap<String, Vec<(usize, Event)>> = BTreeMap::new();
     let mut webhook = Vec::new();
     let mut email = Vec::new();
     for (record, job) in ready {
-        let one = |body: Result<String, serde_json::Error>, request_id| {
+        let one = |body: Result<String, serde_json::Error>, request_id, group| {
             body.map(|body| Outgoing {
-                message: Message::new(body, request_id),
+                message: Message::new(body, request_id).in_group(Some(group)),
                 records: vec![record],
             })
         };
         match job {
-            Ready::Event(event) => events.push((record, event)),
-            Ready::Attempt(attempt) => webhook.push(one(serde_json::to_string(&attempt), None)),
+            Ready::Event(event, lane) => events
+                .entry(lane.group(&event.organization_id))
+                .or_default()
+                .push((record, event)),
+            Ready::Attempt(attempt) => {
+                let group = attempt.group();
+                webhook.push(one(serde_json::to_string(&attempt), None, group))
+            }
             Ready::Test(note) => {
                 let request_id = note.request_id.clone();
-                webhook.push(one(serde_json::to_string(&note), request_id))
+                let group = Lane::Interactive.group(&note.organization_id);
+                webhook.push(one(serde_json::to_string(&note), request_id, group))
             }
             Ready::Email(job) => {
                 let request_id = job.request_id.clone();
-                email.push(one(serde_json::to_string(&job), request_id))
+                let group = job.group();
+                email.push(one(serde_json::to_string(&job), request_id, group))
             }
         }
     }
-    webhook.extend(pack(&events, MESSAGE_BYTES));
+    for (group, events) in events {
+        webhook.extend(pack(&events, MESSAGE_BYTES).into_iter().map(|packed| {
+            packed.map(|o| Outgoing {
+                message: o.message.in_group(Some(group.clone())),
+                ..o
+            })
+        }));
+    }
     let (webhook_failed, email_failed) = tokio::join!(
         send_to(queues, &queues.webhook_url, webhook),
         send_to(queues, &queues.email_url, email)

@@ -172,6 +172,8 @@ impl Env {
             allow_private_targets: true,
             // The tests' organizations link to their own app's join page.
             accept_url_hosts: vec!["join.acme.example".into()],
+            // No daily email budget unless a test sets one.
+            email_budgets: Default::default(),
         };
         let app = App::new(config, &sdk).await.expect("build the app");
         let sqs = aws_sdk_sqs::Client::new(&sdk);

@@ -243,7 +243,8 @@ async fn crlf_in_names_and_messages_adds_no_header() {
     assert!(inflow::store::invitations::insert(
         &env.app.table,
         &inv,
-        &inflow::jobs::Outbox::new(vec![])
+        &inflow::jobs::Outbox::new(vec![]),
+        None
     )
     .await
     .unwrap());
@@ -253,6 +254,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         secret_sealed: env.app.sealer.seal(&secret.plain),
         request_id: None,
         deferrals: 0,
+        lane: Default::default(),
     };
 
     assert_eq!(run(&w, &[job]).await, 0);

@@ -738,7 +738,7 @@ async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_u
             Ready::Email(e) => {
                 assert!(emails.insert(e.invitation_id.clone()), "one email each");
             }
-            Ready::Event(e) => {
+            Ready::Event(e, _) => {
                 *created
                     .entry(e.data["invitationId"].to_string())
                     .or_insert(0) += 1;

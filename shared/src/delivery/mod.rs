@@ -19,8 +19,8 @@ use crate::model::{
 use crate::{
     app::App,
     error::Error,
-    jobs::{AttemptJob, Event, Job, Outbox, TestNote, TEST_EVENT_TYPE},
-    queue::{Message, Queues},
+    jobs::{AttemptJob, Event, Job, Lane, Outbox, TestNote, TEST_EVENT_TYPE},
+    queue::{self, Message, Queues},
     store::{self, deliveries::AttemptClaim},
     worker,
 };
@@ -99,19 +99,24 @@ impl WebhookWorker {
     }
 
     async fn process(&self, message: SqsMessage) -> Result<(), Error> {
+        // Its events' lane: their deliveries and retries stay in their group.
+        let lane = queue::group_of(&message)
+            .map(|g| Lane::of_group(&g))
+            .unwrap_or_default();
         let body = message.body.unwrap_or_default();
         match serde_json::from_str::<Work>(&body) {
             Ok(Work::Attempt(job)) => self.attempt(job).await,
             Ok(Work::Test(note)) => self.test(&note).await,
-            Ok(Work::Event(event)) => self.fan_out(&event).await,
+            Ok(Work::Event(event)) => self.fan_out(&event, lane).await,
             // Many events, as many as fit a message: split into small batches first.
             Ok(Work::Events(events)) if events.len() > EVENTS_PER_FAN_OUT => {
-                self.split(&events).await
+                self.split(&events, lane).await
             }
             // A small batch: every event is fanned out; any failure redelivers the batch, and
             // the deliveries already made are not made twice.
             Ok(Work::Events(events)) => {
-                let all = futures::future::join_all(events.iter().map(|e| self.fan_out(e))).await;
+                let all =
+                    futures::future::join_all(events.iter().map(|e| self.fan_out(e, lane))).await;
                 all.into_iter().collect()
             }
             // Left to fail until SQS moves it to the dead-letter queue.
@@ -122,13 +127,14 @@ impl WebhookWorker {
     /// A message of many events, again as messages of [`EVENTS_PER_FAN_OUT`]; any one not
     /// queued fails the message, so SQS redelivers it (the fan-out of what is queued twice is
     /// made once).
-    async fn split(&self, events: &[Event]) -> Result<(), Error> {
+    async fn split(&self, events: &[Event], lane: Lane) -> Result<(), Error> {
         let messages = events
             .chunks(EVENTS_PER_FAN_OUT)
             .map(|chunk| {
                 let body = serde_json::to_string(chunk)
                     .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
-                Ok(Message::new(body, chunk[0].request_id.clone()))
+                let group = lane.group(&chunk[0].organization_id);
+                Ok(Message::new(body, chunk[0].request_id.clone()).in_group(Some(group)))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let url = &self.queues.webhook_url;
@@ -137,7 +143,7 @@ impl WebhookWorker {
 
     /// One delivery per subscribed endpoint, then its first attempt. A repeated event finds
     /// its deliveries made and their first attempts claimed, so nothing is sent twice.
-    async fn fan_out(&self, event: &Event) -> Result<(), Error> {
+    async fn fan_out(&self, event: &Event, lane: Lane) -> Result<(), Error> {
         let endpoints =
             store::webhooks::subscribed(&self.app.table, &event.organization_id, event.kind)
                 .await?;
@@ -148,6 +154,7 @@ impl WebhookWorker {
             event_type: event.kind.as_str(),
             org_id: &event.organization_id,
             payload: &payload,
+            lane,
         };
         let attempts = endpoints
             .into_iter()
@@ -171,6 +178,7 @@ impl WebhookWorker {
             event_type: TEST_EVENT_TYPE,
             org_id: &note.organization_id,
             payload: &payload,
+            lane: Lane::Interactive,
         };
         self.first_attempt(&what, endpoint).await
     }
@@ -206,6 +214,7 @@ impl WebhookWorker {
             attempt: 1,
             not_before: 0,
             endpoint_id: Some(endpoint.id.clone()),
+            lane: what.lane,
         };
         self.attempt_to(first, Target::Read(Some(Box::new(endpoint))))
             .await
@@ -411,7 +420,7 @@ impl WebhookWorker {
             .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
         let message = Message {
             delay_secs: wait.min(schedule::MAX_SQS_DELAY).as_secs() as i32,
-            ..Message::new(body, None)
+            ..Message::new(body, None).in_group(Some(job.group()))
         };
         self.queues
             .send_one(&self.queues.webhook_url, message)
@@ -449,6 +458,7 @@ struct Payload<'a> {
     event_type: &'a str,
     org_id: &'a str,
     payload: &'a str,
+    lane: Lane,
 }
 
 /// The outcome of one POST.

@@ -9,9 +9,11 @@ use super::{
 };
 use crate::{
     app::App,
+    email_budget,
     error::{Error, Resource},
     idempotency::Mark,
     ids,
+    jobs::Lane,
     model::{Caller, Flow, Invitation, InvitationKind, InvitationState, Role},
     store, validate,
 };
@@ -79,6 +81,7 @@ pub async fn invite(
         store::invitations::get(&app.table, &caller.org_id, &id)
     )?;
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
+    let charge = email_budget::charge(&app.config, &caller.org_id, caller.tier, 1, now);
     // Concurrent invites of one email race on the record. The winner's write (and its email)
     // stands; a loser answers with the invitation as the winner left it.
     let secret = new_secret(&app.hasher, &id);
@@ -113,18 +116,24 @@ pub async fn invite(
                 None,
                 terms,
             );
-            let jobs = created_jobs(app, &inv, &secret, request_id, now);
-            store::invitations::insert(&app.table, &inv, &jobs)
+            let jobs = created_jobs(app, &inv, &secret, request_id, Lane::Interactive, now);
+            store::invitations::insert(&app.table, &inv, &jobs, charge.as_ref())
                 .await?
                 .then_some(inv)
         }
         Some(existing) => {
             let previous = existing.secret_hash.clone();
             let inv = resent(existing, terms);
-            let jobs = created_jobs(app, &inv, &secret, request_id, now);
-            store::invitations::replace_unaccepted(&app.table, &inv, &previous, &jobs)
-                .await?
-                .then_some(inv)
+            let jobs = created_jobs(app, &inv, &secret, request_id, Lane::Interactive, now);
+            store::invitations::replace_unaccepted(
+                &app.table,
+                &inv,
+                &previous,
+                &jobs,
+                charge.as_ref(),
+            )
+            .await?
+            .then_some(inv)
         }
     };
     match made {
@@ -336,14 +345,15 @@ pub async fn create_flow(
         made_by: mark.map(|m| m.as_str().to_owned()),
         number_base: None,
     };
-    let jobs = created_jobs(app, &inv, &secret, request_id, now);
+    let jobs = created_jobs(app, &inv, &secret, request_id, Lane::Interactive, now);
     let view = |invitation| FlowView {
         invitation,
         organization: org,
         user: target,
         creator,
     };
-    if store::invitations::insert(&app.table, &inv, &jobs).await? {
+    let charge = email_budget::charge(&app.config, &caller.org_id, caller.tier, 1, now);
+    if store::invitations::insert(&app.table, &inv, &jobs, charge.as_ref()).await? {
         return Ok((view(inv), secret.plain));
     }
     // The id exists: made by this request's first run (then its answer again), or a collision.

@@ -13,8 +13,10 @@ use super::{
 };
 use crate::{
     app::App,
+    email_budget,
     error::Error,
     idempotency::Mark,
+    jobs::Lane,
     model::{Caller, Flow, Invitation, InvitationState, User},
     store, validate,
 };
@@ -107,46 +109,86 @@ pub async fn import(
         .collect();
     let (ttl_secs, expire_time) = expiry(&org, None, None, now);
 
-    let is_member = |email: &str| users.contains_key(&email.to_lowercase());
-    let needs_number = addresses
+    // What becomes of each address, decided before anything is written.
+    let plan: Vec<Plan> = addresses
         .iter()
         .zip(&ids)
-        .any(|(a, id)| !is_member(&a.email) && !existing.contains_key(id));
-    let first_number = match existing
+        .map(|(address, id)| {
+            if users.contains_key(&address.email.to_lowercase()) {
+                return Plan::Member;
+            }
+            match existing.get(id) {
+                Some(inv) if made_by(inv, mark) => Plan::Made,
+                Some(inv) => match skipped(inv, now) {
+                    Some(reason) => Plan::Skipped(reason),
+                    None => Plan::Resend,
+                },
+                None => Plan::New,
+            }
+        })
+        .collect();
+    let emails = plan
+        .iter()
+        .filter(|p| matches!(p, Plan::New | Plan::Resend))
+        .count() as u64;
+    let needs_number = plan.iter().any(|p| matches!(p, Plan::New));
+    let previous_base = existing
         .values()
         .filter(|inv| made_by(inv, mark))
-        .find_map(|inv| inv.number_base)
-    {
-        Some(base) => Some(base),
-        None if needs_number => Some(
-            store::counters::reserve(
+        .find_map(|inv| inv.number_base);
+    // The numbers and the emails' charge to the daily budget, at once: independent writes.
+    let charge = (emails > 0)
+        .then(|| email_budget::charge(&app.config, &caller.org_id, caller.tier, emails, now))
+        .flatten();
+    let reserve = async {
+        match previous_base {
+            Some(base) => Ok(Some(base)),
+            None if needs_number => store::counters::reserve(
                 &app.table,
                 &caller.org_id,
                 &format!("inv#{}", flow.id),
                 addresses.len() as u64,
             )
-            .await?,
-        ),
-        None => None,
+            .await
+            .map(Some),
+            None => Ok(None),
+        }
     };
+    let spend = async {
+        match &charge {
+            Some(c) => store::budgets::spend(&app.table, c).await,
+            None => Ok(true),
+        }
+    };
+    let (first_number, charged) = tokio::try_join!(reserve, spend)?;
+    if let (false, Some(c)) = (charged, &charge) {
+        return Err(c.exceeded());
+    }
 
     let mut members = Vec::new();
     let mut made: Vec<(Invitation, Option<Secret>)> = Vec::new();
-    for (place, (address, id)) in addresses.into_iter().zip(ids).enumerate() {
-        if let Some(user) = users.get(&address.email.to_lowercase()) {
-            members.push(store::orgs::flow_member_item(&flow.id, user)?);
-            result.added_users.push(user.clone());
-            continue;
-        }
+    for (place, ((address, id), plan)) in addresses.into_iter().zip(ids).zip(plan).enumerate() {
         let previous = existing.get(&id);
-        if let Some(inv) = previous.filter(|inv| made_by(inv, mark)) {
-            // Written by this request's first run: made, and not written again.
-            made.push((inv.clone(), None));
-            continue;
-        }
-        if let Some(reason) = previous.and_then(|inv| skipped(inv, now)) {
-            result.erroneous.push((address.email, reason.into()));
-            continue;
+        match plan {
+            Plan::Member => {
+                if let Some(user) = users.get(&address.email.to_lowercase()) {
+                    members.push(store::orgs::flow_member_item(&flow.id, user)?);
+                    result.added_users.push(user.clone());
+                }
+                continue;
+            }
+            Plan::Made => {
+                // Written by this request's first run: made, and not written again.
+                if let Some(inv) = previous {
+                    made.push((inv.clone(), None));
+                }
+                continue;
+            }
+            Plan::Skipped(reason) => {
+                result.erroneous.push((address.email, reason.into()));
+                continue;
+            }
+            Plan::New | Plan::Resend => {}
         }
         let secret = new_secret(&app.hasher, &id);
         let terms = Terms {
@@ -180,13 +222,33 @@ pub async fn import(
     let mut items = members;
     for (inv, secret) in &made {
         if let Some(secret) = secret {
-            let jobs = created_jobs(app, inv, secret, request_id, now);
+            let jobs = created_jobs(app, inv, secret, request_id, Lane::Bulk, now);
             items.push(store::invitations::item(inv, &jobs)?);
         }
     }
-    store::invitations::put_all(&app.table, items).await?;
+    if let Err(err) = store::invitations::put_all(&app.table, items).await {
+        if let Some(c) = &charge {
+            if let Err(refund) = store::budgets::refund(&app.table, c).await {
+                tracing::warn!(error = %refund.chain(), "an import's email charge was not given back");
+            }
+        }
+        return Err(err);
+    }
     result.invitations = made.into_iter().map(|(inv, _)| inv).collect();
     Ok(result)
+}
+
+/// What an import does with one address.
+enum Plan {
+    /// A user of the organization already: added to the flow.
+    Member,
+    /// Written by this request's first run.
+    Made,
+    /// An invitation that stays as it is, for this reason.
+    Skipped(&'static str),
+    /// An expired or canceled invitation, sent again.
+    Resend,
+    New,
 }
 
 /// Why an import leaves out an address that already has an invitation to the flow, if it does.

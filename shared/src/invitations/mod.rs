@@ -15,7 +15,7 @@ use crate::{
     app::App,
     idempotency::Mark,
     ids,
-    jobs::{EmailJob, EventKind, EventNote, Job, Outbox},
+    jobs::{EmailJob, EventKind, EventNote, Job, Lane, Outbox},
     keys::Hasher,
     model::{Invitation, Organization},
 };
@@ -176,6 +176,7 @@ pub fn created_jobs(
     inv: &Invitation,
     secret: &Secret,
     request_id: &str,
+    lane: Lane,
     now: DateTime<Utc>,
 ) -> Outbox {
     Outbox::new(vec![
@@ -185,13 +186,12 @@ pub fn created_jobs(
             secret_sealed: app.sealer.seal(&secret.plain),
             request_id: Some(request_id.to_owned()),
             deferrals: 0,
+            lane,
         }),
-        Job::Event(EventNote::new(
-            EventKind::InvitationCreated,
-            &inv.org_id,
-            request_id,
-            now,
-        )),
+        Job::Event(
+            EventNote::new(EventKind::InvitationCreated, &inv.org_id, request_id, now)
+                .in_lane(lane),
+        ),
     ])
 }
 

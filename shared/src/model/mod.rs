@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod budget;
 pub mod delivery;
 mod settings;
 mod user_group;
 mod webhook;
 
+pub use budget::EmailCharge;
 pub use settings::{Change, SettingsChange};
 pub use user_group::{Environment, UserGroup};
 pub use webhook::{EndpointChange, WebhookEndpoint};

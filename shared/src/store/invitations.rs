@@ -10,7 +10,7 @@
 
 use super::Table;
 use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
@@ -21,7 +21,7 @@ use super::{
 use crate::{
     error::Error,
     jobs::Outbox,
-    model::{Invitation, InvitationState, Organization, User},
+    model::{EmailCharge, Invitation, InvitationState, Organization, User},
 };
 
 /// The prefix of the sweeper's partitions of GSI2.
@@ -108,30 +108,32 @@ pub async fn get_many(
         .collect())
 }
 
-/// Writes a new invitation with its jobs; `false` if one with this id exists already.
-pub async fn insert(table: &Table, inv: &Invitation, jobs: &Outbox) -> Result<bool, Error> {
-    let result = table
-        .ddb
-        .put_item()
+/// Writes a new invitation with its jobs, and its email's `charge` to the daily budget in the
+/// same write; `false` if one with this id exists already, [`EmailCharge::exceeded`] when the
+/// budget has no room.
+pub async fn insert(
+    table: &Table,
+    inv: &Invitation,
+    jobs: &Outbox,
+    charge: Option<&EmailCharge>,
+) -> Result<bool, Error> {
+    let put = Put::builder()
         .table_name(&table.name)
         .set_item(Some(item(inv, jobs)?))
-        .condition_expression("attribute_not_exists(PK)")
-        .send()
-        .await;
-    Ok(unless_condition_failed(result)?.is_some())
+        .condition_expression("attribute_not_exists(PK)");
+    written_with_charge(table, put, charge).await
 }
 
-/// Replaces an invitation with its re-sent version (new secret and expiry) and its jobs,
-/// unless it was accepted or re-sent meanwhile; `false` then.
+/// Replaces an invitation with its re-sent version (new secret and expiry) and its jobs, with
+/// its email's charge, unless it was accepted or re-sent meanwhile; `false` then.
 pub async fn replace_unaccepted(
     table: &Table,
     inv: &Invitation,
     previous_secret_hash: &str,
     jobs: &Outbox,
+    charge: Option<&EmailCharge>,
 ) -> Result<bool, Error> {
-    let result = table
-        .ddb
-        .put_item()
+    let put = Put::builder()
         .table_name(&table.name)
         .set_item(Some(item(inv, jobs)?))
         .condition_expression(
@@ -139,10 +141,40 @@ pub async fn replace_unaccepted(
         )
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":completed", s(InvitationState::Completed.as_str()))
-        .expression_attribute_values(":previous", s(previous_secret_hash))
-        .send()
-        .await;
-    Ok(unless_condition_failed(result)?.is_some())
+        .expression_attribute_values(":previous", s(previous_secret_hash));
+    written_with_charge(table, put, charge).await
+}
+
+/// A conditional put, alone or in one transaction with a budget charge: `false` when the put's
+/// own condition failed, the charge's refusal when the budget had no room.
+async fn written_with_charge(
+    table: &Table,
+    put: aws_sdk_dynamodb::types::builders::PutBuilder,
+    charge: Option<&EmailCharge>,
+) -> Result<bool, Error> {
+    let put = put.build().map_err(build_err)?;
+    let Some(charge) = charge else {
+        let result = table
+            .ddb
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        return Ok(unless_condition_failed(result)?.is_some());
+    };
+    let writes = vec![
+        TransactWriteItem::builder().put(put).build(),
+        super::budgets::charge_write(table, charge)?,
+    ];
+    match transact(table, writes).await? {
+        Written::Yes => Ok(true),
+        Written::Refused(parts) if parts.get(1).is_some_and(|p| p.failed) => Err(charge.exceeded()),
+        Written::Refused(_) => Ok(false),
+    }
 }
 
 pub async fn put_all(table: &Table, items: Vec<Item>) -> Result<usize, Error> {

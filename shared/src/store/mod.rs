@@ -18,6 +18,7 @@
 //! | flow member        | `ORG#<org>`       | `MEMBER#<flow>#<user>`     |                              |
 //! | webhook delivery   | `ORG#<org>`       | `DLV#<id>`                 | `DLV#<org>#<status>` / `<updated>#<id>` |
 //! | counter            | `ORG#<org>`       | `COUNTER#<name>`           |                              |
+//! | email budget       | `ORG#<org>`       | `EMAILS#<utc day>`         |                              |
 //! | user group         | `ORG#<org>`       | `UG#<team id>`             |                              |
 //! | group provided_id (unique) | `ORG#<org>` | `UGPID#<environment>#<provided_id>` |                  |
 //! | group token lookup | `UGTOKEN#<hmac>`  | `UGTOKEN`                  |                              |
@@ -27,6 +28,7 @@
 
 pub mod address_limits;
 pub mod assignments;
+pub mod budgets;
 pub mod counters;
 pub mod deliveries;
 pub mod idempotency;

@@ -85,6 +85,12 @@ pub fn error_body(err: &Error) -> Value {
         Error::Invalid { field, reason } => {
             return json!({"error": "invalid_request", "message": format!("{field} {reason}"), "field": field})
         }
+        Error::QuotaExceeded {
+            message,
+            retry_after,
+        } => {
+            return json!({"error": "quota_exceeded", "message": message, "retry_after": retry_after})
+        }
         Error::UnsupportedMediaType => ("unsupported_media_type", err.to_string()),
         Error::PayloadTooLarge { .. } => ("payload_too_large", err.to_string()),
         Error::Conflict { message, .. } => ("conflict", message.clone()),

@@ -164,7 +164,7 @@ fn code(err: &Error) -> &'static str {
         Error::FailedPrecondition { .. } => "FAILED_PRECONDITION",
         Error::Conflict { .. } => "ALREADY_EXISTS",
         Error::IdempotencyInFlight => "ABORTED",
-        Error::RateLimited { .. } => "RESOURCE_EXHAUSTED",
+        Error::RateLimited { .. } | Error::QuotaExceeded { .. } => "RESOURCE_EXHAUSTED",
         Error::Unavailable { .. } => "UNAVAILABLE",
         Error::Config(_) | Error::Internal { .. } => "INTERNAL",
     }
@@ -186,7 +186,7 @@ pub fn error_body(err: &Error) -> Value {
         _ => (None, None),
     };
     let mut metadata = Map::new();
-    if let Error::RateLimited { retry_after, .. } = err {
+    if let Error::RateLimited { retry_after, .. } | Error::QuotaExceeded { retry_after, .. } = err {
         metadata.insert("retryAfter".into(), json!(retry_after.to_string()));
     }
     json!({"code": code(err), "message": message, "reason": reason, "param": param, "metadata": metadata})

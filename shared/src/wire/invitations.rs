@@ -95,7 +95,7 @@ pub fn error_body(err: &Error) -> Value {
     let mut body = Map::new();
     body.insert("message".into(), json!(message));
     body.insert("errors".into(), json!({}));
-    if let Error::RateLimited { retry_after, .. } = err {
+    if let Error::RateLimited { retry_after, .. } | Error::QuotaExceeded { retry_after, .. } = err {
         body.insert("retry_after".into(), json!(retry_after));
     }
     Value::Object(body)
