@@ -16,6 +16,8 @@ table's stream, like DynamoDB's, shows only what was written.
 
 A key over DynamoDB's size limits is refused on reads too (moto checks only the keys it writes).
 
+A send or a receive does not count the queue's messages (moto's did, three times, per message).
+
 Standard queues share their receives fairly among message groups, as SQS fair queues do (a
 tenant's backlog does not hold up another tenant's messages; see `fair_queues_share_receives`).
 
@@ -53,6 +55,7 @@ once some DynamoDB items are in memory ("keys must be str ..., not DynamoType").
 Usage: python emulator.py HOST PORT
 """
 
+import collections
 import json
 import math
 import os
@@ -65,7 +68,38 @@ from werkzeug.serving import run_simple
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: F401 (same handler moto uses)
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-_dynamodb = threading.Lock()
+class FifoLock:
+    """A lock granted in the order it was asked for. threading.Lock is not fair: a thread that
+    releases it and asks again at once (a poller reading the stream in a loop) can win it again
+    and again while another request waits, which DynamoDB, serving each call on its own, never
+    does. In arrival order, every call waits at most for the calls that came before it. The lock
+    is handed straight to the next waiter, waking only that one."""
+
+    def __init__(self):
+        self._mutex = threading.Lock()
+        self._waiters = collections.deque()
+        self._held = False
+
+    def __enter__(self):
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()
+        return self
+
+    def __exit__(self, *exc):
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+        return False
+
+
+_dynamodb = FifoLock()
 
 
 def cheap_transaction_rollback():
@@ -279,6 +313,60 @@ def keys_are_checked_on_reads():
         return original(self, table, keys)
 
     DynamoDBBackend.get_keys_value = get_keys_value
+
+
+def queues_are_not_counted_per_message():
+    """A send or a receive costs what its messages cost, not what the queue holds. moto's
+    SendMessage reads the queue's whole attribute set for one flag, and its ReceiveMessage reads
+    it again for every message it hands out (to check the retention period); that set counts
+    every message three times (visible, in flight, delayed), each count asking the clock once
+    per message. With an import's 5,000 jobs waiting, each call cost tens of milliseconds of the
+    one Python process that serves every service, and the jobs starved every other request.
+    Here a send reads its flag, a receive the retention period, and a count reads the clock once;
+    GetQueueAttributes answers the same numbers."""
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue, SQSBackend
+
+    sending = threading.local()
+    full = Queue.attributes
+
+    def attributes(self):
+        if getattr(sending, "on", False):
+            flag = getattr(self, "content_based_deduplication", False)
+            return {"ContentBasedDeduplication": str(flag).lower()}
+        return full.fget(self)
+
+    original_send = SQSBackend.send_message
+
+    def send_message(self, *args, **kwargs):
+        sending.on = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            sending.on = False
+
+    def valid_for_retention(self, queue_name, message):
+        period = self.get_queue(queue_name).message_retention_period
+        return int(period) * 1000 + message.sent_timestamp > unix_time_millis()
+
+    def visible_now(self):
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delayed(self):
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self):
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    Queue.attributes = property(attributes)
+    Queue.messages = property(visible_now)
+    Queue.approximate_number_of_messages_delayed = property(delayed)
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)
+    SQSBackend.send_message = send_message
+    SQSBackend.is_message_valid_based_on_retention_period = valid_for_retention
 
 
 def fair_queues_share_receives():
@@ -795,6 +883,7 @@ def main():
     attribute_values_written_directly()
     shard_iterators_expire()
     keys_are_checked_on_reads()
+    queues_are_not_counted_per_message()
     fair_queues_share_receives()
     app = DomainDispatcherApplication(create_backend_app)
     model = Delays(json.loads(os.environ.get("INFLOW_DELAYS") or "{}"))

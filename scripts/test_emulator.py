@@ -38,6 +38,7 @@ emulator.queries_read_one_partition()
 emulator.attribute_values_written_directly()
 emulator.shard_iterators_expire()
 emulator.keys_are_checked_on_reads()
+emulator.queues_are_not_counted_per_message()
 emulator.fair_queues_share_receives()
 
 # moto's in-process backend, not a running emulator that make test's environment points at.
@@ -176,6 +177,19 @@ class FairQueues(unittest.TestCase):
         self.assertIn("a-0", first)
         self.assertEqual([b for b in first if b.startswith("a:bulk")], [f"a:bulk-{i}" for i in range(8)],
                          "a group's own order is kept")
+
+    def test_sends_still_leave_the_counts_right(self):
+        self.send("g", 25)
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attributes["ApproximateNumberOfMessages"], "25")
+        self.receive()
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attributes["ApproximateNumberOfMessagesNotVisible"], "10")
+        fifo = self.sqs.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+        for _ in range(2):
+            self.sqs.send_message(QueueUrl=fifo["QueueUrl"], MessageBody="same", MessageGroupId="g")
+        attributes = self.sqs.get_queue_attributes(QueueUrl=fifo["QueueUrl"], AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attributes["ApproximateNumberOfMessages"], "1", "content-based deduplication still holds")
 
     def test_without_groups_the_order_is_moto_s(self):
         for i in range(12):

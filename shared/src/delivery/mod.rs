@@ -6,7 +6,7 @@ pub mod schedule;
 pub mod signing;
 pub mod target;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
@@ -107,18 +107,14 @@ impl WebhookWorker {
         match serde_json::from_str::<Work>(&body) {
             Ok(Work::Attempt(job)) => self.attempt(job).await,
             Ok(Work::Test(note)) => self.test(&note).await,
-            Ok(Work::Event(event)) => self.fan_out(&event, lane).await,
+            Ok(Work::Event(event)) => self.fan_out_all(std::slice::from_ref(&event), lane).await,
             // Many events, as many as fit a message: split into small batches first.
             Ok(Work::Events(events)) if events.len() > EVENTS_PER_FAN_OUT => {
                 self.split(&events, lane).await
             }
             // A small batch: every event is fanned out; any failure redelivers the batch, and
             // the deliveries already made are not made twice.
-            Ok(Work::Events(events)) => {
-                let all =
-                    futures::future::join_all(events.iter().map(|e| self.fan_out(e, lane))).await;
-                all.into_iter().collect()
-            }
+            Ok(Work::Events(events)) => self.fan_out_all(&events, lane).await,
             // Left to fail until SQS moves it to the dead-letter queue.
             Err(err) => Err(Error::internal_from("unreadable webhook job", err)),
         }
@@ -141,12 +137,41 @@ impl WebhookWorker {
         self.queues.send(url, &messages).await.into_iter().collect()
     }
 
+    /// Fans out events, reading each organization's endpoints once for all of its events (an
+    /// import's batch is one organization's: one read, not one per event).
+    async fn fan_out_all(&self, events: &[Event], lane: Lane) -> Result<(), Error> {
+        let mut orgs: Vec<&str> = events.iter().map(|e| e.organization_id.as_str()).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let reads = orgs
+            .iter()
+            .map(|org| store::webhooks::all(&self.app.table, org));
+        let read = futures::future::try_join_all(reads).await?;
+        let endpoints: HashMap<&str, Vec<WebhookEndpoint>> = orgs.into_iter().zip(read).collect();
+        let fan_outs = events.iter().map(|event| {
+            let subscribed = endpoints
+                .get(event.organization_id.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|e| e.subscribes_to(event.kind))
+                .cloned()
+                .collect();
+            self.fan_out(event, lane, subscribed)
+        });
+        futures::future::join_all(fan_outs)
+            .await
+            .into_iter()
+            .collect()
+    }
+
     /// One delivery per subscribed endpoint, then its first attempt. A repeated event finds
     /// its deliveries made and their first attempts claimed, so nothing is sent twice.
-    async fn fan_out(&self, event: &Event, lane: Lane) -> Result<(), Error> {
-        let endpoints =
-            store::webhooks::subscribed(&self.app.table, &event.organization_id, event.kind)
-                .await?;
+    async fn fan_out(
+        &self,
+        event: &Event,
+        lane: Lane,
+        endpoints: Vec<WebhookEndpoint>,
+    ) -> Result<(), Error> {
         let payload = serde_json::to_string(event)
             .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
         let what = Payload {

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     error::Error,
-    jobs::{EventKind, Outbox},
+    jobs::Outbox,
     model::{EndpointChange, WebhookEndpoint},
 };
 
@@ -95,16 +95,6 @@ pub async fn all(table: &Table, org_id: &str) -> Result<Vec<WebhookEndpoint>, Er
             return Ok(found);
         }
     }
-}
-
-/// The organization's enabled endpoints subscribed to an event type.
-pub async fn subscribed(
-    table: &Table,
-    org_id: &str,
-    kind: EventKind,
-) -> Result<Vec<WebhookEndpoint>, Error> {
-    let all = all(table, org_id).await?;
-    Ok(all.into_iter().filter(|e| e.subscribes_to(kind)).collect())
 }
 
 /// Applies a checked change; `None` when the endpoint does not exist.
