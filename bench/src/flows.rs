@@ -96,15 +96,11 @@ fn counted(env: &Env) -> Counted {
 }
 
 async fn webhook_worker(env: &Env, c: &Counted) -> Result<inflow::delivery::WebhookWorker, String> {
-    let dlq = env
-        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
-        .await;
     inflow::delivery::WebhookWorker::new(
         c.app.clone(),
         c.queues.clone(),
         inflow::delivery::DeliveryConfig {
             schedule: vec![Duration::from_secs(1)],
-            dead_letter_queue_url: dlq,
             allow_private_targets: true,
             timeout: Duration::from_secs(5),
         },

@@ -459,15 +459,11 @@ fn stub_sqs(env: &Env, stub: &str, counter: &inflow_tests::CallCounter) -> aws_s
 /// The configuration every function reads, pointing at this run's private resources.
 async fn app_env(env: &Env) -> Vec<(String, String)> {
     let c = &env.app.config;
-    let dlq = env
-        .queue_url(&format!("{}-dlq", env.names.webhook_queue))
-        .await;
     let mut vars: Vec<(String, String)> = [
         ("TABLE_NAME", c.table_name.as_str()),
         ("WEBHOOK_QUEUE_URL", &env.queues.webhook_url),
         ("EMAIL_QUEUE_URL", &env.queues.email_url),
         ("APP_SECRET_ID", &c.app_secret_id),
-        ("WEBHOOK_DLQ_URL", &dlq),
         ("SENDER_EMAIL", "noreply@bench.example"),
         ("RUST_LOG", "info"),
     ]

@@ -889,15 +889,11 @@ impl Env {
         waits: &[u64],
         strict: bool,
     ) -> inflow::delivery::WebhookWorker {
-        let dlq = self
-            .queue_url(&format!("{}-dlq", self.names.webhook_queue))
-            .await;
         let settings = inflow::delivery::DeliveryConfig {
             schedule: waits
                 .iter()
                 .map(|s| std::time::Duration::from_secs(*s))
                 .collect(),
-            dead_letter_queue_url: dlq,
             allow_private_targets: !strict,
             timeout: std::time::Duration::from_secs(5),
         };

@@ -1598,7 +1598,6 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
         .await;
     let settings = inflow::delivery::DeliveryConfig {
         schedule: vec![Duration::ZERO, Duration::ZERO],
-        dead_letter_queue_url: dlq.clone(),
         allow_private_targets: true,
         timeout: Duration::from_secs(5),
     };
@@ -1622,10 +1621,9 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     env.pump_webhooks(&worker, Duration::from_millis(1500))
         .await;
     assert_eq!((flaky.received().len(), gone.received().len()), (2, 1));
-    assert_eq!(
-        env.drain(&dlq).await.len(),
-        1,
-        "the 410 ended in the dead-letter queue"
+    assert!(
+        env.drain(&dlq).await.is_empty(),
+        "the 410 ended in the tenant's failed deliveries, not the operator's dead-letter queue"
     );
     (
         "webhook-worker".into(),

@@ -1,6 +1,10 @@
 //! The webhook worker: fans each event out to the organization's subscribed endpoints and
 //! delivers it, signed the Standard Webhooks way, retrying on the Standard Webhooks schedule
-//! through delayed SQS messages, and ending in the dead-letter queue after the last try.
+//! through delayed SQS messages. A delivery that gives up (its last try, a receiver's 410, a
+//! refused target) ends in its organization's dead letters: recorded `failed`, listed by
+//! `GET /v1/webhooks/deliveries?status=failed` and replayable. That is the tenant's to act on;
+//! the webhook queue's dead-letter queue (and its alarm) holds only jobs the worker itself could
+//! not process, which are the operator's.
 
 pub mod schedule;
 pub mod signing;
@@ -31,7 +35,6 @@ const LEASE_SECS: i64 = 120;
 /// What the worker is configured with besides the app.
 pub struct DeliveryConfig {
     pub schedule: Vec<Duration>,
-    pub dead_letter_queue_url: String,
     /// Local mode (`make dev`, tests): loopback and private targets are allowed.
     pub allow_private_targets: bool,
     pub timeout: Duration,
@@ -67,9 +70,6 @@ impl WebhookWorker {
         let queues = Queues::from_env(&sdk)?;
         let settings = DeliveryConfig {
             schedule: schedule::standard(),
-            dead_letter_queue_url: std::env::var("WEBHOOK_DLQ_URL").map_err(|_| {
-                Error::Config("environment variable WEBHOOK_DLQ_URL is not set".into())
-            })?,
             allow_private_targets: crate::config::allow_private_targets(),
             timeout: Duration::from_secs(10),
         };
@@ -362,7 +362,6 @@ impl WebhookWorker {
             }
             _ => {
                 crate::metrics::count("DeliveriesFailed", 1, &[]);
-                self.dead_letter(&job).await?;
                 store::deliveries::record(
                     &self.app.table,
                     &delivery,
@@ -450,13 +449,6 @@ impl WebhookWorker {
         self.queues
             .send_one(&self.queues.webhook_url, message)
             .await
-    }
-
-    async fn dead_letter(&self, job: &AttemptJob) -> Result<(), Error> {
-        let body = serde_json::to_string(job)
-            .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
-        let url = &self.settings.dead_letter_queue_url;
-        self.queues.send_one(url, Message::new(body, None)).await
     }
 }
 
