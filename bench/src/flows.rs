@@ -95,7 +95,7 @@ fn counted(env: &Env) -> Counted {
     }
 }
 
-async fn webhook_worker(env: &Env, c: &Counted) -> Result<inflow::delivery::WebhookWorker, String> {
+fn webhook_worker(c: &Counted) -> Result<inflow::delivery::WebhookWorker, String> {
     inflow::delivery::WebhookWorker::new(
         c.app.clone(),
         c.queues.clone(),
@@ -228,7 +228,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
         .email_identity("bench.example")
         .send()
         .await;
-    let hooks = webhook_worker(&env, &c).await?;
+    let hooks = webhook_worker(&c)?;
     let mut out = EndToEnd {
         invitations: n,
         ..EndToEnd::default()
@@ -372,7 +372,7 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
     let relay = inflow::relay::Relay {
         queues: c.queues.clone(),
     };
-    let hooks = webhook_worker(&env, &c).await?;
+    let hooks = webhook_worker(&c)?;
     let (mut totals, mut requests, mut relays, mut workers) = (vec![], vec![], vec![], vec![]);
     for email in &users {
         let before = receiver.received().len();
