@@ -103,6 +103,8 @@ fn webhook_worker(c: &Counted) -> Result<inflow::delivery::WebhookWorker, String
             schedule: vec![Duration::from_secs(1)],
             allow_private_targets: true,
             timeout: Duration::from_secs(5),
+            in_flight: inflow::delivery::limits::IN_FLIGHT,
+            per_host: inflow::delivery::limits::PER_HOST,
         },
     )
     .map_err(|e| format!("webhook worker: {e}"))

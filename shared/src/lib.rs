@@ -71,7 +71,8 @@ pub use lambda_runtime;
 
 /// The `main` of an event-driven function (a queue worker, the sweeper): JSON logs, its context
 /// built once per container by `$init`, then every event through `$handler(&context, payload)`.
-/// With `fallible`, the handler returns a `Result` and an `Err` fails the invocation (so Lambda
+/// With `deadline`, the handler also gets the invocation's deadline, to start only the work that can
+/// finish before it. With `fallible`, the handler returns a `Result` and an `Err` fails the invocation (so Lambda
 /// counts an error and the event source retries), recorded with the error's variant as its
 /// `errorType` and its chain of causes as its message.
 #[macro_export]
@@ -88,6 +89,24 @@ macro_rules! event_function {
                     $handler(context, event.payload)
                         .await
                         .map_err($crate::lambda_runtime::Diagnostic::from)
+                },
+            ))
+            .await
+        }
+    };
+    ($init:path, deadline $handler:path) => {
+        #[tokio::main(flavor = "current_thread")]
+        async fn main() -> Result<(), $crate::lambda_runtime::Error> {
+            $crate::telemetry::init();
+            $crate::metrics::init(env!("CARGO_BIN_NAME"));
+            let context = $init().await?;
+            let context = &context;
+            $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
+                move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
+                    let deadline = event.context.deadline();
+                    Ok::<_, $crate::lambda_runtime::Error>(
+                        $handler(context, event.payload, deadline).await,
+                    )
                 },
             ))
             .await

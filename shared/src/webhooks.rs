@@ -19,6 +19,12 @@ use crate::{
 /// every event it fans out, so their number is a cost of every event; 20 covers a receiver
 /// per environment and team with room to spare (Svix and Stripe allow a few dozen).
 pub const MAX_ENDPOINTS: u32 = 20;
+/// Endpoints of one organization on one host. Each endpoint gets its own copy of every event
+/// it subscribes to, so endpoints sharing a host multiply what that host receives: a tenant
+/// could point all 20 at someone else's server and turn one import into 100,000 signed POSTs.
+/// Three leave room for a receiver per environment on a shared gateway; the worker's own
+/// limits bound how many of them run at once (`delivery::limits`).
+pub const MAX_ENDPOINTS_PER_HOST: usize = 3;
 pub const MAX_URL_CHARS: usize = 2000;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// How long the secret a rotation replaced still signs, beside the new one.
@@ -125,6 +131,34 @@ pub async fn check_url(url: &str, allow_private: bool) -> Result<String, Error> 
     Ok(url.to_owned())
 }
 
+/// Whether `url`'s host has room for one more of the organization's endpoints (`id`'s own
+/// place aside): [`MAX_ENDPOINTS_PER_HOST`]. Checked against the endpoints as read, so
+/// requests at the same moment can pass it together; the organization's own limit still holds.
+fn check_host_room(url: &str, existing: &[WebhookEndpoint], id: &str) -> Result<(), Error> {
+    let host = host_of(url);
+    let sharing = existing
+        .iter()
+        .filter(|e| e.id != id && host_of(&e.url) == host)
+        .count();
+    if sharing >= MAX_ENDPOINTS_PER_HOST {
+        return Err(Error::Conflict {
+            reason: "host_limit_reached",
+            message: format!(
+                "An organization has at most {MAX_ENDPOINTS_PER_HOST} webhook endpoints on one host ({}); use one endpoint with several event types",
+                host.unwrap_or_default()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().and_then(|u| {
+        u.host_str()
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    })
+}
+
 /// A description: one line of up to 500 characters; empty means none.
 pub fn check_description(value: &str) -> Result<Option<String>, Error> {
     if value.chars().any(char::is_control) {
@@ -156,7 +190,13 @@ pub async fn create(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<(WebhookEndpoint, String), Error> {
-    let url = check_url(&new.url, app.config.allow_private_targets).await?;
+    let (url, existing) = tokio::join!(
+        check_url(&new.url, app.config.allow_private_targets),
+        store::webhooks::all(&app.table, org_id)
+    );
+    let url = url?;
+    let id = mark.map_or_else(|| ids::new("whk"), |m| m.id(&app.hasher, "whk"));
+    check_host_room(&url, &existing?, &id)?;
     let events = match new.events {
         Some(events) => check_events(events)?,
         None => all_events(),
@@ -167,7 +207,7 @@ pub async fn create(
     };
     let secret = signing_secret(app, mark, "webhook-secret");
     let endpoint = WebhookEndpoint {
-        id: mark.map_or_else(|| ids::new("whk"), |m| m.id(&app.hasher, "whk")),
+        id,
         org_id: org_id.to_owned(),
         url,
         events,
@@ -235,7 +275,15 @@ pub async fn update(
     // there, with no read before it.
     let change = EndpointChange {
         url: match change.url {
-            Some(url) => Some(check_url(&url, app.config.allow_private_targets).await?),
+            Some(url) => {
+                let (url, existing) = tokio::join!(
+                    check_url(&url, app.config.allow_private_targets),
+                    store::webhooks::all(&app.table, org_id)
+                );
+                let url = url?;
+                check_host_room(&url, &existing?, id)?;
+                Some(url)
+            }
             None => None,
         },
         events: change.events.map(check_events).transpose()?,

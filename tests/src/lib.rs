@@ -896,6 +896,8 @@ impl Env {
                 .collect(),
             allow_private_targets: !strict,
             timeout: std::time::Duration::from_secs(5),
+            in_flight: inflow::delivery::limits::IN_FLIGHT,
+            per_host: inflow::delivery::limits::PER_HOST,
         };
         let app = self.app.clone();
         inflow::delivery::WebhookWorker::new(app, self.queues.clone(), settings).expect("a worker")

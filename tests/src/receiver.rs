@@ -26,11 +26,24 @@ pub struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
     then: Arc<Mutex<u16>>,
+    /// How long each answer takes.
+    delay: std::time::Duration,
+    /// Requests being answered now, and the most at once.
+    open: Arc<Mutex<(usize, usize)>>,
 }
 
 impl Receiver {
     /// Answers `script` in order, then `then` for ever after.
     pub async fn start(script: Vec<Answer>, then: u16) -> Receiver {
+        Self::start_slow(script, then, std::time::Duration::ZERO).await
+    }
+
+    /// [`Receiver::start`], taking `delay` over each answer.
+    pub async fn start_slow(
+        script: Vec<Answer>,
+        then: u16,
+        delay: std::time::Duration,
+    ) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -40,6 +53,8 @@ impl Receiver {
             received: Arc::default(),
             script: Arc::new(Mutex::new(script.into())),
             then: Arc::new(Mutex::new(then)),
+            delay,
+            open: Arc::default(),
         };
         let serving = receiver.clone();
         tokio::spawn(async move {
@@ -50,6 +65,13 @@ impl Receiver {
                         return;
                     };
                     serving.received.lock().unwrap().push(request);
+                    {
+                        let mut open = serving.open.lock().unwrap();
+                        open.0 += 1;
+                        open.1 = open.1.max(open.0);
+                    }
+                    tokio::time::sleep(serving.delay).await;
+                    serving.open.lock().unwrap().0 -= 1;
                     let (status, headers) = serving
                         .script
                         .lock()
@@ -66,6 +88,11 @@ impl Receiver {
             }
         });
         receiver
+    }
+
+    /// The most requests it was answering at once.
+    pub fn peak(&self) -> usize {
+        self.open.lock().unwrap().1
     }
 
     pub fn received(&self) -> Vec<Received> {

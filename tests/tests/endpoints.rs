@@ -460,7 +460,7 @@ async fn an_organization_has_at_most_its_limit_of_endpoints_under_concurrency() 
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
     let max = inflow::webhooks::MAX_ENDPOINTS as usize;
     let all = futures::future::join_all((0..max + 5).map(|i| {
-        let body = json!({ "url": format!("https://hooks.acme.example/{i}") });
+        let body = json!({ "url": format!("https://hooks{i}.acme.example/") });
         env.send(
             CreateWebhookEndpoint,
             endpoints("POST", &t, None, "").json(&body),
@@ -479,4 +479,70 @@ async fn an_organization_has_at_most_its_limit_of_endpoints_under_concurrency() 
     env.send(DeleteWebhookEndpoint, endpoints("DELETE", &t, Some(id), ""))
         .await;
     create(&env, &t, json!({"url": "https://hooks.acme.example/again"})).await;
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_three_endpoints_on_one_host() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let max = inflow::webhooks::MAX_ENDPOINTS_PER_HOST;
+    for i in 0..max {
+        create(
+            &env,
+            &t,
+            json!({"url": format!("https://victim.example/{i}")}),
+        )
+        .await;
+    }
+    let refused = env
+        .send(
+            CreateWebhookEndpoint,
+            endpoints("POST", &t, None, "").json(&json!({"url": "https://VICTIM.example:8443/x"})),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.raw);
+    assert_eq!(refused.body["error"], "conflict");
+    assert!(refused.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 3 webhook endpoints on one host"));
+    // Moving another endpoint there is refused too; moving one away makes room.
+    let other = create(&env, &t, json!({"url": "https://elsewhere.example/"})).await;
+    let other_id = other["id"].as_str().unwrap();
+    let moved = env
+        .send(
+            UpdateWebhookEndpoint,
+            endpoints("PATCH", &t, Some(other_id), "")
+                .json(&json!({"url": "https://victim.example/3"})),
+        )
+        .await;
+    assert_eq!(moved.status, 409, "{}", moved.raw);
+    let listed = env
+        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .await;
+    let first = listed.body["endpoints"][0]["id"].as_str().unwrap();
+    let away = env
+        .send(
+            UpdateWebhookEndpoint,
+            endpoints("PATCH", &t, Some(first), "").json(&json!({"url": "https://new.example/"})),
+        )
+        .await;
+    assert_eq!(away.status, 200, "{}", away.raw);
+    let moved = env
+        .send(
+            UpdateWebhookEndpoint,
+            endpoints("PATCH", &t, Some(other_id), "")
+                .json(&json!({"url": "https://victim.example/3"})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.raw);
+    // An endpoint's own URL change on its host is no new place.
+    let same = env
+        .send(
+            UpdateWebhookEndpoint,
+            endpoints("PATCH", &t, Some(other_id), "")
+                .json(&json!({"url": "https://victim.example/4"})),
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.raw);
 }

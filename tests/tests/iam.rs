@@ -1420,7 +1420,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             // Up to the organization's limit, then 409.
             for i in 1..inflow::webhooks::MAX_ENDPOINTS {
-                let url = format!("https://hooks.acme.example/{i}");
+                let url = format!("https://hooks{i}.acme.example/");
                 c.expect(
                     201,
                     endpoints("POST", t, None, "").json(&json!({ "url": url })),
@@ -1600,6 +1600,8 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
         schedule: vec![Duration::ZERO, Duration::ZERO],
         allow_private_targets: true,
         timeout: Duration::from_secs(5),
+        in_flight: inflow::delivery::limits::IN_FLIGHT,
+        per_host: inflow::delivery::limits::PER_HOST,
     };
     let worker = inflow::delivery::WebhookWorker::new(app, queues, settings).expect("a worker");
     assigned(&env, &t, &t.user.email).await;

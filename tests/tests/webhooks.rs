@@ -384,6 +384,8 @@ async fn proxy_variables_do_not_route_deliveries() {
         schedule: vec![std::time::Duration::ZERO],
         allow_private_targets: true,
         timeout: std::time::Duration::from_secs(5),
+        in_flight: inflow::delivery::limits::IN_FLIGHT,
+        per_host: inflow::delivery::limits::PER_HOST,
     };
     let proxies = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
     for name in proxies {
@@ -491,4 +493,77 @@ async fn a_receiver_that_asks_to_slow_down_gets_nothing_until_it_said() {
         counts.contains(&(json!(slow.url), json!(1))),
         "the paused delivery's wait was no attempt: {counts:?}"
     );
+}
+
+/// A worker whose instance makes at most `per_host` deliveries at once to one host.
+fn bounded_worker(env: &Env, per_host: usize) -> inflow::delivery::WebhookWorker {
+    let settings = inflow::delivery::DeliveryConfig {
+        schedule: vec![Duration::ZERO],
+        allow_private_targets: true,
+        timeout: Duration::from_secs(1),
+        in_flight: 64,
+        per_host,
+    };
+    inflow::delivery::WebhookWorker::new(env.app.clone(), env.queues.clone(), settings).unwrap()
+}
+
+#[tokio::test]
+async fn deliveries_to_one_host_are_bounded_and_what_cannot_start_in_time_is_handed_back() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start_slow(vec![], 200, Duration::from_millis(150)).await;
+    subscribe(&env, &t, &format!("{}?a", receiver.url), None).await;
+    subscribe(&env, &t, &format!("{}?b", receiver.url), None).await;
+    let list: Vec<String> = (0..15)
+        .map(|i| format!("bounded-{i}@example.com"))
+        .collect();
+    let res = env
+        .send(
+            ImportInvitations,
+            inflow_tests::invitations("POST", &t, "/import")
+                .json(&json!({"list": list.join("\n")})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    let worker = bounded_worker(&env, 2);
+
+    // One invocation with about half a second to start attempts in: it makes what it can, two
+    // at a time, and hands the rest back to the queue unclaimed.
+    env.relay_stream().await;
+    let messages = env.receive(&env.queues.webhook_url).await;
+    assert!(!messages.is_empty());
+    let deadline = std::time::SystemTime::now() + Duration::from_millis(3500);
+    let answer = inflow::delivery::handle_by(&worker, sqs_event(&messages), deadline).await;
+    assert!(answer.batch_item_failures.is_empty());
+    let made = receiver.received().len();
+    assert!(
+        (1..30).contains(&made),
+        "{made} of 30 in the first invocation"
+    );
+    for m in &messages {
+        env.sqs
+            .delete_message()
+            .queue_url(&env.queues.webhook_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The rest, handed back, arrive through the next invocations: each exactly once.
+    env.pump_webhooks(&worker, IDLE).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 30, "15 events to 2 endpoints");
+    let mut per_event = std::collections::HashMap::new();
+    for r in &got {
+        *per_event
+            .entry(r.headers["webhook-id"].clone())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(per_event.len(), 15);
+    assert!(
+        per_event.values().all(|n| *n == 2),
+        "each event once to each endpoint"
+    );
+    assert_eq!(receiver.peak(), 2, "never more than 2 at once to the host");
+    assert_eq!(worker.peak_in_flight(), 2);
 }

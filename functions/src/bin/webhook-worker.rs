@@ -2,5 +2,5 @@
 
 inflow::event_function!(
     inflow::delivery::WebhookWorker::from_env,
-    inflow::delivery::handle
+    deadline inflow::delivery::handle_by
 );

@@ -6,16 +6,20 @@
 //! the webhook queue's dead-letter queue (and its alarm) holds only jobs the worker itself could
 //! not process, which are the operator's.
 
+pub mod limits;
 pub mod schedule;
 pub mod signing;
 pub mod target;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
+use tokio::time::Instant;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use self::limits::Limits;
 use crate::model::{
     delivery::{delivery_id, AttemptRecord, Delivery, DeliveryStatus},
     WebhookEndpoint,
@@ -38,6 +42,9 @@ pub struct DeliveryConfig {
     /// Local mode (`make dev`, tests): loopback and private targets are allowed.
     pub allow_private_targets: bool,
     pub timeout: Duration,
+    /// Deliveries in flight at once in this instance, and to one host ([`limits`]).
+    pub in_flight: usize,
+    pub per_host: usize,
 }
 
 pub struct WebhookWorker {
@@ -45,7 +52,15 @@ pub struct WebhookWorker {
     queues: Queues,
     http: reqwest::Client,
     settings: DeliveryConfig,
+    limits: Limits,
 }
+
+/// How long an invocation may take when its deadline is not known (tests); the function's
+/// Timeout is 30 s.
+const DEFAULT_BUDGET: Duration = Duration::from_secs(25);
+/// What an attempt keeps in hand beyond its request's timeout before the invocation's deadline
+/// (recording the attempt, answering Lambda).
+const START_MARGIN: Duration = Duration::from_secs(2);
 
 /// Events the worker fans out from one message. A larger message (the relay packs as many
 /// events as fit in one) is first split into messages of this many, so each run stays small.
@@ -72,6 +87,8 @@ impl WebhookWorker {
             schedule: schedule::standard(),
             allow_private_targets: crate::config::allow_private_targets(),
             timeout: Duration::from_secs(10),
+            in_flight: limits::IN_FLIGHT,
+            per_host: limits::PER_HOST,
         };
         Self::new(app, queues, settings)
     }
@@ -86,6 +103,9 @@ impl WebhookWorker {
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .timeout(settings.timeout)
+            // Idle connections are file descriptors too: as many as may be busy, not longer.
+            .pool_max_idle_per_host(settings.per_host)
+            .pool_idle_timeout(Duration::from_secs(30))
             .user_agent("Inflow-Webhooks/1")
             .tls_backend_preconfigured(crate::tls::public_roots()?)
             .build()
@@ -94,27 +114,37 @@ impl WebhookWorker {
             app,
             queues,
             http,
+            limits: Limits::new(settings.in_flight, settings.per_host),
             settings,
         })
     }
 
-    async fn process(&self, message: SqsMessage) -> Result<(), Error> {
+    /// The most deliveries this instance has made at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.limits.peak()
+    }
+
+    /// `start_by`: the latest moment an attempt may start and still finish in this invocation.
+    async fn process(&self, message: SqsMessage, start_by: Instant) -> Result<(), Error> {
         // Its events' lane: their deliveries and retries stay in their group.
         let lane = queue::group_of(&message)
             .map(|g| Lane::of_group(&g))
             .unwrap_or_default();
         let body = message.body.unwrap_or_default();
         match serde_json::from_str::<Work>(&body) {
-            Ok(Work::Attempt(job)) => self.attempt(job).await,
-            Ok(Work::Test(note)) => self.test(&note).await,
-            Ok(Work::Event(event)) => self.fan_out_all(std::slice::from_ref(&event), lane).await,
+            Ok(Work::Attempt(job)) => self.attempt(job, start_by).await,
+            Ok(Work::Test(note)) => self.test(&note, start_by).await,
+            Ok(Work::Event(event)) => {
+                self.fan_out_all(std::slice::from_ref(&event), lane, start_by)
+                    .await
+            }
             // Many events, as many as fit a message: split into small batches first.
             Ok(Work::Events(events)) if events.len() > EVENTS_PER_FAN_OUT => {
                 self.split(&events, lane).await
             }
             // A small batch: every event is fanned out; any failure redelivers the batch, and
             // the deliveries already made are not made twice.
-            Ok(Work::Events(events)) => self.fan_out_all(&events, lane).await,
+            Ok(Work::Events(events)) => self.fan_out_all(&events, lane, start_by).await,
             // Left to fail until SQS moves it to the dead-letter queue.
             Err(err) => Err(Error::internal_from("unreadable webhook job", err)),
         }
@@ -139,7 +169,12 @@ impl WebhookWorker {
 
     /// Fans out events, reading each organization's endpoints once for all of its events (an
     /// import's batch is one organization's: one read, not one per event).
-    async fn fan_out_all(&self, events: &[Event], lane: Lane) -> Result<(), Error> {
+    async fn fan_out_all(
+        &self,
+        events: &[Event],
+        lane: Lane,
+        start_by: Instant,
+    ) -> Result<(), Error> {
         let mut orgs: Vec<&str> = events.iter().map(|e| e.organization_id.as_str()).collect();
         orgs.sort_unstable();
         orgs.dedup();
@@ -156,7 +191,7 @@ impl WebhookWorker {
                 .filter(|e| e.subscribes_to(event.kind))
                 .cloned()
                 .collect();
-            self.fan_out(event, lane, subscribed)
+            self.fan_out(event, lane, subscribed, start_by)
         });
         futures::future::join_all(fan_outs)
             .await
@@ -171,6 +206,7 @@ impl WebhookWorker {
         event: &Event,
         lane: Lane,
         endpoints: Vec<WebhookEndpoint>,
+        start_by: Instant,
     ) -> Result<(), Error> {
         let payload = serde_json::to_string(event)
             .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
@@ -183,7 +219,7 @@ impl WebhookWorker {
         };
         let attempts = endpoints
             .into_iter()
-            .map(|endpoint| self.first_attempt(&what, endpoint));
+            .map(|endpoint| self.first_attempt(&what, endpoint, start_by));
         futures::future::join_all(attempts)
             .await
             .into_iter()
@@ -191,7 +227,7 @@ impl WebhookWorker {
     }
 
     /// A test event: one delivery, to the endpoint it names (gone meanwhile: nothing to do).
-    async fn test(&self, note: &TestNote) -> Result<(), Error> {
+    async fn test(&self, note: &TestNote, start_by: Instant) -> Result<(), Error> {
         let found =
             store::webhooks::get(&self.app.table, &note.organization_id, &note.endpoint_id).await?;
         let Some(endpoint) = found else {
@@ -205,7 +241,7 @@ impl WebhookWorker {
             payload: &payload,
             lane: Lane::Interactive,
         };
-        self.first_attempt(&what, endpoint).await
+        self.first_attempt(&what, endpoint, start_by).await
     }
 
     /// The delivery of an event to an endpoint (made once), then its first attempt.
@@ -213,6 +249,7 @@ impl WebhookWorker {
         &self,
         what: &Payload<'_>,
         endpoint: WebhookEndpoint,
+        start_by: Instant,
     ) -> Result<(), Error> {
         let now = Utc::now();
         let delivery = Delivery {
@@ -241,11 +278,11 @@ impl WebhookWorker {
             endpoint_id: Some(endpoint.id.clone()),
             lane: what.lane,
         };
-        self.attempt_to(first, Target::Read(Some(Box::new(endpoint))))
+        self.attempt_to(first, Target::Read(Some(Box::new(endpoint))), start_by)
             .await
     }
 
-    async fn attempt(&self, job: AttemptJob) -> Result<(), Error> {
+    async fn attempt(&self, job: AttemptJob, start_by: Instant) -> Result<(), Error> {
         let target = match &job.endpoint_id {
             Some(id) => Target::Read(
                 store::webhooks::get(&self.app.table, &job.org_id, id)
@@ -254,10 +291,15 @@ impl WebhookWorker {
             ),
             None => Target::Unread,
         };
-        self.attempt_to(job, target).await
+        self.attempt_to(job, target, start_by).await
     }
 
-    async fn attempt_to(&self, job: AttemptJob, target: Target) -> Result<(), Error> {
+    async fn attempt_to(
+        &self,
+        job: AttemptJob,
+        target: Target,
+        start_by: Instant,
+    ) -> Result<(), Error> {
         let now = Utc::now();
         if job.not_before > now.timestamp() {
             // A wait longer than SQS's 15-minute delay: another hop.
@@ -279,6 +321,16 @@ impl WebhookWorker {
             };
             return self.queue(&later, wait).await;
         }
+        // A place among the instance's and the host's deliveries, in time to finish in this
+        // invocation; else the attempt goes back to the queue unclaimed, for another.
+        let host = target.host();
+        let _permit = match &host {
+            Some(host) => match self.place(host, start_by).await {
+                Some(permit) => Some(permit),
+                None => return self.hand_back(&job).await,
+            },
+            None => None,
+        };
         let delivery = match store::deliveries::claim(
             &self.app.table,
             &job.org_id,
@@ -439,6 +491,20 @@ impl WebhookWorker {
         })
     }
 
+    /// A place for one delivery to `host`, by `start_by` at the latest.
+    async fn place(&self, host: &str, start_by: Instant) -> Option<limits::Permit<'_>> {
+        if Instant::now() >= start_by {
+            return None;
+        }
+        self.limits.acquire(host, start_by).await
+    }
+
+    /// An attempt this invocation has no time or place for, back on the queue as it came.
+    async fn hand_back(&self, job: &AttemptJob) -> Result<(), Error> {
+        crate::metrics::count("DeliveryAttemptsHandedBack", 1, &[]);
+        self.queue(job, Duration::ZERO).await
+    }
+
     async fn queue(&self, job: &AttemptJob, wait: Duration) -> Result<(), Error> {
         let body = serde_json::to_string(job)
             .map_err(|e| Error::internal_from("writing a job as JSON", e))?;
@@ -460,6 +526,16 @@ enum Target {
 }
 
 impl Target {
+    /// The host its deliveries go to, when it is read.
+    fn host(&self) -> Option<String> {
+        match self {
+            Target::Read(Some(endpoint)) => reqwest::Url::parse(&endpoint.url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned)),
+            _ => None,
+        }
+    }
+
     /// When the endpoint's pause ends, if it is paused past `now`.
     fn paused_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
@@ -526,7 +602,21 @@ fn describe(err: &reqwest::Error) -> String {
 
 /// The Lambda handler: each record on its own; failures are reported, never the whole batch.
 pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> SqsBatchResponse {
-    worker::process_batch(event, |message| worker.process(message)).await
+    handle_by(worker, event, std::time::SystemTime::now() + DEFAULT_BUDGET).await
+}
+
+/// [`handle`] within an invocation that ends at `deadline` (Lambda's): an attempt starts only
+/// while it can finish before it.
+pub async fn handle_by(
+    worker: &WebhookWorker,
+    event: SqsEvent,
+    deadline: std::time::SystemTime,
+) -> SqsBatchResponse {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    let start_by = Instant::now() + left.saturating_sub(worker.settings.timeout + START_MARGIN);
+    worker::process_batch(event, |message| worker.process(message, start_by)).await
 }
 
 /// Replays a settled delivery: pending again, the schedule starts over, and its next attempt
