@@ -1,7 +1,10 @@
 //! The sweeper, run every minute by a schedule: emits `flow.overdue` for unfinished assignments
 //! whose due date passed, and expires open invitation flows whose expiry passed. It reads only
 //! the two sparse index partitions (`DUE`, `EXPIRES`), never scans, and handles at most
-//! [`BATCH`] of each per run; the rest wait for the next minute.
+//! [`BOUNDS`] of each per run; the rest wait for the next minute. Every tenant shares these
+//! partitions, so each run takes at most a share of one organization's entries and skips the
+//! rest of them, by key, to reach the others': one tenant's mass expiry (an import's
+//! invitations all expiring together) delays no other tenant's (docs/capacity.md, "Tenants").
 //!
 //! Each item is one conditional write that marks it, takes it out of its partition and carries
 //! its event (`flow.overdue`, `invitation.expired`), so the mark and the event happen together
@@ -22,12 +25,18 @@ use crate::{
     model::{Assignment, Invitation},
     store::{
         self,
-        sweeps::{Entry, Found},
+        sweeps::{Bounds, Entry, Found},
     },
 };
 
-/// At most this many assignments and this many invitations per shard per run (16 shards).
-pub const BATCH: usize = 100;
+/// Per shard per run (16 shards): at most 100 entries of each partition, of which 25 of one
+/// organization (so 400 of its overdue assignments and 400 of its expiries a run), read in at
+/// most 20 queries.
+pub const BOUNDS: Bounds = Bounds {
+    per_shard: 100,
+    per_org: 25,
+    queries: 20,
+};
 /// Items handled at once (each is one conditional write).
 const CONCURRENCY: usize = 16;
 
@@ -103,10 +112,15 @@ impl Summary {
 
 /// One run: both partitions, each independently (one failing does not stop the other).
 pub async fn sweep(app: &App, now: DateTime<Utc>) -> Summary {
+    sweep_within(app, now, BOUNDS).await
+}
+
+/// [`sweep`] within other bounds (tests).
+pub async fn sweep_within(app: &App, now: DateTime<Utc>, bounds: Bounds) -> Summary {
     let run_id = ids::new("sweep");
     let (overdue, expired) = tokio::join!(
-        sweep_overdue(app, now, &run_id),
-        sweep_expired(app, now, &run_id)
+        sweep_overdue(app, now, &run_id, bounds),
+        sweep_expired(app, now, &run_id, bounds)
     );
     Summary {
         run_id,
@@ -122,8 +136,8 @@ enum Handled {
     Quarantined,
 }
 
-async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
-    match store::sweeps::due_assignments(&app.table, now, BATCH).await {
+async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str, bounds: Bounds) -> Tally {
+    match store::sweeps::due_assignments(&app.table, now, bounds).await {
         Ok(found) => {
             tally(found, |f| async move {
                 let entry = f.describe();
@@ -143,8 +157,8 @@ async fn sweep_overdue(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
     }
 }
 
-async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str) -> Tally {
-    match store::sweeps::expired_invitations(&app.table, now, BATCH).await {
+async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str, bounds: Bounds) -> Tally {
+    match store::sweeps::expired_invitations(&app.table, now, bounds).await {
         Ok(found) => {
             tally(found, |f| async move {
                 let entry = f.describe();

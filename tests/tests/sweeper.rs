@@ -406,3 +406,70 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
         "{again:?}"
     );
 }
+
+#[tokio::test]
+async fn one_tenant_s_mass_expiry_holds_up_no_other_tenant_s() {
+    use inflow::model::{Change, SettingsChange};
+    use inflow::store::sweeps::Bounds;
+    let env = Env::new().await;
+    let (a, b) = (env.tenant().await, env.tenant().await);
+    // A lifetime of one second, under the API's floor, set as only the table would take it.
+    let short = SettingsChange {
+        invitation_ttl_secs: Change::Set(1),
+        ..SettingsChange::default()
+    };
+    inflow::store::orgs::update_settings(&env.app.table, &a.org_id, &short, chrono::Utc::now())
+        .await
+        .unwrap();
+    let list: Vec<String> = (0..300).map(|i| format!("mass-{i}@example.com")).collect();
+    let res = env
+        .send(
+            ImportInvitations,
+            inflow_tests::invitations("POST", &a, "/import")
+                .json(&json!({"list": list.join("\n")})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", &res.raw[..300.min(res.raw.len())]);
+    // B's one invitation expires after all of A's.
+    let lone = create_join(&env, &b, json!({"email": "lone@example.com", "ttl": "2s"})).await;
+    wait_past(3.2).await;
+
+    let bounds = Bounds {
+        per_shard: 10,
+        per_org: 3,
+        queries: 20,
+    };
+    let first = sweeper::sweep_within(&env.app, chrono::Utc::now(), bounds).await;
+    assert_eq!(first.failed(), 0, "{first:?}");
+    let stored =
+        inflow::store::invitations::get(&env.app.table, &b.org_id, lone["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        stored.state,
+        InvitationState::Expired,
+        "B's expiry in the first run"
+    );
+    assert!(
+        first.expired.done <= 16 * 3 + 1,
+        "at most A's share: {first:?}"
+    );
+    // A's follow, a share a run, each once.
+    let mut done = first.expired.done;
+    for _ in 0..20 {
+        let run = sweeper::sweep_within(&env.app, chrono::Utc::now(), bounds).await;
+        done += run.expired.done;
+        if run.expired.found == 0 {
+            break;
+        }
+    }
+    assert_eq!(done, 301);
+    let expired: Vec<Event> = env
+        .webhook_jobs()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "invitation.expired")
+        .collect();
+    assert_eq!(expired.len(), 301, "one invitation.expired each");
+}

@@ -3,6 +3,8 @@
 //! invitations by expiry), every shard queried by sort key up to now (never a scan), and the
 //! conditional writes that take an item out of its partition once it is handled.
 
+use std::collections::HashMap;
+
 use super::Table;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -50,12 +52,21 @@ fn bound(now: DateTime<Utc>) -> String {
 /// One entry of a partition, or why it has no table key (which DynamoDB never gives).
 pub type Entry<T> = Result<Found<T>, Error>;
 
-/// Unfinished assignments whose due date passed: from every shard, oldest first, at most
-/// `per_shard` from each.
+/// How much of a partition one run reads and hands over: per shard at most `per_shard`
+/// entries, of which at most `per_org` of one organization's, in at most `queries` queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub per_shard: usize,
+    pub per_org: usize,
+    pub queries: usize,
+}
+
+/// Unfinished assignments whose due date passed: from every shard, oldest first, within
+/// `bounds`.
 pub async fn due_assignments(
     table: &Table,
     now: DateTime<Utc>,
-    per_shard: usize,
+    bounds: Bounds,
 ) -> Result<Vec<Entry<Assignment>>, Error> {
     let partition = Partition {
         index: GSI1,
@@ -63,15 +74,14 @@ pub async fn due_assignments(
         sk: GSI1SK,
         prefix: DUE_PARTITION,
     };
-    every_shard(table, &partition, now, per_shard).await
+    every_shard(table, &partition, now, bounds).await
 }
 
-/// Open invitations whose expiry passed: from every shard, oldest first, at most `per_shard`
-/// from each.
+/// Open invitations whose expiry passed: from every shard, oldest first, within `bounds`.
 pub async fn expired_invitations(
     table: &Table,
     now: DateTime<Utc>,
-    per_shard: usize,
+    bounds: Bounds,
 ) -> Result<Vec<Entry<Invitation>>, Error> {
     let partition = Partition {
         index: GSI2,
@@ -79,7 +89,7 @@ pub async fn expired_invitations(
         sk: GSI2SK,
         prefix: EXPIRY_PARTITION,
     };
-    every_shard(table, &partition, now, per_shard).await
+    every_shard(table, &partition, now, bounds).await
 }
 
 struct Partition {
@@ -95,10 +105,10 @@ async fn every_shard<T: serde::de::DeserializeOwned>(
     table: &Table,
     partition: &Partition,
     now: DateTime<Utc>,
-    per_shard: usize,
+    bounds: Bounds,
 ) -> Result<Vec<Entry<T>>, Error> {
     let queries = super::shards::all(partition.prefix)
-        .map(|value| query_until(table, partition, value, now, per_shard));
+        .map(|value| query_fairly(table, partition, value, now, bounds));
     Ok(futures::future::try_join_all(queries)
         .await?
         .into_iter()
@@ -106,40 +116,80 @@ async fn every_shard<T: serde::de::DeserializeOwned>(
         .collect())
 }
 
-/// Queries one shard for sort keys below `now`, page by page, up to `limit` records.
-async fn query_until<T: serde::de::DeserializeOwned>(
+/// The part of a sort key (`<time>#<org>#<id>`) that names its moment and organization.
+fn group_of(sort_key: &str) -> Option<&str> {
+    let mut at = sort_key.match_indices('#').map(|(i, _)| i);
+    at.next()?;
+    at.next().map(|end| &sort_key[..end])
+}
+
+/// The smallest sort key after every key of `group` (ids are letters, digits and `_`, all
+/// below `~`).
+fn after_group(group: &str) -> String {
+    format!("{group}#~")
+}
+
+/// Queries one shard for sort keys below `now`, oldest first, within `bounds`. Once an
+/// organization has its share of this run, the rest of its entries at that moment are skipped
+/// by the key condition itself (the next query starts after them), so one tenant's thousands of
+/// entries due together cost this run one query, not their reading, and every other tenant's
+/// entries due then or later are reached in the same run.
+async fn query_fairly<T: serde::de::DeserializeOwned>(
     table: &Table,
     partition: &Partition,
     value: String,
     now: DateTime<Utc>,
-    limit: usize,
+    bounds: Bounds,
 ) -> Result<Vec<Entry<T>>, Error> {
     let mut found = Vec::new();
+    let mut per_org: HashMap<String, usize> = HashMap::new();
+    // Where the reading resumes after a skip (`None`: from the partition's first key).
+    let mut from: Option<String> = None;
     let mut start: Option<Item> = None;
-    while found.len() < limit {
-        let page_size = i32::try_from(limit - found.len())
-            .unwrap_or(i32::MAX)
-            .min(100);
-        let out = table
+    for _ in 0..bounds.queries {
+        if found.len() >= bounds.per_shard {
+            break;
+        }
+        let query = table
             .ddb
             .query()
             .table_name(&table.name)
             .index_name(partition.index)
-            .key_condition_expression("#pk = :pk AND #sk < :bound")
             .expression_attribute_names("#pk", partition.pk)
             .expression_attribute_names("#sk", partition.sk)
             .expression_attribute_values(":pk", s(&value))
-            .expression_attribute_values(":bound", s(bound(now)))
+            .expression_attribute_values(":bound", s(bound(now)));
+        let query = match &from {
+            None => query.key_condition_expression("#pk = :pk AND #sk < :bound"),
+            Some(from) => query
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :bound")
+                .expression_attribute_values(":from", s(from)),
+        };
+        let out = query
             .set_exclusive_start_key(start.take())
-            .limit(page_size)
+            .limit(100)
             .send()
             .await?;
+        let mut skipped_to = None;
         for item in out.items.unwrap_or_default() {
+            let sort_key = get_s(&item, partition.sk).unwrap_or_default().to_owned();
+            let group = group_of(&sort_key).unwrap_or(&sort_key);
+            let org = group.split_once('#').map_or(group, |(_, org)| org);
+            let taken = per_org.entry(org.to_owned()).or_default();
+            if *taken >= bounds.per_org {
+                skipped_to = Some(after_group(group));
+                break;
+            }
+            *taken += 1;
             found.push(found_in(item, (partition.pk, partition.sk)));
+            if found.len() >= bounds.per_shard {
+                break;
+            }
         }
-        match out.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => break,
+        match (skipped_to, out.last_evaluated_key) {
+            (Some(next), _) => from = Some(next),
+            (None, Some(key)) if !key.is_empty() => start = Some(key),
+            (None, _) => break,
         }
     }
     Ok(found)
@@ -261,6 +311,17 @@ pub async fn expire_invitation(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn groups_are_a_moment_and_an_organization() {
+        let key = "2026-11-22T12:00:00Z#org_a#inv_b";
+        assert_eq!(group_of(key), Some("2026-11-22T12:00:00Z#org_a"));
+        let next = after_group("2026-11-22T12:00:00Z#org_a");
+        assert!(next.as_str() > key);
+        assert!(next.as_str() < "2026-11-22T12:00:00Z#org_b#inv_a");
+        assert!(next.as_str() < "2026-11-22T12:00:01Z#org_a#inv_a");
+        assert_eq!(group_of("nogroup"), None);
+    }
 
     #[test]
     fn the_bound_admits_only_earlier_seconds() {
