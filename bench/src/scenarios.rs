@@ -216,7 +216,8 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             })
             .collect(),
         Function::CreateWebhookEndpoint => {
-            // An organization has at most 20 endpoints: the requests are spread over enough.
+            // An organization has at most 20 endpoints (3 a host): the requests are spread over
+            // enough, each on a host of its own.
             let mut requests = Vec::with_capacity(count);
             while requests.len() < count {
                 let other = env.tenant_with(Tier::Enterprise).await;
@@ -224,7 +225,7 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 requests.extend((0..per).map(|i| {
                     Req::new("POST", "/v1/webhooks/endpoints")
                         .bearer(&other.admin_key)
-                        .json(json!({"url": format!("https://hooks.bench.example/{i}")}))
+                        .json(json!({"url": format!("https://hooks{i}.bench.example/")}))
                 }));
             }
             requests
@@ -307,7 +308,7 @@ fn on_endpoint(method: &str, suffix: &str, t: &Tenant, id: &str) -> Req {
 async fn webhook_endpoints(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let url = format!("https://hooks.bench.example/{i}");
+        let url = format!("https://hooks{i}.bench.example/");
         let (e, _) = operator::add_webhook(&env.app, &t.org_id, &url, None, Utc::now())
             .await
             .map_err(err("webhook endpoint"))?;
@@ -402,6 +403,7 @@ async fn failed_deliveries(env: &Env, t: &Tenant, n: usize) -> Setup<Vec<String>
             created_at: now,
             updated_at: now,
             next_attempt_at: None,
+            lane: Default::default(),
         };
         store::deliveries::create_if_absent(&env.app.table, &d)
             .await

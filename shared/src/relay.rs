@@ -118,7 +118,7 @@ pub fn jobs_of(record: &EventRecord) -> Result<Vec<Ready>, Error> {
                         attempt: d.attempt + 1,
                         not_before: 0,
                         endpoint_id: Some(d.endpoint_id),
-                        lane: Lane::Interactive,
+                        lane: d.lane,
                     })
                 }
             })

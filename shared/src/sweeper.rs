@@ -1,6 +1,8 @@
 //! The sweeper, run every minute by a schedule: emits `flow.overdue` for unfinished assignments
-//! whose due date passed, and expires open invitation flows whose expiry passed. It reads only
-//! the two sparse index partitions (`DUE`, `EXPIRES`), never scans, and handles at most
+//! whose due date passed, expires open invitation flows whose expiry passed, and wakes parked
+//! webhook deliveries whose next attempt has come (their attempt is queued by the relay, as a
+//! replay's is). It reads only the three sparse index partitions (`DUE`, `EXPIRES`, `WAKE`),
+//! never scans, and handles at most
 //! [`BOUNDS`] of each per run; the rest wait for the next minute. Every tenant shares these
 //! partitions, so each run takes at most a share of one organization's entries and skips the
 //! rest of them, by key, to reach the others': one tenant's mass expiry (an import's
@@ -21,8 +23,8 @@ use crate::{
     app::App,
     error::Error,
     ids,
-    jobs::{EventKind, EventNote, Outbox},
-    model::{Assignment, Invitation},
+    jobs::{EventKind, EventNote, Job, Outbox},
+    model::{delivery::Delivery, Assignment, Invitation},
     store::{
         self,
         sweeps::{Bounds, Entry, Found},
@@ -63,6 +65,7 @@ pub struct Summary {
     pub run_id: String,
     pub overdue: Tally,
     pub expired: Tally,
+    pub woken: Tally,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -92,6 +95,8 @@ pub async fn handle(sweeper: &Sweeper, _event: serde_json::Value) -> Result<Summ
         overdue_done = summary.overdue.done,
         expired_found = summary.expired.found,
         expired_done = summary.expired.done,
+        woken_found = summary.woken.found,
+        woken_done = summary.woken.done,
         failed = summary.failed(),
         "sweep done"
     );
@@ -106,7 +111,7 @@ pub async fn handle(sweeper: &Sweeper, _event: serde_json::Value) -> Result<Summ
 
 impl Summary {
     pub fn failed(&self) -> usize {
-        self.overdue.failed + self.expired.failed
+        self.overdue.failed + self.expired.failed + self.woken.failed
     }
 }
 
@@ -118,14 +123,16 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Summary {
 /// [`sweep`] within other bounds (tests).
 pub async fn sweep_within(app: &App, now: DateTime<Utc>, bounds: Bounds) -> Summary {
     let run_id = ids::new("sweep");
-    let (overdue, expired) = tokio::join!(
+    let (overdue, expired, woken) = tokio::join!(
         sweep_overdue(app, now, &run_id, bounds),
-        sweep_expired(app, now, &run_id, bounds)
+        sweep_expired(app, now, &run_id, bounds),
+        sweep_parked(app, now, bounds)
     );
     Summary {
         run_id,
         overdue,
         expired,
+        woken,
     }
 }
 
@@ -176,6 +183,45 @@ async fn sweep_expired(app: &App, now: DateTime<Utc>, run_id: &str, bounds: Boun
             }
         }
     }
+}
+
+async fn sweep_parked(app: &App, now: DateTime<Utc>, bounds: Bounds) -> Tally {
+    match store::sweeps::parked_deliveries(&app.table, now, bounds).await {
+        Ok(found) => {
+            tally(found, |f| async move {
+                let entry = f.describe();
+                wake_one(app, f, now).await.inspect_err(|err| {
+                    tracing::warn!(entry = %entry, error = %err.chain(), "wake: will retry next run")
+                })
+            })
+            .await
+        }
+        Err(err) => {
+            tracing::error!(error = %err.chain(), "wake: cannot read the WAKE partition");
+            Tally {
+                failed: 1,
+                ..Tally::default()
+            }
+        }
+    }
+}
+
+/// Wakes one parked delivery: its next attempt is written with it, for the relay to queue.
+async fn wake_one(app: &App, found: Found<Delivery>, now: DateTime<Utc>) -> Result<Handled, Error> {
+    let due = match &found.record {
+        Ok(d) => d.next_attempt_at.is_some_and(|at| at <= now),
+        Err(_) => false,
+    };
+    if !due {
+        return quarantine(app, &found, now).await;
+    }
+    let jobs = Outbox::new(vec![Job::NextAttempt]);
+    Ok(
+        match store::sweeps::wake(&app.table, &found, &jobs).await? {
+            true => Handled::Done,
+            false => Handled::Skipped,
+        },
+    )
 }
 
 /// Runs `one` over the readable entries, a few at a time, and counts the outcomes.

@@ -67,6 +67,7 @@ async fn failed_delivery(env: &Env, t: &Tenant) -> String {
         created_at: now,
         updated_at: now,
         next_attempt_at: None,
+        lane: Default::default(),
     };
     inflow::store::deliveries::create_if_absent(&env.app.table, &d)
         .await
@@ -108,9 +109,10 @@ async fn every_sample_event_runs_through_its_function() {
         for (placeholder, value) in placeholders(&env, &t, &name).await {
             text = text.replace(placeholder, &value);
         }
-        // Only where a sample names one: an organization has at most 20 endpoints.
+        // Only where a sample names one: an organization has at most 20 endpoints, 3 a host.
         if text.contains("whk_placeholder") {
-            let url = "https://hooks.acme.example/sample";
+            let url = format!("https://{name}.hooks.acme.example/sample");
+            let url = url.as_str();
             let (endpoint, _) =
                 inflow::operator::add_webhook(&env.app, &t.org_id, url, None, chrono::Utc::now())
                     .await

@@ -256,17 +256,46 @@ async fn private_targets_are_refused_outside_local_mode() {
     }
 }
 
+/// What the webhook queue holds now, left where it is.
+async fn queued(env: &Env) -> i64 {
+    let attributes = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&env.queues.webhook_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let count = |name| {
+        attributes
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+}
+
+/// Sweeps as if `ahead` had passed: what is parked until then wakes.
+async fn sweep_ahead(env: &Env, ahead: chrono::Duration) -> inflow::sweeper::Summary {
+    let later = chrono::Utc::now() + ahead;
+    inflow::sweeper::sweep_within(&env.app, later, inflow::sweeper::BOUNDS).await
+}
+
 #[tokio::test]
-async fn long_waits_are_chained_in_hops() {
+async fn a_long_wait_parks_the_delivery_until_the_sweeper_wakes_it() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let receiver = Receiver::start(vec![], 500).await;
+    let receiver = Receiver::start(vec![(500, vec![])], 200).await;
     subscribe(&env, &t, &receiver.url, None).await;
     assign_once(&env, &t).await;
-    // A two-hour wait after the first failure: the retry is queued, not sent.
-    env.pump_webhooks(&env.webhook_worker(&[7200], false).await, IDLE)
-        .await;
+    // A two-hour wait after the first failure: nothing is queued; the delivery is parked.
+    let worker = env.webhook_worker(&[7200, 0], false).await;
+    env.pump_webhooks(&worker, IDLE).await;
     assert_eq!(receiver.received().len(), 1);
+    assert_eq!(queued(&env).await, 0, "no message hops through the queue");
     let pending = env
         .send(
             ListWebhookDeliveries,
@@ -283,6 +312,88 @@ async fn long_waits_are_chained_in_hops() {
     assert!(
         (at.timestamp() - chrono::Utc::now().timestamp() - 7200).abs() < 30,
         "{next}"
+    );
+    // Not yet due: left parked.
+    assert_eq!(
+        sweep_ahead(&env, chrono::Duration::minutes(60))
+            .await
+            .woken
+            .found,
+        0
+    );
+    // Due: woken once, and delivered.
+    let woken = sweep_ahead(&env, chrono::Duration::minutes(121)).await;
+    assert_eq!((woken.woken.found, woken.woken.done), (1, 1), "{woken:?}");
+    assert_eq!(
+        sweep_ahead(&env, chrono::Duration::minutes(121))
+            .await
+            .woken
+            .found,
+        0
+    );
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 2);
+    assert_eq!(failed_list(&env, &t).await, json!([]));
+}
+
+#[tokio::test]
+async fn a_day_long_pause_parks_its_receiver_s_deliveries_with_no_hops() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![(429, vec![("retry-after", "86400".into())])], 200).await;
+    subscribe(&env, &t, &receiver.url, None).await;
+    let worker = env.webhook_worker(&[0, 0, 0], false).await;
+    assign_once(&env, &t).await;
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 1, "the 429");
+    // Another event while the endpoint is paused for a day: parked at once, unclaimed.
+    let res = env
+        .send(
+            CompleteAssignment,
+            on_assignment("POST", "/complete", &t, &assign_once(&env, &t).await),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.raw);
+    env.pump_webhooks(&worker, IDLE).await;
+    assert_eq!(receiver.received().len(), 1, "nothing sent while paused");
+    assert_eq!(
+        queued(&env).await,
+        0,
+        "nothing hops through the queue for the day"
+    );
+    // A day later: the pause is over (its time moved into the past) and the sweeper wakes both.
+    let endpoint = inflow::webhooks::list(&env.app, &t.org_id).await.unwrap()[0].clone();
+    env.app
+        .table
+        .client()
+        .update_item()
+        .table_name(&env.app.config.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", t.org_id)),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("WEBHOOK#{}", endpoint.id)),
+        )
+        .update_expression("REMOVE paused_until")
+        .send()
+        .await
+        .unwrap();
+    let woken = sweep_ahead(&env, chrono::Duration::hours(25)).await;
+    assert!(woken.woken.done >= 2, "{woken:?}");
+    env.pump_webhooks(&worker, IDLE).await;
+    let got = receiver.received();
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].as_str())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        got.len() - 1,
+        "each event once after the pause: {ids:?}"
     );
 }
 

@@ -29,7 +29,10 @@ use crate::{
     error::Error,
     jobs::{AttemptJob, Event, Job, Lane, Outbox, TestNote, TEST_EVENT_TYPE},
     queue::{self, Message, Queues},
-    store::{self, deliveries::AttemptClaim},
+    store::{
+        self,
+        deliveries::{AttemptClaim, Next},
+    },
     worker,
 };
 
@@ -268,6 +271,7 @@ impl WebhookWorker {
             created_at: now,
             updated_at: now,
             next_attempt_at: None,
+            lane: what.lane,
         };
         store::deliveries::create_if_absent(&self.app.table, &delivery).await?;
         let first = AttemptJob {
@@ -312,9 +316,20 @@ impl WebhookWorker {
         }
         if let Some(until) = target.paused_after(now) {
             // The receiver asked to slow down: this attempt waits with the others, unclaimed
-            // and uncounted.
+            // and uncounted; past what SQS can delay, parked in the table until the pause ends.
             crate::metrics::count("DeliveryAttemptsPaused", 1, &[]);
             let wait = (until - now).to_std().unwrap_or_default();
+            if wait > schedule::MAX_SQS_DELAY {
+                store::deliveries::park(
+                    &self.app.table,
+                    &job.org_id,
+                    &job.delivery_id,
+                    job.attempt,
+                    until,
+                )
+                .await?;
+                return Ok(());
+            }
             let later = AttemptJob {
                 not_before: until.timestamp(),
                 ..job
@@ -378,7 +393,7 @@ impl WebhookWorker {
                 &delivery,
                 &record,
                 DeliveryStatus::Delivered,
-                None,
+                Next::Never,
                 now,
             )
             .await;
@@ -395,19 +410,26 @@ impl WebhookWorker {
                     store::webhooks::pause(&self.app.table, &job.org_id, &delivery.endpoint_id, at)
                         .await?;
                 }
-                let next = AttemptJob {
-                    attempt: job.attempt + 1,
-                    not_before: at.timestamp(),
-                    ..job
+                // A wait SQS can hold is a delayed message; a longer one parks the delivery in
+                // the table until the sweeper wakes it (no message hops every 15 minutes).
+                let next = if wait > schedule::MAX_SQS_DELAY {
+                    Next::Parked(at)
+                } else {
+                    let next = AttemptJob {
+                        attempt: job.attempt + 1,
+                        not_before: at.timestamp(),
+                        ..job
+                    };
+                    // Queued before recording: if recording fails, the retry's claim still holds.
+                    self.queue(&next, wait).await?;
+                    Next::Queued(at)
                 };
-                // Queued before recording: if recording fails, the retry's claim still holds.
-                self.queue(&next, wait).await?;
                 store::deliveries::record(
                     &self.app.table,
                     &delivery,
                     &record,
                     DeliveryStatus::Pending,
-                    Some(at),
+                    next,
                     now,
                 )
                 .await
@@ -419,7 +441,7 @@ impl WebhookWorker {
                     &delivery,
                     &record,
                     DeliveryStatus::Failed,
-                    None,
+                    Next::Never,
                     now,
                 )
                 .await

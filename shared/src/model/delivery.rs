@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::jobs::Lane;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
@@ -66,6 +68,9 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The lane of the event it delivers: its attempts travel in that group.
+    #[serde(default, skip_serializing_if = "Lane::is_interactive")]
+    pub lane: Lane,
 }
 
 /// One delivery per (event, endpoint): its id is derived from both, so a job that SQS hands

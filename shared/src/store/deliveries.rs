@@ -1,6 +1,9 @@
 //! Webhook delivery records: `ORG#<org>` / `DLV#<id>`, one per (event, endpoint), listed by
 //! status on GSI1 (`DLV#<org>#<status>` / `<updated>#<id>`). Each attempt is claimed with a
-//! lease, so a job SQS delivers twice makes one attempt.
+//! lease, so a job SQS delivers twice makes one attempt. A delivery whose next attempt is more
+//! than SQS's 15-minute delay away (the retry schedule's long waits, a receiver's pause) is
+//! parked: it waits in GSI2's sweep partition `WAKE#<shard>` / `<at>#<org>#<id>` until the
+//! sweeper wakes it, with no message hopping through the queue meanwhile.
 
 use super::{Table, Updated};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -34,6 +37,28 @@ fn status_partition(org_id: &str, status: DeliveryStatus) -> String {
 
 fn status_sort_key(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", at.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+}
+
+/// The prefix of the sweeper's partitions of parked deliveries (GSI2).
+pub const WAKE_PARTITION: &str = "WAKE";
+
+fn wake_partition(id: &str) -> String {
+    format!("{WAKE_PARTITION}#{}", super::shards::of_id(id))
+}
+
+fn wake_sort_key(at: DateTime<Utc>, org_id: &str, id: &str) -> String {
+    format!("{}#{org_id}#{id}", at.format("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// When a delivery's next attempt comes, as its outcome is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// None: it is settled.
+    Never,
+    /// Its attempt job is queued, delayed until then.
+    Queued(DateTime<Utc>),
+    /// Parked until then; the sweeper wakes it.
+    Parked(DateTime<Utc>),
 }
 
 /// Writes a new delivery; `false` if it exists (the event was fanned out before).
@@ -120,7 +145,7 @@ pub async fn record(
     d: &Delivery,
     attempt: &AttemptRecord,
     status: DeliveryStatus,
-    next_attempt_at: Option<DateTime<Utc>>,
+    next: Next,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let entry: AttributeValue = serde_dynamo::to_attribute_value(attempt)?;
@@ -139,14 +164,51 @@ pub async fn record(
         .expression_attribute_values(":gpk", s(status_partition(&d.org_id, status)))
         .expression_attribute_values(":gsk", s(status_sort_key(now, &d.id)));
     let set = "SET attempts = list_append(if_not_exists(attempts, :empty), :entry), #status = :status, updated_at = :now, GSI1PK = :gpk, GSI1SK = :gsk";
-    update = match next_attempt_at {
-        Some(at) => update
+    update = match next {
+        Next::Queued(at) => update
             .update_expression(format!("{set}, next_attempt_at = :next REMOVE lease_until"))
             .expression_attribute_values(":next", s(at.to_rfc3339())),
-        None => update.update_expression(format!("{set} REMOVE lease_until, next_attempt_at")),
+        Next::Parked(at) => update
+            .update_expression(format!(
+                "{set}, next_attempt_at = :next, GSI2PK = :wpk, GSI2SK = :wsk REMOVE lease_until"
+            ))
+            .expression_attribute_values(":next", s(at.to_rfc3339()))
+            .expression_attribute_values(":wpk", s(wake_partition(&d.id)))
+            .expression_attribute_values(":wsk", s(wake_sort_key(at, &d.org_id, &d.id))),
+        Next::Never => {
+            update.update_expression(format!("{set} REMOVE lease_until, next_attempt_at"))
+        }
     };
     update.send().await?;
     Ok(())
+}
+
+/// Parks a pending delivery's next attempt (`attempt`, not yet claimed) until `at`: a pause of
+/// its receiver's longer than SQS can delay a message. `false` if the attempt was made or the
+/// delivery settled meanwhile.
+pub async fn park(
+    table: &Table,
+    org_id: &str,
+    id: &str,
+    attempt: u32,
+    at: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let result = table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
+        .set_key(Some(dlv_key(org_id, id)))
+        .update_expression("SET next_attempt_at = :next, GSI2PK = :wpk, GSI2SK = :wsk")
+        .condition_expression("#status = :pending AND attempt = :prev")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+        .expression_attribute_values(":prev", n(attempt.saturating_sub(1)))
+        .expression_attribute_values(":next", s(at.to_rfc3339()))
+        .expression_attribute_values(":wpk", s(wake_partition(id)))
+        .expression_attribute_values(":wsk", s(wake_sort_key(at, org_id, id)))
+        .send()
+        .await;
+    Ok(unless_condition_failed(result)?.is_some())
 }
 
 /// Puts a settled delivery back to pending for a replay, with its jobs (its next attempt); the

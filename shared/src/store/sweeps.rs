@@ -1,7 +1,8 @@
 //! What the sweeper reads and writes: the sparse index partitions of things whose time has come
 //! (GSI1 `DUE#<shard>`: unfinished assignments by due date; GSI2 `EXPIRES#<shard>`: open
-//! invitations by expiry), every shard queried by sort key up to now (never a scan), and the
-//! conditional writes that take an item out of its partition once it is handled.
+//! invitations by expiry; GSI2 `WAKE#<shard>`: parked webhook deliveries by their next attempt),
+//! every shard queried by sort key up to now (never a scan), and the conditional writes that
+//! take an item out of its partition once it is handled.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,17 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{
-    assignments::DUE_PARTITION, from_item, get_s, invitations::EXPIRY_PARTITION, outbox, s, Item,
-    GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK,
+    assignments::DUE_PARTITION, deliveries::WAKE_PARTITION, from_item, get_s,
+    invitations::EXPIRY_PARTITION, outbox, s, Item, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK,
+    SK,
 };
 use crate::{
     error::Error,
     jobs::Outbox,
-    model::{Assignment, Invitation, InvitationState, Progress},
+    model::{
+        delivery::{Delivery, DeliveryStatus},
+        Assignment, Invitation, InvitationState, Progress,
+    },
 };
 
 /// A record found in a sweep partition, with what identifies its index entry: the conditional
@@ -88,6 +93,22 @@ pub async fn expired_invitations(
         pk: GSI2PK,
         sk: GSI2SK,
         prefix: EXPIRY_PARTITION,
+    };
+    every_shard(table, &partition, now, bounds).await
+}
+
+/// Parked webhook deliveries whose next attempt has come: from every shard, oldest first,
+/// within `bounds`.
+pub async fn parked_deliveries(
+    table: &Table,
+    now: DateTime<Utc>,
+    bounds: Bounds,
+) -> Result<Vec<Entry<Delivery>>, Error> {
+    let partition = Partition {
+        index: GSI2,
+        pk: GSI2PK,
+        sk: GSI2SK,
+        prefix: WAKE_PARTITION,
     };
     every_shard(table, &partition, now, bounds).await
 }
@@ -267,6 +288,27 @@ pub async fn mark_overdue(
         )
         .expression_attribute_values(":now", s(now.to_rfc3339()))
         .expression_attribute_values(":completed", s(Progress::Completed.as_str()))
+        .expression_attribute_values(":sk", s(&found.index_sort_key))
+        .expression_attribute_values(n1, v1)
+        .expression_attribute_values(n2, v2)
+        .send()
+        .await;
+    Ok(super::unless_condition_failed(result)?.is_some())
+}
+
+/// Wakes a parked delivery: out of the `WAKE` partition, with its jobs (its next attempt), unless
+/// it was settled or parked anew meanwhile. `true`: this call woke it.
+pub async fn wake(table: &Table, found: &Found<Delivery>, jobs: &Outbox) -> Result<bool, Error> {
+    let [(n1, v1), (n2, v2)] = outbox::values(jobs)?;
+    let result = table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
+        .set_key(Some(found.key.clone()))
+        .update_expression(format!("SET {} REMOVE GSI2PK, GSI2SK", outbox::SET))
+        .condition_expression("#status = :pending AND GSI2SK = :sk")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
         .expression_attribute_values(":sk", s(&found.index_sort_key))
         .expression_attribute_values(n1, v1)
         .expression_attribute_values(n2, v2)
