@@ -84,7 +84,7 @@ def render(m, inputs, params, out):
     lambda_conc = lim["lambda_default_account_concurrency"]
     ses_rate = lim["ses_default_sending_rate_per_second"]
     api_rate, api_burst = params.get("ApiRateLimit", 500), params.get("ApiBurstLimit", 1000)
-    public_rate = params.get("PublicRateLimit", 50)
+    public_rate = params.get("PublicRateLimit", 1000)
     hook_conc = params.get("WebhookWorkerMaxConcurrency", 10)
     mail_conc = params.get("EmailWorkerMaxConcurrency", 2)
     lines = []
@@ -98,7 +98,7 @@ def render(m, inputs, params, out):
     w(f"  account's Lambda concurrency is {lambda_conc:,} by default; API Gateway's account throttle is {account_rps:,} requests a")
     w(f"  second; SES sends {ses_rate} a second by default out of the sandbox (UNVERIFIED: AWS no longer states the number); SQS")
     w("  standard queues are \"nearly unlimited\" (sources in docs/cost-inputs.toml). This stack's own (template.yaml): the")
-    w(f"  API stage takes {api_rate} requests a second (burst {api_burst}), the routes without a secret key {public_rate} together;")
+    w(f"  API stage takes {api_rate} requests a second on each route (burst {api_burst}), the routes without a secret key {public_rate:,} each;")
     w(f"  the webhook worker runs {hook_conc} invocations at once, the email worker {mail_conc}.")
     w("- **A partition key is taken as one partition**, the worst case: DynamoDB can split a hot key's items across")
     w("  partitions by sort key (\"split for heat\"), but never a single item, and not at once.\n")
@@ -172,8 +172,8 @@ def render(m, inputs, params, out):
     lambda_rps = lambda_conc / (longest / 1000) if longest else math.inf
     w("| limit | requests a second it allows | arithmetic |")
     w("|---|--:|---|")
-    w(f"| the stage throttle (ApiRateLimit) | {api_rate:,} (burst {api_burst:,}) | template.yaml; 429 from API Gateway beyond it |")
-    w(f"| routes without a secret key (PublicRateLimit) | {public_rate:,} | consume with a publishable key, the accept page |")
+    w(f"| the stage throttle (ApiRateLimit) | {api_rate:,} (burst {api_burst:,}) | each route's, template.yaml; 429 from API Gateway beyond it |")
+    w(f"| routes without a secret key (PublicRateLimit) | {public_rate:,} | consume with a publishable key, the accept page: a cost ceiling (\"Tenants\" below) |")
     w(f"| API Gateway account throttle | {account_rps:,} | every API of the account and Region together |")
     w(f"| Lambda concurrency | {fmt(lambda_rps)} | {lambda_conc:,} ÷ the slowest endpoint's modelled duration, {longest:.1f} ms |")
     stack_rows = [x for x in summary if x[2][0]]
@@ -293,8 +293,79 @@ def render(m, inputs, params, out):
     per_shard = WRITES_IN_FLIGHT * 25 / (batch_ms / 1000) / SHARDS
     w(f"4. **Bulk imports in AWS:** the index partitions (about {per_shard:,.0f} writes a second a shard at full pace,")
     w(f"   against {wcu:,}); {'DynamoDB throttles and' if per_shard > wcu else 'if DynamoDB throttles,'} the import retries what was unprocessed.")
-    w(f"5. **Webhooks:** the worker's concurrency ({hook_conc}), a setting; SQS holds the rest.")
+    w(f"5. **Webhooks:** the worker's concurrency ({hook_conc}), a setting; SQS holds the rest.\n")
+    tenants(w, m, inputs, params)
     Path(out).write_text("\n".join(lines) + "\n")
+
+
+def code_number(path, pattern, default):
+    """A number the Rust source states, found by `pattern` (one group)."""
+    import re
+    try:
+        found = re.search(pattern, (ROOT / path).read_text())
+    except OSError:
+        return default
+    return int(found.group(1).replace("_", "")) if found else default
+
+
+def tenants(w, m, inputs, params):
+    """What one organization can take of what every organization shares, and what a flood of a
+    public route costs, from template.yaml's parameters, the code's bounds and the price list."""
+    per_address = constant("shared/src/address_limit.rs", "PER_ADDRESS_PER_MINUTE", 20)
+    per_org = code_number("shared/src/sweeper.rs", r"per_org: (\d+)", 25)
+    per_shard = code_number("shared/src/sweeper.rs", r"per_shard: (\d+)", 100)
+    in_flight = constant("shared/src/delivery/limits.rs", "IN_FLIGHT", 64)
+    per_host = constant("shared/src/delivery/limits.rs", "PER_HOST", 8)
+    endpoints_per_host = constant("shared/src/webhooks.rs", "MAX_ENDPOINTS_PER_HOST", 3)
+    max_endpoints = constant("shared/src/webhooks.rs", "MAX_ENDPOINTS", 20)
+    ttl_floor = constant("shared/src/org_settings.rs", "MIN_INVITATION_TTL_SECS", 3600)
+    ses_rate = inputs["limits"]["ses_default_sending_rate_per_second"]
+    bulk_rate = params.get("BulkEmailRate", 10)
+    hook_conc = params.get("WebhookWorkerMaxConcurrency", 10)
+    public_rate = params.get("PublicRateLimit", 1000)
+    standard = params.get("EmailDailyBudgetStandard")
+    enterprise = params.get("EmailDailyBudgetEnterprise")
+    w("## Tenants\n")
+    w("Every organization shares the stack's queues, SES identity and quota, sweeper and API stage. What one")
+    w("organization can take of each, at most, and what keeps the others' work moving (template.yaml's parameters")
+    w("and the code's bounds, as of this commit):\n")
+    w("| shared | one organization at most | how |")
+    w("|---|---|---|")
+    w("| job queues (webhook, email) | no place ahead of anyone | each organization's jobs are a message group of their own (SQS fair queues), its bulk work (an import's emails, events, deliveries and retries) a group apart: a backlog holds up neither another organization's single invitation nor its own; `make test` shows it through the local stack with 5,000 addresses |")
+    w(f"| SES sending rate ({ses_rate}/s by default) | bulk mail, all tenants' together, {bulk_rate}/s (BulkEmailRate) | the bulk lane is paced; the rest of the rate is the single invitations' |")
+    if standard is not None:
+        w(f"| SES daily quota | {standard:,} invitation emails a UTC day (standard), {enterprise:,} (enterprise) | EmailDailyBudgetStandard / EmailDailyBudgetEnterprise, charged in the invitation's own write; past it the request answers 429 with the time it renews |")
+    w(f"| the sweeper's minute | {per_org} entries a shard of each partition a run: {per_org * SHARDS:,} expiries, {per_org * SHARDS:,} overdue assignments and {per_org * SHARDS:,} woken deliveries a minute | its other entries due then are skipped by key; a run handles at most {per_shard * SHARDS:,} of each partition |")
+    w(f"| invitation lifetimes | at least {ttl_floor // 3600} hour as the organization's default (invitationTtl) | an import cannot be a mass expiry seconds later |")
+    w(f"| the webhook worker | {in_flight} deliveries at once an instance, {per_host} to one host; {endpoints_per_host} endpoints on one host ({max_endpoints} in all) | with {hook_conc} instances: at most {hook_conc * per_host} connections to one host at once, and one import's events reach one host at most {endpoints_per_host} times each; a receiver's pause or a long retry wait is parked in the table, not re-queued |")
+    w(f"| a public route (`/accept`, consume) | {per_address} requests a minute from one client address | refused past that from the container's memory, with no DynamoDB call; the route's own throttle (PublicRateLimit, {public_rate:,}/s) is a cost ceiling above any flood, so other addresses get through |")
+    w("| the operator's alarms | nothing | a receiver's 410 or failure ends in the tenant's failed deliveries (not the DLQ); an oversized field is a 400 |")
+    w("")
+    lam, api, ddb = inputs["lambda"], inputs["api_gateway"], inputs["dynamodb"]
+    per_hour = 1000 * 3600
+    api_cost = per_hour / 1e6 * api["http_api_price_per_million_requests"]
+    req_cost = per_hour / 1e6 * lam["price_per_million_requests"]
+    duration_ms = 2
+    dur_cost = per_hour * duration_ms / 1000 * 0.5 * lam["price_per_gb_second"]
+    write_cost = per_hour / 1e6 * ddb["on_demand_price_per_million_write_request_units"]
+    one = api_cost + req_cost + dur_cost
+    w("### What a flood costs\n")
+    w(f"A flood of 1,000 requests a second on a public route for an hour is {per_hour / 1e6:.1f} million requests, all")
+    w("answered (API Gateway lets them through up to PublicRateLimit, and each function refuses the flooding address on")
+    w("its own window):\n")
+    w("| part | per hour | arithmetic |")
+    w("|---|--:|---|")
+    w(f"| API Gateway (HTTP API) | ${api_cost:.2f} | 3.6 M × ${api['http_api_price_per_million_requests']:.2f} per million |")
+    w(f"| Lambda requests | ${req_cost:.2f} | 3.6 M × ${lam['price_per_million_requests']:.2f} per million |")
+    w(f"| Lambda duration | ${dur_cost:.2f} | 3.6 M × {duration_ms} ms at 512 MB × ${lam['price_per_gb_second']} per GB-s (a refusal from memory; billed per ms) |")
+    w(f"| DynamoDB, one address | ≈ $0 | one write per container and minute: the rest are refused from memory |")
+    w(f"| DynamoDB, every request from a new address | ${write_cost:.2f} | 3.6 M × ${ddb['on_demand_price_per_million_write_request_units']} per million writes (its window's counter) |")
+    w("")
+    w(f"**About ${one:.2f} an hour from one address, ${one + write_cost:.2f} from a botnet of fresh addresses**; the")
+    w(f"ceiling is PublicRateLimit's: beyond {public_rate:,} a second API Gateway answers 429 to everyone on that route,")
+    w("which bounds the bill and is the one lock-out a flood can still cause. A stack that expects floods above it")
+    w("puts CloudFront with an AWS WAF rate-based rule (per client address) in front of the HTTP API: HTTP APIs take")
+    w("no WAF directly, and WAF's own price (a web ACL, a rule and $0.60 per million requests) is then part of the bill.")
 
 
 def main():

@@ -23,6 +23,7 @@ mod scenarios;
 mod sqs_stub;
 mod stack;
 mod stats;
+mod tenants;
 mod tls;
 
 use std::{
@@ -101,8 +102,10 @@ async fn main() {
                     .join("; ")),
             }
         }
+        "tenants" => tenants_only(&options).await,
         _ => Err(
-            "usage: inflow-bench run --lambda-dir DIR --out FILE [...] | inflow-bench load ..."
+            "usage: inflow-bench run --lambda-dir DIR --out FILE [...] | inflow-bench load ... | \
+             inflow-bench tenants [--model FILE.json] [--addresses 5000]"
                 .into(),
         ),
     };
@@ -382,6 +385,8 @@ async fn run(options: &Options) -> Result<(), String> {
     report.webhook_latency = Some(flows::webhook_latency(E2E_LATENCY_SAMPLES, &model).await?);
     report.sweeper_idle = Some(flows::sweeper_idle(10).await?);
 
+    tenants_phase(&mut report, TENANT_ADDRESSES, Some(&model)).await?;
+
     // 6. Capacity: the biggest import, and several tenants importing at once, through the
     // stack under the model, with the write units each partition key took.
     if let Some(s) = scenarios
@@ -415,6 +420,60 @@ async fn run(options: &Options) -> Result<(), String> {
     }
     let text = report.render();
     std::fs::write(&out, text).map_err(|e| format!("{out}: {e}"))
+}
+
+/// Addresses of the tenants phase's import and fan-out.
+const TENANT_ADDRESSES: usize = 5000;
+
+/// Tenants: an import's mail and another organization's single invitation on the shared email
+/// lane, at the template's bulk pace; the webhook worker's bounds under a fan-out to 20
+/// endpoints.
+async fn tenants_phase(
+    report: &mut Report,
+    addresses: usize,
+    model: Option<&calls::Model>,
+) -> Result<(), String> {
+    if let Some(model) = model {
+        emulator::set_delays(model).await?;
+    }
+    let bulk_rate = inflow_tests::template::parameter("BulkEmailRate").unwrap_or(10.0);
+    let email_concurrency =
+        inflow_tests::template::parameter("EmailWorkerMaxConcurrency").unwrap_or(2.0) as usize;
+    eprintln!("bench: tenants: a {addresses}-address import's mail beside one invitation");
+    report.fairness = Some(tenants::fairness(addresses, bulk_rate, email_concurrency).await?);
+    // Bounds, not latency: as fast as the emulator goes (100,000 deliveries).
+    emulator::clear_delays().await?;
+    eprintln!("bench: tenants: a {addresses}-address fan-out to 20 endpoints");
+    let fan_out = tenants::fan_out(addresses, 20, 5).await;
+    if let Some(model) = model {
+        emulator::set_delays(model).await?;
+    }
+    report.fan_out = Some(fan_out?);
+    Ok(())
+}
+
+/// `inflow-bench tenants`: the tenants phase alone, under the model if one is given; prints
+/// its section of the report.
+async fn tenants_only(options: &Options) -> Result<(), String> {
+    let mut report = Report::new(0, 0, 0);
+    let model = match options.get("model") {
+        Some(path) => Some(
+            serde_json::from_str::<calls::Model>(
+                &std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+            )
+            .map_err(|e| format!("{path}: {e}"))?,
+        ),
+        None => None,
+    };
+    let addresses = options.number("addresses", TENANT_ADDRESSES);
+    let result = tenants_phase(&mut report, addresses, model.as_ref()).await;
+    emulator::clear_delays().await?;
+    result?;
+    println!(
+        "{}",
+        serde_json::json!({"fairness": report.fairness, "fan_out": report.fan_out})
+    );
+    Ok(())
 }
 
 /// One plain GetItem of an organization, the yardstick of the stack ratio.

@@ -880,6 +880,7 @@ impl Env {
 pub mod calls;
 pub mod receiver;
 pub mod stream;
+pub mod template;
 
 impl Env {
     /// The webhook worker on this test's queues, retrying at once (`waits` between attempts)

@@ -44,7 +44,17 @@ impl Receiver {
         then: u16,
         delay: std::time::Duration,
     ) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_slow_at("127.0.0.1", script, then, delay).await
+    }
+
+    /// [`Receiver::start_slow`] on another loopback address (`127.0.0.2`, …: another host).
+    pub async fn start_slow_at(
+        ip: &str,
+        script: Vec<Answer>,
+        then: u16,
+        delay: std::time::Duration,
+    ) -> Receiver {
+        let listener = TcpListener::bind(format!("{ip}:0"))
             .await
             .expect("bind a loopback port");
         let url = format!("http://{}/hook", listener.local_addr().unwrap());

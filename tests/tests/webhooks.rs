@@ -606,13 +606,14 @@ async fn a_receiver_that_asks_to_slow_down_gets_nothing_until_it_said() {
     );
 }
 
-/// A worker whose instance makes at most `per_host` deliveries at once to one host.
-fn bounded_worker(env: &Env, per_host: usize) -> inflow::delivery::WebhookWorker {
+/// A worker whose instance has at most `in_flight` deliveries in hand at once (their writes
+/// and requests), of which `per_host` requests to one host.
+fn bounded_worker(env: &Env, in_flight: usize, per_host: usize) -> inflow::delivery::WebhookWorker {
     let settings = inflow::delivery::DeliveryConfig {
         schedule: vec![Duration::ZERO],
         allow_private_targets: true,
         timeout: Duration::from_secs(1),
-        in_flight: 64,
+        in_flight,
         per_host,
     };
     inflow::delivery::WebhookWorker::new(env.app.clone(), env.queues.clone(), settings).unwrap()
@@ -636,7 +637,7 @@ async fn deliveries_to_one_host_are_bounded_and_what_cannot_start_in_time_is_han
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
-    let worker = bounded_worker(&env, 2);
+    let worker = bounded_worker(&env, 3, 2);
 
     // One invocation with about half a second to start attempts in: it makes what it can, two
     // at a time, and hands the rest back to the queue unclaimed.
@@ -676,5 +677,9 @@ async fn deliveries_to_one_host_are_bounded_and_what_cannot_start_in_time_is_han
         "each event once to each endpoint"
     );
     assert_eq!(receiver.peak(), 2, "never more than 2 at once to the host");
-    assert_eq!(worker.peak_in_flight(), 2);
+    assert_eq!(
+        worker.peak_in_flight(),
+        3,
+        "never more than 3 deliveries in hand"
+    );
 }

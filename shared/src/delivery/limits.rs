@@ -18,7 +18,8 @@ use tokio::{
     time::Instant,
 };
 
-/// Deliveries in flight at once per instance, and per host within them.
+/// Deliveries in hand at once per instance (each with its record's writes and its request),
+/// and requests to one host at once within them.
 pub const IN_FLIGHT: usize = 64;
 pub const PER_HOST: usize = 8;
 
@@ -30,18 +31,21 @@ pub struct Limits {
     peak: AtomicUsize,
 }
 
-/// The right to make one delivery; dropped, it frees its places.
-pub struct Permit<'a> {
-    _host: OwnedSemaphorePermit,
-    _in_flight: OwnedSemaphorePermit,
+/// The right to do one delivery's I/O (its record's writes, a hand-back, its request);
+/// dropped, it frees its place.
+pub struct Place<'a> {
+    _permit: OwnedSemaphorePermit,
     limits: &'a Limits,
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Place<'_> {
     fn drop(&mut self) {
         self.limits.now.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// The right to send one request to a host.
+pub struct HostPlace(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Limits {
     pub fn new(in_flight: usize, per_host: usize) -> Self {
@@ -54,32 +58,42 @@ impl Limits {
         }
     }
 
-    /// A place for one delivery to `host`, waiting no later than `until`; `None` when none
-    /// frees up by then.
-    pub async fn acquire(&self, host: &str, until: Instant) -> Option<Permit<'_>> {
-        let host_places = self.host(host);
-        let places = async {
-            // The host's place first: waiting for a busy host holds none of the others'.
-            let host = host_places.acquire_owned().await.ok()?;
-            let in_flight = self.in_flight.clone().acquire_owned().await.ok()?;
-            Some((host, in_flight))
-        };
-        let (host, in_flight) = tokio::time::timeout_at(until, places).await.ok()??;
+    /// A place among the instance's deliveries, in turn. Every call to DynamoDB, SQS or a
+    /// receiver a delivery makes is made holding one, so an invocation of thousands of
+    /// deliveries holds at most [`IN_FLIGHT`] connections of each kind.
+    pub async fn place(&self) -> Place<'_> {
+        let permit = self
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         let now = self.now.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
-        Some(Permit {
-            _host: host,
-            _in_flight: in_flight,
+        Place {
+            _permit: permit,
             limits: self,
-        })
+        }
     }
 
-    /// The most deliveries this instance made at once.
+    /// A place among the requests to `host`, waiting no later than `until`; `None` when none
+    /// frees up by then. Taken before [`Limits::place`]: waiting for a busy host holds none of
+    /// the instance's places.
+    pub async fn host(&self, host: &str, until: Instant) -> Option<HostPlace> {
+        let places = self.host_places(host);
+        tokio::time::timeout_at(until, places.acquire_owned())
+            .await
+            .ok()?
+            .ok()
+            .map(HostPlace)
+    }
+
+    /// The most deliveries this instance had in hand at once.
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
     }
 
-    fn host(&self, host: &str) -> Arc<Semaphore> {
+    fn host_places(&self, host: &str) -> Arc<Semaphore> {
         let mut hosts = self
             .hosts
             .lock()
@@ -108,41 +122,21 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
-    async fn places_are_bounded_per_host_and_in_all() {
-        let limits = Limits::new(3, 2);
+    async fn places_are_bounded_in_all_and_per_host() {
+        let limits = Limits::new(2, 1);
         let later = Instant::now() + Duration::from_secs(5);
         let soon = || Instant::now() + Duration::from_millis(20);
-        let a1 = limits.acquire("a.example", later).await.unwrap();
-        let _a2 = limits.acquire("A.example", later).await.unwrap();
-        assert!(
-            limits.acquire("a.example", soon()).await.is_none(),
-            "2 a host"
-        );
-        let _b1 = limits.acquire("b.example", later).await.unwrap();
-        assert!(
-            limits.acquire("c.example", soon()).await.is_none(),
-            "3 in all"
-        );
-        drop(a1);
-        assert!(limits.acquire("c.example", soon()).await.is_some());
-        assert_eq!(limits.peak(), 3);
-    }
-
-    #[tokio::test]
-    async fn a_place_freed_in_time_is_taken() {
-        let limits = Limits::new(1, 1);
-        let held = limits
-            .acquire("a.example", Instant::now() + Duration::from_secs(1))
-            .await
-            .unwrap();
-        let freed = async {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            drop(held);
-        };
-        let (_, got) = tokio::join!(
-            freed,
-            limits.acquire("a.example", Instant::now() + Duration::from_secs(1))
-        );
-        assert!(got.is_some());
+        let a = limits.host("a.example", later).await.unwrap();
+        assert!(limits.host("A.example", soon()).await.is_none(), "1 a host");
+        assert!(limits.host("b.example", soon()).await.is_some());
+        drop(a);
+        assert!(limits.host("a.example", soon()).await.is_some());
+        let (p1, p2) = (limits.place().await, limits.place().await);
+        let third = tokio::time::timeout(Duration::from_millis(20), limits.place()).await;
+        assert!(third.is_err(), "2 in all");
+        drop(p1);
+        let _p3 = limits.place().await;
+        drop(p2);
+        assert_eq!(limits.peak(), 2);
     }
 }

@@ -122,7 +122,7 @@ impl WebhookWorker {
         })
     }
 
-    /// The most deliveries this instance has made at once.
+    /// The most deliveries this instance has had in hand at once.
     pub fn peak_in_flight(&self) -> usize {
         self.limits.peak()
     }
@@ -273,7 +273,10 @@ impl WebhookWorker {
             next_attempt_at: None,
             lane: what.lane,
         };
-        store::deliveries::create_if_absent(&self.app.table, &delivery).await?;
+        {
+            let _place = self.limits.place().await;
+            store::deliveries::create_if_absent(&self.app.table, &delivery).await?;
+        }
         let first = AttemptJob {
             delivery_id: delivery.id,
             org_id: delivery.org_id,
@@ -305,6 +308,21 @@ impl WebhookWorker {
         start_by: Instant,
     ) -> Result<(), Error> {
         let now = Utc::now();
+        let waits = job.not_before > now.timestamp() || target.paused_after(now).is_some();
+        // A place among the host's requests, in time to finish in this invocation (taken before
+        // the instance's place: waiting for a busy host holds none of the others'); else the
+        // attempt goes back to the queue unclaimed, for another invocation.
+        let _host_place = match target.host().filter(|_| !waits) {
+            Some(host) => match self.host_place(&host, start_by).await {
+                Some(place) => Some(place),
+                None => {
+                    let _place = self.limits.place().await;
+                    return self.hand_back(&job).await;
+                }
+            },
+            None => None,
+        };
+        let _place = self.limits.place().await;
         if job.not_before > now.timestamp() {
             // A wait longer than SQS's 15-minute delay: another hop.
             return self
@@ -336,16 +354,6 @@ impl WebhookWorker {
             };
             return self.queue(&later, wait).await;
         }
-        // A place among the instance's and the host's deliveries, in time to finish in this
-        // invocation; else the attempt goes back to the queue unclaimed, for another.
-        let host = target.host();
-        let _permit = match &host {
-            Some(host) => match self.place(host, start_by).await {
-                Some(permit) => Some(permit),
-                None => return self.hand_back(&job).await,
-            },
-            None => None,
-        };
         let delivery = match store::deliveries::claim(
             &self.app.table,
             &job.org_id,
@@ -513,12 +521,12 @@ impl WebhookWorker {
         })
     }
 
-    /// A place for one delivery to `host`, by `start_by` at the latest.
-    async fn place(&self, host: &str, start_by: Instant) -> Option<limits::Permit<'_>> {
+    /// A place among the requests to `host`, by `start_by` at the latest.
+    async fn host_place(&self, host: &str, start_by: Instant) -> Option<limits::HostPlace> {
         if Instant::now() >= start_by {
             return None;
         }
-        self.limits.acquire(host, start_by).await
+        self.limits.host(host, start_by).await
     }
 
     /// An attempt this invocation has no time or place for, back on the queue as it came.
