@@ -115,15 +115,31 @@ pub fn check(event: &mut Value) {
             headers.insert(MALFORMED.into(), Value::String(malformed.join(",")));
         }
     }
+    // Without a Host header lambda_http builds the URI from the request context's domain name
+    // (API Gateway's own; the local gateway's comes from the client's Host): the same rule.
+    if let Some(Value::Object(context)) = fields.get_mut("requestContext") {
+        let unusable = context
+            .get("domainName")
+            .and_then(Value::as_str)
+            .is_some_and(|d| !usable_host(d));
+        if unusable {
+            context.remove("domainName");
+        }
+    }
 }
 
-/// A host as a URI authority holds it: a name or address and an optional port.
+/// A host lambda_http can build its URI from: it parses `https://{host}{path}` as a URL and
+/// `unwrap`s the result, then the URL as an `http::Uri` and `expect`s that, so a port over
+/// 65535 or an IPv4 address with an octet over 255 (both only characters a host may hold)
+/// panicked the function before our code ran.
 fn usable_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 253
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && url::Url::parse(&format!("https://{host}/"))
+            .is_ok_and(|url| url.as_str().parse::<http::Uri>().is_ok())
 }
 
 /// `raw` with every byte a URI path or query cannot hold percent-encoded (a `%` that starts no
@@ -194,6 +210,61 @@ mod tests {
         assert_eq!(event["headers"][MALFORMED], "query,body");
         assert_eq!(event["headers"]["ok"], "yes");
         assert!(event["headers"].get("host").is_none());
+    }
+
+    /// A v2 event of a GET with these headers and this request context's domain name.
+    fn event_with_host(host: &str) -> Value {
+        json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/v1/organization",
+            "rawQueryString": "", "headers": {"host": host},
+            "requestContext": {"http": {"method": "GET", "path": "/v1/organization",
+                "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "t"},
+                "domainName": host, "requestId": "r", "routeKey": "$default",
+                "stage": "$default", "time": "07/Dec/2026:00:00:00 +0000", "timeEpoch": 0,
+                "accountId": "123456789012", "apiId": "api"},
+            "isBase64Encoded": false
+        })
+    }
+
+    fn converts(event: Value) -> bool {
+        std::panic::catch_unwind(|| {
+            let request: lambda_http::request::LambdaRequest =
+                serde_json::from_value(event).unwrap();
+            lambda_http::Request::from(request)
+        })
+        .is_ok()
+    }
+
+    #[test]
+    fn hosts_lambda_http_cannot_parse_are_dropped() {
+        for bad in [
+            "127.0.0.1:99999",
+            "256.1.1.1",
+            "1.2.3.999:80",
+            "[::1",
+            "[zz::1]",
+        ] {
+            assert!(
+                !converts(event_with_host(bad)),
+                "lambda_http panics on {bad}"
+            );
+            let mut event = event_with_host(bad);
+            check(&mut event);
+            assert!(event["headers"].get("host").is_none(), "{bad}");
+            assert!(event["requestContext"].get("domainName").is_none(), "{bad}");
+            assert!(converts(event), "{bad}, checked");
+        }
+        for good in [
+            "api.example.com",
+            "127.0.0.1:9000",
+            "[::1]:9000",
+            "localhost",
+        ] {
+            assert!(usable_host(good), "{good}");
+            let mut event = event_with_host(good);
+            check(&mut event);
+            assert_eq!(event["headers"]["host"], good);
+        }
     }
 
     #[test]
