@@ -437,9 +437,10 @@ where
                     Err(err) => Served::failure(family, err),
                 };
                 if let Some(held) = held {
-                    let kept = (outcome.status < 300)
-                        .then(|| (outcome.status, outcome.body.clone().unwrap_or_default()));
-                    if let Err(err) = idempotency::finish(app, &org_id, &held, kept, now).await {
+                    let body = outcome.body.as_deref();
+                    let finished =
+                        idempotency::finish(app, &org_id, &held, outcome.status, body, now).await;
+                    if let Err(err) = finished {
                         // The work is done; the client only loses replay protection for this key.
                         tracing::warn!(error = %err, "could not finish the idempotency record");
                     }

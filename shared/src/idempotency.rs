@@ -1,7 +1,9 @@
 //! `Idempotency-Key` (IETF draft semantics): the first successful response for a key is kept
 //! 24 hours and replayed for a retry with the same request; the same key with another request
 //! gets 422; a retry while the first is still running gets 409. Failed requests keep nothing,
-//! so that bad input changes nothing and a retry after a failure runs again.
+//! so that bad input changes nothing and a retry after a failure runs again. After 24 hours the
+//! key is spent: the same key is a new request, which acts again (its record's generation is
+//! new, and so is its mark).
 
 use chrono::{DateTime, Utc};
 use lambda_http::Request;
@@ -27,6 +29,13 @@ pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 pub struct Mark(String);
 
 impl Mark {
+    /// The mark of one use (`generation`) of `key` by `org_id` for the request `fingerprint`:
+    /// the same on every retry of that use; another after the key's record expired.
+    fn of(app: &App, org_id: &str, key: &str, fingerprint: &str, generation: &str) -> Self {
+        let material = format!("{org_id}\0{key}\0{fingerprint}\0{generation}");
+        Mark(app.hasher.hash("request-mark", &material)[..32].to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -108,17 +117,10 @@ pub async fn begin(
         now.timestamp(),
     )
     .await?;
-    let mark = Mark(
-        app.hasher.hash(
-            "request-mark",
-            &format!("{}\0{key}\0{fingerprint}", caller.org_id),
-        )[..32]
-            .to_owned(),
-    );
     match claim {
-        KeyClaim::Fresh => Ok(Begin::Proceed(Some(Held {
+        KeyClaim::Fresh { generation } => Ok(Begin::Proceed(Some(Held {
             key: key.to_owned(),
-            mark,
+            mark: Mark::of(app, &caller.org_id, key, &fingerprint, &generation),
         }))),
         KeyClaim::Replay(stored) => Ok(Begin::Replay(Replayed {
             status: stored.status,
@@ -134,22 +136,27 @@ pub async fn begin(
 /// Should keeping fail (a throttle, an outage), the claim stays pending and a retry takes it
 /// over after [`records::LOCK_SECS`] and runs the request again; that is safe because what the
 /// request makes is recognised by its [`Mark`], so the retry answers as the first run did.
+/// A failure of ours or of a dependency (5xx) may have written part of the request's work: its
+/// key is given back for a retry of the same request to take over, with the same mark. A
+/// refusal (4xx) wrote nothing: its key is forgotten.
 pub async fn finish(
     app: &App,
     org_id: &str,
     held: &Held,
-    kept: Option<(u16, String)>,
+    status: u16,
+    body: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    match kept {
-        Some((status, body)) => {
+    match status {
+        200..=299 => {
             let stored = Stored {
                 status,
-                blob: pack(&app.sealer, &body)?,
+                blob: pack(&app.sealer, body.unwrap_or_default())?,
             };
             records::record(&app.table, org_id, &held.key, &stored, now.timestamp()).await
         }
-        None => records::release(&app.table, org_id, &held.key).await,
+        500.. => records::release(&app.table, org_id, &held.key).await,
+        _ => records::forget(&app.table, org_id, &held.key).await,
     }
 }
 

@@ -70,7 +70,10 @@ async fn a_retry_while_the_first_runs_gets_409() {
     )
     .await
     .unwrap();
-    assert_eq!(claim, inflow::store::idempotency::KeyClaim::Fresh);
+    assert!(matches!(
+        claim,
+        inflow::store::idempotency::KeyClaim::Fresh { .. }
+    ));
     let res = env
         .send(
             AssignFlow,
@@ -180,15 +183,159 @@ async fn a_kept_response_over_an_item_s_size_comes_back_whole() {
     let t = env.tenant().await;
     let table = &env.app.table;
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(
+    assert!(matches!(
         claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
-        KeyClaim::Fresh
-    );
+        KeyClaim::Fresh { .. }
+    ));
     let blob: Vec<u8> = (0..1_200_000u32).map(|i| (i % 251) as u8).collect();
     let stored = Stored { status: 200, blob };
     record(table, &t.org_id, "big", &stored, now).await.unwrap();
     assert_eq!(
         claim(table, &t.org_id, "big", "fp", now).await.unwrap(),
         KeyClaim::Replay(stored)
+    );
+}
+
+/// Moves a key's record past its `ttl`, as 24 hours would; DynamoDB may keep the item for days.
+async fn expire(env: &Env, org_id: &str, key: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    env.app
+        .table
+        .client()
+        .update_item()
+        .table_name(&env.app.config.table_name)
+        .key("PK", AttributeValue::S(format!("IDEM#{org_id}#{key}")))
+        .key("SK", AttributeValue::S("IDEM".into()))
+        .update_expression("SET #ttl = :past")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()),
+        )
+        .send()
+        .await
+        .expect("the record is there");
+}
+
+/// Every idempotent route: the first use acts, a retry replays it, and once the key's record
+/// has expired the same key with the same request acts again (a new generation of the key).
+#[tokio::test]
+async fn an_expired_key_is_spent_and_its_reuse_acts_again() {
+    use inflow_tests::{call, endpoints, Call, Function};
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let endpoint = env
+        .send(
+            CreateWebhookEndpoint,
+            endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks.acme.example/k"})),
+        )
+        .await;
+    assert_eq!(endpoint.status, 201, "{}", endpoint.raw);
+    let endpoint_id = endpoint.body["id"].as_str().unwrap().to_owned();
+    // What shows a route acted: the field of its answer that a new action changes.
+    let routes: Vec<(Function, Call, &str)> = vec![
+        (
+            CreateJoinOrganizationFlow,
+            call("POST", "/admin/v1/flows:createJoinOrganization")
+                .bearer(&t.admin_key)
+                .json(&json!({"email": "gen@example.com"})),
+            "/secret",
+        ),
+        (
+            CreateSignupFlow,
+            call("POST", "/admin/v1/flows:createSignup")
+                .bearer(&t.admin_key)
+                .json(&json!({"email": "gen-signup@example.com"})),
+            "/secret",
+        ),
+        (
+            CreateWebhookEndpoint,
+            endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks2.acme.example/g"})),
+            "/id",
+        ),
+        (
+            RotateWebhookEndpointSecret,
+            endpoints("POST", &t, Some(&endpoint_id), "/rotate-secret"),
+            "/secret",
+        ),
+        (
+            TestWebhookEndpoint,
+            endpoints("POST", &t, Some(&endpoint_id), "/test"),
+            "/eventId",
+        ),
+        (
+            AssignFlow,
+            assign(&t, &assign_body(&t)),
+            "/details/assignedAt",
+        ),
+        (
+            ImportInvitations,
+            invitations("POST", &t, "/import").json(&json!({"list": "gen-import@example.com"})),
+            "",
+        ),
+    ];
+    for (i, (function, request, acted)) in routes.into_iter().enumerate() {
+        let key = format!("gen-{i}");
+        let keyed = || request.clone().header("idempotency-key", &key);
+        let first = env.send(function, keyed()).await;
+        assert!(
+            (200..300).contains(&first.status),
+            "{function:?}: {}",
+            first.raw
+        );
+        let replay = env.send(function, keyed()).await;
+        assert_eq!(
+            replay.header("idempotent-replayed"),
+            Some("true"),
+            "{function:?}"
+        );
+        assert_eq!(replay.raw, first.raw, "{function:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        expire(&env, &t.org_id, &key).await;
+        let again = env.send(function, keyed()).await;
+        assert!(
+            (200..300).contains(&again.status),
+            "{function:?}: {}",
+            again.raw
+        );
+        assert_eq!(
+            again.header("idempotent-replayed"),
+            None,
+            "{function:?}: not a replay"
+        );
+        assert_ne!(
+            again.body.pointer(acted),
+            first.body.pointer(acted),
+            "{function:?}: acted again ({acted})"
+        );
+        // And the new use of the key is kept in turn.
+        let replay = env.send(function, keyed()).await;
+        assert_eq!(replay.raw, again.raw, "{function:?}");
+    }
+    // A resend through the invitations API: a fresh link, so a new email.
+    let invite = || {
+        invitations("POST", &t, "")
+            .json(&json!({"email": "gen-invite@example.com"}))
+            .header("idempotency-key", "gen-invite")
+    };
+    assert_eq!(env.send(CreateInvitation, invite()).await.status, 201);
+    let _ = env.email_jobs().await;
+    assert_eq!(
+        env.send(CreateInvitation, invite())
+            .await
+            .header("idempotent-replayed"),
+        Some("true")
+    );
+    assert!(env.email_jobs().await.is_empty(), "a replay sends nothing");
+    expire(&env, &t.org_id, "gen-invite").await;
+    let again = env.send(CreateInvitation, invite()).await;
+    assert_eq!(
+        (again.status, again.header("idempotent-replayed")),
+        (201, None)
+    );
+    assert_eq!(
+        env.email_jobs().await.len(),
+        1,
+        "the reuse resent the invitation"
     );
 }

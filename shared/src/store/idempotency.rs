@@ -1,4 +1,7 @@
-//! Idempotency records: `IDEM#<org>#<key>` / `IDEM`, kept 24 hours by the table's TTL.
+//! Idempotency records: `IDEM#<org>#<key>` / `IDEM`, kept 24 hours by the table's TTL. A
+//! record past its `ttl` is no record, whatever DynamoDB has not yet deleted (it deletes expired
+//! items lazily, often days late): a key used again then starts a new *generation*, which the
+//! request's mark carries, so nothing the old generation made passes for the new one's.
 
 use super::Table;
 use aws_sdk_dynamodb::{
@@ -37,8 +40,12 @@ fn part_sk(index: usize) -> String {
 
 #[derive(Debug, PartialEq)]
 pub enum KeyClaim {
-    /// This request owns the key now and must record or release it.
-    Fresh,
+    /// This request owns the key now and must record or release it. `generation` names this
+    /// use of the key: new for a key never used or expired, the abandoned run's when this one
+    /// takes over its claim (the same request, whose first run died).
+    Fresh {
+        generation: String,
+    },
     Replay(Stored),
     InFlight,
     Mismatch,
@@ -51,10 +58,12 @@ pub async fn claim(
     fingerprint: &str,
     now_secs: i64,
 ) -> Result<KeyClaim, Error> {
+    let generation = crate::ids::random(16);
     let mut item = record_key(org_id, idem_key);
     item.extend([
         ("fingerprint".to_string(), s(fingerprint)),
         ("phase".to_string(), s("pending")),
+        ("generation".to_string(), s(&generation)),
         ("locked_until".to_string(), n(now_secs + LOCK_SECS)),
         (TTL.to_string(), n(now_secs + RETENTION_SECS)),
     ]);
@@ -63,17 +72,19 @@ pub async fn claim(
         .put_item()
         .table_name(&table.name)
         .set_item(Some(item))
+        // Absent, expired, or given back by a failed run of another request (a corrected retry).
         .condition_expression(
-            "attribute_not_exists(PK) OR #ttl < :now OR (phase = :pending AND locked_until < :now)",
+            "attribute_not_exists(PK) OR #ttl < :now OR (phase = :released AND fingerprint <> :fp)",
         )
         .expression_attribute_names("#ttl", TTL)
         .expression_attribute_values(":now", n(now_secs))
-        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":released", s("released"))
+        .expression_attribute_values(":fp", s(fingerprint))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
     let old = match result {
-        Ok(_) => return Ok(KeyClaim::Fresh),
+        Ok(_) => return Ok(KeyClaim::Fresh { generation }),
         Err(err) => match err.as_service_error() {
             Some(PutItemError::ConditionalCheckFailedException(failed)) => match failed.item() {
                 Some(item) => item.clone(),
@@ -95,6 +106,9 @@ pub async fn claim(
     };
     match judge(&old, fingerprint) {
         Judged::Mismatch => Ok(KeyClaim::Mismatch),
+        Judged::InFlight if abandoned(&old, now_secs) || released(&old) => {
+            take_over(table, org_id, idem_key, &old, now_secs).await
+        }
         Judged::InFlight => Ok(KeyClaim::InFlight),
         Judged::Done {
             status,
@@ -118,6 +132,53 @@ enum Judged {
         blob: Option<Vec<u8>>,
         parts: usize,
     },
+}
+
+/// A pending claim whose lock ran out: its run died before keeping or giving back the key.
+fn abandoned(old: &Item, now_secs: i64) -> bool {
+    get_s(old, "phase") == Some("pending")
+        && get_n(old, "locked_until").is_some_and(|until| until < now_secs)
+}
+
+/// A claim a failed run gave back (of this request: another's is claimed afresh).
+fn released(old: &Item) -> bool {
+    get_s(old, "phase") == Some("released")
+}
+
+/// Takes over the claim of an earlier run of the same request, one that died or failed,
+/// keeping its generation (so this run recognises what that one made: a failure half-way
+/// through an import leaves its first half written). Another run taking it over first: in
+/// flight.
+async fn take_over(
+    table: &Table,
+    org_id: &str,
+    idem_key: &str,
+    old: &Item,
+    now_secs: i64,
+) -> Result<KeyClaim, Error> {
+    let generation = get_s(old, "generation").unwrap_or_default().to_owned();
+    let result = table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
+        .set_key(Some(record_key(org_id, idem_key)))
+        .update_expression("SET phase = :pending, locked_until = :lock")
+        .condition_expression(
+            "((phase = :pending AND locked_until < :now) OR phase = :released) AND #ttl >= :now \
+             AND (generation = :generation OR attribute_not_exists(generation))",
+        )
+        .expression_attribute_names("#ttl", TTL)
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":released", s("released"))
+        .expression_attribute_values(":now", n(now_secs))
+        .expression_attribute_values(":lock", n(now_secs + LOCK_SECS))
+        .expression_attribute_values(":generation", s(&generation))
+        .send()
+        .await;
+    Ok(match super::unless_condition_failed(result)? {
+        Some(_) => KeyClaim::Fresh { generation },
+        None => KeyClaim::InFlight,
+    })
 }
 
 fn judge(old: &Item, fingerprint: &str) -> Judged {
@@ -231,20 +292,36 @@ pub async fn record(
     Ok(())
 }
 
-/// Gives the key back (the request failed), so that a retry runs the request again.
-pub async fn release(table: &Table, org_id: &str, idem_key: &str) -> Result<(), Error> {
-    table.ddb.delete_item()
+/// Forgets a claim whose request was refused (it wrote nothing): the key is as if never used.
+pub async fn forget(table: &Table, org_id: &str, idem_key: &str) -> Result<(), Error> {
+    let result = table
+        .ddb
+        .delete_item()
         .table_name(&table.name)
         .set_key(Some(record_key(org_id, idem_key)))
         .condition_expression("phase = :pending")
         .expression_attribute_values(":pending", s("pending"))
         .send()
-        .await
-        .map(|_| ())
-        .or_else(|err| match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_)) => Ok(()),
-            _ => Err(err.into()),
-        })
+        .await;
+    super::unless_condition_failed(result).map(|_| ())
+}
+
+/// Gives the key back (the request failed), so that a retry runs the request again: a retry of
+/// the same request takes this use of the key over (its generation: it finishes what this run
+/// began), another request (a corrected body) claims it afresh.
+pub async fn release(table: &Table, org_id: &str, idem_key: &str) -> Result<(), Error> {
+    let result = table
+        .ddb
+        .update_item()
+        .table_name(&table.name)
+        .set_key(Some(record_key(org_id, idem_key)))
+        .update_expression("SET phase = :released REMOVE locked_until")
+        .condition_expression("phase = :pending")
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":released", s("released"))
+        .send()
+        .await;
+    super::unless_condition_failed(result).map(|_| ())
 }
 
 #[cfg(test)]
@@ -263,6 +340,17 @@ mod tests {
             item.insert("parts".into(), n(parts));
         }
         item
+    }
+
+    #[test]
+    fn an_abandoned_claim_is_a_pending_one_whose_lock_ran_out() {
+        let mut pending = old("a", "pending", None, None, 0);
+        pending.insert("locked_until".into(), n(100));
+        assert!(abandoned(&pending, 101));
+        assert!(!abandoned(&pending, 100));
+        let mut done = old("a", "done", Some(200), Some(b"x"), 0);
+        done.insert("locked_until".into(), n(100));
+        assert!(!abandoned(&done, 101));
     }
 
     #[test]
