@@ -441,10 +441,10 @@ async fn tenants_phase(
         inflow_tests::template::parameter("EmailWorkerMaxConcurrency").unwrap_or(2.0) as usize;
     eprintln!("bench: tenants: a {addresses}-address import's mail beside one invitation");
     report.fairness = Some(tenants::fairness(addresses, bulk_rate, email_concurrency).await?);
-    // Bounds, not latency: as fast as the emulator goes (100,000 deliveries).
+    // Bounds, not latency: as fast as the emulator goes, two minutes of the 100,000 deliveries.
     emulator::clear_delays().await?;
     eprintln!("bench: tenants: a {addresses}-address fan-out to 20 endpoints");
-    let fan_out = tenants::fan_out(addresses, 20, 5).await;
+    let fan_out = tenants::fan_out(addresses, 20, 5, Duration::from_secs(120)).await;
     if let Some(model) = model {
         emulator::set_delays(model).await?;
     }

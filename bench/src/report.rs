@@ -557,13 +557,13 @@ impl Report {
         if let Some(o) = &self.fan_out {
             line(&mut out, format!(
                 "**The webhook worker under a fan-out.** {} addresses imported into an organization with {} endpoints \
-                 on {} hosts (three a host, the most allowed), each endpoint subscribed to `invitation.created`: {} \
-                 deliveries in {:.0} s by one worker instance, receivers answering in 5 ms, the emulator as fast as it goes \
-                 (bounds, not latency, are measured). The most deliveries it made at once: **{}** (its bound {}); the most \
+                 on {} hosts (three a host, the most allowed), each endpoint subscribed to `invitation.created`: one worker \
+                 instance made {} of the {} deliveries in the {:.0} s measured, receivers answering in 5 ms, the emulator as \
+                 fast as it goes (bounds, not latency, are measured). The most deliveries it made at once: **{}** (its bound {}); the most \
                  one host answered at once: **{}** (bound {} an instance); the most file descriptors it held above its \
                  count before, the receivers' own sockets left out: **{}** (a function may open {}; each delivery holds \
                  its connection and its record writes a DynamoDB one).\n",
-                o.addresses, o.endpoints, o.hosts, o.deliveries, o.seconds, o.peak_in_flight, o.in_flight_bound,
+                o.addresses, o.endpoints, o.hosts, o.deliveries, o.wanted, o.seconds, o.peak_in_flight, o.in_flight_bound,
                 o.peak_per_host, o.per_host_bound, o.peak_fds, o.fd_limit
             ));
         }
