@@ -1,7 +1,17 @@
 //! User groups for embedded dashboards (seed 002): creating a group, and rotating its token.
 //!
-//! A group's token is shown once, by the call that issues it; the table keeps only its keyed
-//! hash. Rotation finds the group by that hash and swaps it for a new one in one transaction,
+//! A group's token is shown by the call that issues it; the table keeps its keyed hash. A retry
+//! of that call (a client that lost the answer to a timeout or a crash) gets the same answer
+//! instead of a 409 or a 404:
+//! - a create repeated within a day ([`RETRY_WINDOW_SECS`]) with the same name, provided_id and
+//!   environment answers the group and its token, which the group keeps sealed for that day
+//!   (until a rotation);
+//! - a rotation made under an `Idempotency-Key` derives its token from the request's mark
+//!   ([`Mark`]), and leaves the old token's lookup as a marker naming that mark for a day, so a
+//!   retry that takes over its key finds its own rotation and answers its token again (while it
+//!   is still the group's). Without a key, the old token simply stops working.
+//!
+//! Rotation finds the group by the token's hash and swaps it for a new one in one transaction,
 //! so the old token stops working at once and of two rotations with one token only one wins.
 
 use chrono::{DateTime, Utc};
@@ -9,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     app::App,
     error::{Error, Resource},
+    idempotency::Mark,
     ids,
     model::{Caller, Environment, UserGroup},
     store::{counters, user_groups as table},
@@ -24,6 +35,8 @@ const TOKEN_RANDOM_CHARS: usize = 40;
 const HASH_PURPOSE: &str = "user-group-token";
 /// The per-organization counter that numbers `team_id`s.
 const TEAM_COUNTER: &str = "team";
+/// How long the answer that issued a token may be given again to a retry of that call.
+pub const RETRY_WINDOW_SECS: i64 = 24 * 60 * 60;
 
 /// A token in plain text; it lives only between its creation (or the request that presents
 /// it) and the response. `Debug` never prints it.
@@ -32,6 +45,18 @@ pub struct Token(String);
 impl Token {
     fn generate() -> Self {
         Token(format!("{TOKEN_PREFIX}{}", ids::random(TOKEN_RANDOM_CHARS)))
+    }
+
+    /// The token a rotation issues: derived from its request's mark under an Idempotency-Key,
+    /// so that the request's retry can give it again; random otherwise.
+    fn for_rotation(app: &App, mark: Option<&Mark>) -> Self {
+        match mark {
+            Some(mark) => Token(format!(
+                "{TOKEN_PREFIX}{}",
+                mark.secret_chars(&app.hasher, HASH_PURPOSE, TOKEN_RANDOM_CHARS)
+            )),
+            None => Token::generate(),
+        }
     }
 
     pub fn expose(&self) -> &str {
@@ -127,10 +152,12 @@ pub struct Issued {
     pub token: Token,
 }
 
+/// `mark` is the request's, when it holds an Idempotency-Key.
 pub async fn create_or_rotate(
     app: &App,
     caller: &Caller,
     request: UserGroupRequest,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
     match request {
@@ -145,16 +172,12 @@ pub async fn create_or_rotate(
             provided_id,
             environment,
         } => {
-            rotate(
-                app,
-                caller,
-                &current_token,
+            let change = Change {
                 name,
                 provided_id,
                 environment,
-                now,
-            )
-            .await
+            };
+            rotate(app, caller, &current_token, change, mark, now).await
         }
     }
 }
@@ -180,12 +203,40 @@ async fn create(
         updated_at: now,
     };
     let token = Token::generate();
-    match table::create(&app.table, &group, &token.hash(app)).await? {
+    let (hash, sealed) = (token.hash(app), app.sealer.seal(token.expose()));
+    let issued = table::Issued {
+        hash: &hash,
+        sealed: &sealed,
+        until: now.timestamp() + RETRY_WINDOW_SECS,
+    };
+    match table::create(&app.table, &group, &issued).await? {
         table::Created::Yes => {}
-        table::Created::ProvidedIdTaken => return Err(provided_id_taken(&group)),
+        table::Created::ProvidedIdTaken => return created_before(app, &group, now).await,
     }
     tracing::info!(team_id, "user group created");
     Ok(Issued { group, token })
+}
+
+/// The provided_id is taken: by this very create, repeated within its day (the same name), whose
+/// answer is given again; else by another group (409).
+async fn created_before(app: &App, asked: &UserGroup, now: DateTime<Utc>) -> Result<Issued, Error> {
+    let found = table::by_provided_id(&app.table, asked, now.timestamp()).await?;
+    match found {
+        Some(table::Existing {
+            group,
+            created_token_sealed: Some(sealed),
+        }) if group.name == asked.name => {
+            tracing::info!(
+                team_id = group.team_id,
+                "user group create repeated: its answer again"
+            );
+            Ok(Issued {
+                group,
+                token: Token(app.sealer.open(&sealed)?),
+            })
+        }
+        _ => Err(provided_id_taken(asked)),
+    }
 }
 
 fn provided_id_taken(group: &UserGroup) -> Error {
@@ -199,15 +250,26 @@ fn provided_id_taken(group: &UserGroup) -> Error {
     }
 }
 
+/// What a rotation may change besides the token; provided_id and environment must match.
+struct Change {
+    name: Option<String>,
+    provided_id: Option<String>,
+    environment: Option<Environment>,
+}
+
 async fn rotate(
     app: &App,
     caller: &Caller,
     current: &Token,
-    name: Option<String>,
-    provided_id: Option<String>,
-    environment: Option<Environment>,
+    change: Change,
+    mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<Issued, Error> {
+    let Change {
+        name,
+        provided_id,
+        environment,
+    } = change;
     // The token's text never goes into the error: it is a secret.
     let unknown = || Error::not_found(Resource::UserGroup, "current_token");
     if !Token::well_formed(current.expose()) {
@@ -215,10 +277,17 @@ async fn rotate(
     }
     let old_hash = current.hash(app);
     // Another organization's token is as unknown as a made-up one: existence never leaks.
-    let mut group = table::find_by_token(&app.table, &old_hash)
-        .await?
-        .filter(|g| g.org_id == caller.org_id)
-        .ok_or_else(unknown)?;
+    let found = table::find_by_token(&app.table, &old_hash, now.timestamp()).await?;
+    let mut group = match found {
+        Some(table::Lookup::Current(group)) if group.org_id == caller.org_id => group,
+        // This very rotation, made by a run of this request that lost its answer.
+        Some(table::Lookup::Rotated { group, by })
+            if group.org_id == caller.org_id && mark.is_some_and(|m| m.as_str() == by) =>
+        {
+            return rotated_before(app, group, mark).await?.ok_or_else(unknown);
+        }
+        _ => return Err(unknown()),
+    };
     if provided_id
         .as_ref()
         .is_some_and(|p| *p != group.provided_id)
@@ -238,8 +307,12 @@ async fn rotate(
         group.name = name;
     }
     group.updated_at = now;
-    let token = Token::generate();
-    match table::rotate(&app.table, &group, &old_hash, &token.hash(app)).await? {
+    let token = Token::for_rotation(app, mark);
+    let marker = mark.map(|m| table::Marker {
+        by: m.as_str(),
+        until: now.timestamp() + RETRY_WINDOW_SECS,
+    });
+    match table::rotate(&app.table, &group, &old_hash, &token.hash(app), marker).await? {
         table::Rotated::Yes => {}
         // Our read saw the token, but a concurrent rotation replaced it before our write.
         table::Rotated::TokenReplaced => {
@@ -251,6 +324,25 @@ async fn rotate(
     }
     tracing::info!(team_id = group.team_id, "user group token rotated");
     Ok(Issued { group, token })
+}
+
+/// A rotation's retry that found its own rotation done: its answer again, while the token it
+/// issued is still the group's (a later rotation retired that one too).
+async fn rotated_before(
+    app: &App,
+    group: UserGroup,
+    mark: Option<&Mark>,
+) -> Result<Option<Issued>, Error> {
+    let token = Token::for_rotation(app, mark);
+    let current = table::token_hash_of(&app.table, &group.org_id, group.team_id).await?;
+    if current.as_deref() != Some(token.hash(app).as_str()) {
+        return Ok(None);
+    }
+    tracing::info!(
+        team_id = group.team_id,
+        "user group rotation repeated: its answer again"
+    );
+    Ok(Some(Issued { group, token }))
 }
 
 #[cfg(test)]

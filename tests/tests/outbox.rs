@@ -655,6 +655,71 @@ async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_it
     );
 }
 
+fn user_group(t: &Tenant, body: Value) -> Call {
+    call("POST", "/api/user")
+        .header("authorization", &format!("Token {}", t.admin_key))
+        .json(&body)
+}
+
+/// `POST /api/user` under an Idempotency-Key, dying after its write: the create's retry answers
+/// the same group and token, and so does the rotation's (its token derived from the request's
+/// mark, found by the marker the rotation left on the old token), with one group and one live
+/// token. The retry of a rotation whose token was rotated again since finds nothing (404).
+#[tokio::test]
+async fn a_user_group_create_or_rotation_that_died_after_its_write_is_answered_the_same_by_its_retry(
+) {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let create = user_group(
+        &t,
+        json!({"name": "Example 1", "provided_id": "died_1", "current_token": ""}),
+    );
+    let (first, retry) = died_then_retried(&env, CreateUserGroup, create).await;
+    assert_eq!(first.status, 200, "{}", first.raw);
+    assert_eq!((retry.status, &retry.raw), (200, &first.raw), "the create");
+    let token = first.body["user_group"]["token"].as_str().unwrap();
+
+    let rotate = user_group(&t, json!({"current_token": token}));
+    let (first, retry) = died_then_retried(&env, CreateUserGroup, rotate.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.raw);
+    assert_eq!(
+        (retry.status, &retry.raw),
+        (200, &first.raw),
+        "the rotation"
+    );
+    let live = |items: &[inflow_tests::Item]| {
+        items
+            .iter()
+            .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk == "UGTOKEN"))
+            .filter(|i| !i.contains_key("rotated_by"))
+            .count()
+    };
+    let items = env.items().await;
+    let groups = items
+        .iter()
+        .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("UG#")))
+        .count();
+    assert_eq!((groups, live(&items)), (1, 1), "one group, one live token");
+
+    // A rotation that died, then its token rotated again (without a key) before its retry:
+    // the retry has no answer left to give.
+    let new = first.body["user_group"]["token"].as_str().unwrap();
+    let rotate = user_group(&t, json!({"current_token": new})).header("idempotency-key", "late");
+    let dying = env.with_faults(dies_after_its_write());
+    let died = Answer::from(CreateUserGroup.call(&dying, rotate.request()).await);
+    let newer = died.body["user_group"]["token"].as_str().unwrap();
+    let again = env
+        .send(
+            CreateUserGroup,
+            user_group(&t, json!({"current_token": newer})),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.raw);
+    claims_abandoned(&env).await;
+    let late = env.send(CreateUserGroup, rotate).await;
+    assert_eq!(late.status, 404, "{}", late.raw);
+}
+
 /// The jobs of a tenant's writes on the stream, as the relay renders them.
 async fn jobs_on_the_stream(env: &Env, org_id: &str) -> Vec<Ready> {
     let pk = format!("ORG#{org_id}");

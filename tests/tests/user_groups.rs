@@ -226,8 +226,11 @@ async fn provided_id_is_unique_per_organization_and_environment() {
     let testing =
         json!({"name": "Example 1 (test)", "provided_id": "example_1", "environment": "Testing"});
     assert_eq!(create(&env, &t, &testing).await["environment"], "Testing");
+    let testing_again =
+        json!({"name": "Another test", "provided_id": "example_1", "environment": "Testing"});
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &testing)).await,
+        &env.send(CreateUserGroup, user_group(&t, &testing_again))
+            .await,
         409,
         "same provided_id, Testing again",
     );
@@ -246,10 +249,12 @@ async fn provided_id_is_unique_per_organization_and_environment() {
 async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let body = new_group("Racer", "race");
-    let answers =
-        futures::future::join_all((0..8).map(|_| env.send(CreateUserGroup, user_group(&t, &body))))
-            .await;
+    // Eight different groups (by name) wanting one provided_id: exactly one is made.
+    let answers = futures::future::join_all((0..8).map(|i| {
+        let body = new_group(&format!("Racer {i}"), "race");
+        env.send(CreateUserGroup, user_group(&t, &body))
+    }))
+    .await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
@@ -262,6 +267,16 @@ async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
         "{statuses:?}"
     );
     assert_eq!(group_items(&env).await, 1);
+    // One request sent eight times at once (a client's retries): one group, one answer.
+    let body = new_group("Retried", "race-2");
+    let answers =
+        futures::future::join_all((0..8).map(|_| env.send(CreateUserGroup, user_group(&t, &body))))
+            .await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let tokens: std::collections::HashSet<&Value> =
+        answers.iter().map(|a| &a.body["user_group"]).collect();
+    assert_eq!(tokens.len(), 1, "the same group and token to all");
+    assert_eq!(group_items(&env).await, 2);
 }
 
 #[tokio::test]
@@ -475,13 +490,88 @@ async fn an_idempotent_retry_replays_and_creates_nothing_new() {
         .await;
     assert_failure(&other, 422, "the same key with another body");
 
-    // Without a key, the same request is a duplicate provided_id.
+    // Without a key, the same create within its day is its answer again (a retry).
+    let retried = env.send(CreateUserGroup, user_group(&t, &body)).await;
+    assert_eq!(retried.status, 200, "{}", retried.raw);
+    assert_eq!(retried.body["user_group"], first.body["user_group"]);
+    assert_eq!(group_items(&env).await, 1);
+}
+
+/// What a retry of a lost answer gets without an Idempotency-Key (the seed's clients send none):
+/// a create repeated with the same name, provided_id and environment within a day answers as
+/// the first did, until the group's token is rotated. A rotation repeated without a key finds
+/// its token gone (404): the old token stops working at once; a rotation's retry needs a key
+/// (tested in outbox.rs, where the first run dies after its write).
+#[tokio::test]
+async fn a_retried_create_gets_its_first_answer_for_a_day() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let body = new_group("Example 1", "retry_1");
+    let first = create(&env, &t, &body).await;
+    let again = create(&env, &t, &body).await;
+    assert_eq!(again, first, "the same group and token");
+    assert_failure(
+        &env.send(
+            CreateUserGroup,
+            user_group(&t, &new_group("Other name", "retry_1")),
+        )
+        .await,
+        409,
+        "another name",
+    );
+    let testing = json!({"name": "Example 1", "provided_id": "retry_1", "environment": "Testing"});
+    assert_ne!(create(&env, &t, &testing).await["token"], first["token"]);
+
+    // Rotated: the create's answer is not given again (its token is dead), nor the rotation's.
+    let old = token_of(&first);
+    let rotated = env
+        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.raw);
     assert_failure(
         &env.send(CreateUserGroup, user_group(&t, &body)).await,
         409,
-        "no key",
+        "a create repeated after a rotation",
     );
-    assert_eq!(group_items(&env).await, 1);
+    assert_failure(
+        &env.send(CreateUserGroup, user_group(&t, &rotation(&old)))
+            .await,
+        404,
+        "a rotation repeated without a key",
+    );
+
+    // A day later, a create's repeat is a duplicate again.
+    let later = new_group("Example 2", "retry_2");
+    create(&env, &t, &later).await;
+    let items = env.items().await;
+    let group = items
+        .iter()
+        .find(|i| {
+            i["SK"].as_s().is_ok_and(|sk| sk.starts_with("UG#"))
+                && i.get("provided_id").and_then(|v| v.as_s().ok()) == Some(&"retry_2".to_owned())
+        })
+        .expect("the group item");
+    env.app
+        .table
+        .client()
+        .update_item()
+        .table_name(&env.app.config.table_name)
+        .key("PK", group["PK"].clone())
+        .key("SK", group["SK"].clone())
+        .update_expression("SET created_token_until = :past")
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_failure(
+        &env.send(CreateUserGroup, user_group(&t, &later)).await,
+        409,
+        "a repeat after its day",
+    );
 }
 
 #[tokio::test]

@@ -23,7 +23,14 @@ const ROUTE: Route = Route {
 pub async fn create_user_group(app: &App, req: Request) -> Response<Body> {
     serve(app, req, &ROUTE, |ctx| async move {
         let request = UserGroupRequest::validate(wire::parse_user_group(ctx.body())?)?;
-        let issued = user_groups::create_or_rotate(ctx.app, &ctx.caller, request, ctx.now).await?;
+        let issued = user_groups::create_or_rotate(
+            ctx.app,
+            &ctx.caller,
+            request,
+            ctx.mark.as_ref(),
+            ctx.now,
+        )
+        .await?;
         Ok(Reply::json(200, wire::user_group(&issued)))
     })
     .await
