@@ -454,8 +454,10 @@ class Faults:
          "status": 429, "error": "TooManyRequestsException", "message": "...", "times": 2}
     Every given `match` field must hold (`target` is the X-Amz-Target header); the next `times`
     matching requests get `status` with the error as AWS's JSON protocols carry it (the
-    `x-amzn-ErrorType` header and `__type` in the body). Rules should match something a test
-    owns (its sender, its table), since tests share the emulator."""
+    `x-amzn-ErrorType` header and `__type` in the body). A rule with `"empty_page": true`
+    answers a DynamoDB Streams GetRecords with no records and the same iterator, as DynamoDB
+    Streams may anywhere in a shard. Rules should match something a test owns (its sender, its
+    table), since tests share the emulator."""
 
     def __init__(self):
         self.rules = []
@@ -506,6 +508,12 @@ def faults(app, table):
         rule = table.take(environ, body)
         if rule is None:
             return app(environ, start_response)
+        if rule.get("empty_page"):
+            iterator = json.loads(body or b"{}").get("ShardIterator")
+            page = json.dumps({"Records": [], "NextShardIterator": iterator}).encode()
+            start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"),
+                                      ("Content-Length", str(len(page)))])
+            return [page]
         error = rule.get("error", "ServiceUnavailable")
         payload = json.dumps({"__type": error, "message": rule.get("message", "injected fault")}).encode()
         status = int(rule.get("status", 500))

@@ -303,7 +303,8 @@ class Checkpoint:
 
 
 def hand_over(invoke_url, function, records, batch_size, max_retries, give_up):
-    """Invokes the function on the records in order, as Lambda's stream event source would."""
+    """Invokes the function on the records in order, as Lambda's stream event source would,
+    waiting a little longer after each failed try (the relay's own SQS calls back off too)."""
     pending = list(records)
     retries = 0
     while pending:
@@ -322,7 +323,8 @@ def hand_over(invoke_url, function, records, batch_size, max_retries, give_up):
             continue
         del pending[:first]
         retries = 1 if first > 0 else retries + 1
-        if retries > max_retries:
+        # -1 (the template's default): retried for as long as the stream keeps the record.
+        if 0 <= max_retries < retries:
             given_up = pending[:batch_size]
             del pending[:batch_size]
             give_up(given_up)

@@ -214,6 +214,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
     env.relay_stream().await;
     let relay = inflow::relay::Relay {
         queues: c.queues.clone(),
+        dead_letters: None,
     };
     let email = inflow::email::EmailWorker {
         app: c.app.clone(),
@@ -373,6 +374,7 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
     let c = counted(&env);
     let relay = inflow::relay::Relay {
         queues: c.queues.clone(),
+        dead_letters: None,
     };
     let hooks = webhook_worker(&c)?;
     let (mut totals, mut requests, mut relays, mut workers) = (vec![], vec![], vec![], vec![]);

@@ -728,7 +728,10 @@ async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String
         env.queues.webhook_url.clone(),
         env.queues.email_url.clone(),
     );
-    let relay = inflow::relay::Relay { queues: stubbed };
+    let relay = inflow::relay::Relay {
+        queues: stubbed,
+        dead_letters: None,
+    };
     env.relay_stream_with(&relay).await;
     sqs.reset();
     let (app, ddb) = env.counted();

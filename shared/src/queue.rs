@@ -3,6 +3,7 @@
 //! No request path has a queue.
 
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use std::time::Duration;
 
 use crate::{config::vars, error::Error};
 
@@ -70,8 +71,22 @@ impl Queues {
 
     /// The queues of `WEBHOOK_QUEUE_URL` and `EMAIL_QUEUE_URL`; a missing one fails init.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, Error> {
+        Self::from_env_with(aws_sdk_sqs::Client::new(sdk))
+    }
+
+    /// The same queues, each call retried at `backoff`'s waits ([`config_with`]).
+    pub fn from_env_backing_off(
+        sdk: &aws_config::SdkConfig,
+        backoff: &Backoff,
+    ) -> Result<Self, Error> {
+        Self::from_env_with(aws_sdk_sqs::Client::from_conf(
+            config_with(sdk, backoff).build(),
+        ))
+    }
+
+    fn from_env_with(sqs: aws_sdk_sqs::Client) -> Result<Self, Error> {
         Ok(Self::new(
-            aws_sdk_sqs::Client::new(sdk),
+            sqs,
             crate::config::required(vars::WEBHOOK_QUEUE_URL)?,
             crate::config::required(vars::EMAIL_QUEUE_URL)?,
         ))
@@ -234,4 +249,43 @@ mod tests {
         assert_eq!(sizes(&huge, 1000), vec![1, 1], "too big alone: SQS says so");
         assert!(batches(&[], 1000).is_empty());
     }
+}
+
+/// How an SQS client retries one call.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// Attempts of one call, the first included.
+    pub attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    /// The most one call may take, its retries and their waits included.
+    pub operation: Duration,
+}
+
+/// An SQS client's config with the SDK's standard retries at `backoff`'s waits, and no retry
+/// quota: the SDK's default token bucket stops retrying after a hundred or so failures, which
+/// an outage of any length would spend, and a caller that must outlast one (the relay) should
+/// wait before each give-up.
+pub fn config_with(sdk: &aws_config::SdkConfig, backoff: &Backoff) -> aws_sdk_sqs::config::Builder {
+    use aws_sdk_sqs::config::{
+        retry::{RetryConfig, RetryPartition, TokenBucket},
+        timeout::TimeoutConfig,
+    };
+    aws_sdk_sqs::config::Builder::from(sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(backoff.attempts)
+                .with_initial_backoff(backoff.initial)
+                .with_max_backoff(backoff.max),
+        )
+        .retry_partition(
+            RetryPartition::custom("inflow-outlasting")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(backoff.operation)
+                .build(),
+        )
 }

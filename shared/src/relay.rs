@@ -7,22 +7,32 @@
 //! 1 MB (the webhook worker splits them), attempts to the webhook queue, emails to the email
 //! queue, ten messages a call.
 //!
-//! A record whose jobs could not all be queued, or whose outbox cannot be read, is reported
-//! failed, and Lambda retries from it (ReportBatchItemFailures); the records after it come
-//! again too. So a job may be queued more than once, never less: the workers deliver each
-//! event once per endpoint and send each email once (README, "Jobs").
+//! A record whose jobs SQS did not all take is reported failed, and Lambda retries from it
+//! (ReportBatchItemFailures) for as long as the stream keeps it (the template's retry and age
+//! limits are infinite); the records after it come again too. So a job may be queued more than
+//! once, never less: the workers deliver each event once per endpoint and send each email once
+//! (README, "Jobs"). Each invocation's SQS calls retry with backoff first ([`BACKOFF`]), so an
+//! outage costs a few invocations a minute, not a tight loop.
+//!
+//! A record the relay cannot read (an unparseable record, an outbox that does not decode, a
+//! panic while rendering it) would fail every retry and hold its shard up for the stream's
+//! 24 hours: it is set aside instead, described in the relay's dead-letter queue as a batch of
+//! one (`inflowctl relay redrive` reads it again once the code can), and the shard moves on.
 
 use aws_lambda_events::event::{
     dynamodb::{Event as StreamEvent, EventRecord},
     streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse},
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use crate::{
     error::Error,
     jobs::{AttemptJob, EmailJob, Event, EventKind, Job, Lane, Subject, TestNote},
     model::delivery::Delivery,
-    queue::{Message, Queues, MESSAGE_BYTES},
+    queue::{Backoff, Message, Queues, MESSAGE_BYTES},
     store::outbox::{self, Image},
     wire::events,
 };
@@ -31,16 +41,31 @@ use crate::{
 /// table and no secret).
 pub struct Relay {
     pub queues: Queues,
+    /// The relay's dead-letter queue, where unreadable records are described; without it they
+    /// are reported failed like any other (`inflowctl relay redrive` relays with none, so a
+    /// record still unreadable stays in the queue it came from).
+    pub dead_letters: Option<String>,
 }
 
 impl Relay {
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = crate::app::sdk_config().await?;
         Ok(Self {
-            queues: Queues::from_env(&sdk)?,
+            queues: Queues::from_env_backing_off(&sdk, &BACKOFF)?,
+            dead_letters: Some(crate::config::required(crate::config::vars::RELAY_DLQ_URL)?),
         })
     }
 }
+
+/// Waits of about 1, 2, 4 and 8 seconds between five attempts of each SQS call, well inside
+/// the relay's 30 s timeout (a timeout is a function error, which would halve the batch for
+/// nothing).
+pub const BACKOFF: Backoff = Backoff {
+    attempts: 5,
+    initial: Duration::from_secs(1),
+    max: Duration::from_secs(8),
+    operation: Duration::from_secs(24),
+};
 
 /// A job ready for its queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,33 +77,114 @@ pub enum Ready {
     Test(TestNote),
 }
 
-/// The Lambda handler: every record's jobs queued, the records that failed reported by their
-/// sequence numbers.
+/// A DynamoDB stream event as Lambda hands it over, each record parsed on its own, so that one
+/// the relay cannot parse is set aside instead of failing the invocation.
+#[derive(Debug, serde::Deserialize)]
+pub struct RawEvent {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<serde_json::Value>,
+}
+
+/// The Lambda handler: [`handle`] on the records as parsed.
+pub async fn handle_raw(relay: &Relay, event: RawEvent) -> DynamoDbEventResponse {
+    let records = event
+        .records
+        .into_iter()
+        .map(|raw| {
+            serde_json::from_value::<EventRecord>(raw.clone()).map_err(|err| Unreadable {
+                sequence_number: raw["dynamodb"]["SequenceNumber"].as_str().map(Into::into),
+                stream_arn: raw["eventSourceARN"].as_str().map(Into::into),
+                keys: raw["dynamodb"]["Keys"].clone(),
+                why: format!("not a DynamoDB stream record: {err}"),
+            })
+        })
+        .collect();
+    relay_records(relay, records).await
+}
+
+/// Every record's jobs queued, the records that failed reported by their sequence numbers.
 pub async fn handle(relay: &Relay, event: StreamEvent) -> DynamoDbEventResponse {
+    relay_records(relay, event.records.into_iter().map(Ok).collect()).await
+}
+
+/// A record the relay cannot read: where it is on the stream, and why.
+#[derive(Clone)]
+struct Unreadable {
+    sequence_number: Option<String>,
+    stream_arn: Option<String>,
+    keys: serde_json::Value,
+    why: String,
+}
+
+impl Unreadable {
+    fn of(record: &EventRecord, why: String) -> Self {
+        Unreadable {
+            sequence_number: record.change.sequence_number.clone(),
+            stream_arn: record.event_source_arn.clone(),
+            keys: serde_json::to_value(&record.change.keys).unwrap_or_default(),
+            why,
+        }
+    }
+
+    /// As the event source describes a batch it gave up on (`inflowctl relay redrive` reads
+    /// either), a batch of this one record; the shard is left out, since Lambda's records do
+    /// not name it.
+    fn description(&self) -> serde_json::Value {
+        serde_json::json!({
+            "requestContext": {"condition": "UnreadableRecord", "reason": self.why},
+            "record": {"keys": self.keys},
+            "DDBStreamBatchInfo": {
+                "startSequenceNumber": self.sequence_number,
+                "endSequenceNumber": self.sequence_number,
+                "batchSize": 1,
+                "streamArn": self.stream_arn,
+            },
+        })
+    }
+}
+
+async fn relay_records(
+    relay: &Relay,
+    records: Vec<Result<EventRecord, Unreadable>>,
+) -> DynamoDbEventResponse {
     let mut failed = BTreeSet::new();
     let mut ready = Vec::new();
-    for (i, record) in event.records.iter().enumerate() {
-        match jobs_of(record) {
+    let mut unreadable = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        let jobs = record.as_ref().map_err(|u| u.why.clone()).and_then(|r| {
+            // A panic while rendering is a bug about this record: it must not fail the others.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| jobs_of(r)))
+                .map_err(|_| "the relay panicked reading it".to_owned())?
+                .map_err(|err| err.chain().to_string())
+        });
+        match jobs {
             Ok(jobs) => ready.extend(jobs.into_iter().map(|job| (i, job))),
-            Err(err) => {
-                tracing::error!(sequence_number = ?record.change.sequence_number, error = %err.chain(), "relay: unreadable outbox");
-                failed.insert(i);
-            }
+            Err(why) => unreadable.push((i, why)),
+        }
+    }
+    for (i, why) in unreadable {
+        let u = match &records[i] {
+            Ok(record) => Unreadable::of(record, why),
+            Err(u) => Unreadable { why, ..u.clone() },
+        };
+        if !set_aside(relay, &u).await {
+            failed.insert(i);
         }
     }
     failed.extend(send(&relay.queues, ready).await);
     let mut response = DynamoDbEventResponse::default();
     for i in failed {
-        let record = &event.records[i];
-        match &record.change.sequence_number {
+        let seq = match &records[i] {
+            Ok(record) => record.change.sequence_number.clone(),
+            Err(u) => u.sequence_number.clone(),
+        };
+        match seq {
             Some(seq) => {
                 let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(seq.clone());
+                failure.item_identifier = Some(seq);
                 response.batch_item_failures.push(failure);
             }
-            None => {
-                tracing::error!(event_id = %record.event_id, "relay: a failed record has no sequence number")
-            }
+            None => tracing::error!("relay: a failed record has no sequence number"),
         }
     }
     crate::metrics::count(
@@ -87,6 +193,28 @@ pub async fn handle(relay: &Relay, event: StreamEvent) -> DynamoDbEventResponse 
         &[],
     );
     response
+}
+
+/// Describes an unreadable record in the dead-letter queue; whether it is set aside (else it
+/// is reported failed and comes again). One without a place on the stream cannot be found
+/// again by anyone: it is logged and let go.
+async fn set_aside(relay: &Relay, u: &Unreadable) -> bool {
+    tracing::error!(sequence_number = ?u.sequence_number, keys = %u.keys, why = %u.why, "relay: unreadable record");
+    crate::metrics::count("RelayRecordsSetAside", 1, &[]);
+    let Some(dlq) = &relay.dead_letters else {
+        return false;
+    };
+    if u.sequence_number.is_none() || u.stream_arn.is_none() {
+        return true;
+    }
+    let message = Message::new(u.description().to_string(), None);
+    match relay.queues.send_one(dlq, message).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(error = %err.chain(), "relay: the dead-letter queue did not take an unreadable record; the stream will hand it over again");
+            false
+        }
+    }
 }
 
 /// The jobs a stream record's write made: none for a record that carries an older outbox along.

@@ -206,10 +206,11 @@ impl Env {
         }
     }
 
-    /// The relay on this test's queues.
+    /// The relay on this test's queues, setting unreadable records aside in its DLQ.
     pub fn relay(&self) -> Relay {
         Relay {
             queues: self.queues.clone(),
+            dead_letters: Some(self.relay_dlq_url.clone()),
         }
     }
 
@@ -220,11 +221,20 @@ impl Env {
     }
 
     pub async fn relay_stream_with(&self, relay: &Relay) -> stream::Pumped {
+        self.relay_stream_under(self.stream.settings(), relay).await
+    }
+
+    /// As [`relay_stream_with`](Self::relay_stream_with), the event source set up otherwise.
+    pub async fn relay_stream_under(
+        &self,
+        settings: &stream::SourceSettings,
+        relay: &Relay,
+    ) -> stream::Pumped {
         let pumped = self
             .stream
-            .pump(|event| async move {
+            .pump_with(settings, |event| async move {
                 let event = serde_json::from_value(event).expect("a DynamoDB stream event");
-                let answer = inflow::relay::handle(relay, event).await;
+                let answer = inflow::relay::handle_raw(relay, event).await;
                 serde_json::to_value(answer).expect("a JSON answer")
             })
             .await;
@@ -1034,6 +1044,15 @@ pub fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
 #[derive(Clone)]
 pub struct Faults(std::sync::Arc<FaultRule>);
 
+/// The relay's retries ([`inflow::relay::BACKOFF`]) at test speed: the same attempts, waits of
+/// milliseconds.
+pub const FAST_BACKOFF: inflow::queue::Backoff = inflow::queue::Backoff {
+    attempts: inflow::relay::BACKOFF.attempts,
+    initial: std::time::Duration::from_millis(1),
+    max: std::time::Duration::from_millis(4),
+    operation: std::time::Duration::from_secs(10),
+};
+
 type FaultRule = dyn Fn(&str, &aws_smithy_runtime_api::client::interceptors::context::Input) -> bool
     + Send
     + Sync;
@@ -1093,9 +1112,10 @@ impl Env {
         }
     }
 
-    /// The relay on queues whose SQS calls fail where `faults` says.
+    /// The relay on queues whose SQS calls fail where `faults` says, its SQS client retrying
+    /// as the relay's does but with waits of a few milliseconds.
     pub fn relay_with_faults(&self, faults: Faults) -> Relay {
-        let sqs = aws_sdk_sqs::config::Builder::from(&self.sdk)
+        let sqs = inflow::queue::config_with(&self.sdk, &FAST_BACKOFF)
             .interceptor(faults)
             .build();
         Relay {
@@ -1104,6 +1124,7 @@ impl Env {
                 self.queues.webhook_url.clone(),
                 self.queues.email_url.clone(),
             ),
+            dead_letters: Some(self.relay_dlq_url.clone()),
         }
     }
 
@@ -1126,7 +1147,7 @@ impl Env {
     ) -> inflow::aws_lambda_events::event::streams::DynamoDbEventResponse {
         let event =
             serde_json::from_value(json!({ "Records": records })).expect("a DynamoDB stream event");
-        inflow::relay::handle(&self.relay(), event).await
+        inflow::relay::handle_raw(&self.relay(), event).await
     }
 }
 

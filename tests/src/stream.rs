@@ -3,17 +3,26 @@
 //! FilterCriteria, handed to the relay as DynamoDB stream events in batches of the template's
 //! BatchSize, one batch at a time; after a batch whose response names failed records, the next
 //! starts at the first of them (ReportBatchItemFailures); a batch still failing after the
-//! template's MaximumRetryAttempts is given up and described to the on-failure destination.
+//! template's MaximumRetryAttempts (-1: never) is given up and described to the on-failure
+//! destination.
 //! `scripts/local_workers.py` does the same for `make dev`.
 
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
+/// Retries of one batch after which a pump calls its shard stuck (the template retries forever;
+/// a test's outage is far shorter).
+const STUCK_AFTER: usize = 100;
+
 /// The relay's event source settings, read from template.yaml.
 #[derive(Debug, Clone)]
 pub struct SourceSettings {
     pub batch_size: usize,
-    pub max_retries: usize,
+    /// `None`: retried for as long as the stream keeps the record (the template's -1).
+    pub max_retries: Option<usize>,
+    /// `None`: the stream's own 24 hours (-1). Only read to check the template's choice: the
+    /// pumps here last seconds.
+    pub max_record_age_secs: Option<u64>,
     /// The FilterCriteria patterns; a record passes when it matches any.
     pub filters: Vec<Value>,
 }
@@ -36,10 +45,10 @@ impl SourceSettings {
                 value => value.clone(),
             };
             value
-                .as_u64()
+                .as_i64()
                 .unwrap_or_else(|| panic!("RelayFunction's stream event has no {name}"))
-                as usize
         };
+        let unless_infinite = |n: i64| u64::try_from(n).ok();
         let filters = props["FilterCriteria"]["Filters"]
             .as_sequence()
             .expect("RelayFunction's stream event has FilterCriteria")
@@ -50,8 +59,9 @@ impl SourceSettings {
             })
             .collect();
         Self {
-            batch_size: number("BatchSize"),
-            max_retries: number("MaximumRetryAttempts"),
+            batch_size: number("BatchSize") as usize,
+            max_retries: unless_infinite(number("MaximumRetryAttempts")).map(|n| n as usize),
+            max_record_age_secs: unless_infinite(number("MaximumRecordAgeInSeconds")),
             filters,
         }
     }
@@ -178,6 +188,15 @@ impl StreamSource {
         F: Fn(Value) -> Fut,
         Fut: std::future::Future<Output = Value>,
     {
+        self.pump_with(&self.settings, invoke).await
+    }
+
+    /// [`pump`](Self::pump) under other settings (an operator's finite retries).
+    pub async fn pump_with<F, Fut>(&self, settings: &SourceSettings, invoke: F) -> Pumped
+    where
+        F: Fn(Value) -> Fut,
+        Fut: std::future::Future<Output = Value>,
+    {
         let mut checkpoint = self.checkpoint.lock().await;
         let read = self.records_after(checkpoint.as_deref()).await;
         if let Some(last) = read.last() {
@@ -185,7 +204,7 @@ impl StreamSource {
         }
         let mut pending: std::collections::VecDeque<Value> = read
             .into_iter()
-            .filter(|r| self.settings.filters.iter().any(|p| matches(p, r)))
+            .filter(|r| settings.filters.iter().any(|p| matches(p, r)))
             .collect();
         let mut pumped = Pumped {
             records: pending.len(),
@@ -193,7 +212,7 @@ impl StreamSource {
         };
         let mut retries = 0;
         while !pending.is_empty() {
-            let size = pending.len().min(self.settings.batch_size);
+            let size = pending.len().min(settings.batch_size);
             let batch: Vec<Value> = pending.iter().take(size).cloned().collect();
             pumped.invocations += 1;
             let answer = invoke(json!({ "Records": batch })).await;
@@ -223,10 +242,15 @@ impl StreamSource {
                 Some(first) => {
                     pending.drain(..first);
                     retries = if first > 0 { 1 } else { retries + 1 };
-                    if retries > self.settings.max_retries {
-                        let size = pending.len().min(self.settings.batch_size);
+                    // Infinite retries: a record that fails this often holds its shard for good.
+                    assert!(
+                        retries <= STUCK_AFTER,
+                        "a batch failed {STUCK_AFTER} times in a row: its shard is stuck"
+                    );
+                    if settings.max_retries.is_some_and(|max| retries > max) {
+                        let size = pending.len().min(settings.batch_size);
                         let given_up: Vec<Value> = pending.drain(..size).collect();
-                        pumped.given_up.push(self.batch_info(&given_up));
+                        pumped.given_up.push(self.batch_info(&given_up, settings));
                         retries = 0;
                     }
                 }
@@ -236,11 +260,11 @@ impl StreamSource {
     }
 
     /// What Lambda sends an on-failure destination for a stream batch it gave up on.
-    fn batch_info(&self, batch: &[Value]) -> Value {
+    fn batch_info(&self, batch: &[Value], settings: &SourceSettings) -> Value {
         let first = batch.first().cloned().unwrap_or(Value::Null);
         let last = batch.last().cloned().unwrap_or(Value::Null);
         json!({
-            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": self.settings.max_retries + 1},
+            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": settings.max_retries.unwrap_or(0) + 1},
             "DDBStreamBatchInfo": {
                 "shardId": "shardId-00000001541626099285-f35f62ef",
                 "startSequenceNumber": sequence_number(&first),
@@ -290,7 +314,12 @@ mod tests {
     #[test]
     fn the_template_configures_the_relay_source() {
         let s = SourceSettings::from_template();
-        assert!(s.batch_size >= 1 && s.max_retries >= 1);
+        assert!(s.batch_size >= 1);
+        assert_eq!(
+            (s.max_retries, s.max_record_age_secs),
+            (None, None),
+            "the relay retries for as long as the stream keeps a record"
+        );
         assert!(!s.filters.is_empty());
     }
 }

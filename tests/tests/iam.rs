@@ -20,6 +20,7 @@
 //! - Every function reads the app secret once per container (`App::new`, from the `main` that
 //!   `http_function!` / `event_function!` generate); that read is recorded at the HTTP layer.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{Arc, Mutex},
@@ -444,6 +445,8 @@ fn permissions(
             "EmailQueue".to_owned()
         } else if Some(queue.as_str()) == dlq_url {
             "WebhookDLQ".to_owned()
+        } else if queue == env.relay_dlq_url {
+            "RelayDLQ".to_owned()
         } else {
             queue
         };
@@ -1758,13 +1761,33 @@ async fn relay() -> (String, BTreeSet<Permission>) {
     )
     .await;
     setup(&env, ReplayWebhookDelivery, replay(&t, &id), 202).await;
+    // A record it cannot read, which it sets aside in its dead-letter queue.
+    env.app
+        .table
+        .client()
+        .put_item()
+        .table_name(&env.app.config.table_name)
+        .item("PK", AttributeValue::S(format!("ORG#{}", t.org_id)))
+        .item("SK", AttributeValue::S("POISON#1".into()))
+        .item("outbox_id", AttributeValue::S("obx_poison".into()))
+        .item("outbox_jobs", AttributeValue::S("not the jobs".into()))
+        .send()
+        .await
+        .unwrap();
     let (queues, sqs) = env.counted_queues();
     let relayed = env
-        .relay_stream_with(&inflow::relay::Relay { queues })
+        .relay_stream_with(&inflow::relay::Relay {
+            queues,
+            dead_letters: Some(env.relay_dlq_url.clone()),
+        })
         .await;
     assert!(relayed.given_up.is_empty());
     let ops = sqs.touched();
-    for queue in [&env.queues.webhook_url, &env.queues.email_url] {
+    for queue in [
+        &env.queues.webhook_url,
+        &env.queues.email_url,
+        &env.relay_dlq_url,
+    ] {
         assert!(
             ops.iter().any(|(_, q)| q == queue),
             "the relay sent to {queue}: {ops:?}"

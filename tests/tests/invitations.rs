@@ -544,7 +544,10 @@ async fn import_of_1000_addresses_costs_batches_not_entries() {
     // events packed into one message.
     let (queues, sqs) = env.counted_queues();
     let relayed = env
-        .relay_stream_with(&inflow::relay::Relay { queues })
+        .relay_stream_with(&inflow::relay::Relay {
+            queues,
+            dead_letters: None,
+        })
         .await;
     let batch = env.stream.settings().batch_size;
     assert_eq!(relayed.invocations, 1000_usize.div_ceil(batch));

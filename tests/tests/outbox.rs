@@ -22,8 +22,8 @@ use inflow::{
     relay::{self, Ready},
 };
 use inflow_tests::{
-    admin_flow, assign, call, consume, invitations, on_assignment, receiver::Receiver, Answer,
-    Call, Env, Faults, Function, Function::*, Tenant,
+    admin_flow, assign, call, consume, invitations, on_assignment, receiver::Receiver, stream,
+    Answer, Call, Env, Faults, Function, Function::*, Tenant, FAST_BACKOFF,
 };
 use serde_json::{json, Value};
 
@@ -380,19 +380,72 @@ async fn a_queue_that_fails_then_comes_back_loses_no_job_and_doubles_none() {
     assert_eq!(env.email_jobs().await.len(), 1);
 }
 
+/// SQS down for longer than the relay's event source used to wait (10 retries or an hour)
+/// before it gave a batch up for a person to redrive: the event source now retries for as long
+/// as the stream keeps the record, each invocation's calls retrying with backoff first, and
+/// when SQS is back every job is queued once and nothing is left for anyone to run.
 #[tokio::test]
-async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through() {
+async fn an_sqs_outage_longer_than_the_old_give_up_loses_nothing_and_needs_nobody() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
     subscribe(&env, &t, &receiver).await;
+    // Set up first: the outage below is for the jobs of the two writes after it.
+    env.relay_stream().await;
     assigned(
         &env,
         &t,
         json!({"flowId": t.flow.id, "userEmail": t.user.email}),
     )
     .await;
-    // A write whose outbox nobody can read (a bug that wrote it), between two good ones.
+    sent(
+        &env,
+        CreateInvitation,
+        invitations("POST", &t, "").json(&json!({"email": "outage@example.com"})),
+        201,
+    )
+    .await;
+    // Each invocation makes two calls (events, the email), each tried `attempts` times; the
+    // emulator answers 503 to every one of them for `down_for` invocations.
+    let attempts = FAST_BACKOFF.attempts as usize;
+    let down_for = 12;
+    assert!(
+        down_for > 1 + 10,
+        "longer than the old first try and 10 retries"
+    );
+    inflow_tests::inject_fault(json!({
+        "match": {"target": "AmazonSQS.SendMessageBatch", "body_contains": env.names.table},
+        "status": 503,
+        "error": "ServiceUnavailable",
+        "times": down_for * 2 * attempts,
+    }))
+    .await;
+    // The relay's own waits end before its timeout would (a timeout is a function error).
+    let timeout = inflow_tests::template::function_timeout("RelayFunction").unwrap();
+    assert!(inflow::relay::BACKOFF.operation.as_secs_f64() < timeout - 4.0);
+    let relay = env.relay_with_faults(Faults::new(|_, _| false));
+    let pumped = env.relay_stream_with(&relay).await;
+    assert_eq!(
+        pumped.invocations,
+        down_for + 1,
+        "every call was tried {attempts} times in each invocation, until SQS came back"
+    );
+    assert!(pumped.given_up.is_empty(), "{:?}", pumped.given_up);
+    assert!(
+        env.drain(&env.relay_dlq_url).await.is_empty(),
+        "nothing was left for a person"
+    );
+    env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
+        .await;
+    assert_eq!(
+        counts(deliveries(&receiver).iter().map(|(_, k)| k.as_str())),
+        counts(["flow.assigned", "invitation.created"].into_iter())
+    );
+    assert_eq!(env.email_jobs().await.len(), 1);
+}
+
+/// A write whose outbox nobody can read (a bug that wrote it).
+async fn write_poison(env: &Env, t: &Tenant) {
     env.app
         .table
         .client()
@@ -405,6 +458,22 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_record_is_set_aside_at_once_and_the_rest_go_through() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    let receiver = Receiver::start(vec![], 200).await;
+    subscribe(&env, &t, &receiver).await;
+    assigned(
+        &env,
+        &t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    // Between two good writes.
+    write_poison(&env, &t).await;
     let sam = inflow::operator::create_user(
         &env.app,
         &t.org_id,
@@ -423,30 +492,22 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
     .await;
 
     let pumped = env.relay_stream().await;
-    let max_retries = env.stream.settings().max_retries;
-    assert_eq!(
-        pumped.invocations,
-        1 + max_retries,
-        "the first try and every retry"
-    );
-    assert_eq!(pumped.given_up.len(), 1);
+    assert_eq!(pumped.invocations, 1, "no retry: the shard is not held up");
+    assert!(pumped.given_up.is_empty());
     let poison = env
         .outbox_records()
         .await
         .into_iter()
         .find(|r| r["dynamodb"]["Keys"]["SK"]["S"] == "POISON#1")
         .unwrap();
-    let info = &pumped.given_up[0]["DDBStreamBatchInfo"];
+    let described = env.drain(&env.relay_dlq_url).await;
+    assert_eq!(described.len(), 1, "set aside in the relay's DLQ");
+    let info: Value = serde_json::from_str(&described[0]).unwrap();
     assert_eq!(
-        info["startSequenceNumber"],
+        info["DDBStreamBatchInfo"]["startSequenceNumber"],
         poison["dynamodb"]["SequenceNumber"]
     );
-    let described = env.drain(&env.relay_dlq_url).await;
-    assert_eq!(
-        described.len(),
-        1,
-        "the batch given up is described in the relay's DLQ"
-    );
+    assert_eq!(info["record"]["keys"]["SK"]["S"], "POISON#1");
 
     env.pump_webhooks(&env.webhook_worker(&[0], false).await, IDLE)
         .await;
@@ -456,6 +517,54 @@ async fn an_unreadable_record_is_retried_then_given_up_and_the_rest_go_through()
         counts(["flow.assigned", "flow.assigned"].into_iter()),
         "both good records went through, each once: {got:?}"
     );
+
+    // A record that is not even a stream record: set aside too, reported done.
+    let mut garbled = poison.clone();
+    garbled["dynamodb"]["NewImage"]["outbox_id"] = json!({"NOT_A_TYPE": 1});
+    let answer = env.relay_records(&[garbled]).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let described = env.drain(&env.relay_dlq_url).await;
+    assert_eq!(described.len(), 1);
+    assert!(described[0].contains("not a DynamoDB stream record"));
+}
+
+/// The relay's event source as an operator may set it: giving a batch up after two retries.
+fn giving_up_after_two(env: &Env) -> inflow_tests::stream::SourceSettings {
+    inflow_tests::stream::SourceSettings {
+        max_retries: Some(2),
+        ..env.stream.settings().clone()
+    }
+}
+
+/// Two jobs' records given up on while the queue was down (finite retries set), described in
+/// the relay's DLQ.
+async fn given_up_while_down(env: &Env, t: &Tenant) -> stream::Pumped {
+    assigned(
+        env,
+        t,
+        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
+    )
+    .await;
+    sent(
+        env,
+        CreateInvitation,
+        invitations("POST", t, "").json(&json!({"email": "redriven@example.com"})),
+        201,
+    )
+    .await;
+    let down = env.relay_with_faults(Faults::new(|op, _| op == "SendMessageBatch"));
+    let pumped = env
+        .relay_stream_under(&giving_up_after_two(env), &down)
+        .await;
+    assert_eq!(pumped.given_up.len(), 1);
+    assert!(env.drain(&env.queues.webhook_url).await.is_empty());
+    pumped
+}
+
+async fn redrive(env: &Env) -> inflowctl::redrive::Redriven {
+    inflowctl::redrive::redrive(&env.sdk, &env.relay_dlq_url, env.queues.clone())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -464,38 +573,25 @@ async fn batches_given_up_while_the_queue_was_down_are_redriven_once() {
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
     subscribe(&env, &t, &receiver).await;
-    assigned(
-        &env,
-        &t,
-        json!({"flowId": t.flow.id, "userEmail": t.user.email}),
-    )
-    .await;
-    sent(
-        &env,
-        CreateInvitation,
-        invitations("POST", &t, "").json(&json!({"email": "redriven@example.com"})),
-        201,
-    )
-    .await;
-    // The queue stays down through every retry: the event source gives the batch up.
-    let down = env.relay_with_faults(Faults::new(|op, _| op == "SendMessageBatch"));
-    let pumped = env.relay_stream_with(&down).await;
-    assert_eq!(pumped.given_up.len(), 1);
-    assert!(env.drain(&env.queues.webhook_url).await.is_empty());
+    env.relay_stream().await;
+    let pumped = given_up_while_down(&env, &t).await;
 
-    // The queue is back: the operator redrives what was given up.
-    let done = inflowctl::redrive::redrive(&env.sdk, &env.relay_dlq_url, env.queues.clone())
-        .await
-        .unwrap();
+    // The queue is back: the operator redrives what was given up. The stream answers empty
+    // pages before the batch's records (DynamoDB Streams may, anywhere in a shard).
+    inflow_tests::inject_fault(json!({
+        "match": {"target": "DynamoDBStreams_20120810.GetRecords", "body_contains": env.names.table},
+        "empty_page": true,
+        "times": 3,
+    }))
+    .await;
+    let done = redrive(&env).await;
     // The range read again holds the records the filter passed and the writes between them.
     assert!(
         done.batches == 1 && done.records >= pumped.records,
         "{done:?}"
     );
     assert!(done.left.is_empty(), "{done:?}");
-    let again = inflowctl::redrive::redrive(&env.sdk, &env.relay_dlq_url, env.queues.clone())
-        .await
-        .unwrap();
+    let again = redrive(&env).await;
     assert_eq!(
         again,
         inflowctl::redrive::Redriven::default(),
@@ -508,6 +604,46 @@ async fn batches_given_up_while_the_queue_was_down_are_redriven_once() {
         counts(["flow.assigned", "invitation.created"].into_iter())
     );
     assert_eq!(env.email_jobs().await.len(), 1);
+}
+
+/// A redrive deletes a batch's message only when every record it names was relayed or is gone
+/// from the stream: a stream that keeps answering empty pages before the batch's end leaves it
+/// for the next run; a batch trimmed from the stream (past its 24 hours) is gone, its message
+/// deleted; a record still unreadable stays.
+#[tokio::test]
+async fn a_redrive_deletes_a_message_only_when_its_records_were_relayed_or_are_gone() {
+    let env = Env::new().await;
+    let t = env.tenant().await;
+    env.relay_stream().await;
+    given_up_while_down(&env, &t).await;
+
+    inflow_tests::inject_fault(json!({
+        "match": {"target": "DynamoDBStreams_20120810.GetRecords", "body_contains": env.names.table},
+        "empty_page": true,
+        "times": inflowctl::redrive::MAX_EMPTY_PAGES,
+    }))
+    .await;
+    let stalled = redrive(&env).await;
+    assert_eq!((stalled.batches, stalled.left.len()), (0, 1), "{stalled:?}");
+    assert_eq!(env.email_jobs().await.len(), 0, "nothing relayed");
+
+    inflow_tests::inject_fault(json!({
+        "match": {"target": "DynamoDBStreams_20120810.GetShardIterator", "body_contains": env.names.table},
+        "status": 400,
+        "error": "TrimmedDataAccessException",
+        "times": 1,
+    }))
+    .await;
+    let trimmed = redrive(&env).await;
+    assert_eq!((trimmed.gone, trimmed.left.len()), (1, 0), "{trimmed:?}");
+    assert_eq!(redrive(&env).await, inflowctl::redrive::Redriven::default());
+
+    // An unreadable record set aside by the relay is read again, and still unreadable: it stays.
+    write_poison(&env, &t).await;
+    env.relay_stream().await;
+    let left = redrive(&env).await;
+    assert_eq!((left.batches, left.left.len()), (0, 1), "{left:?}");
+    assert!(left.left[0].contains("not queued"), "{left:?}");
 }
 
 /// The call that keeps an idempotent response fails: the request's function dies right after
