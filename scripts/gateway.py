@@ -22,8 +22,14 @@ What it does (README, "The local stack"):
   statusCode is a 200 application/json of that JSON); a function error, crash or timeout is
   500 `{"message":"Internal Server Error"}`; no answer within 30 s (the integration timeout) is
   503 `{"message":"Service Unavailable"}`. API Gateway's quotas: request line and header values
-  over 10,240 bytes get 431, bodies over 10 MB 413, malformed requests 400, all as
-  `{"message": …}`.
+  over 10,240 bytes get 431, bodies over 10 MB 413, malformed requests 400 (framing included: a
+  Content-Length or chunk size that is not plain ASCII digits, a Transfer-Encoding other than
+  chunked), all as `{"message": …}`.
+- Clients: a request must arrive whole within 10 s of its first byte (else 408), a connection
+  waits 60 s at most for its next request, and an answer not taken within 10 s drops the
+  connection. At most 512 connections at once: the 513th closes the one that has waited longest
+  for its request, and is refused (503) only while all 512 await a function. So slow or silent
+  clients (slowloris) hold nothing for long and lock nobody out.
 - Concurrency: each function runs as real processes of its binary (target/debug by default),
   each polling its own Lambda Runtime API endpoint served here, one invocation at a time as in
   Lambda. One instance per function is started (and initialised) before the port opens; under
@@ -42,6 +48,8 @@ What it does (README, "The local stack"):
 - The Lambda Invoke API, `POST /2015-03-31/functions/{name}/invocations`, for every function of
   the template (scripts/local_workers.py feeds the relay, the workers and the sweeper through it);
   a function error answers 200 with `X-Amz-Function-Error: Unhandled`, as Lambda does.
+  It and `/_gateway/*` answer a browser's request (one with Origin or Sec-Fetch-* headers) 403,
+  preflights included, so no web page open beside `make dev` can invoke a function.
 - `GET /_gateway/status`: per function, its instances and the invocations, errors, crashes and
   timeouts counted so far, and the requests the front itself failed (local only; tests read it).
 
@@ -58,6 +66,7 @@ import http
 import json
 import os
 import pathlib
+import resource
 import secrets
 import signal
 import sys
@@ -75,10 +84,20 @@ PAYLOAD_QUOTA = 10 * 1024 * 1024  # HTTP API quota: the body
 INVOKE_PAYLOAD_QUOTA = 6 * 1024 * 1024  # Lambda: a synchronous invocation's request and response
 INTEGRATION_TIMEOUT = 30.0  # HTTP API: the longest an integration may take
 MAX_HEAD = 64 * 1024  # what is read of a request head before it is refused
+# A client's time: a request must arrive whole (head and body) within READ_SECONDS of its first
+# byte (else 408), a connection may wait CLIENT_IDLE_SECONDS for its next request, and an answer must be
+# taken within READ_SECONDS. So a slow or silent client holds a connection for a bounded time.
+READ_SECONDS = 10.0
+CLIENT_IDLE_SECONDS = 60.0
+# The most client connections at once. A new one beyond it closes the one that has waited longest
+# for its request (idle, or still sending it); only when every connection awaits a function's
+# answer is the new one refused (503). So a flood of slow connections cannot lock others out.
+MAX_CONNECTIONS = 512
 IDLE_SECONDS = 60.0  # an instance beyond the first, idle this long, is stopped
 RUNTIME = "/2018-06-01/runtime"
 INVOKE_PREFIX = "/2015-03-31/functions/"
-STATUS_PATH = "/_gateway/status"
+GATEWAY_PREFIX = "/_gateway/"
+STATUS_PATH = GATEWAY_PREFIX + "status"
 
 # Content types API Gateway hands over as text (when the body is UTF-8); others are base64.
 TEXT_TYPES = ("application/json", "application/javascript", "application/xml")
@@ -570,6 +589,34 @@ class HttpError(Exception):
         self.message = message
 
 
+class Connections:
+    """The open client connections, oldest first, each `waiting` (for its request) or `busy`
+    (its request is being answered)."""
+
+    def __init__(self, cap=MAX_CONNECTIONS):
+        self.cap = cap
+        self.open = {}  # writer -> "waiting" | "busy", in the order they last started waiting
+
+    def admit(self, writer):
+        """True if the connection may be served, after closing the longest-waiting one if full."""
+        if len(self.open) >= self.cap:
+            oldest = next((w for w, state in self.open.items() if state == "waiting"), None)
+            if oldest is None:
+                return False
+            self.open.pop(oldest)
+            oldest.transport.abort()
+        self.open[writer] = "waiting"
+        return True
+
+    def mark(self, writer, state):
+        if writer in self.open:
+            self.open.pop(writer)
+            self.open[writer] = state
+
+    def forget(self, writer):
+        self.open.pop(writer, None)
+
+
 class Request:
     def __init__(self, method, target, version, headers, body, request_line):
         self.method = method
@@ -592,13 +639,13 @@ class Request:
         return "close" not in connection
 
 
-async def read_request(reader, writer, quota=None, body_limit=PAYLOAD_QUOTA):
-    """The next request on a connection, or None at its end. Raises HttpError for what cannot be
-    taken (the connection is then closed)."""
+async def read_request(reader, writer, quota=None, body_limit=PAYLOAD_QUOTA, first=b""):
+    """The next request on a connection (whose first byte, if already read, is `first`), or None
+    at its end. Raises HttpError for what cannot be taken (the connection is then closed)."""
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
+        head = first + await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as err:
-        if err.partial.strip():
+        if (first + err.partial).strip():
             raise HttpError(400, "Bad Request") from None
         return None
     except asyncio.LimitOverrunError:
@@ -630,14 +677,19 @@ async def read_request(reader, writer, quota=None, body_limit=PAYLOAD_QUOTA):
     if quota is not None and size > quota:
         raise HttpError(431, "Request Header Fields Too Large")
     request = Request(method, target, version, headers, b"", request_line)
-    chunked = "chunked" in (request.header("transfer-encoding") or "").lower()
+    coding = request.header("transfer-encoding")
+    chunked = coding is not None
+    if chunked and coding.strip().lower() != "chunked":  # the only coding taken: no gzip, no lists
+        raise HttpError(400, "Bad Request")
     length = request.header("content-length")
     if chunked and length is not None:
         raise HttpError(400, "Bad Request")
     if length is not None:
-        if not all(v.strip().isdigit() for v in length.split(",")) or len({v.strip() for v in length.split(",")}) != 1:
+        values = {v.strip(" \t") for v in length.split(",")}
+        # ASCII digits only: str.isdigit() and int() also take "²" or "١٢".
+        if len(values) != 1 or not all(v and all(c in "0123456789" for c in v) for v in values):
             raise HttpError(400, "Bad Request")
-        length = int(length.split(",")[0])
+        length = int(values.pop())
         if length > body_limit:
             raise HttpError(413, "Request Entity Too Large")
     if (request.header("expect") or "").lower() == "100-continue" and (chunked or length):
@@ -657,11 +709,11 @@ async def read_chunked(reader, limit):
     try:
         while True:
             line = await reader.readuntil(b"\r\n")
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise HttpError(400, "Bad Request") from None
+            size_text = line.split(b";", 1)[0].strip(b" \t\r\n")
+            # Hex digits only: int(…, 16) also takes "-5", "0x10" and "1_0".
+            if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+                raise HttpError(400, "Bad Request")
+            size = int(size_text, 16)
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
                     pass
@@ -1067,7 +1119,8 @@ class Gateway:
         self.routes = []
         self.cors = None
         self.stopping = False
-        self.front = collections.Counter(requests=0, errors=0, throttled=0)
+        self.front = collections.Counter(requests=0, errors=0, throttled=0, timeouts=0, refused=0)
+        self.connections = Connections()
         self.throttles = None
         self.template_sig = None
         self.server = None
@@ -1178,13 +1231,31 @@ class Gateway:
 
     async def serve_client(self, reader, writer):
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        if not self.connections.admit(writer):
+            self.front["refused"] += 1
+            writer.write(encode_response(*message(503, "Service Unavailable"), keep_alive=False))
+            await self.send(writer)
+            writer.close()
+            return
         try:
             while True:
+                self.connections.mark(writer, "waiting")
+                first = b""
                 try:
-                    req = await read_request(reader, writer, quota=HEADER_QUOTA)
+                    first = await asyncio.wait_for(reader.read(1), CLIENT_IDLE_SECONDS)
+                    if not first:
+                        break
+                    req = await asyncio.wait_for(
+                        read_request(reader, writer, quota=HEADER_QUOTA, first=first), READ_SECONDS)
+                except TimeoutError:
+                    if first:
+                        self.front["timeouts"] += 1
+                        writer.write(encode_response(*message(408, "Request Timeout"), keep_alive=False))
+                        await self.send(writer)
+                    break
                 except HttpError as err:
                     writer.write(encode_response(*message(err.status, err.message), keep_alive=False))
-                    await writer.drain()
+                    await self.send(writer)
                     break
                 except (ConnectionError, asyncio.IncompleteReadError):
                     raise
@@ -1192,10 +1263,11 @@ class Gateway:
                     self.front["errors"] += 1
                     log(f"front error reading a request: {type(err).__name__}: {err}")
                     writer.write(encode_response(*message(400, "Bad Request"), keep_alive=False))
-                    await writer.drain()
+                    await self.send(writer)
                     break
                 if req is None:
                     break
+                self.connections.mark(writer, "busy")
                 self.front["requests"] += 1
                 started = time.monotonic()
                 try:
@@ -1209,27 +1281,40 @@ class Gateway:
                     log(f"{req.method} {req.target[:120]} -> {target} {status} {1000 * (time.monotonic() - started):.1f} ms")
                 keep = req.keep_alive
                 writer.write(encode_response(status, headers, body, keep_alive=keep, head=req.method == "HEAD"))
-                await writer.drain()
-                if not keep:
+                if not await self.send(writer) or not keep:
                     break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self.connections.forget(writer)
             try:
                 writer.close()
             except RuntimeError:
                 pass
 
+    @staticmethod
+    async def send(writer):
+        """Whether the client took what was written within READ_SECONDS (else it is dropped)."""
+        try:
+            await asyncio.wait_for(writer.drain(), READ_SECONDS)
+            return True
+        except TimeoutError:
+            writer.transport.abort()
+            return False
+
     async def handle(self, req, source_ip):
         path, _, raw_query = req.target.partition("?")
         rid = request_id()
         extra = [("apigw-requestid", rid), ("date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+        if (path.startswith(INVOKE_PREFIX) or path.startswith(GATEWAY_PREFIX)) and from_browser(req):
+            return (*message(403, "Forbidden", extra), "-")
         if req.method == "POST" and path.startswith(INVOKE_PREFIX) and path.endswith("/invocations"):
             return await self.invoke_api(req, path)
         if req.method == "GET" and path == STATUS_PATH:
             body = json.dumps({
                 "functions": {n: f.status() for n, f in sorted(self.functions.items())},
                 "front": dict(self.front),
+                "connections": len(self.connections.open),
             }, indent=1).encode()
             return 200, [("content-type", "application/json")], body, "status"
         origin = req.header("origin")
@@ -1304,6 +1389,7 @@ class Gateway:
         stopped = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopped.set)
+        raise_descriptor_limit()
         await self.warm()
         self.server = await asyncio.start_server(self.serve_client, self.host, self.port, backlog=1024,
                                                  limit=MAX_HEAD)
@@ -1322,6 +1408,25 @@ class Gateway:
         while any(i.proc and i.proc.returncode is None for i in instances) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         log("stopped")
+
+
+def from_browser(req):
+    """Whether a browser sent the request: every browser sends Origin on a POST (cross-site or
+    not, a form's included) and current ones Sec-Fetch-*; the workers, the tests, curl and
+    `cargo lambda invoke` send neither. So no web page can reach the Invoke API (a forged stream
+    record would get a webhook signed with a real secret) or the gateway's own paths."""
+    return req.header("origin") is not None or any(
+        name.lower().startswith("sec-fetch-") for name, _ in req.headers)
+
+
+def raise_descriptor_limit():
+    """Room for MAX_CONNECTIONS clients beside the functions' pipes and runtime connections
+    (macOS starts shells at 256 descriptors, many Linux setups at 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = MAX_CONNECTIONS + 1024
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
 
 
 def valid_host(host):

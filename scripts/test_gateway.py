@@ -5,6 +5,7 @@ refusals. The same gateway is driven end to end by scripts/test_local_stack.py a
 
     .venv/bin/python scripts/test_gateway.py        (make test runs it)
 """
+import argparse
 import asyncio
 import base64
 import json
@@ -264,11 +265,140 @@ class Wire(unittest.TestCase):
                     self.parse(raw)
                 self.assertEqual(caught.exception.status, status)
 
+    def test_malformed_framing_is_a_client_error(self):
+        # Each was a front error (ValueError, or a negative read) before: "²" passes isdigit(),
+        # int(…, 16) takes "-5" and "0x10".
+        bodies = b"\r\nabc\r\n0\r\n\r\n"
+        for raw in [
+            b"POST /x HTTP/1.1\r\nContent-Length: \xc2\xb2\r\n\r\nab",
+            b"POST /x HTTP/1.1\r\nContent-Length: \xd9\xa1\xd9\xa2\r\n\r\nab",
+            b"POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            b"POST /x HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+            b"POST /x HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\nabc",
+            b"POST /x HTTP/1.1\r\nContent-Length: \r\n\r\n",
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5" + bodies,
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3" + bodies,
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0_3" + bodies,
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + bodies,
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3" + bodies,
+            b"POST /x HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n3" + bodies,
+        ]:
+            with self.subTest(raw=raw):
+                with self.assertRaises(gateway.HttpError) as caught:
+                    self.parse(raw)
+                self.assertEqual(caught.exception.status, 400)
+        self.assertEqual(self.parse(b"POST /x HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc").body, b"abc")
+
     def test_hosts(self):
         for host in ("127.0.0.1:9000", "localhost", "[::1]:9000", "api.example.com"):
             self.assertTrue(gateway.valid_host(host), host)
         for host in ("a b", "a:b", "é.example", "", "x/y"):
             self.assertFalse(gateway.valid_host(host), host)
+
+
+class Clients(unittest.TestCase):
+    """The gateway's serving loop, on a real socket with short clocks and a cap of 3: silent,
+    slow and unread clients are dropped, and a full house makes room for a new client."""
+
+    def setUp(self):
+        self.saved = (gateway.READ_SECONDS, gateway.CLIENT_IDLE_SECONDS)
+        gateway.READ_SECONDS, gateway.CLIENT_IDLE_SECONDS = 0.3, 0.6
+
+    def tearDown(self):
+        gateway.READ_SECONDS, gateway.CLIENT_IDLE_SECONDS = self.saved
+
+    def serve(self, scenario):
+        async def go():
+            gw = gateway.Gateway(argparse.Namespace(
+                host="127.0.0.1", port=0, template="template.yaml", bin_dir=".", concurrency=1,
+                cors_origins="none", quiet=True, access_log=False, rebuild=False))
+            gw.connections.cap = 3
+
+            async def handle(req, source_ip):
+                return 200, [("content-type", "text/plain")], b"ok", "f"
+            gw.handle = handle
+            server = await asyncio.start_server(gw.serve_client, "127.0.0.1", 0, limit=gateway.MAX_HEAD)
+            port = server.sockets[0].getsockname()[1]
+            clients = []
+
+            async def connect():
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                clients.append(writer)
+                return reader, writer
+            try:
+                return await scenario(gw, connect)
+            finally:
+                for writer in clients:
+                    writer.close()
+                server.close()
+                for writer in list(gw.connections.open):
+                    writer.transport.abort()
+                await asyncio.sleep(0.05)  # so each connection's task ends before the loop does
+        return asyncio.run(go())
+
+    def test_a_request_that_does_not_arrive_in_time_gets_408(self):
+        async def scenario(gw, connect):
+            reader, writer = await connect()
+            writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\n")  # and never the blank line
+            answer = await asyncio.wait_for(reader.read(), 5)
+            return answer, gw.front
+        answer, front = self.serve(scenario)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 408 "), answer)
+        self.assertEqual((front["timeouts"], front["errors"]), (1, 0))
+
+    def test_a_silent_or_idle_connection_is_closed(self):
+        async def scenario(gw, connect):
+            silent, _ = await connect()
+            kept, writer = await connect()
+            writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            first = await kept.readuntil(b"ok")
+            return first, await asyncio.wait_for(silent.read(), 5), await asyncio.wait_for(kept.read(), 5)
+        first, silent, kept = self.serve(scenario)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200 "), first)
+        self.assertEqual((silent, kept), (b"", b""))
+
+    def test_a_full_house_drops_the_longest_waiting_client_for_a_new_one(self):
+        async def scenario(gw, connect):
+            slow = [await connect() for _ in range(3)]
+            for _, writer in slow:
+                writer.write(b"GET /x HTTP/1.1\r\n")
+                await asyncio.sleep(0.01)
+            reader, writer = await connect()
+            writer.write(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+            answer = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
+            dropped = await asyncio.wait_for(slow[0][0].read(), 5)
+            return answer, dropped, len(gw.connections.open)
+        answer, dropped, open_now = self.serve(scenario)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertEqual(dropped, b"", "the longest-waiting client was closed without an answer")
+        self.assertLessEqual(open_now, 3)
+
+    def test_a_full_house_of_busy_connections_refuses_with_503(self):
+        async def scenario(gw, connect):
+            held = [await connect() for _ in range(3)]
+            await asyncio.sleep(0.05)
+            self.assertEqual(len(gw.connections.open), len(held))
+            for w in list(gw.connections.open):
+                gw.connections.mark(w, "busy")
+            reader, _ = await connect()
+            return await asyncio.wait_for(reader.read(), 5), gw.front["refused"]
+        answer, refused = self.serve(scenario)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
+        self.assertEqual(refused, 1)
+
+
+class Browsers(unittest.TestCase):
+    def request(self, headers):
+        return gateway.Request("POST", "/2015-03-31/functions/relay/invocations", "HTTP/1.1",
+                               headers, b"{}", b"")
+
+    def test_a_browser_is_known_by_origin_or_sec_fetch_headers(self):
+        for headers in ([("Origin", "http://evil.example")], [("Origin", "null")],
+                        [("Sec-Fetch-Site", "cross-site")], [("sec-fetch-mode", "no-cors")]):
+            self.assertTrue(gateway.from_browser(self.request(headers)), headers)
+        # What the workers, curl and `cargo lambda invoke` send.
+        for headers in ([], [("Content-Type", "application/json"), ("User-Agent", "cargo-lambda")]):
+            self.assertFalse(gateway.from_browser(self.request(headers)), headers)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ Gateway (scripts/gateway.py) to the function binaries (target/debug) and the emu
   (a 4xx `{"message"}`), and no function process crashes.
 - CORS: preflights and cross-origin requests, with the allowed origins given to the gateway and
   the rest of the settings read from template.yaml.
+- The gateway's own paths (the Invoke API, /_gateway/*) refuse browsers; malformed framing is a
+  400, never a front error; a slowloris past the connection cap locks no new client out.
 
     MOTO_PORT=4640 scripts/test_local_stack.sh     (make test runs it; needs the built binaries)
 """
@@ -451,12 +453,101 @@ class Hostile(unittest.TestCase):
             ("a body over 10 MB", b"POST /v1/flows/assign HTTP/1.1\r\nHost: x\r\nContent-Length: 10485761\r\n\r\n", 413),
             ("no route", request("GET", "/v2/nothing"), 404),
             ("an unrouted method", request("PUT", "/v1/flows/assign"), 404),
+            # Framing: each was a front error before (ValueError, or a read of -5 bytes).
+            ("a Content-Length of a Unicode digit", b"POST /v1/flows/assign HTTP/1.1\r\nHost: x\r\nContent-Length: \xc2\xb2\r\n\r\nab", 400),
+            ("a negative chunk size", b"POST /v1/flows/assign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", 400),
+            ("a chunk size in Python's hex", b"POST /v1/flows/assign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
+            ("a coding other than chunked", b"POST /v1/flows/assign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
         ]:
             with self.subTest(name):
                 a = send(raw)
                 self.assertEqual(a.status, want, f"{name}: {a}")
                 self.assertEqual(set(a.json), {"message"}, f"{name}: {a}")
         self.assertEqual(status()["front"]["errors"], 0)
+
+
+class GatewayOwnPaths(unittest.TestCase):
+    """The Lambda Invoke API and /_gateway/* serve the workers, the tests and `cargo lambda
+    invoke`, never a web page: a page open beside `make dev` could otherwise post a forged
+    stream record to the relay and have a webhook signed with a real secret."""
+
+    INVOKE = "/2015-03-31/functions/relay/invocations"
+
+    def invocations(self):
+        return status()["functions"]["relay"]["invocations"]
+
+    def test_a_browser_request_is_refused_and_invokes_nothing(self):
+        before = self.invocations()
+        record = json.dumps({"Records": []})
+        for name, method, target, headers in [
+            ("a form's simple cross-site POST", "POST", self.INVOKE,
+             [("Origin", "http://evil.example"), ("Content-Type", "text/plain")]),
+            ("a no-cors fetch from a sandboxed page", "POST", self.INVOKE,
+             [("Origin", "null"), ("Sec-Fetch-Mode", "no-cors"), ("Sec-Fetch-Site", "cross-site")]),
+            ("a same-site fetch after DNS rebinding", "POST", self.INVOKE,
+             [("Sec-Fetch-Site", "same-origin"), ("Sec-Fetch-Mode", "cors")]),
+            ("a preflight", "OPTIONS", self.INVOKE,
+             [("Origin", "http://localhost:5173"), ("Access-Control-Request-Method", "POST")]),
+            ("the status page from a page", "GET", gateway.STATUS_PATH, [("Origin", "http://evil.example")]),
+        ]:
+            with self.subTest(name):
+                a = call(method, target, headers, record.encode() if method == "POST" else b"")
+                self.assertEqual((a.status, a.json), (403, {"message": "Forbidden"}), f"{name}: {a}")
+                self.assertNotIn("access-control-allow-origin", a.headers, name)
+        self.assertEqual(self.invocations(), before, "no forged request reached the relay")
+
+    def test_a_non_browser_client_invokes_as_before(self):
+        before = self.invocations()
+        a = call("POST", self.INVOKE, [("Content-Type", "application/json")], json.dumps({"Records": []}).encode())
+        self.assertEqual(a.status, 200, a)
+        self.assertNotIn("x-amz-function-error", a.headers, a)
+        self.assertEqual(self.invocations(), before + 1)
+
+
+class SlowClients(unittest.TestCase):
+    """Slowloris through the real gateway: more connections than its cap, each sending its head
+    a byte a second or nothing at all. Each new client still gets in at once, the slow ones are
+    answered 408 within the read timeout, and nothing counts as a front error."""
+
+    def test_slow_and_silent_clients_hold_nothing_for_long_and_lock_nobody_out(self):
+        port = STACK["port"]
+        before = status()["front"]
+        slow = []
+        try:
+            for i in range(gateway.MAX_CONNECTIONS + 40):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+                if i % 2:
+                    sock.sendall(b"GET /v1/organization HTTP/1.1\r\nHost: x\r\n")
+                slow.append(sock)
+            started = time.monotonic()
+            a = call("GET", "/v1/assignments/asgn_x")  # a new client, past the cap
+            self.assertEqual(a.status, 401, a)
+            self.assertLess(time.monotonic() - started, gateway.READ_SECONDS,
+                            "the new client did not wait for the slow ones to time out")
+            deadline = time.monotonic() + gateway.READ_SECONDS + 5
+            while time.monotonic() < deadline:  # dribble: a header byte a second
+                for sock in slow[1::2]:
+                    try:
+                        sock.sendall(b"X")
+                    except OSError:
+                        pass
+                time.sleep(1)
+            answers = collections.Counter()
+            for sock in slow[1::2]:
+                sock.settimeout(5)
+                try:
+                    answers[sock.recv(64).split(b"\r\n")[0]] += 1
+                except OSError:
+                    answers[b"reset"] += 1
+        finally:
+            for sock in slow:
+                sock.close()
+        after = status()
+        self.assertEqual(set(answers) - {b"HTTP/1.1 408 Request Timeout", b"", b"reset"}, set(), answers)
+        self.assertGreater(answers[b"HTTP/1.1 408 Request Timeout"], 0, answers)
+        self.assertGreater(after["front"]["timeouts"], before["timeouts"])
+        self.assertEqual(after["front"]["errors"], 0)
+        self.assertLess(after["connections"], 10, "the slow connections are gone")
 
 
 class Browsers(unittest.TestCase):
