@@ -28,7 +28,7 @@
 #                                 an unrouted method never reaches a function: API Gateway answers
 #                                 404 (in AWS, and scripts/gateway.py here), not 405.
 #   object_level_authorization    needs a second identity configured in schemathesis; tenancy (another
-#                                 organization's key gets 404) is tested in tests/tests/*.rs.
+#                                 organization's key gets 404) is tested in tests/it/*.rs.
 # The gateway hands every generated request over as API Gateway would: non-ASCII header values
 # and non-UTF-8 bodies included (scripts/schemathesis_hooks.py says what it changes, and why).
 set -euo pipefail

@@ -4,7 +4,7 @@ before_call: every well-formed `Idempotency-Key` gets a unique suffix (a malform
 negative case sends on purpose, is left as it is). Schemathesis sends the document's example key,
 or the same few short drawn keys, again and again, so most creating calls were answered 422 (key
 reused with another body) and never reached their handler or their body checks. Replays, 422
-and 409 are tested in tests/tests/*.rs.
+and 409 are tested in tests/it/*.rs.
 
 map_case, positive cases only: every other assign names the seeded flow and user
 (INFLOW_FLOW_ID, INFLOW_USER_EMAIL), so that some assigns succeed and the document's links lead

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway CA and a certificate it signs for 127.0.0.1 and localhost, in DIR (kept if there):
 # DIR/ca.pem, DIR/leaf.pem, DIR/leaf.key. For bench/tls_proxy.py, a TLS front for the emulator
-# (make bench, and tests/tests/tls.rs).
+# (make bench, and tests/it/tls.rs).
 #   scripts/tls-cert.sh DIR
 set -euo pipefail
 dir=$1

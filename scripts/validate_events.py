@@ -9,7 +9,7 @@ to the document (or the code) without the other fails too.
 
     .venv/bin/python scripts/validate_events.py [--all] [--spec openapi.yaml] < deliveries.jsonl
 
-Exit 0 when every delivery validates; else 1, naming each failure. tests/tests/event_schemas.rs
+Exit 0 when every delivery validates; else 1, naming each failure. tests/it/event_schemas.rs
 runs it on what the real code delivered.
 """
 

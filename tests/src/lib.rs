@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// Every HTTP function by a name tests can write; each is an entry of `inflow::handlers::ENDPOINTS`
-/// (tests/tests/routes.rs holds the two lists equal).
+/// (tests/it/routes.rs holds the two lists equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     AssignFlow,
