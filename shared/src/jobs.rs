@@ -99,7 +99,7 @@ impl PartialEq<&str> for EventKind {
 /// shared queues (SQS fair queues: a group with a backlog does not hold up the others), and an
 /// organization's bulk work (an import's emails and events, their deliveries and retries) is a
 /// group apart from its interactive work, so one import holds up neither another organization's
-/// nor its own single invitation (docs/capacity.md, "Tenants").
+/// nor its own single invitation (docs/bench/capacity.md, "Tenants").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {
