@@ -161,8 +161,8 @@ pub struct ImportRow {
     pub relay_batches: usize,
 }
 
-/// The fewest DynamoDB round trips each endpoint's access pattern allows (README, "The
-/// table"); import is for its 10-address requests. No request calls SQS: the HTTP functions
+/// The fewest DynamoDB round trips each endpoint's access pattern allows (docs/table.md);
+/// import is for its 10-address requests. No request calls SQS: the HTTP functions
 /// have no queue client (their jobs go out through the table and the relay).
 fn budget(f: Function) -> f64 {
     match f {
@@ -443,7 +443,7 @@ impl Report {
         line(&mut out, format!(
             "Targets: binary ≤ {MAX_BINARY_MIB} MiB; init CPU ≤ {MAX_INIT_CPU_RATIO}× hello world's (every client the function uses built, \
              the app secret read); peak ≤ {MAX_PEAK_MIB} MiB; authentication + rate limit in 1 DynamoDB call; each endpoint at most \
-             the round trips its access pattern needs (README, \"The table\") and no SQS call; stack p50 under the latency model ≤ \
+             the round trips its access pattern needs (docs/table.md) and no SQS call; stack p50 under the latency model ≤ \
              its critical path + {STACK_SLACK_MS} ms (no call waits on another it does not need), and, what of it is our code's, the handler \
              in-process under the model ≤ its chain of calls as the emulator served them + {STACK_SLACK_MS} ms; handler ÷ its own I/O wait ≤ {MAX_OVER_IO}; \
              an import ≤ ⌈n/25⌉+{IMPORT_C} writes, its relay ≤ ⌈n/10⌉ + a call per batch + {IMPORT_C} SQS calls, and 5,000 addresses in \

@@ -4,7 +4,7 @@
 //! same DynamoDB write, as the changed item's outbox ([`Outbox`], stored by `store::outbox`),
 //! and the relay (`crate::relay`) reads them from the table's stream and queues them. So a
 //! change that was written has its jobs, whatever fails afterwards, and a change that was not
-//! written has none (README, "Jobs").
+//! written has none (docs/api.md, "Jobs").
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
