@@ -3,9 +3,9 @@
 # profile) beside a hello-world Lambda, starts its own emulator and a TLS front for it, then
 # runs the harness (bench/src/main.rs), which also starts the local stack (scripts/gateway.py,
 # as `make dev` serves, with the release binaries) per scenario and sets the emulator's latency
-# model (scripts/latency_model.py, from docs/cost-inputs.toml). Writes docs/benchmarks.md and
-# docs/bench-measurements.json, then the cost and capacity models (scripts/cost.py -> docs/cost.md,
-# scripts/capacity.py -> docs/capacity.md).
+# model (scripts/latency_model.py, from docs/cost-inputs.toml). Writes docs/bench/benchmarks.md and
+# docs/bench-measurements.json, then the cost and capacity models (scripts/cost.py -> docs/bench/cost.md,
+# scripts/capacity.py -> docs/bench/capacity.md).
 # Not part of make test: slow (a cold release build takes many minutes) and machine-dependent.
 # Bounded: every load is a fixed list of requests with a time limit, on loopback only.
 #   BENCH_RUNS=15 BENCH_REQUESTS=150 make bench
@@ -55,14 +55,14 @@ python3 scripts/latency_model.py docs/cost-inputs.toml >.dev/bench-model.json
 
 # The handlers' own log lines go to the run's log; the table is printed from the file.
 echo "bench: measuring (about 10 minutes; progress on stderr)"
-AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/benchmarks.md \
+AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs/bench/benchmarks.md \
   --model .dev/bench-model.json --measurements docs/bench-measurements.json \
   --runs "${BENCH_RUNS:-15}" --requests "${BENCH_REQUESTS:-150}" \
   --tls-endpoint "https://127.0.0.1:$tls_port" \
   --full-trust-store "$tls/bundle.pem" >.dev/bench-run.log
 .venv/bin/python scripts/cost.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
-  --template template.yaml --out docs/cost.md
+  --template template.yaml --out docs/bench/cost.md
 .venv/bin/python scripts/capacity.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
-  --template template.yaml --out docs/capacity.md
-cat docs/benchmarks.md
-echo "bench: written to docs/benchmarks.md, docs/bench-measurements.json, docs/cost.md and docs/capacity.md"
+  --template template.yaml --out docs/bench/capacity.md
+cat docs/bench/benchmarks.md
+echo "bench: written to docs/bench/benchmarks.md, docs/bench-measurements.json, docs/bench/cost.md and docs/bench/capacity.md"

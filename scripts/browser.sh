@@ -5,7 +5,7 @@
 # scripts/local_workers.py feeding the relay and the email worker. scripts/browser_test.py then opens the link of an email the stack
 # sent, accepts, and checks the flow COMPLETED through the API.
 #   scripts/browser.sh MOTO_PORT [--screenshots DIR]    (make test runs it without screenshots;
-#                                                        docs/accept-page holds the README's)
+#                                                        docs/accept-page holds docs/api.md's)
 set -euo pipefail
 export MOTO_PORT=${1:?usage: scripts/browser.sh MOTO_PORT [--screenshots DIR]}
 shift

@@ -5,7 +5,7 @@ invitation is created through the API, the email the stack sends is read from th
 link is opened in Chromium, the invitation is accepted by clicking the page's button, and the
 flow is then COMPLETED through the API. The other states (already accepted, expired, canceled,
 unknown) are opened too, each checked for its message and HTTP status. With --screenshots DIR,
-each state is saved as DIR/<state>.png (docs/accept-page holds the README's).
+each state is saved as DIR/<state>.png (docs/accept-page holds docs/api.md's).
 
     .venv/bin/python scripts/browser_test.py --base URL --emulator URL --admin-key sk_… \\
         --org-slug SLUG [--screenshots DIR]

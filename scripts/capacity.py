@@ -5,7 +5,7 @@ Reads docs/bench-measurements.json (each endpoint's DynamoDB units per request b
 pattern, its modelled duration; the end-to-end steps; the capacity simulation's per-partition
 write units), docs/cost-inputs.toml `[limits]` (DynamoDB, Lambda, SQS, SES, API Gateway quotas,
 with sources) and template.yaml's parameters (the stage throttles, the workers' concurrency),
-and writes docs/capacity.md.
+and writes docs/bench/capacity.md.
 
     .venv/bin/python scripts/capacity.py [--measurements F] [--inputs F] [--template F] [--out F]
 """
@@ -118,7 +118,7 @@ def render(m, inputs, params, out):
     # Per endpoint: one tenant.
     w("## One tenant, per endpoint\n")
     w("Each endpoint's write units per request on each partition key pattern, measured by the emulator's counter under")
-    w("the latency model (docs/benchmarks.md), and the requests a second that take that partition to its limit:")
+    w("the latency model (docs/bench/benchmarks.md), and the requests a second that take that partition to its limit:")
     w("1,000 WCU/s ÷ units per request (× 16 where the tenant's key is one of 16 shards; a pattern shared by every")
     w("tenant, `DUE#<n>` or `EXPIRES#<n>`, is the whole stack's, below). A record's own key (`INV#<inv>`) is written")
     w("once or twice per request and bounds nothing. The tenant's limit is the smallest, against the stage's "
@@ -251,7 +251,7 @@ def render(m, inputs, params, out):
         ok = sum(1 for s in big["statuses"] if s == 200)
         timeout = params.get("_import_timeout", 29)
         verdict = "within" if big["seconds"] < timeout and ok == len(big["statuses"]) else "NOT within"
-        w(f"**Under the latency model** (every AWS call delayed by its operation's modelled time, docs/benchmarks.md),")
+        w(f"**Under the latency model** (every AWS call delayed by its operation's modelled time, docs/bench/benchmarks.md),")
         w(f"the {n:,}-address import answered {ok}/{len(big['statuses'])} 200 in **{big['seconds']:.1f} s** through the local")
         w(f"stack: {verdict} the function's {timeout} s Timeout and API Gateway's 30 s integration limit.")
         w("")
@@ -373,7 +373,7 @@ def main():
     ap.add_argument("--measurements", default=str(ROOT / "docs/bench-measurements.json"))
     ap.add_argument("--inputs", default=str(ROOT / "docs/cost-inputs.toml"))
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
-    ap.add_argument("--out", default=str(ROOT / "docs/capacity.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs/bench/capacity.md"))
     args = ap.parse_args()
     m = json.loads(Path(args.measurements).read_text())
     with open(args.inputs, "rb") as f:

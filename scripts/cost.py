@@ -8,7 +8,7 @@ Reads
 - docs/cost-inputs.toml: prices and quotas for one region, each with its source and date
   (UNVERIFIED where no source was found);
 - template.yaml: each function's MemorySize and architecture, the secrets, alarms, schedules;
-and writes docs/cost.md: $ per million requests of each endpoint, $ per 1,000 invitations end to
+and writes docs/bench/cost.md: $ per million requests of each endpoint, $ per 1,000 invitations end to
 end, $ per 1,000 webhook deliveries, the idle cost of a stack per month, and the hosted
 alternatives' published prices beside it.
 
@@ -178,7 +178,7 @@ def render(m, inputs, functions, resources, out):
     w("- **Free tiers left out** (they are per account; Lambda's 1M requests + 400,000 GB-s and SQS's 1M requests a month")
     w("  would take the first of each off).")
     w("- **Duration** of an invocation = its modelled critical path (its AWS calls at the latency model's times,")
-    w(f"  docs/benchmarks.md) + its CPU, stretched by {FULL_VCPU_MB}/MemorySize where a function has less than a vCPU;")
+    w(f"  docs/bench/benchmarks.md) + its CPU, stretched by {FULL_VCPU_MB}/MemorySize where a function has less than a vCPU;")
     w("  CPU measured on this machine's x86_64 core and taken as equal on arm64 (an assumption). MemorySize from template.yaml.")
     w("- **DynamoDB units** are what the emulator's counter billed for the measured requests: a write unit per KB of the")
     w("  larger of the item before and after, twice in a transaction, one more per KB for each index the item enters,")
@@ -335,7 +335,7 @@ def main():
     ap.add_argument("--measurements", default=str(ROOT / "docs/bench-measurements.json"))
     ap.add_argument("--inputs", default=str(ROOT / "docs/cost-inputs.toml"))
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
-    ap.add_argument("--out", default=str(ROOT / "docs/cost.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs/bench/cost.md"))
     args = ap.parse_args()
     m = json.loads(Path(args.measurements).read_text())
     with open(args.inputs, "rb") as f:

@@ -77,7 +77,7 @@ if [[ ${DRY_RUN:-} == 1 ]]; then
   echo "# make deploy: $mode ($samconfig, environment $config_env); DRY_RUN=1 runs nothing"
 else
   echo "deploy: $mode ($samconfig, environment $config_env)"
-  [[ $mode == guided ]] && echo "deploy: first deploy: SAM asks for the stack name, region and parameters once and saves them (see README, First deploy)"
+  [[ $mode == guided ]] && echo "deploy: first deploy: SAM asks for the stack name, region and parameters once and saves them (see docs/operations.md, \"First deploy: a checklist\")"
 fi
 run scripts/tools.sh
 run scripts/sam-build.sh

@@ -3,7 +3,7 @@ the function binaries, with the Lambda Runtime API that runs them, read from tem
 
     .venv/bin/python scripts/gateway.py [--port 9000] [--concurrency 4] [--cors-origins '*'] [--rebuild]
 
-What it does (README, "The local stack"):
+What it does (docs/local-stack.md, "The local front"):
 
 - Routes: every `HttpApi` event of every `AWS::Serverless::Function` in template.yaml (method,
   path, the binary of `Metadata.BuildProperties.Binary`), matched as API Gateway matches them:

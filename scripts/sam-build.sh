@@ -6,8 +6,8 @@
 #
 # Every function first, in one cargo invocation: cargo then compiles the crates once and links the
 # binaries side by side, and SAM's per-function `cargo lambda build --bin X` finds each one fresh.
-# make test uses the dev profile because the release profile links each of the 20 binaries with
-# fat LTO: ~10 min here with warm dependencies, ~20 min cold (README, "Building"). The check is
+# make test uses the dev profile because the release profile links each binary with fat LTO:
+# ~10 min here with warm dependencies, ~20 min cold (docs/local-stack.md, "Building"). The check is
 # of the deploy path (template, cargo-lambda, zig, arm64); `make bench` measures release builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,6 +33,8 @@ step "deps: one crypto stack (aws-lc-rs), no ring / rsa (RUSTSEC-2023-0071) / op
 step "deps: the check fails on a crate that is built (aws-lc-rs)" bash -c '! scripts/check-deps.sh aws-lc-rs >/dev/null'
 step "routes: template.yaml (what AWS and make dev serve) = openapi.yaml" python3 scripts/check-routes.py
 step "routes: the checker fails on a route in one place" python3 scripts/test_check_routes.py
+step "links: every relative link in the docs resolves" python3 scripts/check-links.py
+step "links: the checker fails on a broken link" python3 scripts/test_check_links.py
 step "emulator: its changes to moto give moto's answers" .venv/bin/python scripts/test_emulator.py
 step "gateway: routes, events, responses and CORS as API Gateway's HTTP API" .venv/bin/python scripts/test_gateway.py
 if command -v cargo-nextest >/dev/null; then

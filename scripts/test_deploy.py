@@ -7,7 +7,7 @@
   template.yaml), and the template's HttpApi still has no authorizer (SAM's own translation);
 - the ApiUrl output carries the stage, and agrees with the hosted accept page's URL;
 - scripts/tools.sh (which every make target runs first) refuses a system other than Linux
-  plainly (README, "Supported platform").
+  plainly (docs/local-stack.md, "Supported platform").
 Runs with .venv-sam's python (SAM CLI and its translator are installed there).
 
     .venv-sam/bin/python scripts/test_deploy.py        (make test runs it)

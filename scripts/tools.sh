@@ -7,11 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Linux only (README, "Supported platform"): the scripts use setsid, bash 4 and, in the local
+# Linux only (docs/local-stack.md, "Supported platform"): the scripts use setsid, bash 4 and, in the local
 # front, PR_SET_PDEATHSIG. Say so here, first, rather than fail halfway (written for bash 3.2).
 if [ "$(uname -s)" != Linux ] || [ "${BASH_VERSINFO[0]:-0}" -lt 4 ]; then
   echo "tools: Linux with bash 4 or newer is required (this is $(uname -s), bash $BASH_VERSION);" \
-    "see README, \"Supported platform\": use a Linux VM or container" >&2
+    "see docs/local-stack.md, \"Supported platform\": use a Linux VM or container" >&2
   exit 1
 fi
 

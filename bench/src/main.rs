@@ -4,7 +4,7 @@
 //! in-process and through the local stack (scripts/gateway.py, as `make dev` serves); invitations
 //! end to end and API-to-webhook latency; a capacity simulation (imports through the stack, the
 //! write units each partition key takes); and imports of 100 to 5,000 addresses. Writes the
-//! tables to docs/benchmarks.md and the figures the cost model reads to a JSON file.
+//! tables to docs/bench/benchmarks.md and the figures the cost model reads to a JSON file.
 //! Benchmarks, not tests: nothing here fails a build.
 //!
 //!   inflow-bench run --lambda-dir DIR --out FILE [--model FILE.json] [--measurements FILE.json]

@@ -70,7 +70,7 @@ pub struct Modelled {
     pub wcu: f64,
     pub index_wcu: f64,
     /// Units per request by partition key pattern ("ORG#<org>", "GSI1 INVNUM#<org>#<flow>#<n>"):
-    /// (read units, write units), means. docs/capacity.md divides a partition's 1,000 WCU/s by them.
+    /// (read units, write units), means. docs/bench/capacity.md divides a partition's 1,000 WCU/s by them.
     pub keys: std::collections::BTreeMap<String, (f64, f64)>,
     pub failures: usize,
 }
@@ -161,8 +161,8 @@ pub struct ImportRow {
     pub relay_batches: usize,
 }
 
-/// The fewest DynamoDB round trips each endpoint's access pattern allows (README, "The
-/// table"); import is for its 10-address requests. No request calls SQS: the HTTP functions
+/// The fewest DynamoDB round trips each endpoint's access pattern allows (docs/table.md);
+/// import is for its 10-address requests. No request calls SQS: the HTTP functions
 /// have no queue client (their jobs go out through the table and the relay).
 fn budget(f: Function) -> f64 {
     match f {
@@ -443,7 +443,7 @@ impl Report {
         line(&mut out, format!(
             "Targets: binary ≤ {MAX_BINARY_MIB} MiB; init CPU ≤ {MAX_INIT_CPU_RATIO}× hello world's (every client the function uses built, \
              the app secret read); peak ≤ {MAX_PEAK_MIB} MiB; authentication + rate limit in 1 DynamoDB call; each endpoint at most \
-             the round trips its access pattern needs (README, \"The table\") and no SQS call; stack p50 under the latency model ≤ \
+             the round trips its access pattern needs (docs/table.md) and no SQS call; stack p50 under the latency model ≤ \
              its critical path + {STACK_SLACK_MS} ms (no call waits on another it does not need), and, what of it is our code's, the handler \
              in-process under the model ≤ its chain of calls as the emulator served them + {STACK_SLACK_MS} ms; handler ÷ its own I/O wait ≤ {MAX_OVER_IO}; \
              an import ≤ ⌈n/25⌉+{IMPORT_C} writes, its relay ≤ ⌈n/10⌉ + a call per batch + {IMPORT_C} SQS calls, and 5,000 addresses in \
@@ -492,7 +492,7 @@ impl Report {
             line(&mut out, format!(
                 "## Invitations end to end (in-process, under the latency model)\n\n{} invitations created, relayed, emailed, \
                  accepted and their events delivered to one webhook endpoint subscribed to everything: {} emails, {} deliveries, \
-                 {} SQS messages sent by the relay. Per step, all invitations together (the cost model, docs/cost.md, divides):\n",
+                 {} SQS messages sent by the relay. Per step, all invitations together (the cost model, docs/bench/cost.md, divides):\n",
                 e.invitations, e.emails, e.deliveries, e.messages
             ));
             line(
@@ -576,7 +576,7 @@ impl Report {
             );
             line(&mut out, "Imports sent through scripts/gateway.py at once (loopback, bounded), every DynamoDB call billed by the \
                  emulator's counter; the hottest partition keys by write units (table keys and index keys), in all and in their \
-                 busiest second. docs/capacity.md reads these against the 1,000 WCU/s a partition takes.\n".into());
+                 busiest second. docs/bench/capacity.md reads these against the 1,000 WCU/s a partition takes.\n".into());
             line(&mut out, "| run | seconds (calls span) | WCU table + index | most WCU in one second on any one key | hottest partitions: total WCU (peak WCU/s) |".into());
             line(&mut out, "|---|--:|--:|--:|---|".into());
             for c in &self.capacity {
@@ -667,7 +667,7 @@ impl Report {
              compiles them in; with the platform's store, which reqwest 0.13 parses at client build, it measured \
              3.86–3.88× (two alternating runs of 15 launches, 2026-11-30; 1.66–1.69× with the compiled-in roots).\n\n\
              **Where init's CPU goes** (callgrind instruction counts of the release binaries with the multi-thread \
-             runtime, 2026-11-30; docs/profiles.md \
+             runtime, 2026-11-30; docs/bench/profiles.md \
              has the method and the symbolised profile): hello world 0.53 M instructions, get-invitation 3.86 M \
              (assign-flow was 4.61 M with its SQS client). Of the 3.86 M: 2.38 M in our binary (per the symbolised \
              profile: each SDK client parsing its partition table, 2 × 0.42 M; the five Amazon roots' PEM, ~0.65 M; SigV4 \

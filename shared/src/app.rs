@@ -51,7 +51,7 @@ impl App {
 /// The AWS configuration of a function: region and credentials from the environment, where
 /// Lambda puts them, and our HTTPS client (see [`crate::tls`]). The default chains would build
 /// an STS client (for web identity) and an IMDS client at init, which a function never uses:
-/// a sixth of init's instructions (docs/profiles.md).
+/// a sixth of init's instructions (docs/bench/profiles.md).
 pub async fn sdk_config() -> Result<aws_config::SdkConfig, Error> {
     use aws_config::environment::{
         EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,

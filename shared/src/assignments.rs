@@ -16,7 +16,7 @@ use crate::{
 
 pub const MAX_NOTES_CHARS: usize = 2000;
 /// A due date at most this many years ahead: a bound that keeps every date's year at four
-/// digits, so index sort keys stay fixed-width and ordered (README, "Choices").
+/// digits, so index sort keys stay fixed-width and ordered (docs/choices.md).
 pub const MAX_DUE_YEARS: i64 = 10;
 const MAX_ID_LEN: usize = 128;
 

@@ -4,7 +4,7 @@
 //! SES identity and quota; the budget keeps any one tenant from spending it. It is charged by
 //! the request that causes the email, in the same write as the invitation (an import charges
 //! its emails at once, before writing them), so a spent budget is a clear 429 to the caller,
-//! never mail that silently waits (docs/capacity.md, "Tenants").
+//! never mail that silently waits (docs/bench/capacity.md, "Tenants").
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -4,7 +4,7 @@
 //! same DynamoDB write, as the changed item's outbox ([`Outbox`], stored by `store::outbox`),
 //! and the relay (`crate::relay`) reads them from the table's stream and queues them. So a
 //! change that was written has its jobs, whatever fails afterwards, and a change that was not
-//! written has none (README, "Jobs").
+//! written has none (docs/api.md, "Jobs").
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -99,7 +99,7 @@ impl PartialEq<&str> for EventKind {
 /// shared queues (SQS fair queues: a group with a backlog does not hold up the others), and an
 /// organization's bulk work (an import's emails and events, their deliveries and retries) is a
 /// group apart from its interactive work, so one import holds up neither another organization's
-/// nor its own single invitation (docs/capacity.md, "Tenants").
+/// nor its own single invitation (docs/bench/capacity.md, "Tenants").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lane {

@@ -20,7 +20,7 @@ pub const MAX_TEMPLATE_CHARS: usize = 2000;
 pub const MAX_NAME_CHARS: usize = 200;
 /// The shortest default lifetime an organization may give its invitations. An invitation's
 /// life is the time its invitee has to read an email, and a lifetime of seconds made an import
-/// a mass expiry for the sweeper that every tenant shares (docs/capacity.md, "Tenants"). One
+/// a mass expiry for the sweeper that every tenant shares (docs/bench/capacity.md, "Tenants"). One
 /// invitation made through the flows API may still ask for less (`ttl`): one at a time.
 pub const MIN_INVITATION_TTL_SECS: i64 = 3600;
 

@@ -11,7 +11,7 @@
 //! (ReportBatchItemFailures) for as long as the stream keeps it (the template's retry and age
 //! limits are infinite); the records after it come again too. So a job may be queued more than
 //! once, never less: the workers deliver each event once per endpoint and send each email once
-//! (README, "Jobs"). Each invocation's SQS calls retry with backoff first ([`BACKOFF`]), so an
+//! (docs/api.md, "Jobs"). Each invocation's SQS calls retry with backoff first ([`BACKOFF`]), so an
 //! outage costs a few invocations a minute, not a tight loop.
 //!
 //! A record the relay cannot read (an unparseable record, an outbox that does not decode, a

@@ -6,7 +6,7 @@
 //! [`BOUNDS`] of each per run; the rest wait for the next minute. Every tenant shares these
 //! partitions, so each run takes at most a share of one organization's entries and skips the
 //! rest of them, by key, to reach the others': one tenant's mass expiry (an import's
-//! invitations all expiring together) delays no other tenant's (docs/capacity.md, "Tenants").
+//! invitations all expiring together) delays no other tenant's (docs/bench/capacity.md, "Tenants").
 //!
 //! Each item is one conditional write that marks it, takes it out of its partition and carries
 //! its event (`flow.overdue`, `invitation.expired`), so the mark and the event happen together

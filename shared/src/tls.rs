@@ -2,7 +2,7 @@
 //!
 //! The SDK's default client loads the platform's trust store: some 140 PEM roots parsed at the
 //! first request, which was 2.8 ms of the 5.9 ms of CPU a function spent in init
-//! (docs/benchmarks.md), and ~14× that at 128 MB. Every AWS service endpoint presents an Amazon
+//! (docs/bench/benchmarks.md), and ~14× that at 128 MB. Every AWS service endpoint presents an Amazon
 //! Trust Services certificate, so the five roots those chain to are enough. `AWS_CA_BUNDLE` (the
 //! AWS CLI's variable for the same thing) replaces them with a PEM bundle of your own, e.g. for
 //! a TLS-inspecting proxy in front of the endpoints.
@@ -49,7 +49,7 @@ pub fn http_client() -> Result<SharedHttpClient, Error> {
 
 /// TLS for webhook deliveries: Mozilla's root set as webpki-roots compiles it in (trust anchors
 /// already parsed), so the worker's init parses no trust store; reqwest 0.13's default, the
-/// platform's store, cost 2.6-2.9 ms of CPU at every cold start (docs/profiles.md). The set is
+/// platform's store, cost 2.6-2.9 ms of CPU at every cold start (docs/bench/profiles.md). The set is
 /// the one Lambda's own CA bundle comes from; it moves with the crate, not the image.
 pub fn public_roots() -> Result<rustls::ClientConfig, Error> {
     let roots = rustls::RootCertStore {

@@ -1,4 +1,4 @@
-//! The single-table mapping. Only this module knows key layouts; see the README's table of
+//! The single-table mapping. Only this module knows key layouts; see docs/table.md for the
 //! access patterns.
 //!
 //! | item               | PK                | SK                         | GSI1PK / GSI1SK              |

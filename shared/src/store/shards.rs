@@ -1,7 +1,7 @@
 //! Write sharding of the index partitions many writes land in at once: the sweeper's `DUE` and
 //! `EXPIRES` (every tenant's) and a training flow's invitations by number (`INVNUM`, `OPEN`).
 //! Each is [`SHARDS`] partition keys instead of one, so an import of 5,000 addresses, or one
-//! tenant's burst, spreads its index writes over 16 partitions (README, "Capacity"), and readers
+//! tenant's burst, spreads its index writes over 16 partitions (docs/bench/capacity.md), and readers
 //! query every shard.
 
 use sha2::{Digest, Sha256};

@@ -37,7 +37,7 @@ impl Table {
 
     /// One GetItem of a key that never exists, so the TCP + TLS set-up to DynamoDB happens
     /// during init (beside the secret read) rather than in the first request, where a 128 MB
-    /// function has a fraction of a vCPU (docs/benchmarks.md measures the handshake). Its
+    /// function has a fraction of a vCPU (docs/bench/benchmarks.md measures the handshake). Its
     /// outcome is ignored: a failure here only means the first request opens the connection.
     pub(crate) async fn warm_up(&self) {
         let _ = self
