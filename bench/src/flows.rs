@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use inflow::{model::Tier, operator, queue::Queues};
-use inflow_tests::{receiver::Receiver, Env, Function};
+use inflow_tests::{endpoints::*, receiver::Receiver, Env};
 use serde::Serialize;
 use serde_json::json;
 
@@ -241,7 +241,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
     out.steps.push(
         step("create-invitation", &c, || async {
             for e in &emails {
-                let res = Function::CreateInvitation
+                let res = CREATE_INVITATION
                     .call(&c.app, invitation_request(&t, e).call().request())
                     .await;
                 if !res.status().is_success() {
@@ -310,9 +310,7 @@ pub async fn invitations(n: usize) -> Result<EndToEnd, String> {
                     ],
                     body: None,
                 };
-                let res = Function::ConsumeFlow
-                    .call(&c.app, req.call().request())
-                    .await;
+                let res = CONSUME_FLOW.call(&c.app, req.call().request()).await;
                 if !res.status().is_success() {
                     return Err(format!("consume-flow: {}", res.status()));
                 }
@@ -391,9 +389,7 @@ pub async fn webhook_latency(samples: usize, _model: &Model) -> Result<WebhookLa
             ],
             body: Some(json!({"flowId": t.flow.id, "userEmail": email}).to_string()),
         };
-        let res = Function::AssignFlow
-            .call(&c.app, req.call().request())
-            .await;
+        let res = ASSIGN_FLOW.call(&c.app, req.call().request()).await;
         if !res.status().is_success() {
             return Err(format!("assign-flow: {}", res.status()));
         }

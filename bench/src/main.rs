@@ -32,7 +32,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use inflow_tests::{Env, Function};
+use inflow_tests::{endpoints::*, Env};
 use report::{EndpointRow, FunctionRow, ImportRow, Report};
 use stats::{median, ms, percentile};
 
@@ -229,10 +229,7 @@ async fn run(options: &Options) -> Result<(), String> {
     eprintln!("bench: setting up the endpoints");
     let total = 2 * IN_PROCESS + WARM_UP + requests;
     let mut scenarios = Vec::new();
-    for &function in Function::ALL
-        .iter()
-        .filter(|f| names.iter().any(|n| n == f.binary()))
-    {
+    for &function in inflow::handlers::all().filter(|f| names.iter().any(|n| n == f.name)) {
         scenarios.push(scenarios::build(function, total).await?);
     }
     for s in &scenarios {
@@ -252,7 +249,7 @@ async fn run(options: &Options) -> Result<(), String> {
             ddb.push(calls.len() as f64);
             failures += usize::from(!res.status().is_success());
         }
-        report.function_mut(s.function.binary()).endpoint = Some(EndpointRow::new(
+        report.function_mut(s.function.name).endpoint = Some(EndpointRow::new(
             s.function,
             &ddb,
             (median(&times), median(&cpu)),
@@ -363,7 +360,7 @@ async fn run(options: &Options) -> Result<(), String> {
         m.rcu = rcu.iter().sum::<f64>() / n;
         m.wcu = wcu.iter().sum::<f64>() / n;
         m.index_wcu = iwcu.iter().sum::<f64>() / n;
-        if let Some(e) = report.function_mut(s.function.binary()).endpoint.as_mut() {
+        if let Some(e) = report.function_mut(s.function.name).endpoint.as_mut() {
             e.modelled = Some(m);
         }
     }
@@ -389,10 +386,7 @@ async fn run(options: &Options) -> Result<(), String> {
 
     // 6. Capacity: the biggest import, and several tenants importing at once, through the
     // stack under the model, with the write units each partition key took.
-    if let Some(s) = scenarios
-        .iter()
-        .find(|s| s.function == Function::ImportInvitations)
-    {
+    if let Some(s) = scenarios.iter().find(|s| s.function == IMPORT_INVITATIONS) {
         eprintln!("bench: capacity simulation (imports through the stack)");
         report.capacity = capacity_phase(&bins, s).await?;
     }
@@ -566,7 +560,7 @@ async fn stack_phase(
     report: &mut Report,
 ) -> Result<(), String> {
     for s in scenarios {
-        let name = s.function.binary();
+        let name = s.function.name;
         eprintln!("bench: {name} through the local stack");
         let log = std::env::temp_dir().join(format!("inflow-bench-{name}-gateway.log"));
         let gateway = stack::Gateway::start(bins, &gateway_env(&s.env).await, 1, log).await?;
@@ -736,7 +730,7 @@ async fn import(env: &Env, sqs_stub: &str, n: usize) -> Result<ImportRow, String
     sqs.reset();
     let (app, ddb) = env.counted();
     let (started, cpu_before) = (Instant::now(), tls::cpu_ms());
-    let res = inflow_tests::Answer::from(Function::ImportInvitations.call(&app, request).await);
+    let res = inflow_tests::Answer::from(IMPORT_INVITATIONS.call(&app, request).await);
     let (elapsed, cpu) = (ms(started.elapsed()), tls::cpu_ms() - cpu_before);
     let made = res.body["invitations"].as_array().map_or(0, Vec::len);
     if res.status != 200 || made != n {

@@ -8,7 +8,7 @@ use inflow::{
     model::{Role, Tier},
     operator, store,
 };
-use inflow_tests::{Env, Function, Tenant};
+use inflow_tests::{endpoints::*, Env, Function, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -95,8 +95,8 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
     let env = &own;
     // On the enterprise tier (1000 a minute), so no run is rate limited.
     let t = env.tenant_with(Tier::Enterprise).await;
-    let requests = match function {
-        Function::AssignFlow => {
+    let requests = match function.name {
+        "assign-flow" => {
             let emails = users(env, &t, "assign", count).await?;
             emails
                 .iter()
@@ -107,12 +107,12 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 })
                 .collect()
         }
-        Function::GetAssignment => {
+        "get-assignment" => {
             let id = assignments(env, &t, "get", 1).await?.remove(0);
             vec![on_assignment("GET", "", &t, &id); count]
         }
-        Function::StartAssignment | Function::CompleteAssignment => {
-            let step = if function == Function::StartAssignment {
+        "start-assignment" | "complete-assignment" => {
+            let step = if function == START_ASSIGNMENT {
                 "/start"
             } else {
                 "/complete"
@@ -122,7 +122,7 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 .map(|id| on_assignment("POST", step, &t, id).json(json!({})))
                 .collect()
         }
-        Function::CreateUserGroup => (0..count)
+        "create-user-group" => (0..count)
             .map(|i| {
                 Req::new("POST", "/api/user")
                     .header("authorization", &format!("Token {}", t.admin_key))
@@ -131,44 +131,44 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                     )
             })
             .collect(),
-        Function::ListInvitations => {
+        "list-invitations" => {
             import(env, &t, &addresses("listed", 10)).await?;
             vec![invitations("GET", &t, ""); count]
         }
-        Function::GetInvitation => {
+        "get-invitation" => {
             import(env, &t, &addresses("got", 1)).await?;
             vec![invitations("GET", &t, "/1").param("id", "1"); count]
         }
-        Function::DeleteInvitation => {
+        "delete-invitation" => {
             import(env, &t, &addresses("deleted", count)).await?;
             (1..=count)
                 .map(|n| invitations("DELETE", &t, &format!("/{n}")).param("id", &n.to_string()))
                 .collect()
         }
-        Function::CreateInvitation => (0..count)
+        "create-invitation" => (0..count)
             .map(|i| {
                 invitations("POST", &t, "").json(json!({"email": format!("new{i}@bench.example")}))
             })
             .collect(),
-        Function::ImportInvitations => (0..count)
+        "import-invitations" => (0..count)
             .map(|i| {
                 invitations("POST", &t, "/import")
                     .json(json!({"list": addresses(&format!("imp{i}-"), 10)}))
             })
             .collect(),
-        Function::GetFlow => {
+        "get-flow" => {
             let (id, _) = flows(env, &t, "got", 1).await?.remove(0);
             vec![admin_flow("GET", &t, &id); count]
         }
-        Function::CancelFlow => {
+        "cancel-flow" => {
             let made = flows(env, &t, "canceled", count).await?;
             made.iter()
                 .map(|(id, _)| admin_flow("POST", &t, &format!("{id}:cancel")))
                 .collect()
         }
-        Function::CreateJoinOrganizationFlow | Function::CreateSignupFlow => {
-            let (path, prefix) = match function {
-                Function::CreateSignupFlow => ("/admin/v1/flows:createSignup", "signup"),
+        "create-join-organization-flow" | "create-signup-flow" => {
+            let (path, prefix) = match function.name {
+                "create-signup-flow" => ("/admin/v1/flows:createSignup", "signup"),
                 _ => ("/admin/v1/flows:createJoinOrganization", "join"),
             };
             (0..count)
@@ -179,7 +179,7 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 })
                 .collect()
         }
-        Function::ConsumeFlow => {
+        "consume-flow" => {
             let made = flows(env, &t, "consumed", count).await?;
             made.iter()
                 .map(|(_, secret)| {
@@ -191,11 +191,11 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 })
                 .collect()
         }
-        Function::ListWebhookDeliveries => {
+        "list-webhook-deliveries" => {
             failed_deliveries(env, &t, 10).await?;
             vec![Req::new("GET", "/v1/webhooks/deliveries").bearer(&t.admin_key); count]
         }
-        Function::ReplayWebhookDelivery => {
+        "replay-webhook-delivery" => {
             let ids = failed_deliveries(env, &t, count).await?;
             ids.iter()
                 .map(|id| {
@@ -205,17 +205,17 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
                 })
                 .collect()
         }
-        Function::GetOrganization => {
+        "get-organization" => {
             vec![Req::new("GET", "/v1/organization").bearer(&t.admin_key); count]
         }
-        Function::UpdateOrganization => (0..count)
+        "update-organization" => (0..count)
             .map(|i| {
                 Req::new("PATCH", "/v1/organization")
                     .bearer(&t.admin_key)
                     .json(json!({"name": format!("Bench {i}"), "invitationTtl": "86400s"}))
             })
             .collect(),
-        Function::CreateWebhookEndpoint => {
+        "create-webhook-endpoint" => {
             // An organization has at most 20 endpoints (3 a host): the requests are spread over
             // enough, each on a host of its own.
             let mut requests = Vec::with_capacity(count);
@@ -230,7 +230,7 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             }
             requests
         }
-        Function::DeleteWebhookEndpoint => {
+        "delete-webhook-endpoint" => {
             let mut requests = Vec::with_capacity(count);
             while requests.len() < count {
                 let other = env.tenant_with(Tier::Enterprise).await;
@@ -241,31 +241,30 @@ pub async fn build(function: Function, count: usize) -> Setup<Scenario> {
             }
             requests
         }
-        Function::ListWebhookEndpoints => {
+        "list-webhook-endpoints" => {
             webhook_endpoints(env, &t, 3).await?;
             vec![Req::new("GET", "/v1/webhooks/endpoints").bearer(&t.admin_key); count]
         }
-        Function::GetWebhookEndpoint
-        | Function::UpdateWebhookEndpoint
-        | Function::RotateWebhookEndpointSecret
-        | Function::TestWebhookEndpoint => {
+        "get-webhook-endpoint"
+        | "update-webhook-endpoint"
+        | "rotate-webhook-endpoint-secret"
+        | "test-webhook-endpoint" => {
             let id = webhook_endpoints(env, &t, 1).await?.remove(0);
-            let req = match function {
-                Function::GetWebhookEndpoint => on_endpoint("GET", "", &t, &id),
-                Function::UpdateWebhookEndpoint => on_endpoint("PATCH", "", &t, &id)
+            let req = match function.name {
+                "get-webhook-endpoint" => on_endpoint("GET", "", &t, &id),
+                "update-webhook-endpoint" => on_endpoint("PATCH", "", &t, &id)
                     .json(json!({"description": "bench", "disabled": false})),
-                Function::RotateWebhookEndpointSecret => {
-                    on_endpoint("POST", "/rotate-secret", &t, &id)
-                }
+                "rotate-webhook-endpoint-secret" => on_endpoint("POST", "/rotate-secret", &t, &id),
                 _ => on_endpoint("POST", "/test", &t, &id),
             };
             vec![req; count]
         }
-        Function::AcceptPage => {
+        "accept-page" => {
             // The page a link opens (the read path every visit takes).
             let (_, secret) = flows(env, &t, "page", 1).await?.remove(0);
             vec![Req::new("GET", format!("/accept?secret={secret}")); count]
         }
+        other => panic!("{other}: an endpoint this list does not know yet"),
     };
     Ok(Scenario {
         function,
@@ -329,9 +328,7 @@ async fn send(env: &Env, function: Function, req: Req) -> Setup<Value> {
     if answer.status >= 300 {
         return Err(format!(
             "setup {}: {} {}",
-            function.binary(),
-            answer.status,
-            answer.raw
+            function.name, answer.status, answer.raw
         ));
     }
     Ok(answer.body)
@@ -355,14 +352,14 @@ async fn assignments(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec
         let req = Req::new("POST", "/v1/flows/assign")
             .bearer(&t.admin_key)
             .json(json!({"flowId": t.flow.id, "userEmail": email}));
-        let body = send(env, Function::AssignFlow, req).await?;
+        let body = send(env, ASSIGN_FLOW, req).await?;
         ids.push(body["assignmentId"].as_str().unwrap_or_default().to_owned());
     }
     Ok(ids)
 }
 
 async fn import(env: &Env, t: &Tenant, list: &str) -> Setup<Value> {
-    send(env, Function::ImportInvitations, import_request(t, list)).await
+    send(env, IMPORT_INVITATIONS, import_request(t, list)).await
 }
 
 /// `n` pending join flows: (id, secret).
@@ -372,7 +369,7 @@ async fn flows(env: &Env, t: &Tenant, prefix: &str, n: usize) -> Setup<Vec<(Stri
         let req = Req::new("POST", "/admin/v1/flows:createJoinOrganization")
             .bearer(&t.admin_key)
             .json(json!({"email": format!("{prefix}{i}@bench.example")}));
-        let body = send(env, Function::CreateJoinOrganizationFlow, req).await?;
+        let body = send(env, CREATE_JOIN_ORGANIZATION_FLOW, req).await?;
         made.push((
             body["id"].as_str().unwrap_or_default().to_owned(),
             body["secret"].as_str().unwrap_or_default().to_owned(),

@@ -14,7 +14,7 @@ use std::{
 
 use chrono::Utc;
 use inflow::{jobs::Lane, model::Tier, operator};
-use inflow_tests::{receiver::Receiver, Env, Function};
+use inflow_tests::{endpoints::*, receiver::Receiver, Env};
 use serde::Serialize;
 use serde_json::json;
 
@@ -99,7 +99,7 @@ async fn import(env: &Env, t: &inflow_tests::Tenant, n: usize, tag: &str) -> Res
     let req = inflow_tests::invitations("POST", t, "/import")
         .json(&json!({"list": list.join("\n")}))
         .request();
-    let res = Function::ImportInvitations.call(&env.app, req).await;
+    let res = IMPORT_INVITATIONS.call(&env.app, req).await;
     if !res.status().is_success() {
         return Err(format!("import: {}", res.status()));
     }
@@ -136,7 +136,7 @@ pub async fn fairness(n: usize, bulk_rate: f64, concurrency: usize) -> Result<Fa
     env.relay_stream().await;
 
     let started = Instant::now();
-    let res = Function::CreateInvitation
+    let res = CREATE_INVITATION
         .call(
             &env.app,
             inflow_tests::invitations("POST", &b, "")

@@ -1,7 +1,7 @@
 //! The request pipeline every HTTP function runs: request id, authentication with rate limit,
 //! body checks, idempotency, the handler, and rendering in the endpoint's family shape.
 
-use std::{future::Future, time::Instant};
+use std::{future::Future, pin::Pin, time::Instant};
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -35,42 +35,83 @@ pub enum Auth {
     None,
 }
 
-/// What the pipeline needs to know about an endpoint.
-#[derive(Debug, Clone, Copy)]
-pub struct Route {
+/// A handler's answer to one request, boxed so that every endpoint's handler has one type.
+pub type Answer<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+/// An endpoint's handler: the request, run through the pipeline with its endpoint's settings.
+pub type Handler = for<'a> fn(&'a App, Request, &'a Endpoint) -> Answer<'a>;
+
+/// One HTTP function, the one description of it: its name (its binary
+/// `functions/src/bin/<name>.rs`, its function in template.yaml and openapi.yaml's
+/// `x-inflow-function`, its sample `events/<name>.json`), the routes API Gateway sends it, how
+/// the pipeline treats it, and its handler. Each family's are in `handlers::<family>::endpoints`.
+#[derive(Clone, Copy)]
+pub struct Endpoint {
     pub name: &'static str,
+    /// (method, path) as template.yaml's HttpApi events name them.
+    pub routes: &'static [(&'static str, &'static str)],
     pub family: Family,
     pub auth: Auth,
     /// A creating POST: honours `Idempotency-Key`.
     pub idempotent: bool,
     /// Requires `Content-Type: application/json`.
     pub json_body: bool,
+    pub handler: Handler,
 }
 
-impl Route {
-    /// A route with no body and no `Idempotency-Key`; the methods below add either.
-    pub const fn new(name: &'static str, family: Family, auth: Auth) -> Route {
-        Route {
+impl Endpoint {
+    /// An endpoint with no body and no `Idempotency-Key`; the methods below add either.
+    pub const fn new(
+        name: &'static str,
+        routes: &'static [(&'static str, &'static str)],
+        family: Family,
+        auth: Auth,
+        handler: Handler,
+    ) -> Endpoint {
+        Endpoint {
             name,
+            routes,
             family,
             auth,
             idempotent: false,
             json_body: false,
+            handler,
         }
     }
 
-    pub const fn json_body(self) -> Route {
-        Route {
+    pub const fn json_body(self) -> Endpoint {
+        Endpoint {
             json_body: true,
             ..self
         }
     }
 
-    pub const fn idempotent(self) -> Route {
-        Route {
+    pub const fn idempotent(self) -> Endpoint {
+        Endpoint {
             idempotent: true,
             ..self
         }
+    }
+
+    /// Runs one request, as the endpoint's binary does.
+    pub fn call<'a>(&'a self, app: &'a App, req: Request) -> Answer<'a> {
+        (self.handler)(app, req, self)
+    }
+}
+
+/// Endpoints are the same endpoint when they have the same name (names are unique:
+/// tests/it/routes.rs).
+impl PartialEq for Endpoint {
+    fn eq(&self, other: &Endpoint) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Endpoint {}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
@@ -231,7 +272,7 @@ impl Served {
 pub async fn serve<'a, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Route,
+    endpoint: &Endpoint,
     handler: F,
 ) -> Response<Body>
 where
@@ -256,7 +297,7 @@ where
 pub async fn serve_prefetched<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Route,
+    endpoint: &Endpoint,
     prefetch: P,
     handler: F,
 ) -> Response<Body>
@@ -310,7 +351,7 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
 pub async fn serve_public<'a, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Route,
+    endpoint: &Endpoint,
     render_error: fn(&Error) -> Reply,
     handler: F,
 ) -> Response<Body>
@@ -349,7 +390,7 @@ where
 
 /// Logs and counts a request's outcome, and answers it with its request id.
 async fn logged(
-    endpoint: &Route,
+    endpoint: &Endpoint,
     request_id: String,
     work: impl Future<Output = Served>,
 ) -> Response<Body> {
@@ -381,7 +422,7 @@ async fn logged(
 async fn run<'a, P, PFut, T, F, Fut>(
     app: &'a App,
     req: Request,
-    endpoint: &Route,
+    endpoint: &Endpoint,
     request_id: String,
     prefetch: P,
     handler: F,
@@ -455,7 +496,7 @@ where
 
 /// The hash of the key the request presents, unless there is none or this container refused
 /// it lately ([`auth::refused_lately`]); no I/O.
-fn presented_key_hash(app: &App, req: &Request, endpoint: &Route) -> Result<String, Error> {
+fn presented_key_hash(app: &App, req: &Request, endpoint: &Endpoint) -> Result<String, Error> {
     let key = match endpoint.auth {
         Auth::Admin(schemes) => auth::presented_admin_key(req.headers(), schemes),
         Auth::User => auth::presented_user_key(req.headers()),
@@ -480,7 +521,7 @@ fn presented_key_hash(app: &App, req: &Request, endpoint: &Route) -> Result<Stri
 async fn authenticate(
     app: &App,
     req: &Request,
-    endpoint: &Route,
+    endpoint: &Endpoint,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(Caller, RateState), Error> {
@@ -507,7 +548,7 @@ fn malformed(req: &Request) -> Option<Error> {
     Some(Error::invalid(part, reason))
 }
 
-fn check_body(req: &Request, endpoint: &Route) -> Result<(), Error> {
+fn check_body(req: &Request, endpoint: &Endpoint) -> Result<(), Error> {
     if req.body().len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge {
             limit: MAX_BODY_BYTES,

@@ -46,7 +46,7 @@ pub use lambda_http;
 
 /// The `main` of an HTTP function: JSON logs, the [`App`] built once per container (clients and
 /// the hashing key, before the first event), then every event, checked ([`gateway`]), through
-/// one handler.
+/// its [`http::Endpoint`]'s handler.
 ///
 /// Every function runs on tokio's current-thread runtime: Lambda hands a container one event at
 /// a time and our work is waiting on AWS (concurrent calls still overlap on one thread), so
@@ -54,14 +54,15 @@ pub use lambda_http;
 /// with them, 1.6× without).
 #[macro_export]
 macro_rules! http_function {
-    ($handler:path) => {
+    ($endpoint:path) => {
         #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), $crate::lambda_http::Error> {
+            static ENDPOINT: $crate::http::Endpoint = $endpoint;
             $crate::telemetry::init();
             $crate::metrics::init(env!("CARGO_BIN_NAME"));
             let app = $crate::App::from_env().await?;
             let app = &app;
-            $crate::gateway::run(move |req| $handler(app, req)).await
+            $crate::gateway::run(move |req| ENDPOINT.call(app, req)).await
         }
     };
 }

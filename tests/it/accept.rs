@@ -5,13 +5,17 @@
 
 use inflow::App;
 use inflow_tests::{
-    accept_form, accept_page, admin_flow, call, invitations, organization, Answer, Env,
-    Function::*, Tenant,
+    accept_form, accept_page, admin_flow, call, endpoints::*, invitations, organization, Answer,
+    Env, Tenant,
 };
 use serde_json::{json, Value};
 
 async fn page(app: &App, c: inflow_tests::Call) -> Answer {
-    Answer::from(inflow::handlers::accept::accept_page(app, c.request()).await)
+    Answer::from(
+        inflow_tests::endpoints::ACCEPT_PAGE
+            .call(app, c.request())
+            .await,
+    )
 }
 
 /// A flows-API invitation; its body (with `id` and `secret`).
@@ -19,7 +23,7 @@ async fn invite(env: &Env, t: &Tenant, body: Value) -> Value {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&body);
-    let res = env.send(CreateJoinOrganizationFlow, c).await;
+    let res = env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
@@ -59,7 +63,7 @@ async fn the_page_shows_the_invitation_and_a_form_post_accepts_it() {
     let to = "joiner@example.com";
     let res = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", &t, "").json(&json!({ "email": to })),
         )
         .await;
@@ -90,10 +94,10 @@ async fn the_page_shows_the_invitation_and_a_form_post_accepts_it() {
         accepted.raw
     );
     // Through the APIs: accepted (seed 001), COMPLETED (seed 003), one invitation.accepted.
-    let got = env.send(GetInvitation, invitations("GET", &t, "/1")).await;
+    let got = env.send(GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(got.body["state"], "accepted", "{}", got.raw);
     let flow_id = got.body["invitation_flow_id"].as_str().unwrap();
-    let flow = env.send(GetFlow, admin_flow("GET", &t, flow_id)).await;
+    let flow = env.send(GET_FLOW, admin_flow("GET", &t, flow_id)).await;
     assert_eq!(flow.body["state"], "COMPLETED", "{}", flow.raw);
     assert_eq!(flow.body["user"]["email"], to);
     let accepted_events = env
@@ -124,7 +128,7 @@ async fn expired_canceled_replaced_and_unknown_links_each_get_their_page() {
     let canceled = invite(&env, &t, json!({"email": "c@example.com"})).await;
     let res = env
         .send(
-            CancelFlow,
+            CANCEL_FLOW,
             admin_flow(
                 "POST",
                 &t,
@@ -138,14 +142,14 @@ async fn expired_canceled_replaced_and_unknown_links_each_get_their_page() {
                             // Re-sent: the first link dies, the new one works.
     let first = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", &t, "").json(&json!({"email": "r@example.com"})),
         )
         .await;
     assert_eq!(first.status, 201);
     let old = env.secret_in(&env.email_jobs().await[0]);
     env.send(
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "r@example.com"})),
     )
     .await;
@@ -179,7 +183,7 @@ async fn expired_canceled_replaced_and_unknown_links_each_get_their_page() {
     // Nothing was accepted by any of those.
     let old_flow = env
         .send(
-            GetFlow,
+            GET_FLOW,
             admin_flow("GET", &t, canceled["id"].as_str().unwrap()),
         )
         .await;
@@ -232,7 +236,7 @@ async fn names_are_escaped_and_the_secret_is_never_logged() {
     let hostile = "<script>alert(1)</script> & \"Co\"";
     let res = env
         .send(
-            UpdateOrganization,
+            UPDATE_ORGANIZATION,
             organization("PATCH", &t).json(&json!({ "name": hostile })),
         )
         .await;
@@ -311,18 +315,18 @@ async fn a_link_read_before_a_resend_cannot_accept_after_it() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let resend = || invitations("POST", &t, "").json(&json!({"email": "slow@example.com"}));
-    assert_eq!(env.send(CreateInvitation, resend()).await.status, 201);
+    assert_eq!(env.send(CREATE_INVITATION, resend()).await.status, 201);
     let old = env.secret_in(&env.email_jobs().await[0]);
     // The page read the invitation with the old link; a resend lands before it accepts.
     let read = consume::by_secret(&env.app, &old).await.unwrap();
-    assert_eq!(env.send(CreateInvitation, resend()).await.status, 201);
+    assert_eq!(env.send(CREATE_INVITATION, resend()).await.status, 201);
     let now = chrono::Utc::now();
     let res = consume::consume_found(&env.app, read, By::Secret, "req_1", now).await;
     assert!(
         matches!(res, Err(inflow::Error::NotFound { .. })),
         "{res:?}"
     );
-    let got = env.send(GetInvitation, invitations("GET", &t, "/1")).await;
+    let got = env.send(GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(got.body["state"], "pending", "{}", got.raw);
     // The new link accepts.
     let new = env.secret_in(&env.email_jobs().await[0]);

@@ -1,6 +1,6 @@
 //! `POST /v1/flows/assign`, exactly as seed 000 shows it.
 
-use inflow_tests::{assign, assign_body, call, on_assignment, Env, Function::*};
+use inflow_tests::{assign, assign_body, call, endpoints::*, on_assignment, Env};
 use serde_json::{json, Value};
 
 fn keys(v: &Value) -> Vec<String> {
@@ -30,7 +30,7 @@ async fn assigns_with_the_seeds_success_body() {
     .unwrap();
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &body).header("x-request-id", "req_unique_id"),
         )
         .await;
@@ -81,7 +81,7 @@ async fn queues_a_flow_assigned_job_carrying_the_request_id() {
     let t = env.tenant().await;
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("x-request-id", "trace-42"),
         )
         .await;
@@ -105,10 +105,10 @@ async fn queues_a_flow_assigned_job_carrying_the_request_id() {
 async fn generates_a_request_id_when_absent() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let res = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let res = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     let id = res.header("x-request-id").expect("a request id");
     assert!(id.starts_with("req_"), "{id}");
-    let other = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let other = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     assert_ne!(other.header("x-request-id"), Some(id));
 }
 
@@ -137,7 +137,7 @@ async fn unauthorized_shapes() {
             .json(&body),
     ];
     for case in cases {
-        let res = env.send(AssignFlow, case).await;
+        let res = env.send(ASSIGN_FLOW, case).await;
         assert_eq!((res.status, &res.body), (401, &expected));
         assert!(res.header("x-request-id").is_some());
     }
@@ -148,7 +148,7 @@ async fn revoked_keys_stop_working_at_once() {
     let env = Env::new().await;
     let t = env.tenant().await;
     assert_eq!(
-        env.send(AssignFlow, assign(&t, &assign_body(&t)))
+        env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t)))
             .await
             .status,
         200
@@ -156,7 +156,7 @@ async fn revoked_keys_stop_working_at_once() {
     inflow::operator::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
         .await
         .unwrap();
-    let res = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let res = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.body["error"], "unauthorized");
 }
@@ -167,7 +167,7 @@ async fn not_found_shapes() {
     let t = env.tenant().await;
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &t,
                 &json!({"flowId": "flow_123abc", "userEmail": "jane@example.com"}),
@@ -183,7 +183,7 @@ async fn not_found_shapes() {
     );
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &t,
                 &json!({"flowId": "not-even-an-id", "userEmail": "jane@example.com"}),
@@ -193,7 +193,7 @@ async fn not_found_shapes() {
     assert_eq!(res.status, 404);
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &t,
                 &json!({"flowId": t.flow.id, "userEmail": "employee@company.com"}),
@@ -216,7 +216,7 @@ async fn user_emails_match_case_insensitively() {
     let t = env.tenant().await;
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &t,
                 &json!({"flowId": t.flow.id, "userEmail": "Jane@Example.COM"}),
@@ -242,7 +242,7 @@ async fn content_type_must_be_json() {
         if let Some(ct) = content_type {
             c = c.header("content-type", ct);
         }
-        let res = env.send(AssignFlow, c).await;
+        let res = env.send(ASSIGN_FLOW, c).await;
         assert_eq!(res.status, 415, "{content_type:?}");
         assert_eq!(res.body["error"], "unsupported_media_type");
     }
@@ -250,7 +250,7 @@ async fn content_type_must_be_json() {
         .bearer(&t.admin_key)
         .header("content-type", "application/json; charset=utf-8")
         .raw(text.as_bytes());
-    assert_eq!(env.send(AssignFlow, ok).await.status, 200);
+    assert_eq!(env.send(ASSIGN_FLOW, ok).await.status, 200);
 }
 
 #[tokio::test]
@@ -288,7 +288,7 @@ async fn invalid_input_names_the_field() {
     ];
     let before = env.items().await.len();
     for (body, field) in cases {
-        let res = env.send(AssignFlow, assign(&t, &body)).await;
+        let res = env.send(ASSIGN_FLOW, assign(&t, &body)).await;
         assert_eq!(res.status, 400, "{body}: {}", res.raw);
         assert_eq!(res.body["error"], "invalid_request");
         assert_eq!(res.body["field"], field);
@@ -306,13 +306,13 @@ async fn invalid_input_names_the_field() {
 async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let first = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let first = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     let id = first.body["assignmentId"].as_str().unwrap().to_owned();
     let body = json!({"flowId": t.flow.id, "userEmail": "JANE@example.com", "priority": "low", "dueDate": "2030-01-01T00:00:00Z", "notes": "again"});
-    let second = env.send(AssignFlow, assign(&t, &body)).await;
+    let second = env.send(ASSIGN_FLOW, assign(&t, &body)).await;
     assert_eq!(second.body["assignmentId"].as_str(), Some(id.as_str()));
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(got.body["priority"], "low");
     assert_eq!(got.body["notes"], "again");
@@ -320,15 +320,15 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
 
     // Started still counts as unfinished.
     assert_eq!(
-        env.send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        env.send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
             .await
             .status,
         200
     );
-    let third = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let third = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     assert_eq!(third.body["assignmentId"].as_str(), Some(id.as_str()));
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(got.body["status"], "started", "re-assigning keeps progress");
     assert_eq!(got.body["dueDate"], Value::Null);
@@ -336,14 +336,14 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
     // After completion, assigning again is recurring training: a new assignment.
     assert_eq!(
         env.send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, &id)
         )
         .await
         .status,
         200
     );
-    let fourth = env.send(AssignFlow, assign(&t, &assign_body(&t))).await;
+    let fourth = env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))).await;
     assert_eq!(fourth.status, 200);
     assert_ne!(fourth.body["assignmentId"].as_str(), Some(id.as_str()));
 }
@@ -352,7 +352,7 @@ async fn reassigning_an_unfinished_flow_updates_the_same_assignment() {
 async fn concurrent_assigns_of_one_flow_make_one_assignment() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let calls = (0..10).map(|_| env.send(AssignFlow, assign(&t, &assign_body(&t))));
+    let calls = (0..10).map(|_| env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t))));
     let answers = futures::future::join_all(calls).await;
     let mut ids: Vec<_> = answers
         .iter()

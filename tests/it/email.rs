@@ -10,7 +10,7 @@ use inflow::{
     model::{Invitation, InvitationKind, InvitationState, Organization, Tier},
 };
 use inflow_tests::{
-    admin_flow, call, consume, invitations as invitations_path, Env, Function::*, Tenant,
+    admin_flow, call, consume, endpoints::*, invitations as invitations_path, Env, Tenant,
 };
 use serde_json::{json, Value};
 
@@ -48,13 +48,13 @@ async fn create_join(env: &Env, t: &Tenant, body: Value) -> Value {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&body);
-    let res = env.send(CreateJoinOrganizationFlow, c).await;
+    let res = env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
 
 async fn flow_state(env: &Env, t: &Tenant, id: &str) -> Value {
-    let res = env.send(GetFlow, admin_flow("GET", t, id)).await;
+    let res = env.send(GET_FLOW, admin_flow("GET", t, id)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
@@ -91,7 +91,7 @@ async fn an_invitation_email_carries_the_link_and_starts_the_flow() {
     // The link works: consuming with its secret accepts the invitation.
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap())),
         )
         .await;
@@ -111,7 +111,7 @@ async fn an_invitations_api_email_names_the_flow_and_the_message() {
     let to = unique_email("ann");
     let res = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations_path("POST", &t, "")
                 .json(&json!({"email": to, "message": "Welcome <b>aboard</b>!\nSee you Monday."})),
         )
@@ -145,13 +145,13 @@ async fn a_resend_or_cancel_before_sending_makes_the_job_stale() {
     let to = unique_email("resent");
     let first = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations_path("POST", &t, "").json(&json!({"email": to})),
         )
         .await;
     let again = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations_path("POST", &t, "").json(&json!({"email": to})),
         )
         .await;
@@ -179,7 +179,7 @@ async fn a_resend_or_cancel_before_sending_makes_the_job_stale() {
     let flow = create_join(&env, &t, json!({"email": to})).await;
     let id = flow["id"].as_str().unwrap();
     let res = env
-        .send(CancelFlow, admin_flow("POST", &t, &format!("{id}:cancel")))
+        .send(CANCEL_FLOW, admin_flow("POST", &t, &format!("{id}:cancel")))
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(run(&w, &env.email_jobs().await).await, 0);
@@ -316,7 +316,7 @@ async fn the_same_message_twice_sends_once_and_never_regresses_the_state() {
     // And after the invitee accepted, a late copy leaves it COMPLETED.
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{}:consume", flow["secret"].as_str().unwrap())),
         )
         .await;
@@ -458,7 +458,7 @@ async fn the_email_worker_sample_runs() {
     let to = unique_email("sample");
     let res = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations_path("POST", &t, "").json(&json!({"email": to})),
         )
         .await;

@@ -7,7 +7,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, KeyInit, Mac};
 use inflow::App;
 use inflow_tests::{
-    assign, assign_body, call, endpoints, receiver::Receiver, Answer, Env, Function::*, Tenant,
+    assign, assign_body, call, endpoints, endpoints::*, receiver::Receiver, Answer, Env, Tenant,
 };
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -17,7 +17,7 @@ const IDLE: Duration = Duration::from_millis(1500);
 async fn create(env: &Env, t: &Tenant, body: Value) -> Value {
     let res = env
         .send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", t, None, "").json(&body),
         )
         .await;
@@ -49,7 +49,7 @@ fn verified_by(
 }
 
 async fn assign_once(env: &Env, t: &Tenant) {
-    let res = env.send(AssignFlow, assign(t, &assign_body(t))).await;
+    let res = env.send(ASSIGN_FLOW, assign(t, &assign_body(t))).await;
     assert_eq!(res.status, 200, "{}", res.raw);
 }
 
@@ -92,7 +92,7 @@ async fn an_organization_manages_its_endpoints() {
     );
 
     let got = env
-        .send(GetWebhookEndpoint, endpoints("GET", &t, Some(&id), ""))
+        .send(GET_WEBHOOK_ENDPOINT, endpoints("GET", &t, Some(&id), ""))
         .await;
     assert_eq!(got.status, 200, "{}", got.raw);
     assert!(got.body.get("secret").is_none(), "the secret is shown once");
@@ -101,7 +101,7 @@ async fn an_organization_manages_its_endpoints() {
     assert_eq!(got.body, expected);
 
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &t, None, ""))
         .await;
     assert_eq!(listed.status, 200, "{}", listed.raw);
     let ids: Vec<&str> = listed.body["endpoints"]
@@ -115,7 +115,7 @@ async fn an_organization_manages_its_endpoints() {
     let change = json!({"url": "https://hooks.acme.example/c", "events": ["flow.overdue"], "description": null, "disabled": true});
     let patched = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(&id), "").json(&change),
         )
         .await;
@@ -127,13 +127,13 @@ async fn an_organization_manages_its_endpoints() {
 
     let gone = env
         .send(
-            DeleteWebhookEndpoint,
+            DELETE_WEBHOOK_ENDPOINT,
             endpoints("DELETE", &t, Some(&id), ""),
         )
         .await;
     assert_eq!((gone.status, gone.raw.as_str()), (204, ""));
-    for f in [GetWebhookEndpoint, DeleteWebhookEndpoint] {
-        let method = if f == GetWebhookEndpoint {
+    for f in [GET_WEBHOOK_ENDPOINT, DELETE_WEBHOOK_ENDPOINT] {
+        let method = if f == GET_WEBHOOK_ENDPOINT {
             "GET"
         } else {
             "DELETE"
@@ -147,7 +147,7 @@ async fn an_organization_manages_its_endpoints() {
         );
     }
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &t, None, ""))
         .await;
     assert_eq!(listed.body["endpoints"].as_array().unwrap().len(), 1);
 }
@@ -173,7 +173,7 @@ async fn deliveries_follow_the_endpoints_settings() {
 
     // Disabled: nothing more arrives.
     let disable = endpoints("PATCH", &t, Some(id), "").json(&json!({"disabled": true}));
-    assert_eq!(env.send(UpdateWebhookEndpoint, disable).await.status, 200);
+    assert_eq!(env.send(UPDATE_WEBHOOK_ENDPOINT, disable).await.status, 200);
     assign_once(&env, &t).await;
     pump(&env).await;
     assert_eq!(
@@ -186,7 +186,7 @@ async fn deliveries_follow_the_endpoints_settings() {
     let change = json!({"disabled": false, "events": ["flow.completed"]});
     let res = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(id), "").json(&change),
         )
         .await;
@@ -210,7 +210,7 @@ async fn a_rotated_secret_signs_beside_the_new_one_for_its_overlap() {
     let old = made["secret"].as_str().unwrap();
     let rotated = env
         .send(
-            RotateWebhookEndpointSecret,
+            ROTATE_WEBHOOK_ENDPOINT_SECRET,
             endpoints("POST", &t, Some(id), "/rotate-secret"),
         )
         .await;
@@ -273,7 +273,7 @@ async fn a_test_event_goes_to_that_endpoint_alone_through_the_delivery_path() {
     let id = made["id"].as_str().unwrap();
     let res = env
         .send(
-            TestWebhookEndpoint,
+            TEST_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, Some(id), "/test").header("x-request-id", "req-test-1"),
         )
         .await;
@@ -301,7 +301,7 @@ async fn a_test_event_goes_to_that_endpoint_alone_through_the_delivery_path() {
     );
     let delivered = env
         .send(
-            ListWebhookDeliveries,
+            LIST_WEBHOOK_DELIVERIES,
             call("GET", "/v1/webhooks/deliveries")
                 .bearer(&t.admin_key)
                 .query("status", "delivered"),
@@ -319,10 +319,10 @@ async fn a_test_event_goes_to_that_endpoint_alone_through_the_delivery_path() {
 
     // A disabled endpoint takes no test event.
     let disable = endpoints("PATCH", &t, Some(id), "").json(&json!({"disabled": true}));
-    env.send(UpdateWebhookEndpoint, disable).await;
+    env.send(UPDATE_WEBHOOK_ENDPOINT, disable).await;
     let res = env
         .send(
-            TestWebhookEndpoint,
+            TEST_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, Some(id), "/test"),
         )
         .await;
@@ -383,7 +383,7 @@ async fn refused_urls_and_bad_input_are_a_400_that_changes_nothing() {
         ),
     ] {
         let res = send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&body),
         )
         .await;
@@ -396,7 +396,7 @@ async fn refused_urls_and_bad_input_are_a_400_that_changes_nothing() {
         );
         if body.get("url").is_some_and(Value::is_string) && field == "url" {
             let res = send(
-                UpdateWebhookEndpoint,
+                UPDATE_WEBHOOK_ENDPOINT,
                 endpoints("PATCH", &t, Some(id), "").json(&json!({"url": body["url"]})),
             )
             .await;
@@ -404,13 +404,13 @@ async fn refused_urls_and_bad_input_are_a_400_that_changes_nothing() {
         }
     }
     let res = send(
-        UpdateWebhookEndpoint,
+        UPDATE_WEBHOOK_ENDPOINT,
         endpoints("PATCH", &t, Some(id), "").json(&json!({"disabled": "no"})),
     )
     .await;
     assert_eq!(res.body["field"], "disabled", "{}", res.raw);
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &t, None, ""))
         .await;
     let mut expected = made.clone();
     expected.as_object_mut().unwrap().remove("secret");
@@ -429,27 +429,30 @@ async fn another_organizations_endpoint_is_not_found() {
     let made = create(&env, &a, json!({"url": "https://hooks.acme.example/a"})).await;
     let id = made["id"].as_str().unwrap();
     for (f, method, suffix) in [
-        (GetWebhookEndpoint, "GET", ""),
-        (UpdateWebhookEndpoint, "PATCH", ""),
-        (DeleteWebhookEndpoint, "DELETE", ""),
-        (RotateWebhookEndpointSecret, "POST", "/rotate-secret"),
-        (TestWebhookEndpoint, "POST", "/test"),
+        (GET_WEBHOOK_ENDPOINT, "GET", ""),
+        (UPDATE_WEBHOOK_ENDPOINT, "PATCH", ""),
+        (DELETE_WEBHOOK_ENDPOINT, "DELETE", ""),
+        (ROTATE_WEBHOOK_ENDPOINT_SECRET, "POST", "/rotate-secret"),
+        (TEST_WEBHOOK_ENDPOINT, "POST", "/test"),
     ] {
         let c = endpoints(method, &b, Some(id), suffix).json(&json!({"disabled": true}));
         let res = env.send(f, c).await;
         assert_eq!(res.status, 404, "{f:?}: {}", res.raw);
     }
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &b, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &b, None, ""))
         .await;
     assert_eq!(listed.body["endpoints"], json!([]));
     let still = env
-        .send(GetWebhookEndpoint, endpoints("GET", &a, Some(id), ""))
+        .send(GET_WEBHOOK_ENDPOINT, endpoints("GET", &a, Some(id), ""))
         .await;
     assert_eq!(still.body["disabled"], false);
     // No key, no access.
     let res = env
-        .send(ListWebhookEndpoints, call("GET", "/v1/webhooks/endpoints"))
+        .send(
+            LIST_WEBHOOK_ENDPOINTS,
+            call("GET", "/v1/webhooks/endpoints"),
+        )
         .await;
     assert_eq!(res.status, 401);
 }
@@ -462,7 +465,7 @@ async fn an_organization_has_at_most_its_limit_of_endpoints_under_concurrency() 
     let all = futures::future::join_all((0..max + 5).map(|i| {
         let body = json!({ "url": format!("https://hooks{i}.acme.example/") });
         env.send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&body),
         )
     }))
@@ -471,13 +474,16 @@ async fn an_organization_has_at_most_its_limit_of_endpoints_under_concurrency() 
     let refused = all.iter().filter(|a| a.status == 409).count();
     assert_eq!((made, refused), (max, 5), "{all:?}");
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &t, None, ""))
         .await;
     assert_eq!(listed.body["endpoints"].as_array().unwrap().len(), max);
     // Deleting one makes room for one.
     let id = listed.body["endpoints"][0]["id"].as_str().unwrap();
-    env.send(DeleteWebhookEndpoint, endpoints("DELETE", &t, Some(id), ""))
-        .await;
+    env.send(
+        DELETE_WEBHOOK_ENDPOINT,
+        endpoints("DELETE", &t, Some(id), ""),
+    )
+    .await;
     create(&env, &t, json!({"url": "https://hooks.acme.example/again"})).await;
 }
 
@@ -496,7 +502,7 @@ async fn an_organization_has_at_most_three_endpoints_on_one_host() {
     }
     let refused = env
         .send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&json!({"url": "https://VICTIM.example:8443/x"})),
         )
         .await;
@@ -511,26 +517,26 @@ async fn an_organization_has_at_most_three_endpoints_on_one_host() {
     let other_id = other["id"].as_str().unwrap();
     let moved = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(other_id), "")
                 .json(&json!({"url": "https://victim.example/3"})),
         )
         .await;
     assert_eq!(moved.status, 409, "{}", moved.raw);
     let listed = env
-        .send(ListWebhookEndpoints, endpoints("GET", &t, None, ""))
+        .send(LIST_WEBHOOK_ENDPOINTS, endpoints("GET", &t, None, ""))
         .await;
     let first = listed.body["endpoints"][0]["id"].as_str().unwrap();
     let away = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(first), "").json(&json!({"url": "https://new.example/"})),
         )
         .await;
     assert_eq!(away.status, 200, "{}", away.raw);
     let moved = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(other_id), "")
                 .json(&json!({"url": "https://victim.example/3"})),
         )
@@ -539,7 +545,7 @@ async fn an_organization_has_at_most_three_endpoints_on_one_host() {
     // An endpoint's own URL change on its host is no new place.
     let same = env
         .send(
-            UpdateWebhookEndpoint,
+            UPDATE_WEBHOOK_ENDPOINT,
             endpoints("PATCH", &t, Some(other_id), "")
                 .json(&json!({"url": "https://victim.example/4"})),
         )

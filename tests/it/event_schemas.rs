@@ -7,8 +7,8 @@ use std::{io::Write, process::Command, time::Duration};
 
 use inflow::sweeper::{self, Sweeper};
 use inflow_tests::{
-    admin_flow, assign, call, consume, endpoints, on_assignment, receiver::Receiver, Env,
-    Function::*,
+    admin_flow, assign, call, consume, endpoints, endpoints::*, on_assignment, receiver::Receiver,
+    Env,
 };
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     let receiver = Receiver::start(vec![], 200).await;
     let made = env
         .send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&json!({ "url": receiver.url })),
         )
         .await;
@@ -32,17 +32,17 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     // flow.assigned, flow.started, flow.completed; then one left to go overdue.
     let a = ok(env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &json!({"flowId": t.flow.id, "userEmail": t.user.email})),
         )
         .await);
     let id = a["assignmentId"].as_str().unwrap();
     ok(env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, id))
         .await);
     ok(env
         .send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, id),
         )
         .await);
@@ -59,7 +59,7 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     let due = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     ok(env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &t,
                 &json!({"flowId": t.flow.id, "userEmail": "late@example.com", "dueDate": due}),
@@ -75,32 +75,32 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     };
     ok(env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             inflow_tests::invitations("POST", &t, "")
                 .json(&json!({"email": "invited@example.com"})),
         )
         .await);
     let accepted = ok(env
         .send(
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             create(json!({"email": "a@example.com"})),
         )
         .await);
     let secret = accepted["secret"].as_str().unwrap();
     ok(env
-        .send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{secret}:consume")))
         .await);
     let canceled = ok(env
         .send(
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             create(json!({"email": "c@example.com"})),
         )
         .await);
     let path = format!("{}:cancel", canceled["id"].as_str().unwrap());
-    ok(env.send(CancelFlow, admin_flow("POST", &t, &path)).await);
+    ok(env.send(CANCEL_FLOW, admin_flow("POST", &t, &path)).await);
     ok(env
         .send(
-            CreateSignupFlow,
+            CREATE_SIGNUP_FLOW,
             call("POST", "/admin/v1/flows:createSignup")
                 .bearer(&t.admin_key)
                 .json(&json!({"email": "e@example.com", "ttl": "1s"})),
@@ -111,7 +111,7 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     let endpoint = made.body["id"].as_str().unwrap();
     ok(env
         .send(
-            TestWebhookEndpoint,
+            TEST_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, Some(endpoint), "/test"),
         )
         .await);

@@ -1,21 +1,21 @@
 //! Seeds 003 and 004: invitation flows, and consuming them.
 
 use inflow::model::Role;
-use inflow_tests::{admin_flow, call, consume, invitations, Answer, Env, Function::*, Tenant};
+use inflow_tests::{admin_flow, call, consume, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::{json, Value};
 
 async fn create_join(env: &Env, t: &Tenant, body: Value) -> Answer {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&body);
-    env.send(CreateJoinOrganizationFlow, c).await
+    env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await
 }
 
 async fn create_signup(env: &Env, t: &Tenant, body: Value) -> Answer {
     let c = call("POST", "/admin/v1/flows:createSignup")
         .bearer(&t.admin_key)
         .json(&body);
-    env.send(CreateSignupFlow, c).await
+    env.send(CREATE_SIGNUP_FLOW, c).await
 }
 
 fn keys(v: &Value) -> Vec<&str> {
@@ -79,7 +79,7 @@ async fn create_join_organization_returns_the_seeds_object_with_its_secret_once(
     assert!(secret.starts_with(b["id"].as_str().unwrap()));
 
     let got = env
-        .send(GetFlow, admin_flow("GET", &t, b["id"].as_str().unwrap()))
+        .send(GET_FLOW, admin_flow("GET", &t, b["id"].as_str().unwrap()))
         .await;
     assert_eq!(got.status, 200);
     assert!(
@@ -171,14 +171,14 @@ async fn consume_by_secret_makes_the_member_and_shows_accepted_in_the_invitation
     let t = env.tenant().await;
     let created = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", &t, "").json(&json!({"email": "newbie@example.com"})),
         )
         .await;
     let secret = env.secret_in(&env.email_jobs().await[0]);
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{secret}:consume")).header("userhub-api-version", "2022-11-15"),
         )
         .await;
@@ -196,11 +196,11 @@ async fn consume_by_secret_makes_the_member_and_shows_accepted_in_the_invitation
         items.iter().any(|i| i["SK"].as_s().unwrap() == &member),
         "joined the flow it was invited to"
     );
-    let got = env.send(GetInvitation, invitations("GET", &t, "/1")).await;
+    let got = env.send(GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(got.body["state"], "accepted");
     // Again, as the same invitee: unchanged.
     let again = env
-        .send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{secret}:consume")))
         .await;
     assert_eq!(
         (again.status, &again.body["user"]["id"]),
@@ -233,14 +233,14 @@ async fn consume_by_id_needs_the_invitees_access_token() {
     .await;
     let id = res.body["id"].as_str().unwrap().to_owned();
     let path = format!("{id}:consume");
-    let missing = env.send(ConsumeFlow, consume(&t, &path)).await;
+    let missing = env.send(CONSUME_FLOW, consume(&t, &path)).await;
     assert_eq!(
         (missing.status, missing.body["code"].as_str()),
         (401, Some("UNAUTHENTICATED"))
     );
     let forged = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &path).header("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"),
         )
         .await;
@@ -261,7 +261,7 @@ async fn consume_by_id_needs_the_invitees_access_token() {
         .unwrap();
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &path).header("authorization", &format!("Bearer {wrong}")),
         )
         .await;
@@ -278,7 +278,7 @@ async fn consume_by_id_needs_the_invitees_access_token() {
         .unwrap();
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &path).header("authorization", &format!("Bearer {right}")),
         )
         .await;
@@ -296,7 +296,7 @@ async fn consume_by_id_needs_the_invitees_access_token() {
             .unwrap();
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &path).header("authorization", &format!("Bearer {foreign}")),
         )
         .await;
@@ -320,7 +320,7 @@ async fn an_email_claim_names_an_invitee_without_an_account() {
     .unwrap();
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{id}:consume"))
                 .header("authorization", &format!("Bearer {token}")),
         )
@@ -339,14 +339,14 @@ async fn canceled_and_expired_flows_cannot_be_consumed() {
         made.body["secret"].as_str().unwrap().to_owned(),
     );
     let canceled = env
-        .send(CancelFlow, admin_flow("POST", &t, &format!("{id}:cancel")))
+        .send(CANCEL_FLOW, admin_flow("POST", &t, &format!("{id}:cancel")))
         .await;
     assert_eq!(
         (canceled.status, canceled.body["state"].as_str()),
         (200, Some("CANCELED"))
     );
     let res = env
-        .send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{secret}:consume")))
         .await;
     assert_eq!(
         (
@@ -357,7 +357,7 @@ async fn canceled_and_expired_flows_cannot_be_consumed() {
         (400, Some("FAILED_PRECONDITION"), Some("FLOW_CANCELED"))
     );
     assert_eq!(
-        env.send(CancelFlow, admin_flow("POST", &t, &format!("{id}:cancel")))
+        env.send(CANCEL_FLOW, admin_flow("POST", &t, &format!("{id}:cancel")))
             .await
             .status,
         200,
@@ -368,7 +368,7 @@ async fn canceled_and_expired_flows_cannot_be_consumed() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let got = env
         .send(
-            GetFlow,
+            GET_FLOW,
             admin_flow("GET", &t, soon.body["id"].as_str().unwrap()),
         )
         .await;
@@ -378,7 +378,7 @@ async fn canceled_and_expired_flows_cannot_be_consumed() {
     );
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(
                 &t,
                 &format!("{}:consume", soon.body["secret"].as_str().unwrap()),
@@ -388,7 +388,7 @@ async fn canceled_and_expired_flows_cannot_be_consumed() {
     assert_eq!(res.body["reason"], "FLOW_EXPIRED");
     let res = env
         .send(
-            CancelFlow,
+            CANCEL_FLOW,
             admin_flow(
                 "POST",
                 &t,
@@ -404,7 +404,7 @@ async fn fifty_concurrent_consumes_make_one_transition_one_user_one_membership()
     let env = Env::new().await;
     let t = env.tenant().await;
     env.send(
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "racer@example.com"})),
     )
     .await;
@@ -412,7 +412,8 @@ async fn fifty_concurrent_consumes_make_one_transition_one_user_one_membership()
     env.webhook_jobs().await;
     let path = format!("{secret}:consume");
     let answers =
-        futures::future::join_all((0..50).map(|_| env.send(ConsumeFlow, consume(&t, &path)))).await;
+        futures::future::join_all((0..50).map(|_| env.send(CONSUME_FLOW, consume(&t, &path))))
+            .await;
     let users: std::collections::HashSet<String> = answers
         .iter()
         .map(|a| {
@@ -457,7 +458,7 @@ async fn signup_with_create_organization_makes_an_organization_with_its_owner() 
     );
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(
                 &t,
                 &format!("{}:consume", made.body["secret"].as_str().unwrap()),
@@ -476,7 +477,7 @@ async fn signup_with_create_organization_makes_an_organization_with_its_owner() 
     let plain = create_signup(&env, &t, json!({"email": "joiner@example.com"})).await;
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(
                 &t,
                 &format!("{}:consume", plain.body["secret"].as_str().unwrap()),
@@ -498,7 +499,7 @@ async fn paths_are_split_and_decoded_like_userhubs_clients_send_them() {
     let secret = made.body["secret"].as_str().unwrap();
     let encoded = secret.replace('.', "%2E");
     let res = env
-        .send(ConsumeFlow, consume(&t, &format!("{encoded}%3Aconsume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{encoded}%3Aconsume")))
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     for bad in [
@@ -508,23 +509,26 @@ async fn paths_are_split_and_decoded_like_userhubs_clients_send_them() {
         ":consume".into(),
     ] {
         assert_eq!(
-            env.send(ConsumeFlow, consume(&t, &bad)).await.status,
+            env.send(CONSUME_FLOW, consume(&t, &bad)).await.status,
             404,
             "{bad}"
         );
     }
     // Neither a flow id nor a secret: no flow, whatever the token.
     assert_eq!(
-        env.send(ConsumeFlow, consume(&t, "%zz:consume"))
+        env.send(CONSUME_FLOW, consume(&t, "%zz:consume"))
             .await
             .status,
         404
     );
     let id = made.body["id"].as_str().unwrap();
     assert_eq!(
-        env.send(CancelFlow, admin_flow("POST", &t, &format!("{id}:consume")))
-            .await
-            .status,
+        env.send(
+            CANCEL_FLOW,
+            admin_flow("POST", &t, &format!("{id}:consume"))
+        )
+        .await
+        .status,
         404
     );
 }
@@ -540,14 +544,14 @@ async fn other_organizations_get_404_and_keys_are_checked() {
         made.body["secret"].as_str().unwrap(),
     );
     assert_eq!(
-        env.send(GetFlow, admin_flow("GET", &stranger, id))
+        env.send(GET_FLOW, admin_flow("GET", &stranger, id))
             .await
             .status,
         404
     );
     assert_eq!(
         env.send(
-            CancelFlow,
+            CANCEL_FLOW,
             admin_flow("POST", &stranger, &format!("{id}:cancel"))
         )
         .await
@@ -556,7 +560,7 @@ async fn other_organizations_get_404_and_keys_are_checked() {
     );
     let res = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&stranger, &format!("{secret}:consume")),
         )
         .await;
@@ -568,12 +572,12 @@ async fn other_organizations_get_404_and_keys_are_checked() {
     let with_admin_key = call("POST", &format!("/user/v1/flows/{secret}:consume"))
         .header("userhub-api-key", &owner.admin_key)
         .param("flowId", &format!("{secret}:consume"));
-    assert_eq!(env.send(ConsumeFlow, with_admin_key).await.status, 401);
+    assert_eq!(env.send(CONSUME_FLOW, with_admin_key).await.status, 401);
     let with_user_key = call("GET", &format!("/admin/v1/flows/{id}"))
         .bearer(&owner.user_key)
         .param("flowId", id);
-    assert_eq!(env.send(GetFlow, with_user_key).await.status, 401);
-    let got = env.send(GetFlow, admin_flow("GET", &owner, id)).await;
+    assert_eq!(env.send(GET_FLOW, with_user_key).await.status, 401);
+    let got = env.send(GET_FLOW, admin_flow("GET", &owner, id)).await;
     assert_eq!(got.body["state"], "START_PENDING");
 }
 
@@ -583,7 +587,7 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let invite = || invitations("POST", &t, "").json(&json!({"email": "race@example.com"}));
-    assert_eq!(env.send(CreateInvitation, invite()).await.status, 201);
+    assert_eq!(env.send(CREATE_INVITATION, invite()).await.status, 201);
     let old = env.secret_in(&env.email_jobs().await[0]);
     // Consume reads the invitation, then pauses right before its write while the admin
     // re-sends it (a new secret); then its write goes ahead. The pause blocks a thread, so the
@@ -618,14 +622,14 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
                     .with_client(aws_sdk_dynamodb::Client::from_conf(ddb)),
                 ..base
             };
-            Answer::from(ConsumeFlow.call(&paused, request).await)
+            Answer::from(CONSUME_FLOW.call(&paused, request).await)
         })
     });
     tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
         .await
         .unwrap();
     assert_eq!(
-        env.send(CreateInvitation, invite()).await.status,
+        env.send(CREATE_INVITATION, invite()).await.status,
         201,
         "re-sent"
     );
@@ -636,6 +640,6 @@ async fn an_old_link_used_while_its_invitation_is_resent_does_not_consume() {
         "the old link is dead: {}",
         consumed.raw
     );
-    let listed = env.send(ListInvitations, invitations("GET", &t, "")).await;
+    let listed = env.send(LIST_INVITATIONS, invitations("GET", &t, "")).await;
     assert_eq!(listed.body[0]["state"], "pending");
 }

@@ -1,7 +1,9 @@
 //! Hostile input on every endpoint: always a 4xx in seed 000's shape, never a 5xx, and
 //! nothing written or queued.
 
-use inflow_tests::{assign, call, on_assignment, Answer, Call, Env, Function, Function::*, Tenant};
+use inflow_tests::{
+    assign, call, endpoints::*, on_assignment, Answer, Call, Env, Function, Tenant,
+};
 use serde_json::json;
 
 fn assert_family_shape(res: &Answer, what: &str) {
@@ -137,7 +139,7 @@ async fn assign_refuses_hostile_bodies() {
             .bearer(&t.admin_key)
             .header("content-type", "application/json")
             .raw(&body);
-        let res = env.send(AssignFlow, c).await;
+        let res = env.send(ASSIGN_FLOW, c).await;
         assert_family_shape(&res, what);
     }
     unchanged(&env, before).await;
@@ -148,8 +150,8 @@ async fn progress_endpoints_refuse_odd_ids_and_bodies() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let before = env.items().await.len();
-    for function in [GetAssignment, StartAssignment, CompleteAssignment] {
-        let method = if function == GetAssignment {
+    for function in [GET_ASSIGNMENT, START_ASSIGNMENT, COMPLETE_ASSIGNMENT] {
+        let method = if function == GET_ASSIGNMENT {
             "GET"
         } else {
             "POST"
@@ -180,27 +182,27 @@ async fn hostile_headers_are_handled() {
     let long_key = format!("sk_{}", "a".repeat(10_000));
     let cases: Vec<(Function, Call)> = vec![
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             call("POST", "/v1/flows/assign")
                 .bearer(&long_key)
                 .json(&json!({})),
         ),
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             call("POST", "/v1/flows/assign")
                 .header("authorization", "Bearer sk_ünïcode")
                 .json(&json!({})),
         ),
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &json!({})).header("idempotency-key", ""),
         ),
         (
-            GetAssignment,
+            GET_ASSIGNMENT,
             on_assignment("GET", "", &t, "asgn_x").header("x-request-id", &"r".repeat(5000)),
         ),
         (
-            GetAssignment,
+            GET_ASSIGNMENT,
             call("GET", "/v1/assignments/asgn_x").header(
                 "authorization",
                 &format!("Bearer {}", t.admin_key.to_uppercase()),

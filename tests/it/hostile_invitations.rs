@@ -2,7 +2,7 @@
 //! never a 5xx, and nothing written or queued.
 
 use inflow_tests::{
-    admin_flow, call, consume, invitations, Answer, Call, Env, Function, Function::*, Tenant,
+    admin_flow, call, consume, endpoints::*, invitations, Answer, Call, Env, Function, Tenant,
 };
 use serde_json::json;
 
@@ -63,15 +63,16 @@ async fn invitations_endpoints_refuse_hostile_input() {
     let before = env.items().await.len();
     type Make = fn(&Tenant) -> Call;
     let creating: [(Function, Make); 2] = [
-        (CreateInvitation, |t| invitations("POST", t, "")),
-        (ImportInvitations, |t| invitations("POST", t, "/import")),
+        (CREATE_INVITATION, |t| invitations("POST", t, "")),
+        (IMPORT_INVITATIONS, |t| invitations("POST", t, "/import")),
     ];
     for (f, make) in creating {
         for (what, body) in hostile_bodies() {
             let res = env.send(f, with_body(make(&t), &body)).await;
             // An import whose entries are all bad answers with the seed's own report of them.
-            let reported =
-                f == ImportInvitations && res.status == 200 && res.body["invitations"] == json!([]);
+            let reported = f == IMPORT_INVITATIONS
+                && res.status == 200
+                && res.body["invitations"] == json!([]);
             assert!(
                 reported || (400..500).contains(&res.status) && flowdock_shape(&res),
                 "{f:?} {what}: {} {}",
@@ -81,7 +82,7 @@ async fn invitations_endpoints_refuse_hostile_input() {
         }
     }
     for segment in odd_segments() {
-        for (f, method) in [(GetInvitation, "GET"), (DeleteInvitation, "DELETE")] {
+        for (f, method) in [(GET_INVITATION, "GET"), (DELETE_INVITATION, "DELETE")] {
             let res = env
                 .send(f, invitations(method, &t, "/1").param("id", &segment))
                 .await;
@@ -91,7 +92,7 @@ async fn invitations_endpoints_refuse_hostile_input() {
         for param in ["organization", "flow"] {
             let res = env
                 .send(
-                    ListInvitations,
+                    LIST_INVITATIONS,
                     invitations("GET", &t, "").param(param, &segment),
                 )
                 .await;
@@ -107,7 +108,7 @@ async fn invitations_endpoints_refuse_hostile_input() {
     ] {
         let res = env
             .send(
-                ListInvitations,
+                LIST_INVITATIONS,
                 invitations("GET", &t, "").query(name, value),
             )
             .await;
@@ -124,10 +125,10 @@ async fn flows_endpoints_refuse_hostile_input() {
     let before = env.items().await.len();
     let creating: [(Function, &str); 2] = [
         (
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             "/admin/v1/flows:createJoinOrganization",
         ),
-        (CreateSignupFlow, "/admin/v1/flows:createSignup"),
+        (CREATE_SIGNUP_FLOW, "/admin/v1/flows:createSignup"),
     ];
     for (f, path) in creating {
         for (what, body) in hostile_bodies() {
@@ -143,19 +144,19 @@ async fn flows_endpoints_refuse_hostile_input() {
         }
     }
     for segment in odd_segments() {
-        let res = env.send(GetFlow, admin_flow("GET", &t, &segment)).await;
+        let res = env.send(GET_FLOW, admin_flow("GET", &t, &segment)).await;
         assert_eq!(res.status, 404, "get {segment:?}: {}", res.raw);
         assert!(userhub_shape(&res));
         let res = env
             .send(
-                CancelFlow,
+                CANCEL_FLOW,
                 admin_flow("POST", &t, &format!("{segment}:cancel")),
             )
             .await;
         assert_eq!(res.status, 404, "cancel {segment:?}: {}", res.raw);
         let res = env
             .send(
-                ConsumeFlow,
+                CONSUME_FLOW,
                 consume(&t, &format!("{segment}.{}:consume", "a".repeat(40))),
             )
             .await;
@@ -167,7 +168,7 @@ async fn flows_endpoints_refuse_hostile_input() {
     }
     let with_hostile_token = consume(&t, "inv_abc:consume")
         .header("authorization", &format!("Bearer {}", "x.".repeat(3000)));
-    let res = env.send(ConsumeFlow, with_hostile_token).await;
+    let res = env.send(CONSUME_FLOW, with_hostile_token).await;
     assert_eq!(res.status, 401);
     assert_unchanged(&env, before).await;
 }
@@ -192,13 +193,13 @@ async fn an_oversized_field_of_a_flow_create_is_a_400() {
     ];
     for (f, path) in [
         (
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             "/admin/v1/flows:createJoinOrganization",
         ),
-        (CreateSignupFlow, "/admin/v1/flows:createSignup"),
+        (CREATE_SIGNUP_FLOW, "/admin/v1/flows:createSignup"),
     ] {
         for (field, value) in &fields {
-            if f == CreateSignupFlow && ["userId", "roleId"].contains(field) {
+            if f == CREATE_SIGNUP_FLOW && ["userId", "roleId"].contains(field) {
                 continue; // a signup names no existing user nor role: not read
             }
             let mut body = json!({"email": "ok@example.com"});

@@ -35,8 +35,8 @@ use inflow::{
 };
 use inflow_tests::{
     accept_form, accept_page, admin_flow, assign, assign_body, call, consume, endpoints,
-    invitations, on_assignment, organization, receiver::Receiver, sqs_event, Answer, Call,
-    CallCounter, Env, Function, Function::*, Tenant,
+    endpoints::*, invitations, on_assignment, organization, receiver::Receiver, sqs_event, Answer,
+    Call, CallCounter, Env, Function, Tenant,
 };
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -110,33 +110,33 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
     let init = init_calls().await;
     let scenarios = futures::future::join_all(
         vec![
-            run(AssignFlow),
-            run(GetAssignment),
-            run(StartAssignment),
-            run(CompleteAssignment),
-            run(CreateUserGroup),
-            run(ListInvitations),
-            run(CreateInvitation),
-            run(ImportInvitations),
-            run(GetInvitation),
-            run(DeleteInvitation),
-            run(GetFlow),
-            run(CancelFlow),
-            run(CreateJoinOrganizationFlow),
-            run(CreateSignupFlow),
-            run(ConsumeFlow),
-            run(ListWebhookDeliveries),
-            run(ReplayWebhookDelivery),
-            run(GetOrganization),
-            run(UpdateOrganization),
-            run(CreateWebhookEndpoint),
-            run(ListWebhookEndpoints),
-            run(GetWebhookEndpoint),
-            run(UpdateWebhookEndpoint),
-            run(DeleteWebhookEndpoint),
-            run(RotateWebhookEndpointSecret),
-            run(TestWebhookEndpoint),
-            run(AcceptPage),
+            run(ASSIGN_FLOW),
+            run(GET_ASSIGNMENT),
+            run(START_ASSIGNMENT),
+            run(COMPLETE_ASSIGNMENT),
+            run(CREATE_USER_GROUP),
+            run(LIST_INVITATIONS),
+            run(CREATE_INVITATION),
+            run(IMPORT_INVITATIONS),
+            run(GET_INVITATION),
+            run(DELETE_INVITATION),
+            run(GET_FLOW),
+            run(CANCEL_FLOW),
+            run(CREATE_JOIN_ORGANIZATION_FLOW),
+            run(CREATE_SIGNUP_FLOW),
+            run(CONSUME_FLOW),
+            run(LIST_WEBHOOK_DELIVERIES),
+            run(REPLAY_WEBHOOK_DELIVERY),
+            run(GET_ORGANIZATION),
+            run(UPDATE_ORGANIZATION),
+            run(CREATE_WEBHOOK_ENDPOINT),
+            run(LIST_WEBHOOK_ENDPOINTS),
+            run(GET_WEBHOOK_ENDPOINT),
+            run(UPDATE_WEBHOOK_ENDPOINT),
+            run(DELETE_WEBHOOK_ENDPOINT),
+            run(ROTATE_WEBHOOK_ENDPOINT_SECRET),
+            run(TEST_WEBHOOK_ENDPOINT),
+            run(ACCEPT_PAGE),
             boxed(webhook_worker()),
             boxed(email_worker()),
             boxed(sweeper()),
@@ -158,12 +158,8 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
             "two scenarios for {binary}"
         );
     }
-    for f in Function::ALL {
-        assert!(
-            used.contains_key(f.binary()),
-            "no scenario for {}",
-            f.binary()
-        );
+    for f in inflow::handlers::all() {
+        assert!(used.contains_key(f.name), "no scenario for {}", f.name);
     }
 
     let mut rows: Vec<[String; 4]> = Vec::new();
@@ -594,15 +590,12 @@ fn run(f: Function) -> Scenario {
         let (app, ddb) = env.counted();
         let c = Counted { env: &env, app, f };
         // A key nobody issued: refused after the key's read (the accept page takes no key).
-        if f != AcceptPage {
+        if f != ACCEPT_PAGE {
             let res = c.send(unknown_key(sample(&t, f))).await;
             assert_eq!(res.status, 401, "{f:?} with an unknown key: {}", res.raw);
         }
         drive(&c, &t).await;
-        (
-            f.binary().to_owned(),
-            permissions(&env, None, &ddb, None, None),
-        )
+        (f.name.to_owned(), permissions(&env, None, &ddb, None, None))
     })
 }
 
@@ -641,41 +634,42 @@ fn replayed(res: &Answer) -> bool {
 
 /// A well-formed request to the function (for the unknown-key call).
 fn sample(t: &Tenant, f: Function) -> Call {
-    match f {
-        AssignFlow => assign(t, &assign_body(t)),
-        GetAssignment => on_assignment("GET", "", t, &inflow::ids::new("asgn")),
-        StartAssignment => on_assignment("POST", "/start", t, &inflow::ids::new("asgn")),
-        CompleteAssignment => on_assignment("POST", "/complete", t, &inflow::ids::new("asgn")),
-        CreateUserGroup => user_group(t, &json!({"name": "n", "provided_id": "p"})),
-        ListInvitations => invitations("GET", t, ""),
-        CreateInvitation => invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-        ImportInvitations => {
+    match f.name {
+        "assign-flow" => assign(t, &assign_body(t)),
+        "get-assignment" => on_assignment("GET", "", t, &inflow::ids::new("asgn")),
+        "start-assignment" => on_assignment("POST", "/start", t, &inflow::ids::new("asgn")),
+        "complete-assignment" => on_assignment("POST", "/complete", t, &inflow::ids::new("asgn")),
+        "create-user-group" => user_group(t, &json!({"name": "n", "provided_id": "p"})),
+        "list-invitations" => invitations("GET", t, ""),
+        "create-invitation" => invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+        "import-invitations" => {
             invitations("POST", t, "/import").json(&json!({"list": "a@example.com"}))
         }
-        GetInvitation => invitations("GET", t, "/1"),
-        DeleteInvitation => invitations("DELETE", t, "/1"),
-        GetFlow => admin_flow("GET", t, &inflow::ids::new("inv")),
-        CancelFlow => admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv"))),
-        CreateJoinOrganizationFlow => create_join(t, json!({"email": "a@example.com"})),
-        CreateSignupFlow => create_signup(t, json!({"email": "a@example.com"})),
-        ConsumeFlow => consume(t, &format!("{}:consume", inflow::ids::new("inv"))),
-        ListWebhookDeliveries => deliveries(t),
-        ReplayWebhookDelivery => replay(t, &inflow::ids::new("dlv")),
-        GetOrganization => organization("GET", t),
-        UpdateOrganization => organization("PATCH", t).json(&json!({"name": "x"})),
-        CreateWebhookEndpoint => {
+        "get-invitation" => invitations("GET", t, "/1"),
+        "delete-invitation" => invitations("DELETE", t, "/1"),
+        "get-flow" => admin_flow("GET", t, &inflow::ids::new("inv")),
+        "cancel-flow" => admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv"))),
+        "create-join-organization-flow" => create_join(t, json!({"email": "a@example.com"})),
+        "create-signup-flow" => create_signup(t, json!({"email": "a@example.com"})),
+        "consume-flow" => consume(t, &format!("{}:consume", inflow::ids::new("inv"))),
+        "list-webhook-deliveries" => deliveries(t),
+        "replay-webhook-delivery" => replay(t, &inflow::ids::new("dlv")),
+        "get-organization" => organization("GET", t),
+        "update-organization" => organization("PATCH", t).json(&json!({"name": "x"})),
+        "create-webhook-endpoint" => {
             endpoints("POST", t, None, "").json(&json!({"url": "https://hooks.acme.example/x"}))
         }
-        ListWebhookEndpoints => endpoints("GET", t, None, ""),
-        GetWebhookEndpoint => endpoints("GET", t, Some(&inflow::ids::new("whk")), ""),
-        UpdateWebhookEndpoint => endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
+        "list-webhook-endpoints" => endpoints("GET", t, None, ""),
+        "get-webhook-endpoint" => endpoints("GET", t, Some(&inflow::ids::new("whk")), ""),
+        "update-webhook-endpoint" => endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
             .json(&json!({"disabled": true})),
-        DeleteWebhookEndpoint => endpoints("DELETE", t, Some(&inflow::ids::new("whk")), ""),
-        RotateWebhookEndpointSecret => {
+        "delete-webhook-endpoint" => endpoints("DELETE", t, Some(&inflow::ids::new("whk")), ""),
+        "rotate-webhook-endpoint-secret" => {
             endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
         }
-        TestWebhookEndpoint => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
-        AcceptPage => accept_page("nonsense"),
+        "test-webhook-endpoint" => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+        "accept-page" => accept_page("nonsense"),
+        other => panic!("{other}: an endpoint this list does not know yet"),
     }
 }
 
@@ -725,7 +719,7 @@ async fn new_endpoint(env: &Env, t: &Tenant) -> String {
     let body = json!({"url": "https://hooks.acme.example/hook"});
     let res = setup(
         env,
-        CreateWebhookEndpoint,
+        CREATE_WEBHOOK_ENDPOINT,
         endpoints("POST", t, None, "").json(&body),
         201,
     )
@@ -743,7 +737,7 @@ async fn setup(env: &Env, f: Function, c: Call, status: u16) -> Answer {
 async fn assigned(env: &Env, t: &Tenant, email: &str) -> String {
     let res = setup(
         env,
-        AssignFlow,
+        ASSIGN_FLOW,
         assign(t, &json!({"flowId": t.flow.id, "userEmail": email})),
         200,
     )
@@ -761,8 +755,8 @@ async fn only_secret(env: &Env) -> String {
 async fn drive(c: &Counted<'_>, t: &Tenant) {
     let env = c.env;
     let in_future = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
-    match c.f {
-        AssignFlow => {
+    match c.f.name {
+        "assign-flow" => {
             let body = assign_body(t);
             let first = c
                 .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
@@ -812,14 +806,14 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .collect();
             assert_eq!(ids.len(), 1, "{all:?}");
         }
-        GetAssignment => {
+        "get-assignment" => {
             let id = assigned(env, t, &t.user.email).await;
             c.expect(200, on_assignment("GET", "", t, &id)).await;
             c.expect(404, on_assignment("GET", "", t, &inflow::ids::new("asgn")))
                 .await;
             c.expect(404, on_assignment("GET", "", t, "junk")).await;
         }
-        StartAssignment => {
+        "start-assignment" => {
             let id = assigned(env, t, &t.user.email).await;
             c.expect(200, on_assignment("POST", "/start", t, &id)).await;
             c.expect(200, on_assignment("POST", "/start", t, &id)).await;
@@ -827,7 +821,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             let done = assigned(env, t, "done@example.com").await;
             setup(
                 env,
-                CompleteAssignment,
+                COMPLETE_ASSIGNMENT,
                 on_assignment("POST", "/complete", t, &done),
                 200,
             )
@@ -840,7 +834,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        CompleteAssignment => {
+        "complete-assignment" => {
             let id = assigned(env, t, &t.user.email).await;
             c.expect(200, on_assignment("POST", "/complete", t, &id))
                 .await;
@@ -859,7 +853,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
         }
-        CreateUserGroup => {
+        "create-user-group" => {
             let body = json!({"name": "Team", "provided_id": "team-1", "current_token": ""});
             let first = c
                 .expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
@@ -903,11 +897,11 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 "{all:?}"
             );
         }
-        ListInvitations => {
+        "list-invitations" => {
             for e in ["a@example.com", "b@example.com", "c@example.com"] {
                 setup(
                     env,
-                    CreateInvitation,
+                    CREATE_INVITATION,
                     invitations("POST", t, "").json(&json!({"email": e})),
                     201,
                 )
@@ -929,7 +923,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(404, invitations("GET", t, "").param("flow", "no-such-flow"))
                 .await;
         }
-        CreateInvitation => {
+        "create-invitation" => {
             let body = json!({"email": "a@example.com", "message": "Welcome"});
             let first = c
                 .expect(
@@ -968,7 +962,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             for job in env.email_jobs().await {
                 let res = env
                     .send(
-                        ConsumeFlow,
+                        CONSUME_FLOW,
                         consume(t, &format!("{}:consume", env.secret_in(&job))),
                     )
                     .await;
@@ -994,7 +988,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             assert!(all.iter().all(|a| a.status == 201), "{all:?}");
         }
-        ImportInvitations => {
+        "import-invitations" => {
             new_user(env, t, "member@example.com").await;
             let list = "member@example.com, new1@example.com, \"New Two\" <new2@example.com>\nbad@example.invalid";
             let body = json!({"list": list, "message": "Welcome"});
@@ -1064,10 +1058,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        GetInvitation => {
+        "get-invitation" => {
             setup(
                 env,
-                CreateInvitation,
+                CREATE_INVITATION,
                 invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
                 201,
             )
@@ -1081,10 +1075,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        DeleteInvitation => {
+        "delete-invitation" => {
             setup(
                 env,
-                CreateInvitation,
+                CREATE_INVITATION,
                 invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
                 201,
             )
@@ -1092,7 +1086,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             env.email_jobs().await;
             setup(
                 env,
-                CreateInvitation,
+                CREATE_INVITATION,
                 invitations("POST", t, "").json(&json!({"email": "b@example.com"})),
                 201,
             )
@@ -1100,7 +1094,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             let secret = only_secret(env).await;
             setup(
                 env,
-                ConsumeFlow,
+                CONSUME_FLOW,
                 consume(t, &format!("{secret}:consume")),
                 200,
             )
@@ -1110,10 +1104,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(409, invitations("DELETE", t, "/2")).await;
             c.expect(404, invitations("DELETE", t, "/99")).await;
         }
-        GetFlow => {
+        "get-flow" => {
             let join = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(
                     t,
                     json!({"email": "j@example.com", "creatorUserId": t.user.id}),
@@ -1125,10 +1119,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             // A consumed signup that made an organization: the creator is read from the inviting one.
             let body = json!({"email": "founder@example.com", "createOrganization": true, "creatorUserId": t.user.id});
-            let signup = setup(env, CreateSignupFlow, create_signup(t, body), 200).await;
+            let signup = setup(env, CREATE_SIGNUP_FLOW, create_signup(t, body), 200).await;
             setup(
                 env,
-                ConsumeFlow,
+                CONSUME_FLOW,
                 consume(
                     t,
                     &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
@@ -1146,10 +1140,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(404, admin_flow("GET", t, &inflow::ids::new("inv")))
                 .await;
         }
-        CancelFlow => {
+        "cancel-flow" => {
             let open = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": "a@example.com"})),
                 200,
             )
@@ -1161,14 +1155,14 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             let done = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": "b@example.com"})),
                 200,
             )
             .await;
             setup(
                 env,
-                ConsumeFlow,
+                CONSUME_FLOW,
                 consume(
                     t,
                     &format!("{}:consume", done.body["secret"].as_str().unwrap()),
@@ -1193,7 +1187,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // Concurrent cancels: the losers find it canceled.
             let raced = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": "c@example.com"})),
                 200,
             )
@@ -1204,16 +1198,16 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                     .await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
         }
-        CreateJoinOrganizationFlow | CreateSignupFlow => {
+        "create-join-organization-flow" | "create-signup-flow" => {
             let make = |body: Value| {
-                if c.f == CreateSignupFlow {
+                if c.f == CREATE_SIGNUP_FLOW {
                     create_signup(t, body)
                 } else {
                     create_join(t, body)
                 }
             };
             let body = json!({"email": "a@example.com", "creatorUserId": t.user.id, "createOrganization": true});
-            let body = if c.f == CreateSignupFlow {
+            let body = if c.f == CREATE_SIGNUP_FLOW {
                 body
             } else {
                 json!({"userId": t.user.id, "creatorUserId": t.user.id, "roleId": "GUEST"})
@@ -1240,16 +1234,16 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 make(json!({"email": "a@example.com", "organizationId": inflow::ids::new("org")})),
             )
             .await;
-            if c.f == CreateJoinOrganizationFlow {
+            if c.f == CREATE_JOIN_ORGANIZATION_FLOW {
                 c.expect(404, make(json!({"userId": inflow::ids::new("usr")})))
                     .await;
             }
         }
-        ConsumeFlow => {
+        "consume-flow" => {
             // An invitations-API invitation by its link's secret: a new user joins the flow.
             setup(
                 env,
-                CreateInvitation,
+                CREATE_INVITATION,
                 invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
                 201,
             )
@@ -1262,7 +1256,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // A signup that makes an organization, and one that joins the inviting one.
             let signup = setup(
                 env,
-                CreateSignupFlow,
+                CREATE_SIGNUP_FLOW,
                 create_signup(
                     t,
                     json!({"email": "f@example.com", "createOrganization": true}),
@@ -1280,7 +1274,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             let plain = setup(
                 env,
-                CreateSignupFlow,
+                CREATE_SIGNUP_FLOW,
                 create_signup(t, json!({"email": "g@example.com"})),
                 200,
             )
@@ -1296,7 +1290,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // By id, with the invitee's access token (an existing user).
             let by_id = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": t.user.email, "roleId": "OWNER"})),
                 200,
             )
@@ -1320,14 +1314,14 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // Canceled, and unknown.
             let canceled = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": "c@example.com"})),
                 200,
             )
             .await;
             setup(
                 env,
-                CancelFlow,
+                CANCEL_FLOW,
                 admin_flow(
                     "POST",
                     t,
@@ -1353,7 +1347,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // Concurrent consumes: one transition, the others read it.
             let raced = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(t, json!({"email": "racer@example.com"})),
                 200,
             )
@@ -1362,7 +1356,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             let all = futures::future::join_all((0..5).map(|_| c.send(consume(t, &path)))).await;
             assert!(all.iter().all(|a| a.status == 200), "{all:?}");
         }
-        ListWebhookDeliveries => {
+        "list-webhook-deliveries" => {
             failed_delivery(env, t).await;
             let res = c.expect(200, deliveries(t).query("status", "failed")).await;
             assert_eq!(
@@ -1378,10 +1372,10 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             c.expect(400, deliveries(t).query("status", "lost")).await;
         }
-        GetOrganization => {
+        "get-organization" => {
             c.expect(200, organization("GET", t)).await;
         }
-        UpdateOrganization => {
+        "update-organization" => {
             let body = json!({"name": "Acme Corp", "acceptUrlTemplate": "https://join.acme.example/{secret}", "invitationTtl": "3600s"});
             c.expect(200, organization("PATCH", t).json(&body)).await;
             let reset = json!({"acceptUrlTemplate": null, "invitationTtl": null});
@@ -1395,7 +1389,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        CreateWebhookEndpoint => {
+        "create-webhook-endpoint" => {
             let body = json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned"]});
             let first = c
                 .expect(
@@ -1433,20 +1427,20 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(409, endpoints("POST", t, None, "").json(&body))
                 .await;
         }
-        ListWebhookEndpoints => {
+        "list-webhook-endpoints" => {
             new_endpoint(env, t).await;
             new_endpoint(env, t).await;
             let res = c.expect(200, endpoints("GET", t, None, "")).await;
             assert_eq!(res.body["endpoints"].as_array().map(Vec::len), Some(2));
         }
-        GetWebhookEndpoint => {
+        "get-webhook-endpoint" => {
             let id = new_endpoint(env, t).await;
             c.expect(200, endpoints("GET", t, Some(&id), "")).await;
             c.expect(404, endpoints("GET", t, Some(&inflow::ids::new("whk")), ""))
                 .await;
             c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
         }
-        UpdateWebhookEndpoint => {
+        "update-webhook-endpoint" => {
             let id = new_endpoint(env, t).await;
             let change =
                 json!({"events": ["flow.completed"], "description": "d", "disabled": true});
@@ -1466,12 +1460,12 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        DeleteWebhookEndpoint => {
+        "delete-webhook-endpoint" => {
             let id = new_endpoint(env, t).await;
             c.expect(204, endpoints("DELETE", t, Some(&id), "")).await;
             c.expect(404, endpoints("DELETE", t, Some(&id), "")).await;
         }
-        RotateWebhookEndpointSecret => {
+        "rotate-webhook-endpoint-secret" => {
             let id = new_endpoint(env, t).await;
             let rotate = || {
                 endpoints("POST", t, Some(&id), "/rotate-secret").header("idempotency-key", "iam-1")
@@ -1488,7 +1482,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        TestWebhookEndpoint => {
+        "test-webhook-endpoint" => {
             let id = new_endpoint(env, t).await;
             c.expect(
                 202,
@@ -1499,7 +1493,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             setup(
                 env,
-                UpdateWebhookEndpoint,
+                UPDATE_WEBHOOK_ENDPOINT,
                 endpoints("PATCH", t, Some(&id), "").json(&json!({"disabled": true})),
                 200,
             )
@@ -1515,12 +1509,12 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             )
             .await;
         }
-        AcceptPage => {
+        "accept-page" => {
             // An invitations-API invitation (its flow), as the email links to it: shown, accepted
             // (a new user joins the flow), then used up.
             setup(
                 env,
-                CreateInvitation,
+                CREATE_INVITATION,
                 invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
                 201,
             )
@@ -1532,7 +1526,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             // An existing user accepts a flows-API invitation from its creator.
             let flow = setup(
                 env,
-                CreateJoinOrganizationFlow,
+                CREATE_JOIN_ORGANIZATION_FLOW,
                 create_join(
                     t,
                     json!({"email": t.user.email, "creatorUserId": t.user.id}),
@@ -1547,13 +1541,14 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             c.expect(404, accept_page(&forged)).await;
             c.expect(400, accept_form("")).await;
         }
-        ReplayWebhookDelivery => {
+        "replay-webhook-delivery" => {
             let id = failed_delivery(env, t).await;
             c.expect(202, replay(t, &id)).await;
             c.expect(409, replay(t, &id)).await;
             c.expect(404, replay(t, &inflow::ids::new("dlv"))).await;
             c.expect(404, replay(t, "junk")).await;
         }
+        other => panic!("{other}: an endpoint this list does not know yet"),
     }
 }
 
@@ -1571,7 +1566,7 @@ async fn failed_delivery(env: &Env, t: &Tenant) -> String {
     .await;
     let res = setup(
         env,
-        ListWebhookDeliveries,
+        LIST_WEBHOOK_DELIVERIES,
         deliveries(t).query("status", "failed"),
         200,
     )
@@ -1675,14 +1670,14 @@ async fn email_worker() -> (String, BTreeSet<Permission>) {
     .await;
     setup(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({ "email": throttled })),
         201,
     )
     .await;
     setup(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(
             &t,
             json!({"email": "b@example.com", "creatorUserId": t.user.id}),
@@ -1720,7 +1715,7 @@ async fn sweeper() -> (String, BTreeSet<Permission>) {
     let due = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     setup(
         &env,
-        AssignFlow,
+        ASSIGN_FLOW,
         assign(
             &t,
             &json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": due}),
@@ -1730,7 +1725,7 @@ async fn sweeper() -> (String, BTreeSet<Permission>) {
     .await;
     setup(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(&t, json!({"email": "a@example.com", "ttl": "1s"})),
         200,
     )
@@ -1755,12 +1750,12 @@ async fn relay() -> (String, BTreeSet<Permission>) {
     let id = failed_delivery(&env, &t).await;
     setup(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "a@example.com"})),
         201,
     )
     .await;
-    setup(&env, ReplayWebhookDelivery, replay(&t, &id), 202).await;
+    setup(&env, REPLAY_WEBHOOK_DELIVERY, replay(&t, &id), 202).await;
     // A record it cannot read, which it sets aside in its dead-letter queue.
     env.app
         .table

@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on creating POSTs.
 
-use inflow_tests::{assign, assign_body, invitations, Env, Function::*};
+use inflow_tests::{assign, assign_body, endpoints::*, invitations, Env};
 use serde_json::json;
 
 #[tokio::test]
@@ -9,7 +9,7 @@ async fn a_retry_replays_the_first_response_and_creates_nothing() {
     let t = env.tenant().await;
     let first = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", "k-1"),
         )
         .await;
@@ -18,7 +18,7 @@ async fn a_retry_replays_the_first_response_and_creates_nothing() {
     let items = env.items().await.len();
     let second = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", "k-1"),
         )
         .await;
@@ -35,7 +35,7 @@ async fn the_same_key_with_another_body_is_refused() {
     let t = env.tenant().await;
     assert_eq!(
         env.send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", "k-2")
         )
         .await
@@ -45,7 +45,7 @@ async fn the_same_key_with_another_body_is_refused() {
     let other = json!({"flowId": t.flow.id, "userEmail": t.user.email, "priority": "high"});
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &other).header("idempotency-key", "k-2"),
         )
         .await;
@@ -76,7 +76,7 @@ async fn a_retry_while_the_first_runs_gets_409() {
     ));
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", "k-3"),
         )
         .await;
@@ -92,7 +92,7 @@ async fn failures_are_not_kept_so_a_corrected_retry_runs() {
     let before = env.items().await.len();
     let bad = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &json!({"flowId": t.flow.id})).header("idempotency-key", "k-4"),
         )
         .await;
@@ -104,7 +104,7 @@ async fn failures_are_not_kept_so_a_corrected_retry_runs() {
     );
     let good = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", "k-4"),
         )
         .await;
@@ -118,13 +118,13 @@ async fn keys_are_scoped_to_the_organization() {
     let b = env.tenant().await;
     let ra = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&a, &assign_body(&a)).header("idempotency-key", "shared"),
         )
         .await;
     let rb = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&b, &assign_body(&b)).header("idempotency-key", "shared"),
         )
         .await;
@@ -140,7 +140,7 @@ async fn malformed_keys_are_a_400() {
     let long = "k".repeat(300);
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("idempotency-key", &long),
         )
         .await;
@@ -161,7 +161,7 @@ async fn a_5000_address_import_replays_byte_for_byte() {
             .json(&json!({ "list": list }))
             .header("idempotency-key", "import-5000")
     };
-    let first = env.send(ImportInvitations, import()).await;
+    let first = env.send(IMPORT_INVITATIONS, import()).await;
     assert_eq!(
         first.status,
         200,
@@ -169,7 +169,7 @@ async fn a_5000_address_import_replays_byte_for_byte() {
         &first.raw[..first.raw.len().min(300)]
     );
     assert!(first.raw.len() > 1_000_000, "{} bytes", first.raw.len());
-    let again = env.send(ImportInvitations, import()).await;
+    let again = env.send(IMPORT_INVITATIONS, import()).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert!(again.raw == first.raw, "the same bytes");
@@ -226,7 +226,7 @@ async fn an_expired_key_is_spent_and_its_reuse_acts_again() {
     let t = env.tenant().await;
     let endpoint = env
         .send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks.acme.example/k"})),
         )
         .await;
@@ -235,41 +235,41 @@ async fn an_expired_key_is_spent_and_its_reuse_acts_again() {
     // What shows a route acted: the field of its answer that a new action changes.
     let routes: Vec<(Function, Call, &str)> = vec![
         (
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             call("POST", "/admin/v1/flows:createJoinOrganization")
                 .bearer(&t.admin_key)
                 .json(&json!({"email": "gen@example.com"})),
             "/secret",
         ),
         (
-            CreateSignupFlow,
+            CREATE_SIGNUP_FLOW,
             call("POST", "/admin/v1/flows:createSignup")
                 .bearer(&t.admin_key)
                 .json(&json!({"email": "gen-signup@example.com"})),
             "/secret",
         ),
         (
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks2.acme.example/g"})),
             "/id",
         ),
         (
-            RotateWebhookEndpointSecret,
+            ROTATE_WEBHOOK_ENDPOINT_SECRET,
             endpoints("POST", &t, Some(&endpoint_id), "/rotate-secret"),
             "/secret",
         ),
         (
-            TestWebhookEndpoint,
+            TEST_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, Some(&endpoint_id), "/test"),
             "/eventId",
         ),
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)),
             "/details/assignedAt",
         ),
         (
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": "gen-import@example.com"})),
             "",
         ),
@@ -318,17 +318,17 @@ async fn an_expired_key_is_spent_and_its_reuse_acts_again() {
             .json(&json!({"email": "gen-invite@example.com"}))
             .header("idempotency-key", "gen-invite")
     };
-    assert_eq!(env.send(CreateInvitation, invite()).await.status, 201);
+    assert_eq!(env.send(CREATE_INVITATION, invite()).await.status, 201);
     let _ = env.email_jobs().await;
     assert_eq!(
-        env.send(CreateInvitation, invite())
+        env.send(CREATE_INVITATION, invite())
             .await
             .header("idempotent-replayed"),
         Some("true")
     );
     assert!(env.email_jobs().await.is_empty(), "a replay sends nothing");
     expire(&env, &t.org_id, "gen-invite").await;
-    let again = env.send(CreateInvitation, invite()).await;
+    let again = env.send(CREATE_INVITATION, invite()).await;
     assert_eq!(
         (again.status, again.header("idempotent-replayed")),
         (201, None)

@@ -2,12 +2,12 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use inflow::model::Role;
-use inflow_tests::{admin_flow, consume, invitations, Answer, Env, Function::*, Tenant};
+use inflow_tests::{admin_flow, consume, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::{json, Value};
 
 async fn invite(env: &Env, t: &Tenant, email: &str) -> Answer {
     env.send(
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", t, "")
             .json(&json!({"email": email, "message": "Please join our team's Flow."})),
     )
@@ -78,13 +78,13 @@ async fn resend_keeps_the_invitation_and_kills_the_old_link() {
     let new_secret = env.secret_in(&jobs[0]);
     assert_ne!(old_secret, new_secret);
     assert_eq!(
-        env.send(ConsumeFlow, consume(&t, &format!("{old_secret}:consume")))
+        env.send(CONSUME_FLOW, consume(&t, &format!("{old_secret}:consume")))
             .await
             .status,
         404
     );
     assert_eq!(
-        env.send(ConsumeFlow, consume(&t, &format!("{new_secret}:consume")))
+        env.send(CONSUME_FLOW, consume(&t, &format!("{new_secret}:consume")))
             .await
             .status,
         200
@@ -107,10 +107,10 @@ async fn list_shows_pending_get_shows_accepted_too() {
     invite(&env, &t, "b@example.com").await;
     let secret_a = env.secret_in(&env.email_jobs().await[0]);
     let consumed = env
-        .send(ConsumeFlow, consume(&t, &format!("{secret_a}:consume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{secret_a}:consume")))
         .await;
     assert_eq!(consumed.status, 200, "{}", consumed.raw);
-    let list = env.send(ListInvitations, invitations("GET", &t, "")).await;
+    let list = env.send(LIST_INVITATIONS, invitations("GET", &t, "")).await;
     assert_eq!(list.status, 200);
     let emails: Vec<&str> = list
         .body
@@ -120,7 +120,7 @@ async fn list_shows_pending_get_shows_accepted_too() {
         .map(|i| i["email"].as_str().unwrap())
         .collect();
     assert_eq!(emails, ["b@example.com"]);
-    let got = env.send(GetInvitation, invitations("GET", &t, "/1")).await;
+    let got = env.send(GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(
         (got.status, got.body["state"].as_str()),
         (200, Some("accepted"))
@@ -137,7 +137,7 @@ async fn lists_are_paginated_with_a_link_header() {
     }
     let page = env
         .send(
-            ListInvitations,
+            LIST_INVITATIONS,
             invitations("GET", &t, "").query("limit", "2"),
         )
         .await;
@@ -149,7 +149,7 @@ async fn lists_are_paginated_with_a_link_header() {
     );
     let rest = env
         .send(
-            ListInvitations,
+            LIST_INVITATIONS,
             invitations("GET", &t, "")
                 .query("limit", "2")
                 .query("after", "2"),
@@ -160,7 +160,7 @@ async fn lists_are_paginated_with_a_link_header() {
     assert!(rest.header("link").is_none());
     let bad = env
         .send(
-            ListInvitations,
+            LIST_INVITATIONS,
             invitations("GET", &t, "").query("limit", "0"),
         )
         .await;
@@ -177,22 +177,22 @@ async fn delete_cancels_a_pending_invitation_and_refuses_an_accepted_one() {
     let t = env.tenant().await;
     let created = invite(&env, &t, "a@example.com").await;
     let res = env
-        .send(DeleteInvitation, invitations("DELETE", &t, "/1"))
+        .send(DELETE_INVITATION, invitations("DELETE", &t, "/1"))
         .await;
     assert_eq!(res.status, 204);
     assert!(res.raw.is_empty(), "no body: {:?}", res.raw);
     assert_eq!(
-        env.send(GetInvitation, invitations("GET", &t, "/1"))
+        env.send(GET_INVITATION, invitations("GET", &t, "/1"))
             .await
             .status,
         404
     );
     // The same record in the flows API is canceled.
     let id = created.body["invitation_flow_id"].as_str().unwrap();
-    let flow = env.send(GetFlow, admin_flow("GET", &t, id)).await;
+    let flow = env.send(GET_FLOW, admin_flow("GET", &t, id)).await;
     assert_eq!(flow.body["state"], "CANCELED");
     assert_eq!(
-        env.send(DeleteInvitation, invitations("DELETE", &t, "/1"))
+        env.send(DELETE_INVITATION, invitations("DELETE", &t, "/1"))
             .await
             .status,
         404
@@ -202,12 +202,12 @@ async fn delete_cancels_a_pending_invitation_and_refuses_an_accepted_one() {
     env.email_jobs().await;
     let again = invite(&env, &t, "b@example.com").await;
     let secret = env.secret_in(&env.email_jobs().await[0]);
-    env.send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+    env.send(CONSUME_FLOW, consume(&t, &format!("{secret}:consume")))
         .await;
     let number = again.body["id"].to_string();
     let res = env
         .send(
-            DeleteInvitation,
+            DELETE_INVITATION,
             invitations("DELETE", &t, &format!("/{number}")),
         )
         .await;
@@ -268,7 +268,7 @@ async fn twenty_concurrent_creates_of_one_email_make_one_invitation() {
         .collect();
     ids.dedup();
     assert_eq!(ids.len(), 1);
-    let list = env.send(ListInvitations, invitations("GET", &t, "")).await;
+    let list = env.send(LIST_INVITATIONS, invitations("GET", &t, "")).await;
     assert_eq!(list.body.as_array().unwrap().len(), 1);
     let invitation_items = env
         .items()
@@ -295,7 +295,7 @@ async fn validation_errors_have_flowdocks_shape_and_change_nothing() {
         (json!({"email": "test@example.invalid"}), "email"),
     ] {
         let res = env
-            .send(CreateInvitation, invitations("POST", &t, "").json(&body))
+            .send(CREATE_INVITATION, invitations("POST", &t, "").json(&body))
             .await;
         assert_eq!(res.status, 400, "{body}");
         assert_eq!(res.body["message"], "Validation error");
@@ -316,15 +316,15 @@ async fn other_organizations_and_unknown_paths_get_404() {
         c.header("authorization", &format!("Bearer {}", stranger.admin_key))
     };
     for (f, c) in [
-        (ListInvitations, invitations("GET", &owner, "")),
-        (GetInvitation, invitations("GET", &owner, "/1")),
-        (DeleteInvitation, invitations("DELETE", &owner, "/1")),
+        (LIST_INVITATIONS, invitations("GET", &owner, "")),
+        (GET_INVITATION, invitations("GET", &owner, "/1")),
+        (DELETE_INVITATION, invitations("DELETE", &owner, "/1")),
         (
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", &owner, "").json(&json!({"email": "x@example.com"})),
         ),
         (
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &owner, "/import").json(&json!({"list": "x@example.com"})),
         ),
     ] {
@@ -335,27 +335,27 @@ async fn other_organizations_and_unknown_paths_get_404() {
         assert!(res.body["message"].is_string() && res.body["errors"].is_object());
     }
     let unknown_flow = invitations("GET", &owner, "").param("flow", "no-such-flow");
-    assert_eq!(env.send(ListInvitations, unknown_flow).await.status, 404);
+    assert_eq!(env.send(LIST_INVITATIONS, unknown_flow).await.status, 404);
     assert_eq!(
-        env.send(GetInvitation, invitations("GET", &owner, "/99"))
+        env.send(GET_INVITATION, invitations("GET", &owner, "/99"))
             .await
             .status,
         404
     );
     assert_eq!(
-        env.send(GetInvitation, invitations("GET", &owner, "/x1"))
+        env.send(GET_INVITATION, invitations("GET", &owner, "/x1"))
             .await
             .status,
         404
     );
     assert_eq!(
-        env.send(GetInvitation, invitations("GET", &owner, ""))
+        env.send(GET_INVITATION, invitations("GET", &owner, ""))
             .await
             .status,
         404
     );
     let list = env
-        .send(ListInvitations, invitations("GET", &owner, ""))
+        .send(LIST_INVITATIONS, invitations("GET", &owner, ""))
         .await;
     assert_eq!(
         list.body.as_array().unwrap().len(),
@@ -381,7 +381,7 @@ async fn import_invites_adds_existing_users_and_reports_bad_entries() {
     let list = "someone@example.com, \"Joe Smith\" <person@example.com>\nTIDE@nodeta.fi\ntest@example.invalid, Someone@Example.com";
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": list, "message": "Welcome"})),
         )
         .await;
@@ -419,7 +419,7 @@ async fn import_invites_adds_existing_users_and_reports_bad_entries() {
     // Importing again: open invitations are reported, not re-sent.
     let again = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": "someone@example.com"})),
         )
         .await;
@@ -437,14 +437,14 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
     invite(&env, &t, "accepted@example.com").await;
     let secret = env.secret_in(&env.email_jobs().await[0]);
     let accepted = env
-        .send(ConsumeFlow, consume(&t, &format!("{secret}:consume")))
+        .send(CONSUME_FLOW, consume(&t, &format!("{secret}:consume")))
         .await;
     assert!(accepted.status < 300, "{}", accepted.raw);
     let canceled = invite(&env, &t, "canceled@example.com").await;
     let number = canceled.body["id"].to_string();
     let deleted = env
         .send(
-            DeleteInvitation,
+            DELETE_INVITATION,
             invitations("DELETE", &t, &format!("/{number}")),
         )
         .await;
@@ -454,7 +454,7 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
     let list = "accepted@example.com, canceled@example.com";
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": list})),
         )
         .await;
@@ -487,7 +487,7 @@ async fn import_adds_an_accepted_address_as_its_user_and_invites_a_canceled_one_
         .unwrap();
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": "accepted@example.com"})),
         )
         .await;
@@ -506,7 +506,7 @@ async fn import_of_1000_addresses_costs_batches_not_entries() {
     let t = env.tenant().await;
     let (app, ddb) = env.counted();
     // The first request of a minute opens the key's rate-limit window (one more update).
-    env.send(ListInvitations, invitations("GET", &t, "")).await;
+    env.send(LIST_INVITATIONS, invitations("GET", &t, "")).await;
     let list = (0..1000)
         .map(|i| format!("\"Person {i}\" <p{i}@example.com>"))
         .collect::<Vec<_>>()
@@ -514,7 +514,7 @@ async fn import_of_1000_addresses_costs_batches_not_entries() {
     let req = invitations("POST", &t, "/import")
         .json(&json!({"list": list}))
         .request();
-    let res = Answer::from(ImportInvitations.call(&app, req).await);
+    let res = Answer::from(IMPORT_INVITATIONS.call(&app, req).await);
     assert_eq!(res.status, 200, "{}", &res.raw[..res.raw.len().min(500)]);
     assert_eq!(res.body["invitations"].as_array().unwrap().len(), 1000);
     let numbers: std::collections::HashSet<u64> = res.body["invitations"]
@@ -570,7 +570,7 @@ async fn more_than_5000_entries_is_a_clear_400() {
         .join("\n");
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import").json(&json!({"list": list})),
         )
         .await;

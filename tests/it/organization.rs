@@ -2,17 +2,17 @@
 //! new invitations and emails following them at once.
 
 use inflow::App;
-use inflow_tests::{call, organization, Env, Function::*, Tenant};
+use inflow_tests::{call, endpoints::*, organization, Env, Tenant};
 use serde_json::{json, Value};
 
 async fn settings(env: &Env, t: &Tenant) -> Value {
-    let res = env.send(GetOrganization, organization("GET", t)).await;
+    let res = env.send(GET_ORGANIZATION, organization("GET", t)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
 
 async fn patch(env: &Env, t: &Tenant, body: Value) -> inflow_tests::Answer {
-    env.send(UpdateOrganization, organization("PATCH", t).json(&body))
+    env.send(UPDATE_ORGANIZATION, organization("PATCH", t).json(&body))
         .await
 }
 
@@ -21,7 +21,7 @@ async fn invite(env: &Env, t: &Tenant, email: &str) -> Value {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&json!({ "email": email }));
-    let res = env.send(CreateJoinOrganizationFlow, c).await;
+    let res = env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
@@ -183,19 +183,24 @@ async fn bad_settings_are_a_400_naming_the_field_and_change_nothing() {
     ] {
         let req = organization("PATCH", &t).json(&body).request();
         let res = inflow_tests::Answer::from(
-            inflow::handlers::organization::update_organization(strict, req).await,
+            inflow_tests::endpoints::UPDATE_ORGANIZATION
+                .call(strict, req)
+                .await,
         );
         assert_eq!(res.status, 400, "{body}: {}", res.raw);
         assert_eq!(res.body["error"], "invalid_request", "{body}");
         assert_eq!(res.body["field"], field, "{body}: {}", res.raw);
     }
     let res = env
-        .send(UpdateOrganization, organization("PATCH", &t).raw(b"name=x"))
+        .send(
+            UPDATE_ORGANIZATION,
+            organization("PATCH", &t).raw(b"name=x"),
+        )
         .await;
     assert_eq!(res.status, 415, "{}", res.raw);
     let res = env
         .send(
-            UpdateOrganization,
+            UPDATE_ORGANIZATION,
             call("PATCH", "/v1/organization").json(&json!({"name": "x"})),
         )
         .await;

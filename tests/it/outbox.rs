@@ -22,15 +22,15 @@ use inflow::{
     relay::{self, Ready},
 };
 use inflow_tests::{
-    admin_flow, assign, call, consume, invitations, on_assignment, receiver::Receiver, stream,
-    Answer, Call, Env, Faults, Function, Function::*, Tenant, FAST_BACKOFF,
+    admin_flow, assign, call, consume, endpoints::*, invitations, on_assignment,
+    receiver::Receiver, stream, Answer, Call, Env, Faults, Function, Tenant, FAST_BACKOFF,
 };
 use serde_json::{json, Value};
 
 const IDLE: Duration = Duration::from_millis(1500);
 
 async fn assigned(env: &Env, t: &Tenant, body: Value) -> String {
-    let res = env.send(AssignFlow, assign(t, &body)).await;
+    let res = env.send(ASSIGN_FLOW, assign(t, &body)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body["assignmentId"].as_str().unwrap().to_owned()
 }
@@ -102,10 +102,10 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     )
     .await;
     for (f, step) in [
-        (StartAssignment, "/start"),
-        (StartAssignment, "/start"),
-        (CompleteAssignment, "/complete"),
-        (CompleteAssignment, "/complete"),
+        (START_ASSIGNMENT, "/start"),
+        (START_ASSIGNMENT, "/start"),
+        (COMPLETE_ASSIGNMENT, "/complete"),
+        (COMPLETE_ASSIGNMENT, "/complete"),
     ] {
         sent(&env, f, on_assignment("POST", step, &t, &id), 200).await;
     }
@@ -128,7 +128,7 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     .await;
     let joined = sent(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(&t, json!({"email": "joiner@example.com"})),
         200,
     )
@@ -137,7 +137,7 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     for _ in 0..2 {
         sent(
             &env,
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{secret}:consume")),
             200,
         )
@@ -145,18 +145,18 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     }
     let canceled = sent(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(&t, json!({"email": "canceled@example.com"})),
         200,
     )
     .await;
     let cancel = format!("{}:cancel", canceled.body["id"].as_str().unwrap());
     for _ in 0..2 {
-        sent(&env, CancelFlow, admin_flow("POST", &t, &cancel), 200).await;
+        sent(&env, CANCEL_FLOW, admin_flow("POST", &t, &cancel), 200).await;
     }
     let invited = sent(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "deleted@example.com"})),
         201,
     )
@@ -164,14 +164,14 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     let number = invited.body["id"].to_string();
     sent(
         &env,
-        DeleteInvitation,
+        DELETE_INVITATION,
         invitations("DELETE", &t, &format!("/{number}")),
         204,
     )
     .await;
     sent(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(&t, json!({"email": "expires@example.com", "ttl": "1s"})),
         200,
     )
@@ -237,7 +237,7 @@ async fn each_invitation_is_emailed_once_from_duplicated_records() {
     let address = |name: &str| format!("{name}-{tag}@example.com");
     sent(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": address("one")})),
         201,
     )
@@ -245,21 +245,21 @@ async fn each_invitation_is_emailed_once_from_duplicated_records() {
     let list = format!("{}, {}", address("two"), address("three"));
     sent(
         &env,
-        ImportInvitations,
+        IMPORT_INVITATIONS,
         invitations("POST", &t, "/import").json(&json!({"list": list})),
         200,
     )
     .await;
     sent(
         &env,
-        CreateJoinOrganizationFlow,
+        CREATE_JOIN_ORGANIZATION_FLOW,
         create_join(&t, json!({"email": address("four")})),
         200,
     )
     .await;
     sent(
         &env,
-        CreateSignupFlow,
+        CREATE_SIGNUP_FLOW,
         create_signup(&t, json!({"email": address("five")})),
         200,
     )
@@ -338,7 +338,7 @@ async fn a_queue_that_fails_then_comes_back_loses_no_job_and_doubles_none() {
     .await;
     sent(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "queued@example.com"})),
         201,
     )
@@ -400,7 +400,7 @@ async fn an_sqs_outage_longer_than_the_old_give_up_loses_nothing_and_needs_nobod
     .await;
     sent(
         &env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "outage@example.com"})),
         201,
     )
@@ -547,7 +547,7 @@ async fn given_up_while_down(env: &Env, t: &Tenant) -> stream::Pumped {
     .await;
     sent(
         env,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", t, "").json(&json!({"email": "redriven@example.com"})),
         201,
     )
@@ -719,28 +719,28 @@ async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_it
     .await;
     let requests = [
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &json!({"flowId": t.flow.id, "userEmail": t.user.email, "priority": "high"})),
         ),
         (
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &json!({"flowId": t.flow.id, "userEmail": sam.email})),
         ),
         (
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", &t, "").json(&json!({"email": address("one")})),
         ),
         (
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", &t, "/import")
                 .json(&json!({"list": format!("{}, {}, {}", address("two"), address("three"), sam.email)})),
         ),
         (
-            CreateJoinOrganizationFlow,
+            CREATE_JOIN_ORGANIZATION_FLOW,
             create_join(&t, json!({"email": address("four")})),
         ),
         (
-            CreateSignupFlow,
+            CREATE_SIGNUP_FLOW,
             create_signup(&t, json!({"email": address("five"), "createOrganization": true})),
         ),
     ];
@@ -810,13 +810,13 @@ async fn a_user_group_create_or_rotation_that_died_after_its_write_is_answered_t
         &t,
         json!({"name": "Example 1", "provided_id": "died_1", "current_token": ""}),
     );
-    let (first, retry) = died_then_retried(&env, CreateUserGroup, create).await;
+    let (first, retry) = died_then_retried(&env, CREATE_USER_GROUP, create).await;
     assert_eq!(first.status, 200, "{}", first.raw);
     assert_eq!((retry.status, &retry.raw), (200, &first.raw), "the create");
     let token = first.body["user_group"]["token"].as_str().unwrap();
 
     let rotate = user_group(&t, json!({"current_token": token}));
-    let (first, retry) = died_then_retried(&env, CreateUserGroup, rotate.clone()).await;
+    let (first, retry) = died_then_retried(&env, CREATE_USER_GROUP, rotate.clone()).await;
     assert_eq!(first.status, 200, "{}", first.raw);
     assert_eq!(
         (retry.status, &retry.raw),
@@ -842,17 +842,17 @@ async fn a_user_group_create_or_rotation_that_died_after_its_write_is_answered_t
     let new = first.body["user_group"]["token"].as_str().unwrap();
     let rotate = user_group(&t, json!({"current_token": new})).header("idempotency-key", "late");
     let dying = env.with_faults(dies_after_its_write());
-    let died = Answer::from(CreateUserGroup.call(&dying, rotate.request()).await);
+    let died = Answer::from(CREATE_USER_GROUP.call(&dying, rotate.request()).await);
     let newer = died.body["user_group"]["token"].as_str().unwrap();
     let again = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, json!({"current_token": newer})),
         )
         .await;
     assert_eq!(again.status, 200, "{}", again.raw);
     claims_abandoned(&env).await;
-    let late = env.send(CreateUserGroup, rotate).await;
+    let late = env.send(CREATE_USER_GROUP, rotate).await;
     assert_eq!(late.status, 404, "{}", late.raw);
 }
 
@@ -904,7 +904,7 @@ async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_u
             .json(&json!({"list": list}))
             .header("idempotency-key", "import-5000")
     };
-    let uncut = sent(&env, ImportInvitations, import(&whole), 200).await;
+    let uncut = sent(&env, IMPORT_INVITATIONS, import(&whole), 200).await;
 
     // The writes stop after half the batches: the function dies (here: fails) half-way.
     let writes = Arc::new(AtomicUsize::new(0));
@@ -913,7 +913,7 @@ async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_u
         op == "BatchWriteItem" && counted.fetch_add(1, Ordering::SeqCst) >= 100
     });
     let first = Answer::from(
-        ImportInvitations
+        IMPORT_INVITATIONS
             .call(&env.with_faults(half_way), import(&cut).request())
             .await,
     );
@@ -929,7 +929,7 @@ async fn a_5000_address_import_cut_off_half_way_is_finished_by_its_retry_as_if_u
         "{written} written before the cut"
     );
 
-    let retried = sent(&env, ImportInvitations, import(&cut), 200).await;
+    let retried = sent(&env, IMPORT_INVITATIONS, import(&cut), 200).await;
     assert_eq!(shape_of(&retried.body), shape_of(&uncut.body));
     let jobs = jobs_on_the_stream(&env, &cut.org_id).await;
     let mut emails = HashSet::new();

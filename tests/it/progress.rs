@@ -1,10 +1,10 @@
 //! Assignment progress, its events, and tenant isolation.
 
-use inflow_tests::{assign, assign_body, call, on_assignment, Env, Function::*, Tenant};
+use inflow_tests::{assign, assign_body, call, endpoints::*, on_assignment, Env, Tenant};
 use serde_json::{json, Value};
 
 async fn assigned(env: &Env, t: &Tenant, body: &Value) -> String {
-    let res = env.send(AssignFlow, assign(t, body)).await;
+    let res = env.send(ASSIGN_FLOW, assign(t, body)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body["assignmentId"].as_str().unwrap().to_owned()
 }
@@ -20,7 +20,7 @@ async fn assigned_then_started_then_completed_each_with_its_event() {
     )
     .await;
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["status"], "assigned");
@@ -29,7 +29,7 @@ async fn assigned_then_started_then_completed_each_with_its_event() {
     assert_eq!(got.body["details"]["flowName"], "Customer Onboarding");
 
     let started = env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
         .await;
     assert_eq!(
         (started.status, &started.body["status"]),
@@ -38,7 +38,7 @@ async fn assigned_then_started_then_completed_each_with_its_event() {
     assert!(started.body["startedAt"].is_string());
     let completed = env
         .send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, &id),
         )
         .await;
@@ -63,10 +63,10 @@ async fn repeating_a_step_changes_nothing_and_writes_no_second_event() {
     let t = env.tenant().await;
     let id = assigned(&env, &t, &assign_body(&t)).await;
     let a = env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
         .await;
     let b = env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
         .await;
     assert_eq!((a.status, b.status), (200, 200));
     assert_eq!(a.body["startedAt"], b.body["startedAt"]);
@@ -79,12 +79,12 @@ async fn repeating_a_step_changes_nothing_and_writes_no_second_event() {
     );
 
     env.send(
-        CompleteAssignment,
+        COMPLETE_ASSIGNMENT,
         on_assignment("POST", "/complete", &t, &id),
     )
     .await;
     let again = env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
         .await;
     assert_eq!(again.status, 409);
     assert_eq!(again.body["error"], "conflict");
@@ -97,7 +97,7 @@ async fn completing_straight_from_assigned_is_allowed() {
     let id = assigned(&env, &t, &assign_body(&t)).await;
     let done = env
         .send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, &id),
         )
         .await;
@@ -112,9 +112,9 @@ async fn another_organizations_key_gets_404_for_everything() {
     let stranger = env.tenant().await;
     let id = assigned(&env, &owner, &assign_body(&owner)).await;
     for (function, suffix, method) in [
-        (GetAssignment, "", "GET"),
-        (StartAssignment, "/start", "POST"),
-        (CompleteAssignment, "/complete", "POST"),
+        (GET_ASSIGNMENT, "", "GET"),
+        (START_ASSIGNMENT, "/start", "POST"),
+        (COMPLETE_ASSIGNMENT, "/complete", "POST"),
     ] {
         let res = env
             .send(function, on_assignment(method, suffix, &stranger, &id))
@@ -128,7 +128,7 @@ async fn another_organizations_key_gets_404_for_everything() {
     // The owner's flow does not exist for the stranger either.
     let res = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(
                 &stranger,
                 &json!({"flowId": owner.flow.id, "userEmail": "jane@example.com"}),
@@ -141,7 +141,7 @@ async fn another_organizations_key_gets_404_for_everything() {
         format!("Flow with ID '{}' does not exist", owner.flow.id)
     );
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &owner, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &owner, &id))
         .await;
     assert_eq!(
         got.body["status"], "assigned",
@@ -155,13 +155,13 @@ async fn unknown_and_malformed_ids_are_404() {
     let t = env.tenant().await;
     for id in ["asgn_nope", "nope", "asgn_../../x", "flow_abc"] {
         let res = env
-            .send(GetAssignment, on_assignment("GET", "", &t, id))
+            .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, id))
             .await;
         assert_eq!(res.status, 404, "{id}");
     }
     let res = env
         .send(
-            GetAssignment,
+            GET_ASSIGNMENT,
             call("GET", "/v1/assignments/").bearer(&t.admin_key),
         )
         .await;

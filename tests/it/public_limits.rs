@@ -3,7 +3,7 @@
 //! window and never spends the key's; a refused key is refused again without DynamoDB.
 
 use futures::future::join_all;
-use inflow_tests::{accept_page, call, consume, Answer, Env, Function::*, Tenant};
+use inflow_tests::{accept_page, call, consume, endpoints::*, Answer, Env, Tenant};
 use serde_json::{json, Value};
 
 /// An IPv6 address of a /64 no other run uses (counters are kept per minute in the emulator).
@@ -17,7 +17,7 @@ async fn invite(env: &Env, t: &Tenant) -> Value {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&json!({"email": format!("{}@example.com", inflow::ids::random(8).to_lowercase())}));
-    let res = env.send(CreateJoinOrganizationFlow, c).await;
+    let res = env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
@@ -38,7 +38,7 @@ async fn a_flood_from_one_address_leaves_invitees_the_key_s_window() {
     let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:consume";
     let flood = (0..30).map(|_| {
         env.send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, junk).from_address(&format!("{flooder}::1")),
         )
     });
@@ -55,7 +55,7 @@ async fn a_flood_from_one_address_leaves_invitees_the_key_s_window() {
     // Another host of the same /64 is the same client.
     let neighbour = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, junk).from_address(&format!("{flooder}::2")),
         )
         .await;
@@ -65,7 +65,7 @@ async fn a_flood_from_one_address_leaves_invitees_the_key_s_window() {
     let secret = flow["secret"].as_str().unwrap();
     let accepted = env
         .send(
-            ConsumeFlow,
+            CONSUME_FLOW,
             consume(&t, &format!("{secret}:consume")).from_address("203.0.113.77"),
         )
         .await;
@@ -96,7 +96,7 @@ async fn a_refused_key_is_refused_again_without_dynamodb() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let unknown = format!("sk_{}", inflow::ids::random(32));
-    refused_twice(&env, GetAssignment, || {
+    refused_twice(&env, GET_ASSIGNMENT, || {
         call("GET", "/v1/assignments/asgn_x")
             .bearer(&unknown)
             .param("id", "asgn_x")
@@ -105,7 +105,7 @@ async fn a_refused_key_is_refused_again_without_dynamodb() {
 
     let unknown = format!("pk_{}", inflow::ids::random(32));
     let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:consume";
-    refused_twice(&env, ConsumeFlow, || {
+    refused_twice(&env, CONSUME_FLOW, || {
         let mut c = consume(&t, junk);
         c.clear_header("userhub-api-key");
         c.header("userhub-api-key", &unknown)
@@ -122,7 +122,7 @@ async fn a_refused_key_is_refused_again_without_dynamodb() {
     )
     .await
     .expect("revoked");
-    refused_twice(&env, GetAssignment, || {
+    refused_twice(&env, GET_ASSIGNMENT, || {
         call("GET", "/v1/assignments/asgn_x")
             .bearer(&revoked.admin_key)
             .param("id", "asgn_x")
@@ -138,7 +138,7 @@ async fn a_flood_of_the_accept_page_from_one_address_is_refused_with_a_page() {
     let flooder = format!("{}::1", a_network());
     inflow_tests::wait_for_window_with(20).await;
     let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let flood = (0..25).map(|_| env.send(AcceptPage, accept_page(junk).from_address(&flooder)));
+    let flood = (0..25).map(|_| env.send(ACCEPT_PAGE, accept_page(junk).from_address(&flooder)));
     let answers = join_all(flood).await;
     assert_eq!(statuses(&answers), (20, 5));
     let busy = answers.iter().find(|a| a.status == 429).unwrap();
@@ -148,7 +148,10 @@ async fn a_flood_of_the_accept_page_from_one_address_is_refused_with_a_page() {
 
     let secret = flow["secret"].as_str().unwrap();
     let page = env
-        .send(AcceptPage, accept_page(secret).from_address("203.0.113.79"))
+        .send(
+            ACCEPT_PAGE,
+            accept_page(secret).from_address("203.0.113.79"),
+        )
         .await;
     assert_eq!(page.status, 200, "{}", page.raw);
 }
@@ -163,7 +166,7 @@ async fn an_address_refused_in_its_window_is_refused_again_without_dynamodb() {
     let junk = "inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let page = || async {
         let c = accept_page(junk).from_address(&flooder);
-        Answer::from(AcceptPage.call(&app, c.request()).await)
+        Answer::from(ACCEPT_PAGE.call(&app, c.request()).await)
     };
     for _ in 0..20 {
         assert_ne!(page().await.status, 429, "the window admits 20");
@@ -183,7 +186,7 @@ async fn an_address_refused_in_its_window_is_refused_again_without_dynamodb() {
     // Another address still asks the table, and gets in.
     let c = accept_page(junk).from_address("203.0.113.80");
     assert_ne!(
-        Answer::from(AcceptPage.call(&app, c.request()).await).status,
+        Answer::from(ACCEPT_PAGE.call(&app, c.request()).await).status,
         429
     );
     assert!(calls.total() > spent);
@@ -193,7 +196,7 @@ async fn an_address_refused_in_its_window_is_refused_again_without_dynamodb() {
     let consumer = format!("{}::1", a_network());
     let once = || async {
         let c = consume(&t, junk).from_address(&consumer);
-        Answer::from(ConsumeFlow.call(&app, c.request()).await)
+        Answer::from(CONSUME_FLOW.call(&app, c.request()).await)
     };
     for _ in 0..21 {
         once().await;

@@ -1,7 +1,7 @@
 //! Per-key, per-minute limits counted in DynamoDB: exact under concurrency.
 
 use inflow::model::Tier;
-use inflow_tests::{assign, assign_body, on_assignment, wait_for_window_with, Env, Function::*};
+use inflow_tests::{assign, assign_body, endpoints::*, on_assignment, wait_for_window_with, Env};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_130_concurrent_requests_on_a_standard_key_exactly_100_pass() {
@@ -10,7 +10,7 @@ async fn of_130_concurrent_requests_on_a_standard_key_exactly_100_pass() {
     // The tenant set-up made no authenticated request, so the key's window is empty.
     let id = "asgn_doesnotexistbutwellformed";
     wait_for_window_with(20).await;
-    let calls = (0..130).map(|_| env.send(GetAssignment, on_assignment("GET", "", &t, id)));
+    let calls = (0..130).map(|_| env.send(GET_ASSIGNMENT, on_assignment("GET", "", &t, id)));
     let answers = futures::future::join_all(calls).await;
     let passed = answers.iter().filter(|a| a.status == 404).count();
     let limited: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
@@ -44,12 +44,12 @@ async fn limits_are_per_key_and_follow_the_tier() {
     let standard = env.tenant().await;
     let enterprise = env.tenant_with(Tier::Enterprise).await;
     let res = env
-        .send(AssignFlow, assign(&enterprise, &assign_body(&enterprise)))
+        .send(ASSIGN_FLOW, assign(&enterprise, &assign_body(&enterprise)))
         .await;
     assert_eq!(res.header("x-ratelimit-limit"), Some("1000"));
     assert_eq!(res.header("x-ratelimit-remaining"), Some("999"));
     let res = env
-        .send(AssignFlow, assign(&standard, &assign_body(&standard)))
+        .send(ASSIGN_FLOW, assign(&standard, &assign_body(&standard)))
         .await;
     assert_eq!(res.header("x-ratelimit-remaining"), Some("99"));
 
@@ -58,7 +58,7 @@ async fn limits_are_per_key_and_follow_the_tier() {
         .await
         .unwrap();
     let res = env
-        .send(AssignFlow, assign(&standard, &assign_body(&standard)))
+        .send(ASSIGN_FLOW, assign(&standard, &assign_body(&standard)))
         .await;
     assert_eq!(res.header("x-ratelimit-limit"), Some("1000"));
 }

@@ -6,7 +6,7 @@
 //! some of them. A decoded path (API Gateway's `rawPath`) is encoded for the conversion.
 
 use inflow::lambda_runtime::{Context, LambdaEvent};
-use inflow_tests::{Env, Function, Function::*, Tenant};
+use inflow_tests::{endpoints::*, Env, Function, Tenant};
 use serde_json::{json, Value};
 
 fn event(
@@ -66,16 +66,19 @@ async fn a_query_a_uri_cannot_hold_is_the_families_400_not_a_panic() {
     let t = env.tenant().await;
     let flows = format!("/flows/{}/{}/invitations", t.org_slug, t.flow.slug);
     let cases: Vec<Case> = vec![
-        (GetAssignment, "GET", "/v1/assignments/asgn_x".into(), |b| {
-            b["error"] == "invalid_request" && b["field"] == "query"
-        }),
-        (ListInvitations, "GET", flows.clone(), |b| {
+        (
+            GET_ASSIGNMENT,
+            "GET",
+            "/v1/assignments/asgn_x".into(),
+            |b| b["error"] == "invalid_request" && b["field"] == "query",
+        ),
+        (LIST_INVITATIONS, "GET", flows.clone(), |b| {
             b["message"] == "Validation error" && b["errors"]["query"].is_array()
         }),
-        (GetFlow, "GET", "/admin/v1/flows/inv_x".into(), |b| {
+        (GET_FLOW, "GET", "/admin/v1/flows/inv_x".into(), |b| {
             b["code"] == "INVALID_ARGUMENT" && b["param"] == "query"
         }),
-        (CreateUserGroup, "POST", "/api/user".into(), |b| {
+        (CREATE_USER_GROUP, "POST", "/api/user".into(), |b| {
             b["success"] == 0
         }),
     ];
@@ -118,7 +121,7 @@ async fn bodies_and_headers_the_check_cannot_pass_are_400s_that_change_nothing()
     let before = env.items().await.len();
     let assign =
         |body: Option<&str>, base64| event(&t, "POST", "/v1/flows/assign", "", body, base64);
-    let got = answer(&env, AssignFlow, assign(Some("not base64 at all!"), true)).await;
+    let got = answer(&env, ASSIGN_FLOW, assign(Some("not base64 at all!"), true)).await;
     assert_eq!(
         (got["statusCode"].clone(), body_of(&got)["field"].clone()),
         (json!(400), json!("body"))
@@ -126,10 +129,10 @@ async fn bodies_and_headers_the_check_cannot_pass_are_400s_that_change_nothing()
     // A path as API Gateway hands it over, decoded: the function reads its parameters.
     let mut spaced = event(&t, "GET", "/v1/assignments/asgn x", "", None, false);
     spaced["pathParameters"] = json!({"assignmentId": "asgn x"});
-    let got = answer(&env, GetAssignment, spaced.clone()).await;
+    let got = answer(&env, GET_ASSIGNMENT, spaced.clone()).await;
     assert_eq!(got["statusCode"], 404, "{got}");
     spaced["headers"]["x-odd"] = json!("line\nbreak");
-    let got = answer(&env, GetAssignment, spaced).await;
+    let got = answer(&env, GET_ASSIGNMENT, spaced).await;
     assert_eq!(
         (got["statusCode"].clone(), body_of(&got)["field"].clone()),
         (json!(400), json!("headers"))
@@ -146,7 +149,7 @@ async fn sound_events_pass_unchanged_latin1_headers_and_binary_bodies_included()
     let bytes = base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe, b'{']);
     let got = answer(
         &env,
-        AssignFlow,
+        ASSIGN_FLOW,
         event(&t, "POST", "/v1/flows/assign", "", Some(&bytes), true),
     )
     .await;
@@ -162,7 +165,7 @@ async fn sound_events_pass_unchanged_latin1_headers_and_binary_bodies_included()
         false,
     );
     raw["headers"]["x-request-id"] = json!("caf\u{e9}");
-    let got = answer(&env, GetAssignment, raw).await;
+    let got = answer(&env, GET_ASSIGNMENT, raw).await;
     assert_eq!(got["statusCode"], 404, "{got}");
     assert_ne!(got["headers"]["x-request-id"], "caf\u{e9}");
 }

@@ -5,7 +5,7 @@
 use futures::future::join_all;
 use inflow::App;
 use inflow_tests::{
-    accept_page, calls, endpoints, invitations, organization, Answer, Env, Function, Function::*,
+    accept_page, calls, endpoints, endpoints::*, invitations, organization, Answer, Env, Function,
     Tenant,
 };
 use serde_json::json;
@@ -35,7 +35,7 @@ fn stages(of: &[&[&str]]) -> Vec<Vec<String>> {
 
 async fn create(env: &Env, t: &Tenant, email: &str) {
     let c = invitations("POST", t, "").json(&json!({ "email": email }));
-    let res = env.send(CreateInvitation, c).await;
+    let res = env.send(CREATE_INVITATION, c).await;
     assert_eq!(res.status, 201, "{}", res.raw);
 }
 
@@ -48,7 +48,7 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
     // by an endpoint that does not learn the organization, with the minute's rest to spare.
     inflow_tests::wait_for_window_with(15).await;
     assert_eq!(
-        env.send(GetOrganization, organization("GET", &t))
+        env.send(GET_ORGANIZATION, organization("GET", &t))
             .await
             .status,
         200
@@ -56,7 +56,7 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
 
     // A container that has not served this organization yet cannot key the flow's read: it
     // follows authentication (the key's UpdateItem → the flow's GetItem → the invitation).
-    let (cold, res) = staged(&app, &rec, GetInvitation, invitations("GET", &t, "/1")).await;
+    let (cold, res) = staged(&app, &rec, GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(res.status, 404, "{}", res.raw);
     assert_eq!(cold, stages(&[&["UpdateItem"], &["GetItem"], &["Query"]]));
 
@@ -64,7 +64,7 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
     let (created, res) = staged(
         &app,
         &rec,
-        CreateInvitation,
+        CREATE_INVITATION,
         invitations("POST", &t, "").json(&json!({"email": "a@example.com"})),
     )
     .await;
@@ -79,17 +79,17 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
         ]),
         "was 5: UpdateItem → GetItem → GetItem + GetItem → UpdateItem → PutItem"
     );
-    let (got, res) = staged(&app, &rec, GetInvitation, invitations("GET", &t, "/1")).await;
+    let (got, res) = staged(&app, &rec, GET_INVITATION, invitations("GET", &t, "/1")).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(res.body["email"], "a@example.com");
     assert_eq!(got, stages(&[&["GetItem", "UpdateItem"], &["Query"]]));
-    let (listed, res) = staged(&app, &rec, ListInvitations, invitations("GET", &t, "")).await;
+    let (listed, res) = staged(&app, &rec, LIST_INVITATIONS, invitations("GET", &t, "")).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(listed.len(), 2, "{listed:?}");
     let (deleted, res) = staged(
         &app,
         &rec,
-        DeleteInvitation,
+        DELETE_INVITATION,
         invitations("DELETE", &t, "/1"),
     )
     .await;
@@ -100,7 +100,7 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
     );
     // An unknown flow of the organization is still not found.
     let unknown = invitations("GET", &t, "").param("flow", "no-such-flow");
-    let (_, res) = staged(&app, &rec, ListInvitations, unknown).await;
+    let (_, res) = staged(&app, &rec, LIST_INVITATIONS, unknown).await;
     assert_eq!(res.status, 404, "{}", res.raw);
     assert!(res.body["message"].is_string() && res.body["errors"].is_object());
 
@@ -110,7 +110,7 @@ async fn invitations_endpoints_read_the_flow_beside_authentication_once_the_org_
     let mut c = invitations("GET", &t, "/1");
     c.clear_header("authorization");
     let c = c.bearer(&stranger.admin_key);
-    let (_, res) = staged(&app, &rec, GetInvitation, c).await;
+    let (_, res) = staged(&app, &rec, GET_INVITATION, c).await;
     assert_eq!(res.status, 404, "{}", res.raw);
     assert!(res.body["message"].is_string() && res.body["errors"].is_object());
 }
@@ -122,7 +122,7 @@ async fn the_accept_page_reads_the_invitation_beside_the_address_window() {
     create(&env, &t, "b@example.com").await;
     let secret = env.secret_in(&env.email_jobs().await[0]);
     let (app, rec) = env.recorded();
-    let (shown, res) = staged(&app, &rec, AcceptPage, accept_page(&secret)).await;
+    let (shown, res) = staged(&app, &rec, ACCEPT_PAGE, accept_page(&secret)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(
         shown,
@@ -138,7 +138,7 @@ async fn the_accept_page_reads_the_invitation_beside_the_address_window() {
     inflow_tests::wait_for_window_with(20).await;
     let flood = (0..20).map(|_| {
         env.send(
-            AcceptPage,
+            ACCEPT_PAGE,
             accept_page("inv_AAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
                 .from_address(flooder),
         )
@@ -147,7 +147,7 @@ async fn the_accept_page_reads_the_invitation_beside_the_address_window() {
     let (_, busy) = staged(
         &app,
         &rec,
-        AcceptPage,
+        ACCEPT_PAGE,
         accept_page(&secret).from_address(flooder),
     )
     .await;
@@ -164,7 +164,7 @@ async fn a_webhook_endpoint_is_changed_and_rotated_in_one_write_after_authentica
     inflow_tests::wait_for_window_with(15).await;
     let made = env
         .send(
-            CreateWebhookEndpoint,
+            CREATE_WEBHOOK_ENDPOINT,
             endpoints("POST", &t, None, "").json(&json!({"url": "https://hooks.acme.example/a"})),
         )
         .await;
@@ -173,24 +173,24 @@ async fn a_webhook_endpoint_is_changed_and_rotated_in_one_write_after_authentica
     let one_write = stages(&[&["UpdateItem"], &["UpdateItem"]]);
 
     let change = endpoints("PATCH", &t, Some(&id), "").json(&json!({"description": "Staging"}));
-    let (changed, res) = staged(&app, &rec, UpdateWebhookEndpoint, change).await;
+    let (changed, res) = staged(&app, &rec, UPDATE_WEBHOOK_ENDPOINT, change).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(res.body["description"], "Staging");
     assert_eq!(changed, one_write);
 
     let rotate = endpoints("POST", &t, Some(&id), "/rotate-secret");
-    let (rotated, res) = staged(&app, &rec, RotateWebhookEndpointSecret, rotate).await;
+    let (rotated, res) = staged(&app, &rec, ROTATE_WEBHOOK_ENDPOINT_SECRET, rotate).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(rotated, one_write);
 
     // A missing endpoint is found missing by that write.
     let gone = "whk_nosuchendpoint";
     let change = endpoints("PATCH", &t, Some(gone), "").json(&json!({"description": "x"}));
-    let (missing, res) = staged(&app, &rec, UpdateWebhookEndpoint, change).await;
+    let (missing, res) = staged(&app, &rec, UPDATE_WEBHOOK_ENDPOINT, change).await;
     assert_eq!(res.status, 404, "{}", res.raw);
     assert_eq!(missing, one_write);
     let rotate = endpoints("POST", &t, Some(gone), "/rotate-secret");
-    let (missing, res) = staged(&app, &rec, RotateWebhookEndpointSecret, rotate).await;
+    let (missing, res) = staged(&app, &rec, ROTATE_WEBHOOK_ENDPOINT_SECRET, rotate).await;
     assert_eq!(res.status, 404, "{}", res.raw);
     assert_eq!(missing, one_write);
 }

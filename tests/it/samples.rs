@@ -1,25 +1,23 @@
 //! Every file in `events/` runs through its function, so the samples never rot.
 
 use inflow::model::Role;
-use inflow_tests::{assign, assign_body, call, invitations, Answer, Env, Function, Tenant};
+use inflow_tests::{assign, assign_body, call, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::json;
 
 /// Fresh records for one sample, so every step has something to act on.
 async fn placeholders(env: &Env, t: &Tenant, name: &str) -> Vec<(&'static str, String)> {
-    let created = env
-        .send(Function::AssignFlow, assign(t, &assign_body(t)))
-        .await;
+    let created = env.send(ASSIGN_FLOW, assign(t, &assign_body(t))).await;
     let email = format!("sample-{name}@example.com");
     let invited = env
         .send(
-            Function::CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", t, "").json(&json!({"email": email})),
         )
         .await;
     let create = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&json!({"email": email}));
-    let flow = env.send(Function::CreateJoinOrganizationFlow, create).await;
+    let flow = env.send(CREATE_JOIN_ORGANIZATION_FLOW, create).await;
     vec![
         ("sk_test_placeholder", t.admin_key.clone()),
         ("pk_test_placeholder", t.user_key.clone()),
@@ -103,7 +101,8 @@ async fn every_sample_event_runs_through_its_function() {
         if WORKER_SAMPLES.contains(&name.as_str()) {
             continue;
         }
-        let function = Function::from_binary(&name)
+        let function = inflow::handlers::endpoint(&name)
+            .copied()
             .unwrap_or_else(|| panic!("events/{name}.json names no function"));
         let mut text = std::fs::read_to_string(&path).unwrap();
         for (placeholder, value) in placeholders(&env, &t, &name).await {
@@ -130,7 +129,7 @@ async fn every_sample_event_runs_through_its_function() {
         );
         ran.push(function);
     }
-    for f in Function::ALL {
-        assert!(ran.contains(f), "no sample in events/ for {}", f.binary());
+    for f in inflow::handlers::all() {
+        assert!(ran.contains(f), "no sample in events/ for {}", f.name);
     }
 }

@@ -1,6 +1,6 @@
 //! Keys are stored only as keyed hashes, and never logged.
 
-use inflow_tests::{assign, assign_body, Env, Function::*};
+use inflow_tests::{assign, assign_body, endpoints::*, Env};
 
 #[tokio::test]
 async fn no_plaintext_key_or_secret_in_the_table() {
@@ -16,7 +16,7 @@ async fn no_plaintext_key_or_secret_in_the_table() {
     .await
     .unwrap();
     assert_eq!(
-        env.send(AssignFlow, assign(&t, &assign_body(&t)))
+        env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t)))
             .await
             .status,
         200
@@ -48,14 +48,14 @@ async fn logs_carry_the_request_id_and_never_a_key() {
 
     let ok = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t)).header("x-request-id", "req-logged-1"),
         )
         .await;
     assert_eq!(ok.status, 200);
     let bad = env
         .send(
-            AssignFlow,
+            ASSIGN_FLOW,
             assign(&t, &assign_body(&t))
                 .header("authorization", "Bearer sk_wrongwrongwrong")
                 .header("x-request-id", "req-logged-2"),

@@ -7,7 +7,7 @@ use inflow::{
     model::InvitationState,
     sweeper::{self, Summary, Sweeper},
 };
-use inflow_tests::{admin_flow, assign, call, on_assignment, Env, Function::*, Tenant};
+use inflow_tests::{admin_flow, assign, call, endpoints::*, on_assignment, Env, Tenant};
 use serde_json::{json, Value};
 
 fn sweeper_of(env: &Env) -> Sweeper {
@@ -29,7 +29,7 @@ async fn sweep(s: &Sweeper) -> Summary {
 async fn assign_due_in(env: &Env, t: &Tenant, secs: i64) -> String {
     let due = chrono::Utc::now() + chrono::Duration::seconds(secs);
     let body = json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": due.to_rfc3339()});
-    let res = env.send(AssignFlow, assign(t, &body)).await;
+    let res = env.send(ASSIGN_FLOW, assign(t, &body)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body["assignmentId"].as_str().unwrap().to_owned()
 }
@@ -87,7 +87,7 @@ async fn an_overdue_assignment_gets_exactly_one_flow_overdue() {
     assert!(overdue[0].data["overdueAt"].is_string());
 
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(
         (got.body["status"].as_str(), got.body["overdue"].as_bool()),
@@ -156,7 +156,7 @@ async fn a_completed_assignment_never_gets_flow_overdue() {
     let id = assign_due_in(&env, &t, 2).await;
     let res = env
         .send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, &id),
         )
         .await;
@@ -176,7 +176,7 @@ async fn a_completed_assignment_never_gets_flow_overdue() {
         "{events:?}"
     );
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(got.body["status"], "completed");
 }
@@ -200,7 +200,7 @@ async fn a_new_due_date_before_the_sweep_stands() {
     )
     .is_empty());
     let got = env
-        .send(GetAssignment, on_assignment("GET", "", &t, &id))
+        .send(GET_ASSIGNMENT, on_assignment("GET", "", &t, &id))
         .await;
     assert_eq!(got.body["status"], "assigned", "{}", got.raw);
 }
@@ -209,7 +209,7 @@ async fn create_join(env: &Env, t: &Tenant, body: Value) -> Value {
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&t.admin_key)
         .json(&body);
-    let res = env.send(CreateJoinOrganizationFlow, c).await;
+    let res = env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body
 }
@@ -230,7 +230,7 @@ async fn an_invitation_flow_with_a_one_second_ttl_expires_in_storage() {
     let kept = create_join(&env, &t, json!({"email": "quick@example.com", "ttl": "1s"})).await;
     let res = env
         .send(
-            inflow_tests::Function::ConsumeFlow,
+            inflow_tests::endpoints::CONSUME_FLOW,
             inflow_tests::consume(&t, &format!("{}:consume", kept["secret"].as_str().unwrap())),
         )
         .await;
@@ -271,7 +271,7 @@ async fn an_invitation_flow_with_a_one_second_ttl_expires_in_storage() {
         .collect();
     assert_eq!(expired.len(), 1, "{events:?}");
     assert_eq!(expired[0].data["invitationId"], id);
-    let got = env.send(GetFlow, admin_flow("GET", &t, id)).await;
+    let got = env.send(GET_FLOW, admin_flow("GET", &t, id)).await;
     assert_eq!(got.body["state"], "EXPIRED", "{}", got.raw);
 }
 
@@ -355,7 +355,7 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
     .unwrap();
     let due = chrono::Utc::now() + chrono::Duration::days(365);
     let body = json!({"flowId": t.flow.id, "userEmail": sam.email, "dueDate": due.to_rfc3339()});
-    let res = env.send(AssignFlow, assign(&t, &body)).await;
+    let res = env.send(ASSIGN_FLOW, assign(&t, &body)).await;
     let far = res.body["assignmentId"].as_str().unwrap().to_owned();
     let far_shard = inflow::store::shards::of_id(&far);
     env.app
@@ -424,7 +424,7 @@ async fn one_tenant_s_mass_expiry_holds_up_no_other_tenant_s() {
     let list: Vec<String> = (0..300).map(|i| format!("mass-{i}@example.com")).collect();
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             inflow_tests::invitations("POST", &a, "/import")
                 .json(&json!({"list": list.join("\n")})),
         )

@@ -3,7 +3,7 @@
 //! organization's single invitation nor its own (SQS fair queues, which the emulator honours).
 
 use inflow::jobs::{EmailJob, Lane};
-use inflow_tests::{call, invitations, Env, Function::*, Tenant};
+use inflow_tests::{call, endpoints::*, invitations, Env, Tenant};
 use serde_json::json;
 
 fn address_list(n: usize) -> String {
@@ -17,7 +17,7 @@ fn address_list(n: usize) -> String {
 async fn import(env: &Env, t: &Tenant, n: usize) {
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             invitations("POST", t, "/import").json(&json!({"list": address_list(n)})),
         )
         .await;
@@ -28,7 +28,7 @@ async fn import(env: &Env, t: &Tenant, n: usize) {
 async fn invite_one(env: &Env, t: &Tenant, email: &str) {
     let res = env
         .send(
-            CreateInvitation,
+            CREATE_INVITATION,
             invitations("POST", t, "").json(&json!({"email": email})),
         )
         .await;
@@ -104,7 +104,7 @@ async fn an_import_s_events_travel_in_its_bulk_group_and_a_single_event_in_its_o
     let c = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&b.admin_key)
         .json(&json!({"email": "single-b@example.com"}));
-    assert_eq!(env.send(CreateJoinOrganizationFlow, c).await.status, 200);
+    assert_eq!(env.send(CREATE_JOIN_ORGANIZATION_FLOW, c).await.status, 200);
     env.relay_stream().await;
     let mut groups = Vec::new();
     loop {
@@ -144,9 +144,9 @@ async fn a_spent_daily_email_budget_is_a_clear_429_and_holds_no_other_tenant() {
     };
     let one = |t: &Tenant, email: &str| invitations("POST", t, "").json(&json!({"email": email}));
 
-    assert_eq!(send(ImportInvitations, import(&a, 4)).await.status, 200);
+    assert_eq!(send(IMPORT_INVITATIONS, import(&a, 4)).await.status, 200);
     assert_eq!(
-        send(CreateInvitation, one(&a, "fifth@example.com"))
+        send(CREATE_INVITATION, one(&a, "fifth@example.com"))
             .await
             .status,
         201
@@ -154,7 +154,7 @@ async fn a_spent_daily_email_budget_is_a_clear_429_and_holds_no_other_tenant() {
     let before = env.items().await.len();
     let _ = env.email_jobs().await;
 
-    let refused = send(CreateInvitation, one(&a, "sixth@example.com")).await;
+    let refused = send(CREATE_INVITATION, one(&a, "sixth@example.com")).await;
     assert_eq!(refused.status, 429, "{}", refused.raw);
     assert!(
         refused.body["message"]
@@ -173,16 +173,16 @@ async fn a_spent_daily_email_budget_is_a_clear_429_and_holds_no_other_tenant() {
     );
     // A resend is an email too; an import asks for all of its emails at once.
     assert_eq!(
-        send(CreateInvitation, one(&a, "fifth@example.com"))
+        send(CREATE_INVITATION, one(&a, "fifth@example.com"))
             .await
             .status,
         429
     );
-    assert_eq!(send(ImportInvitations, import(&a, 2)).await.status, 429);
+    assert_eq!(send(IMPORT_INVITATIONS, import(&a, 2)).await.status, 429);
     let flows = call("POST", "/admin/v1/flows:createJoinOrganization")
         .bearer(&a.admin_key)
         .json(&json!({"email": "seventh@example.com"}));
-    let refused = send(CreateJoinOrganizationFlow, flows).await;
+    let refused = send(CREATE_JOIN_ORGANIZATION_FLOW, flows).await;
     assert_eq!(
         (refused.status, refused.body["code"].as_str()),
         (429, Some("RESOURCE_EXHAUSTED")),
@@ -193,5 +193,5 @@ async fn a_spent_daily_email_budget_is_a_clear_429_and_holds_no_other_tenant() {
     assert!(env.email_jobs().await.is_empty(), "no email queued");
 
     // Another organization has its own budget.
-    assert_eq!(send(ImportInvitations, import(&b, 5)).await.status, 200);
+    assert_eq!(send(IMPORT_INVITATIONS, import(&b, 5)).await.status, 200);
 }

@@ -1,6 +1,6 @@
 //! `POST /api/user`, exactly as seed 002 shows it: creating a user group, rotating its token.
 
-use inflow_tests::{call, wait_for_window_with, Answer, Call, Env, Function::*, Tenant};
+use inflow_tests::{call, endpoints::*, wait_for_window_with, Answer, Call, Env, Tenant};
 use serde_json::{json, Value};
 
 fn keys(v: &Value) -> Vec<String> {
@@ -26,7 +26,7 @@ fn rotation(token: &str) -> Value {
 
 /// Creates a group and returns its `user_group` object.
 async fn create(env: &Env, t: &Tenant, body: &Value) -> Value {
-    let res = env.send(CreateUserGroup, user_group(t, body)).await;
+    let res = env.send(CREATE_USER_GROUP, user_group(t, body)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     res.body["user_group"].clone()
 }
@@ -79,7 +79,7 @@ async fn creates_with_the_seeds_success_body() {
     let body = json!({"name": "Example 1", "provided_id": "example_1", "current_token": ""});
     let res = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &body).header("x-request-id", "req_ug_1"),
         )
         .await;
@@ -118,7 +118,7 @@ async fn token_and_bearer_schemes_both_work_and_team_ids_count_up() {
     let bearer = call("POST", "/api/user")
         .bearer(&t.admin_key)
         .json(&new_group("Two", "two"));
-    let res = env.send(CreateUserGroup, bearer).await;
+    let res = env.send(CREATE_USER_GROUP, bearer).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     let second = &res.body["user_group"];
     assert_eq!(
@@ -185,14 +185,14 @@ async fn unauthorized_shapes() {
             .json(&body),
     ];
     for case in cases {
-        let res = env.send(CreateUserGroup, case).await;
+        let res = env.send(CREATE_USER_GROUP, case).await;
         assert_eq!((res.status, &res.body), (401, &expected));
         assert!(res.header("x-request-id").is_some());
     }
     inflow::operator::revoke_key(&env.app, &t.org_id, &t.admin_key_id, chrono::Utc::now())
         .await
         .unwrap();
-    let res = env.send(CreateUserGroup, user_group(&t, &body)).await;
+    let res = env.send(CREATE_USER_GROUP, user_group(&t, &body)).await;
     assert_eq!((res.status, &res.body), (401, &expected), "a revoked key");
     assert_eq!(group_items(&env).await, 0);
 }
@@ -206,7 +206,7 @@ async fn provided_id_is_unique_per_organization_and_environment() {
 
     let res = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &new_group("Another name", "example_1")),
         )
         .await;
@@ -218,7 +218,7 @@ async fn provided_id_is_unique_per_organization_and_environment() {
     );
     let explicit = json!({"name": "X", "provided_id": "example_1", "environment": "customer"});
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &explicit)).await,
+        &env.send(CREATE_USER_GROUP, user_group(&t, &explicit)).await,
         409,
         "Customer spelled in lowercase",
     );
@@ -229,7 +229,7 @@ async fn provided_id_is_unique_per_organization_and_environment() {
     let testing_again =
         json!({"name": "Another test", "provided_id": "example_1", "environment": "Testing"});
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &testing_again))
+        &env.send(CREATE_USER_GROUP, user_group(&t, &testing_again))
             .await,
         409,
         "same provided_id, Testing again",
@@ -252,7 +252,7 @@ async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
     // Eight different groups (by name) wanting one provided_id: exactly one is made.
     let answers = futures::future::join_all((0..8).map(|i| {
         let body = new_group(&format!("Racer {i}"), "race");
-        env.send(CreateUserGroup, user_group(&t, &body))
+        env.send(CREATE_USER_GROUP, user_group(&t, &body))
     }))
     .await;
     let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
@@ -269,9 +269,10 @@ async fn concurrent_creates_of_one_provided_id_let_exactly_one_through() {
     assert_eq!(group_items(&env).await, 1);
     // One request sent eight times at once (a client's retries): one group, one answer.
     let body = new_group("Retried", "race-2");
-    let answers =
-        futures::future::join_all((0..8).map(|_| env.send(CreateUserGroup, user_group(&t, &body))))
-            .await;
+    let answers = futures::future::join_all(
+        (0..8).map(|_| env.send(CREATE_USER_GROUP, user_group(&t, &body))),
+    )
+    .await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
     let tokens: std::collections::HashSet<&Value> =
         answers.iter().map(|a| &a.body["user_group"]).collect();
@@ -292,7 +293,7 @@ async fn rotation_issues_a_new_token_and_the_old_one_stops_working_at_once() {
     let old = token_of(&created);
 
     let res = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&old)))
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(keys(&res.body), ["success", "user_group"]);
@@ -305,7 +306,7 @@ async fn rotation_issues_a_new_token_and_the_old_one_stops_working_at_once() {
     }
 
     let again = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&old)))
         .await;
     assert_eq!(
         (again.status, &again.body),
@@ -317,7 +318,7 @@ async fn rotation_issues_a_new_token_and_the_old_one_stops_working_at_once() {
     assert!(!again.raw.contains(&old), "the token is never echoed");
 
     let next = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&new)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&new)))
         .await;
     assert_eq!(
         next.status, 200,
@@ -341,12 +342,12 @@ async fn rotation_may_rename_but_not_change_provided_id_or_environment() {
         json!({"current_token": token, "name": 5}),
     ];
     for body in &mismatches {
-        let res = env.send(CreateUserGroup, user_group(&t, body)).await;
+        let res = env.send(CREATE_USER_GROUP, user_group(&t, body)).await;
         assert_failure(&res, 400, &body.to_string());
     }
     // Refused requests left the token as it was.
     let body = json!({"current_token": token, "name": "New name", "provided_id": "example_1", "environment": "Customer"});
-    let res = env.send(CreateUserGroup, user_group(&t, &body)).await;
+    let res = env.send(CREATE_USER_GROUP, user_group(&t, &body)).await;
     assert_eq!(res.status, 200, "{}", res.raw);
     assert_eq!(res.body["user_group"]["name"], "New name");
     assert_eq!(res.body["user_group"]["team_id"], created["team_id"]);
@@ -354,7 +355,7 @@ async fn rotation_may_rename_but_not_change_provided_id_or_environment() {
     // The new name sticks to the group: the next rotation shows it.
     let res = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &rotation(&token_of(&res.body["user_group"]))),
         )
         .await;
@@ -362,7 +363,7 @@ async fn rotation_may_rename_but_not_change_provided_id_or_environment() {
     // And the provided_id stays claimed.
     assert_failure(
         &env.send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &new_group("Other", "example_1")),
         )
         .await,
@@ -378,7 +379,7 @@ async fn concurrent_rotations_with_one_token_let_exactly_one_through() {
     let old = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
     let body = rotation(&old);
     let answers = futures::future::join_all(
-        (0..10).map(|_| env.send(CreateUserGroup, user_group(&t, &body))),
+        (0..10).map(|_| env.send(CREATE_USER_GROUP, user_group(&t, &body))),
     )
     .await;
     let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
@@ -390,7 +391,7 @@ async fn concurrent_rotations_with_one_token_let_exactly_one_through() {
     }
     let winner = token_of(&winners[0].body["user_group"]);
     assert_eq!(
-        env.send(CreateUserGroup, user_group(&t, &rotation(&winner)))
+        env.send(CREATE_USER_GROUP, user_group(&t, &rotation(&winner)))
             .await
             .status,
         200,
@@ -413,11 +414,11 @@ async fn another_organizations_token_is_not_found() {
     let token = token_of(&create(&env, &owner, &new_group("Example 1", "example_1")).await);
 
     let res = env
-        .send(CreateUserGroup, user_group(&stranger, &rotation(&token)))
+        .send(CREATE_USER_GROUP, user_group(&stranger, &rotation(&token)))
         .await;
     let unknown = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&stranger, &rotation(&format!("ugt_{}", "a".repeat(40)))),
         )
         .await;
@@ -428,7 +429,7 @@ async fn another_organizations_token_is_not_found() {
     );
 
     let res = env
-        .send(CreateUserGroup, user_group(&owner, &rotation(&token)))
+        .send(CREATE_USER_GROUP, user_group(&owner, &rotation(&token)))
         .await;
     assert_eq!(
         res.status, 200,
@@ -450,7 +451,7 @@ async fn unknown_and_malformed_tokens_are_not_found() {
         &"u".repeat(100_000),
     ] {
         let res = env
-            .send(CreateUserGroup, user_group(&t, &rotation(token)))
+            .send(CREATE_USER_GROUP, user_group(&t, &rotation(token)))
             .await;
         assert_failure(&res, 404, token.get(..20).unwrap_or(token));
     }
@@ -464,7 +465,7 @@ async fn an_idempotent_retry_replays_and_creates_nothing_new() {
     let body = new_group("Example 1", "example_1");
     let first = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &body).header("idempotency-key", "ug-1"),
         )
         .await;
@@ -473,7 +474,7 @@ async fn an_idempotent_retry_replays_and_creates_nothing_new() {
     let items = env.items().await.len();
     let second = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &body).header("idempotency-key", "ug-1"),
         )
         .await;
@@ -484,14 +485,14 @@ async fn an_idempotent_retry_replays_and_creates_nothing_new() {
 
     let other = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &new_group("Example 2", "example_2")).header("idempotency-key", "ug-1"),
         )
         .await;
     assert_failure(&other, 422, "the same key with another body");
 
     // Without a key, the same create within its day is its answer again (a retry).
-    let retried = env.send(CreateUserGroup, user_group(&t, &body)).await;
+    let retried = env.send(CREATE_USER_GROUP, user_group(&t, &body)).await;
     assert_eq!(retried.status, 200, "{}", retried.raw);
     assert_eq!(retried.body["user_group"], first.body["user_group"]);
     assert_eq!(group_items(&env).await, 1);
@@ -513,7 +514,7 @@ async fn a_retried_create_gets_its_first_answer_for_a_day() {
     assert_eq!(again, first, "the same group and token");
     assert_failure(
         &env.send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &new_group("Other name", "retry_1")),
         )
         .await,
@@ -526,16 +527,16 @@ async fn a_retried_create_gets_its_first_answer_for_a_day() {
     // Rotated: the create's answer is not given again (its token is dead), nor the rotation's.
     let old = token_of(&first);
     let rotated = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&old)))
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.raw);
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &body)).await,
+        &env.send(CREATE_USER_GROUP, user_group(&t, &body)).await,
         409,
         "a create repeated after a rotation",
     );
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &rotation(&old)))
+        &env.send(CREATE_USER_GROUP, user_group(&t, &rotation(&old)))
             .await,
         404,
         "a rotation repeated without a key",
@@ -568,7 +569,7 @@ async fn a_retried_create_gets_its_first_answer_for_a_day() {
         .await
         .unwrap();
     assert_failure(
-        &env.send(CreateUserGroup, user_group(&t, &later)).await,
+        &env.send(CREATE_USER_GROUP, user_group(&t, &later)).await,
         409,
         "a repeat after its day",
     );
@@ -591,7 +592,7 @@ async fn content_type_must_be_json() {
             c = c.header("content-type", ct);
         }
         assert_failure(
-            &env.send(CreateUserGroup, c).await,
+            &env.send(CREATE_USER_GROUP, c).await,
             415,
             &format!("{content_type:?}"),
         );
@@ -600,7 +601,7 @@ async fn content_type_must_be_json() {
         .header("authorization", &format!("Token {}", t.admin_key))
         .header("content-type", "application/json; charset=utf-8")
         .raw(text.as_bytes());
-    assert_eq!(env.send(CreateUserGroup, ok).await.status, 200);
+    assert_eq!(env.send(CREATE_USER_GROUP, ok).await.status, 200);
 }
 
 fn hostile_bodies() -> Vec<(&'static str, Vec<u8>)> {
@@ -694,7 +695,7 @@ async fn hostile_bodies_get_a_4xx_in_shape_and_write_nothing() {
             .header("authorization", &format!("Token {}", t.admin_key))
             .header("content-type", "application/json")
             .raw(&body);
-        let res = env.send(CreateUserGroup, c).await;
+        let res = env.send(CREATE_USER_GROUP, c).await;
         assert_family_shape(&res, what);
     }
     assert_eq!(env.items().await.len(), before, "nothing written");
@@ -723,7 +724,7 @@ async fn hostile_headers_get_a_4xx_in_shape() {
         user_group(&t, &body).header("idempotency-key", &"k".repeat(300)),
     ];
     for c in cases {
-        let res = env.send(CreateUserGroup, c).await;
+        let res = env.send(CREATE_USER_GROUP, c).await;
         assert_family_shape(&res, "hostile header");
     }
     assert_eq!(env.items().await.len(), before, "nothing written");
@@ -737,7 +738,7 @@ async fn over_the_rate_limit_is_429_in_shape() {
     // Unknown tokens cost no writes, so the burst only counts requests.
     let body = rotation(&format!("ugt_{}", "b".repeat(40)));
     let answers = futures::future::join_all(
-        (0..105).map(|_| env.send(CreateUserGroup, user_group(&t, &body))),
+        (0..105).map(|_| env.send(CREATE_USER_GROUP, user_group(&t, &body))),
     )
     .await;
     let limited: Vec<&Answer> = answers.iter().filter(|a| a.status == 429).collect();
@@ -757,7 +758,7 @@ async fn no_plaintext_token_in_the_table() {
     let t = env.tenant().await;
     let first = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
     let res = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&first)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&first)))
         .await;
     let second = token_of(&res.body["user_group"]);
     let dump = format!("{:?}", env.items().await);
@@ -789,7 +790,7 @@ async fn no_plaintext_token_in_the_table_with_an_idempotency_key() {
     let t = env.tenant().await;
     let res = env
         .send(
-            CreateUserGroup,
+            CREATE_USER_GROUP,
             user_group(&t, &new_group("Example 1", "example_1"))
                 .header("idempotency-key", "ug-secret"),
         )
@@ -809,10 +810,10 @@ async fn logs_never_carry_a_token() {
 
     let first = token_of(&create(&env, &t, &new_group("Example 1", "example_1")).await);
     let res = env
-        .send(CreateUserGroup, user_group(&t, &rotation(&first)))
+        .send(CREATE_USER_GROUP, user_group(&t, &rotation(&first)))
         .await;
     let second = token_of(&res.body["user_group"]);
-    env.send(CreateUserGroup, user_group(&t, &rotation(&first)))
+    env.send(CREATE_USER_GROUP, user_group(&t, &rotation(&first)))
         .await;
 
     let logs = captured.text();

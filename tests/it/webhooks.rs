@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use hmac::{Hmac, KeyInit, Mac};
 use inflow_tests::{
-    assign, assign_body, call, on_assignment, receiver::Receiver, sqs_event, Env, Function::*,
+    assign, assign_body, call, endpoints::*, on_assignment, receiver::Receiver, sqs_event, Env,
     Tenant,
 };
 use serde_json::{json, Value};
@@ -22,7 +22,7 @@ async fn subscribe(env: &Env, t: &Tenant, url: &str, events: Option<&str>) -> St
 }
 
 async fn assign_once(env: &Env, t: &Tenant) -> String {
-    let res = env.send(AssignFlow, assign(t, &assign_body(t))).await;
+    let res = env.send(ASSIGN_FLOW, assign(t, &assign_body(t))).await;
     assert_eq!(res.status, 200);
     res.body["assignmentId"].as_str().unwrap().to_owned()
 }
@@ -48,7 +48,7 @@ fn verifies(secret: &str, headers: &std::collections::HashMap<String, String>, b
 async fn failed_list(env: &Env, t: &Tenant) -> Value {
     let res = env
         .send(
-            ListWebhookDeliveries,
+            LIST_WEBHOOK_DELIVERIES,
             call("GET", "/v1/webhooks/deliveries")
                 .bearer(&t.admin_key)
                 .query("status", "failed"),
@@ -114,7 +114,7 @@ async fn failures_are_retried_and_each_attempt_recorded() {
     );
     let delivered = env
         .send(
-            ListWebhookDeliveries,
+            LIST_WEBHOOK_DELIVERIES,
             call("GET", "/v1/webhooks/deliveries")
                 .bearer(&t.admin_key)
                 .query("status", "delivered"),
@@ -157,13 +157,13 @@ async fn gone_ends_in_the_tenant_s_failed_deliveries_and_replay_delivers_it() {
     let replay = call("POST", &format!("/v1/webhooks/deliveries/{id}/replay"))
         .bearer(&t.admin_key)
         .param("deliveryId", id);
-    let res = env.send(ReplayWebhookDelivery, replay.clone()).await;
+    let res = env.send(REPLAY_WEBHOOK_DELIVERY, replay.clone()).await;
     assert_eq!(
         (res.status, res.body["delivery"]["status"].as_str()),
         (202, Some("pending"))
     );
     assert_eq!(
-        env.send(ReplayWebhookDelivery, replay).await.status,
+        env.send(REPLAY_WEBHOOK_DELIVERY, replay).await.status,
         409,
         "already pending"
     );
@@ -298,7 +298,7 @@ async fn a_long_wait_parks_the_delivery_until_the_sweeper_wakes_it() {
     assert_eq!(queued(&env).await, 0, "no message hops through the queue");
     let pending = env
         .send(
-            ListWebhookDeliveries,
+            LIST_WEBHOOK_DELIVERIES,
             call("GET", "/v1/webhooks/deliveries")
                 .bearer(&t.admin_key)
                 .query("status", "pending"),
@@ -349,7 +349,7 @@ async fn a_day_long_pause_parks_its_receiver_s_deliveries_with_no_hops() {
     // Another event while the endpoint is paused for a day: parked at once, unclaimed.
     let res = env
         .send(
-            CompleteAssignment,
+            COMPLETE_ASSIGNMENT,
             on_assignment("POST", "/complete", &t, &assign_once(&env, &t).await),
         )
         .await;
@@ -404,7 +404,7 @@ async fn listing_checks_its_parameters() {
     for (k, v) in [("status", "lost"), ("limit", "0"), ("limit", "x")] {
         let res = env
             .send(
-                ListWebhookDeliveries,
+                LIST_WEBHOOK_DELIVERIES,
                 call("GET", "/v1/webhooks/deliveries")
                     .bearer(&t.admin_key)
                     .query(k, v),
@@ -419,7 +419,7 @@ async fn listing_checks_its_parameters() {
     for id in ["dlv_nothere", "nope", "../x"] {
         let res = env
             .send(
-                ReplayWebhookDelivery,
+                REPLAY_WEBHOOK_DELIVERY,
                 call("POST", "/x")
                     .bearer(&t.admin_key)
                     .param("deliveryId", id),
@@ -446,7 +446,7 @@ async fn an_imports_events_travel_in_one_message_per_relay_batch_that_the_worker
         .join(",");
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             inflow_tests::invitations("POST", &t, "/import")
                 .json(&serde_json::json!({"list": list})),
         )
@@ -541,7 +541,7 @@ async fn delivery_records_expire_a_month_after_they_are_made_or_replayed() {
         .bearer(&t.admin_key)
         .param("deliveryId", id);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(env.send(ReplayWebhookDelivery, replay).await.status, 202);
+    assert_eq!(env.send(REPLAY_WEBHOOK_DELIVERY, replay).await.status, 202);
     assert!(
         ttl_of_delivery(env.items().await) > ttl,
         "a replay keeps it a month more"
@@ -563,7 +563,7 @@ async fn a_receiver_that_asks_to_slow_down_gets_nothing_until_it_said() {
 
     // Another event while the slow receiver's pause lasts: only the other receiver gets it.
     let started = env
-        .send(StartAssignment, on_assignment("POST", "/start", &t, &id))
+        .send(START_ASSIGNMENT, on_assignment("POST", "/start", &t, &id))
         .await;
     assert_eq!(started.status, 200, "{}", started.raw);
     env.pump_webhooks(&worker, Duration::from_millis(300)).await;
@@ -588,7 +588,7 @@ async fn a_receiver_that_asks_to_slow_down_gets_nothing_until_it_said() {
     assert!(kinds.contains(&json!("flow.started")), "{kinds:?}");
     let attempts = env
         .send(
-            ListWebhookDeliveries,
+            LIST_WEBHOOK_DELIVERIES,
             call("GET", "/v1/webhooks/deliveries")
                 .bearer(&t.admin_key)
                 .query("status", "delivered"),
@@ -631,7 +631,7 @@ async fn deliveries_to_one_host_are_bounded_and_what_cannot_start_in_time_is_han
         .collect();
     let res = env
         .send(
-            ImportInvitations,
+            IMPORT_INVITATIONS,
             inflow_tests::invitations("POST", &t, "/import")
                 .json(&json!({"list": list.join("\n")})),
         )

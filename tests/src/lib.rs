@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use inflow::{
     bootstrap::{self, Names},
     config::Config,
-    handlers,
     jobs::Event,
     model::{Flow, Role, Tier, User},
     operator::{self, NewFlow, NewOrg},
@@ -21,114 +20,10 @@ use serde_json::{json, Value};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Every HTTP function by a name tests can write; each is an entry of `inflow::handlers::ENDPOINTS`
-/// (tests/it/routes.rs holds the two lists equal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    AssignFlow,
-    GetAssignment,
-    StartAssignment,
-    CompleteAssignment,
-    CreateUserGroup,
-    ListInvitations,
-    CreateInvitation,
-    ImportInvitations,
-    GetInvitation,
-    DeleteInvitation,
-    GetFlow,
-    CancelFlow,
-    CreateJoinOrganizationFlow,
-    CreateSignupFlow,
-    ConsumeFlow,
-    ListWebhookDeliveries,
-    ReplayWebhookDelivery,
-    GetOrganization,
-    UpdateOrganization,
-    CreateWebhookEndpoint,
-    ListWebhookEndpoints,
-    GetWebhookEndpoint,
-    UpdateWebhookEndpoint,
-    DeleteWebhookEndpoint,
-    RotateWebhookEndpointSecret,
-    TestWebhookEndpoint,
-    AcceptPage,
-}
-
-impl Function {
-    pub const ALL: &'static [Function] = &[
-        Function::AssignFlow,
-        Function::GetAssignment,
-        Function::StartAssignment,
-        Function::CompleteAssignment,
-        Function::CreateUserGroup,
-        Function::ListInvitations,
-        Function::CreateInvitation,
-        Function::ImportInvitations,
-        Function::GetInvitation,
-        Function::DeleteInvitation,
-        Function::GetFlow,
-        Function::CancelFlow,
-        Function::CreateJoinOrganizationFlow,
-        Function::CreateSignupFlow,
-        Function::ConsumeFlow,
-        Function::ListWebhookDeliveries,
-        Function::ReplayWebhookDelivery,
-        Function::GetOrganization,
-        Function::UpdateOrganization,
-        Function::CreateWebhookEndpoint,
-        Function::ListWebhookEndpoints,
-        Function::GetWebhookEndpoint,
-        Function::UpdateWebhookEndpoint,
-        Function::DeleteWebhookEndpoint,
-        Function::RotateWebhookEndpointSecret,
-        Function::TestWebhookEndpoint,
-        Function::AcceptPage,
-    ];
-
-    /// The binary's name in `functions/` (and its sample in `events/`).
-    pub fn binary(self) -> &'static str {
-        match self {
-            Function::AssignFlow => "assign-flow",
-            Function::GetAssignment => "get-assignment",
-            Function::StartAssignment => "start-assignment",
-            Function::CompleteAssignment => "complete-assignment",
-            Function::CreateUserGroup => "create-user-group",
-            Function::ListInvitations => "list-invitations",
-            Function::CreateInvitation => "create-invitation",
-            Function::ImportInvitations => "import-invitations",
-            Function::GetInvitation => "get-invitation",
-            Function::DeleteInvitation => "delete-invitation",
-            Function::GetFlow => "get-flow",
-            Function::CancelFlow => "cancel-flow",
-            Function::CreateJoinOrganizationFlow => "create-join-organization-flow",
-            Function::CreateSignupFlow => "create-signup-flow",
-            Function::ConsumeFlow => "consume-flow",
-            Function::ListWebhookDeliveries => "list-webhook-deliveries",
-            Function::ReplayWebhookDelivery => "replay-webhook-delivery",
-            Function::GetOrganization => "get-organization",
-            Function::UpdateOrganization => "update-organization",
-            Function::CreateWebhookEndpoint => "create-webhook-endpoint",
-            Function::ListWebhookEndpoints => "list-webhook-endpoints",
-            Function::GetWebhookEndpoint => "get-webhook-endpoint",
-            Function::UpdateWebhookEndpoint => "update-webhook-endpoint",
-            Function::DeleteWebhookEndpoint => "delete-webhook-endpoint",
-            Function::RotateWebhookEndpointSecret => "rotate-webhook-endpoint-secret",
-            Function::TestWebhookEndpoint => "test-webhook-endpoint",
-            Function::AcceptPage => "accept-page",
-        }
-    }
-
-    pub fn from_binary(name: &str) -> Option<Function> {
-        Function::ALL.iter().copied().find(|f| f.binary() == name)
-    }
-
-    /// Calls its handler in-process, as its binary would (`inflow::handlers::ENDPOINTS`).
-    pub async fn call(self, app: &App, req: Request) -> Response<Body> {
-        let endpoint = handlers::endpoint(self.binary())
-            .unwrap_or_else(|| panic!("{} is not in inflow::handlers::ENDPOINTS", self.binary()));
-        (endpoint.handler)(app, req).await
-    }
-}
+/// An HTTP function, as tests name it: its `inflow::handlers::endpoints` entry (`ASSIGN_FLOW`
+/// for `assign-flow`), called in-process as its binary calls it ([`Function::call`]).
+pub type Function = inflow::http::Endpoint;
+pub use inflow::handlers::endpoints;
 
 /// A test's own table, queues and secret, the app pointed at them, and the relay's event
 /// source on the table's stream.
@@ -300,7 +195,7 @@ impl Env {
     /// check and conversion (`inflow::gateway`) into the function, and the answer back as API
     /// Gateway reads it.
     pub async fn send(&self, function: Function, call: Call) -> Answer {
-        let app = &self.app;
+        let (app, function) = (&self.app, &function);
         let handler = move |req| function.call(app, req);
         let event = inflow::lambda_runtime::LambdaEvent::new(call.event(), Default::default());
         let answer = inflow::gateway::answer(handler, event)

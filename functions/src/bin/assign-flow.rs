@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /v1/flows/assign`.
 
-inflow::http_function!(inflow::handlers::assignments::assign_flow);
+inflow::http_function!(inflow::handlers::endpoints::ASSIGN_FLOW);

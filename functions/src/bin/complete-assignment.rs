@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /v1/assignments/{assignmentId}/complete`.
 
-inflow::http_function!(inflow::handlers::assignments::complete_assignment);
+inflow::http_function!(inflow::handlers::endpoints::COMPLETE_ASSIGNMENT);

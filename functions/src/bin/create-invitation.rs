@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /flows/{organization}/{flow}/invitations`.
 
-inflow::http_function!(inflow::handlers::invitations::create_invitation);
+inflow::http_function!(inflow::handlers::endpoints::CREATE_INVITATION);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /admin/v1/flows:createSignup`.
 
-inflow::http_function!(inflow::handlers::flows::create_signup_flow);
+inflow::http_function!(inflow::handlers::endpoints::CREATE_SIGNUP_FLOW);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /api/user`.
 
-inflow::http_function!(inflow::handlers::user_groups::create_user_group);
+inflow::http_function!(inflow::handlers::endpoints::CREATE_USER_GROUP);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `DELETE /flows/{organization}/{flow}/invitations/{id}`.
 
-inflow::http_function!(inflow::handlers::invitations::delete_invitation);
+inflow::http_function!(inflow::handlers::endpoints::DELETE_INVITATION);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `DELETE /v1/webhooks/endpoints/{endpointId}`.
 
-inflow::http_function!(inflow::handlers::webhook_endpoints::delete_webhook_endpoint);
+inflow::http_function!(inflow::handlers::endpoints::DELETE_WEBHOOK_ENDPOINT);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /v1/assignments/{assignmentId}`.
 
-inflow::http_function!(inflow::handlers::assignments::get_assignment);
+inflow::http_function!(inflow::handlers::endpoints::GET_ASSIGNMENT);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /admin/v1/flows/{flowId}`.
 
-inflow::http_function!(inflow::handlers::flows::get_flow);
+inflow::http_function!(inflow::handlers::endpoints::GET_FLOW);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /flows/{organization}/{flow}/invitations/{id}`.
 
-inflow::http_function!(inflow::handlers::invitations::get_invitation);
+inflow::http_function!(inflow::handlers::endpoints::GET_INVITATION);

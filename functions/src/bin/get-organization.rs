@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /v1/organization`.
 
-inflow::http_function!(inflow::handlers::organization::get_organization);
+inflow::http_function!(inflow::handlers::endpoints::GET_ORGANIZATION);

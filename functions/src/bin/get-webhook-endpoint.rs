@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /v1/webhooks/endpoints/{endpointId}`.
 
-inflow::http_function!(inflow::handlers::webhook_endpoints::get_webhook_endpoint);
+inflow::http_function!(inflow::handlers::endpoints::GET_WEBHOOK_ENDPOINT);

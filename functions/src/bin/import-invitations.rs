@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /flows/{organization}/{flow}/invitations/import`.
 
-inflow::http_function!(inflow::handlers::invitations::import_invitations);
+inflow::http_function!(inflow::handlers::endpoints::IMPORT_INVITATIONS);

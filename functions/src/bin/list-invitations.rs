@@ -1,3 +1,3 @@
 //! The Lambda function behind `GET /flows/{organization}/{flow}/invitations`.
 
-inflow::http_function!(inflow::handlers::invitations::list_invitations);
+inflow::http_function!(inflow::handlers::endpoints::LIST_INVITATIONS);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /v1/webhooks/deliveries/{deliveryId}/replay`.
 
-inflow::http_function!(inflow::handlers::deliveries::replay_webhook_delivery);
+inflow::http_function!(inflow::handlers::endpoints::REPLAY_WEBHOOK_DELIVERY);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `POST /v1/assignments/{assignmentId}/start`.
 
-inflow::http_function!(inflow::handlers::assignments::start_assignment);
+inflow::http_function!(inflow::handlers::endpoints::START_ASSIGNMENT);

@@ -1,3 +1,3 @@
 //! The Lambda function behind `PATCH /v1/organization`.
 
-inflow::http_function!(inflow::handlers::organization::update_organization);
+inflow::http_function!(inflow::handlers::endpoints::UPDATE_ORGANIZATION);

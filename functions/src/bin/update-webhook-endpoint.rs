@@ -1,3 +1,3 @@
 //! The Lambda function behind `PATCH /v1/webhooks/endpoints/{endpointId}`.
 
-inflow::http_function!(inflow::handlers::webhook_endpoints::update_webhook_endpoint);
+inflow::http_function!(inflow::handlers::endpoints::UPDATE_WEBHOOK_ENDPOINT);

@@ -8,11 +8,12 @@
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 
+use super::entry;
 use crate::{
     accept_page::{self, Details, Page},
     app::App,
     error::Error,
-    http::{serve_public, Auth, PublicCtx, Reply, Route},
+    http::{serve_public, Auth, Endpoint, PublicCtx, Reply},
     invitations::{
         self,
         consume::{self, By},
@@ -23,21 +24,12 @@ use crate::{
     wire::Family,
 };
 
-const ROUTE: Route = Route {
-    name: "accept-page",
-    // Failures render as pages (`accept_page::error_reply`), not in a family's JSON shape.
-    family: Family::Flows,
-    auth: Auth::None,
-    idempotent: false,
-    json_body: false,
-};
-
 /// `GET /accept?secret=…` and `POST /accept`.
-pub async fn accept_page(app: &App, req: Request) -> Response<Body> {
+async fn accept_page(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_public(
         app,
         req,
-        &ROUTE,
+        endpoint,
         accept_page::error_reply,
         |ctx| async move {
             match ctx.req.method().as_str() {
@@ -133,3 +125,18 @@ mod tests {
         assert_eq!(form_field(b"", "secret"), None);
     }
 }
+
+/// This family's endpoints (`handlers::endpoints` has every family's).
+pub mod endpoints {
+    use super::*;
+
+    pub const ACCEPT_PAGE: Endpoint = entry!(
+        "accept-page",
+        Family::Flows,
+        Auth::None,
+        [("GET", "/accept"), ("POST", "/accept")],
+        accept_page
+    );
+}
+
+pub(super) const ENDPOINTS: &[Endpoint] = &[endpoints::ACCEPT_PAGE];

@@ -2,18 +2,15 @@
 
 use lambda_http::{Body, Request, Response};
 
+use super::entry;
 use crate::{
     app::App,
     assignments::{self, AssignRequest},
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve, Auth, Ctx, Reply, Route},
+    http::{serve, Auth, Ctx, Endpoint, Reply},
     wire::{assign as wire, Family},
 };
-
-const fn route(name: &'static str) -> Route {
-    Route::new(name, Family::Assignment, Auth::Admin(Schemes::Bearer))
-}
 
 fn assignment_id(ctx: &Ctx<'_>) -> Result<String, Error> {
     ctx.path_param("assignmentId")
@@ -21,31 +18,26 @@ fn assignment_id(ctx: &Ctx<'_>) -> Result<String, Error> {
 }
 
 /// `POST /v1/flows/assign`
-pub async fn assign_flow(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &route("assign-flow").idempotent().json_body(),
-        |ctx| async move {
-            let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
-            let a = assignments::assign(
-                ctx.app,
-                &ctx.caller,
-                request,
-                &ctx.request_id,
-                ctx.mark.as_ref(),
-                ctx.now,
-            )
-            .await?;
-            Ok(Reply::json(200, wire::assigned(&a)))
-        },
-    )
+async fn assign_flow(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| async move {
+        let request = AssignRequest::validate(wire::parse_assign(ctx.body())?, ctx.now)?;
+        let a = assignments::assign(
+            ctx.app,
+            &ctx.caller,
+            request,
+            &ctx.request_id,
+            ctx.mark.as_ref(),
+            ctx.now,
+        )
+        .await?;
+        Ok(Reply::json(200, wire::assigned(&a)))
+    })
     .await
 }
 
 /// `GET /v1/assignments/{assignmentId}`
-pub async fn get_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &route("get-assignment"), |ctx| async move {
+async fn get_assignment(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| async move {
         let a = assignments::get(ctx.app, &ctx.caller, &assignment_id(&ctx)?).await?;
         Ok(Reply::json(200, wire::assignment(&a, ctx.now)))
     })
@@ -53,8 +45,8 @@ pub async fn get_assignment(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `POST /v1/assignments/{assignmentId}/start`
-pub async fn start_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &route("start-assignment"), |ctx| async move {
+async fn start_assignment(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| async move {
         let a = assignments::start(
             ctx.app,
             &ctx.caller,
@@ -69,8 +61,8 @@ pub async fn start_assignment(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `POST /v1/assignments/{assignmentId}/complete`
-pub async fn complete_assignment(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &route("complete-assignment"), |ctx| async move {
+async fn complete_assignment(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| async move {
         let a = assignments::complete(
             ctx.app,
             &ctx.caller,
@@ -83,3 +75,46 @@ pub async fn complete_assignment(app: &App, req: Request) -> Response<Body> {
     })
     .await
 }
+
+/// This family's endpoints (`handlers::endpoints` has every family's).
+pub mod endpoints {
+    use super::*;
+
+    pub const ASSIGN_FLOW: Endpoint = entry!(
+        "assign-flow",
+        Family::Assignment,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/v1/flows/assign")],
+        assign_flow
+    )
+    .idempotent()
+    .json_body();
+    pub const GET_ASSIGNMENT: Endpoint = entry!(
+        "get-assignment",
+        Family::Assignment,
+        Auth::Admin(Schemes::Bearer),
+        [("GET", "/v1/assignments/{assignmentId}")],
+        get_assignment
+    );
+    pub const START_ASSIGNMENT: Endpoint = entry!(
+        "start-assignment",
+        Family::Assignment,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/v1/assignments/{assignmentId}/start")],
+        start_assignment
+    );
+    pub const COMPLETE_ASSIGNMENT: Endpoint = entry!(
+        "complete-assignment",
+        Family::Assignment,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/v1/assignments/{assignmentId}/complete")],
+        complete_assignment
+    );
+}
+
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    endpoints::ASSIGN_FLOW,
+    endpoints::GET_ASSIGNMENT,
+    endpoints::START_ASSIGNMENT,
+    endpoints::COMPLETE_ASSIGNMENT,
+];

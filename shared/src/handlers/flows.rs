@@ -3,19 +3,16 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use super::entry;
 use crate::{
     app::App,
     auth::{self, Schemes},
     error::{Error, Resource},
-    http::{serve, serve_prefetched, Auth, Ctx, Reply, Route},
+    http::{serve, serve_prefetched, Auth, Ctx, Endpoint, Reply},
     invitations::{self, consume, create, lifecycle},
     model::{Invitation, InvitationKind},
     wire::{flows as wire, Family},
 };
-
-const fn route(name: &'static str) -> Route {
-    Route::new(name, Family::Flows, Auth::Admin(Schemes::Bearer))
-}
 
 /// The id (or secret) and action of a `{flowId}` segment; a plain id for `GET`.
 fn target(ctx: &Ctx<'_>, action: Option<&str>) -> Result<String, Error> {
@@ -68,11 +65,11 @@ fn prefetch<'a>(
 }
 
 /// `GET /admin/v1/flows/{flowId}`
-pub async fn get_flow(app: &App, req: Request) -> Response<Body> {
+async fn get_flow(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("get-flow"),
+        endpoint,
         |req| prefetch(app, req, None),
         |ctx, found| async move {
             let inv = lifecycle::owned(&ctx.caller, &target(&ctx, None)?, found)?;
@@ -84,11 +81,11 @@ pub async fn get_flow(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `POST /admin/v1/flows/{flowId}:cancel`
-pub async fn cancel_flow(app: &App, req: Request) -> Response<Body> {
+async fn cancel_flow(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("cancel-flow"),
+        endpoint,
         |req| prefetch(app, req, Some("cancel")),
         |ctx, found| async move {
             let current = lifecycle::owned(&ctx.caller, &target(&ctx, Some("cancel"))?, found)?;
@@ -125,33 +122,28 @@ async fn create_flow(ctx: Ctx<'_>, kind: InvitationKind) -> Result<Reply, Error>
 }
 
 /// `POST /admin/v1/flows:createJoinOrganization`
-pub async fn create_join_organization_flow(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &route("create-join-organization-flow")
-            .idempotent()
-            .json_body(),
-        |ctx| create_flow(ctx, InvitationKind::JoinOrganization),
-    )
+async fn create_join_organization_flow(
+    app: &App,
+    req: Request,
+    endpoint: &Endpoint,
+) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| {
+        create_flow(ctx, InvitationKind::JoinOrganization)
+    })
     .await
 }
 
 /// `POST /admin/v1/flows:createSignup`
-pub async fn create_signup_flow(app: &App, req: Request) -> Response<Body> {
-    serve(
-        app,
-        req,
-        &route("create-signup-flow").idempotent().json_body(),
-        |ctx| create_flow(ctx, InvitationKind::Signup),
-    )
+async fn create_signup_flow(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| {
+        create_flow(ctx, InvitationKind::Signup)
+    })
     .await
 }
 
 /// `POST /user/v1/flows/{flowId}:consume` with `UserHub-Api-Key`; by flow secret, or by flow id
 /// with `Authorization: Bearer <user access token>`.
-pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
-    let route = Route::new("consume-flow", Family::Flows, Auth::User);
+async fn consume_flow(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     // A flow secret is the proof and names its invitation: read it at once with authentication.
     let by_secret = |req: &Request| {
         let secret = wire::split_action(&segment_of(req))
@@ -164,7 +156,7 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
             }
         }
     };
-    serve_prefetched(app, req, &route, by_secret, |ctx, found| async move {
+    serve_prefetched(app, req, endpoint, by_secret, |ctx, found| async move {
         let id_or_secret = target(&ctx, Some("consume"))?;
         let bearer = auth::bearer(ctx.req.headers());
         let proof = consume::proof(&id_or_secret, bearer)?;
@@ -182,3 +174,56 @@ pub async fn consume_flow(app: &App, req: Request) -> Response<Body> {
     })
     .await
 }
+
+/// This family's endpoints (`handlers::endpoints` has every family's).
+pub mod endpoints {
+    use super::*;
+
+    pub const GET_FLOW: Endpoint = entry!(
+        "get-flow",
+        Family::Flows,
+        Auth::Admin(Schemes::Bearer),
+        [("GET", "/admin/v1/flows/{flowId}")],
+        get_flow
+    );
+    pub const CANCEL_FLOW: Endpoint = entry!(
+        "cancel-flow",
+        Family::Flows,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/admin/v1/flows/{flowId}")],
+        cancel_flow
+    );
+    pub const CREATE_JOIN_ORGANIZATION_FLOW: Endpoint = entry!(
+        "create-join-organization-flow",
+        Family::Flows,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/admin/v1/flows:createJoinOrganization")],
+        create_join_organization_flow
+    )
+    .idempotent()
+    .json_body();
+    pub const CREATE_SIGNUP_FLOW: Endpoint = entry!(
+        "create-signup-flow",
+        Family::Flows,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/admin/v1/flows:createSignup")],
+        create_signup_flow
+    )
+    .idempotent()
+    .json_body();
+    pub const CONSUME_FLOW: Endpoint = entry!(
+        "consume-flow",
+        Family::Flows,
+        Auth::User,
+        [("POST", "/user/v1/flows/{flowId}")],
+        consume_flow
+    );
+}
+
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    endpoints::GET_FLOW,
+    endpoints::CANCEL_FLOW,
+    endpoints::CREATE_JOIN_ORGANIZATION_FLOW,
+    endpoints::CREATE_SIGNUP_FLOW,
+    endpoints::CONSUME_FLOW,
+];

@@ -9,11 +9,12 @@ use std::{
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
+use super::entry;
 use crate::{
     app::App,
     auth::Schemes,
     error::{Error, Resource},
-    http::{serve_prefetched, Auth, Ctx, Reply, Route},
+    http::{serve_prefetched, Auth, Ctx, Endpoint, Reply},
     invitations::{
         create::{self, InviteRequest},
         import::{self, ImportRequest},
@@ -25,10 +26,6 @@ use crate::{
 };
 
 const MAX_PAGE: usize = 100;
-
-const fn route(name: &'static str) -> Route {
-    Route::new(name, Family::Invitations, Auth::Admin(Schemes::Bearer))
-}
 
 /// The flow a path names, read before the caller is known (see [`prefetch`]), with the
 /// organization it was read under.
@@ -124,11 +121,11 @@ fn number_of(ctx: &Ctx<'_>) -> Result<String, Error> {
 
 /// `GET /flows/{organization}/{flow}/invitations`: pending invitations, paginated with
 /// `limit` and `after`, and a `Link: <…>; rel="next"` header while there are more.
-pub async fn list_invitations(app: &App, req: Request) -> Response<Body> {
+async fn list_invitations(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("list-invitations"),
+        endpoint,
         |req| prefetch(app, req),
         |ctx, found| async move {
             let flow = flow_of(&ctx, found).await?;
@@ -170,11 +167,11 @@ pub async fn list_invitations(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `GET /flows/{organization}/{flow}/invitations/{id}`
-pub async fn get_invitation(app: &App, req: Request) -> Response<Body> {
+async fn get_invitation(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("get-invitation"),
+        endpoint,
         |req| prefetch(app, req),
         |ctx, found| async move {
             let flow = flow_of(&ctx, found).await?;
@@ -189,11 +186,11 @@ pub async fn get_invitation(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `POST /flows/{organization}/{flow}/invitations`: create, or re-send to the same email.
-pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
+async fn create_invitation(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("create-invitation").idempotent().json_body(),
+        endpoint,
         |req| prefetch(app, req),
         |ctx, found| async move {
             let request = InviteRequest::validate(wire::parse_create(ctx.body())?)?;
@@ -218,8 +215,8 @@ pub async fn create_invitation(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `POST /flows/{organization}/{flow}/invitations/import`
-pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
-    serve_prefetched(app, req, &route("import-invitations").idempotent().json_body(), |req| prefetch(app, req), |ctx, found| async move {
+async fn import_invitations(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve_prefetched(app, req, endpoint, |req| prefetch(app, req), |ctx, found| async move {
         let request = ImportRequest::validate(wire::parse_import(ctx.body())?)?;
         let flow = flow_of(&ctx, found).await?;
         let done = import::import(ctx.app, &ctx.caller, &flow, request, &ctx.request_id, ctx.mark.as_ref(), ctx.now).await?;
@@ -234,11 +231,11 @@ pub async fn import_invitations(app: &App, req: Request) -> Response<Body> {
 }
 
 /// `DELETE /flows/{organization}/{flow}/invitations/{id}`: 204 with no body.
-pub async fn delete_invitation(app: &App, req: Request) -> Response<Body> {
+async fn delete_invitation(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
     serve_prefetched(
         app,
         req,
-        &route("delete-invitation"),
+        endpoint,
         |req| prefetch(app, req),
         |ctx, found| async move {
             let flow = flow_of(&ctx, found).await?;
@@ -256,3 +253,56 @@ pub async fn delete_invitation(app: &App, req: Request) -> Response<Body> {
     )
     .await
 }
+
+/// This family's endpoints (`handlers::endpoints` has every family's).
+pub mod endpoints {
+    use super::*;
+
+    pub const LIST_INVITATIONS: Endpoint = entry!(
+        "list-invitations",
+        Family::Invitations,
+        Auth::Admin(Schemes::Bearer),
+        [("GET", "/flows/{organization}/{flow}/invitations")],
+        list_invitations
+    );
+    pub const CREATE_INVITATION: Endpoint = entry!(
+        "create-invitation",
+        Family::Invitations,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/flows/{organization}/{flow}/invitations")],
+        create_invitation
+    )
+    .idempotent()
+    .json_body();
+    pub const IMPORT_INVITATIONS: Endpoint = entry!(
+        "import-invitations",
+        Family::Invitations,
+        Auth::Admin(Schemes::Bearer),
+        [("POST", "/flows/{organization}/{flow}/invitations/import")],
+        import_invitations
+    )
+    .idempotent()
+    .json_body();
+    pub const GET_INVITATION: Endpoint = entry!(
+        "get-invitation",
+        Family::Invitations,
+        Auth::Admin(Schemes::Bearer),
+        [("GET", "/flows/{organization}/{flow}/invitations/{id}")],
+        get_invitation
+    );
+    pub const DELETE_INVITATION: Endpoint = entry!(
+        "delete-invitation",
+        Family::Invitations,
+        Auth::Admin(Schemes::Bearer),
+        [("DELETE", "/flows/{organization}/{flow}/invitations/{id}")],
+        delete_invitation
+    );
+}
+
+pub(super) const ENDPOINTS: &[Endpoint] = &[
+    endpoints::LIST_INVITATIONS,
+    endpoints::CREATE_INVITATION,
+    endpoints::IMPORT_INVITATIONS,
+    endpoints::GET_INVITATION,
+    endpoints::DELETE_INVITATION,
+];

@@ -2,26 +2,18 @@
 
 use lambda_http::{Body, Request, Response};
 
+use super::entry;
 use crate::{
     app::App,
     auth::Schemes,
-    http::{serve, Auth, Reply, Route},
+    http::{serve, Auth, Endpoint, Reply},
     user_groups::{self, UserGroupRequest},
     wire::{user_groups as wire, Family},
 };
 
-/// The seed sends `Authorization: Token <key>`; Bearer works too. Creating, so idempotent.
-const ROUTE: Route = Route {
-    name: "create-user-group",
-    family: Family::UserGroups,
-    auth: Auth::Admin(Schemes::BearerOrToken),
-    idempotent: true,
-    json_body: true,
-};
-
 /// `POST /api/user`
-pub async fn create_user_group(app: &App, req: Request) -> Response<Body> {
-    serve(app, req, &ROUTE, |ctx| async move {
+async fn create_user_group(app: &App, req: Request, endpoint: &Endpoint) -> Response<Body> {
+    serve(app, req, endpoint, |ctx| async move {
         let request = UserGroupRequest::validate(wire::parse_user_group(ctx.body())?)?;
         let issued = user_groups::create_or_rotate(
             ctx.app,
@@ -35,3 +27,20 @@ pub async fn create_user_group(app: &App, req: Request) -> Response<Body> {
     })
     .await
 }
+
+/// This family's endpoints (`handlers::endpoints` has every family's).
+pub mod endpoints {
+    use super::*;
+
+    pub const CREATE_USER_GROUP: Endpoint = entry!(
+        "create-user-group",
+        Family::UserGroups,
+        Auth::Admin(Schemes::BearerOrToken),
+        [("POST", "/api/user")],
+        create_user_group
+    )
+    .idempotent()
+    .json_body();
+}
+
+pub(super) const ENDPOINTS: &[Endpoint] = &[endpoints::CREATE_USER_GROUP];
