@@ -216,7 +216,7 @@ pub async fn start(
     match table::start(&app.table, &caller.org_id, id, now, &jobs).await? {
         Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
         Step::AlreadyThere(a) if a.progress == Progress::Completed => Err(Error::Conflict {
-            reason: "already_completed",
+            reason: crate::error::Conflict::AlreadyCompleted,
             message: format!("Assignment '{id}' is already completed"),
         }),
         Step::Made(a) | Step::AlreadyThere(a) => Ok(a),

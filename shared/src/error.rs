@@ -27,6 +27,45 @@ impl Precondition {
     }
 }
 
+/// Why a request conflicts with what exists: shown by name where a family shows a reason (the
+/// flows API's `reason`), and decided on by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The resource the request would create exists (an organization's slug, a user group).
+    AlreadyExists,
+    AlreadyCompleted,
+    /// The invitation was accepted: it cannot be re-sent.
+    AlreadyAccepted,
+    /// The invitation was accepted: it cannot be canceled.
+    Accepted,
+    /// A replay while the delivery's previous attempt is still pending.
+    Pending,
+    /// The organization has as many webhook endpoints as it may.
+    LimitReached,
+    /// The organization has as many webhook endpoints on one host as it may.
+    HostLimitReached,
+    /// A test event to a disabled endpoint.
+    Disabled,
+    /// The token presented as current was rotated away.
+    TokenRotated,
+}
+
+impl Conflict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conflict::AlreadyExists => "already_exists",
+            Conflict::AlreadyCompleted => "already_completed",
+            Conflict::AlreadyAccepted => "already_accepted",
+            Conflict::Accepted => "accepted",
+            Conflict::Pending => "pending",
+            Conflict::LimitReached => "limit_reached",
+            Conflict::HostLimitReached => "host_limit_reached",
+            Conflict::Disabled => "disabled",
+            Conflict::TokenRotated => "token_rotated",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
     Flow,
@@ -75,10 +114,7 @@ pub enum Error {
     #[error("{message}")]
     QuotaExceeded { message: String, retry_after: u64 },
     #[error("{message}")]
-    Conflict {
-        reason: &'static str,
-        message: String,
-    },
+    Conflict { reason: Conflict, message: String },
     /// The operation is not allowed in the resource's current state (gRPC FAILED_PRECONDITION).
     #[error("{message}")]
     FailedPrecondition {

@@ -241,7 +241,7 @@ async fn created_before(app: &App, asked: &UserGroup, now: DateTime<Utc>) -> Res
 
 fn provided_id_taken(group: &UserGroup) -> Error {
     Error::Conflict {
-        reason: "already_exists",
+        reason: crate::error::Conflict::AlreadyExists,
         message: format!(
             "A user group with provided_id '{}' already exists in the {} environment",
             group.provided_id,
@@ -317,7 +317,7 @@ async fn rotate(
         // Our read saw the token, but a concurrent rotation replaced it before our write.
         table::Rotated::TokenReplaced => {
             return Err(Error::Conflict {
-                reason: "token_rotated",
+                reason: crate::error::Conflict::TokenRotated,
                 message: "current_token was rotated by a concurrent request".into(),
             })
         }

@@ -142,7 +142,7 @@ fn check_host_room(url: &str, existing: &[WebhookEndpoint], id: &str) -> Result<
         .count();
     if sharing >= MAX_ENDPOINTS_PER_HOST {
         return Err(Error::Conflict {
-            reason: "host_limit_reached",
+            reason: crate::error::Conflict::HostLimitReached,
             message: format!(
                 "An organization has at most {MAX_ENDPOINTS_PER_HOST} webhook endpoints on one host ({}); use one endpoint with several event types",
                 host.unwrap_or_default()
@@ -232,7 +232,7 @@ pub async fn create(
             }
         }
         store::webhooks::Created::TooMany => Err(Error::Conflict {
-            reason: "limit_reached",
+            reason: crate::error::Conflict::LimitReached,
             message: format!(
                 "An organization has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
             ),
@@ -364,7 +364,7 @@ pub async fn send_test(
     match store::webhooks::write_test(&app.table, org_id, id, &outbox).await? {
         store::webhooks::Tested::Written => Ok(event_id),
         store::webhooks::Tested::Disabled => Err(Error::Conflict {
-            reason: "disabled",
+            reason: crate::error::Conflict::Disabled,
             message: "The endpoint is disabled; enable it to send it a test event".into(),
         }),
         store::webhooks::Tested::Missing => Err(Error::not_found(Resource::WebhookEndpoint, id)),

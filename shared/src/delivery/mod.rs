@@ -664,7 +664,7 @@ pub async fn replay(
         Some(delivery) => Ok(delivery),
         None => match store::deliveries::get(&app.table, org_id, id).await? {
             Some(_) => Err(Error::Conflict {
-                reason: "pending",
+                reason: crate::error::Conflict::Pending,
                 message: "The delivery is still being attempted".into(),
             }),
             None => Err(Error::not_found(Resource::Delivery, id)),

@@ -150,7 +150,7 @@ pub async fn invite(
 
 fn already_accepted(email: &str) -> Error {
     Error::Conflict {
-        reason: "already_accepted",
+        reason: crate::error::Conflict::AlreadyAccepted,
         message: format!("{email} has already accepted an invitation to this flow"),
     }
 }

@@ -245,7 +245,7 @@ pub async fn delete(
 
 fn accepted_cannot_be_deleted() -> Error {
     Error::Conflict {
-        reason: "accepted",
+        reason: crate::error::Conflict::Accepted,
         message: "An accepted invitation cannot be deleted".into(),
     }
 }

@@ -22,7 +22,7 @@ async fn transact_unique(
     match transact(table, writes).await? {
         Written::Yes => Ok(()),
         Written::Refused(_) => Err(Error::Conflict {
-            reason: "already_exists",
+            reason: crate::error::Conflict::AlreadyExists,
             message: format!("{} '{}' is already taken", taken.0, taken.1),
         }),
     }

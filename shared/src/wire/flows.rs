@@ -181,7 +181,7 @@ pub fn error_body(err: &Error) -> Value {
     };
     let (reason, param) = match err {
         Error::FailedPrecondition { reason, .. } => (Some(reason.as_str().to_owned()), None),
-        Error::Conflict { reason, .. } => (Some(reason.to_string()), None),
+        Error::Conflict { reason, .. } => (Some(reason.as_str().to_owned()), None),
         Error::Invalid { field, .. } => (None, Some(field.clone())),
         _ => (None, None),
     };
