@@ -1,5 +1,6 @@
 //! The floors of `shared/src` (docs/architecture.md), checked on the source: the domain never
-//! imports the wire layer, and AWS SDK types stay in the modules that own each service.
+//! imports the wire layer, handlers never use the store, and AWS SDK types stay in the modules
+//! that own each service.
 
 use std::path::{Path, PathBuf};
 
@@ -98,6 +99,27 @@ fn the_domain_never_imports_wire() {
     assert!(
         offenders.is_empty(),
         "wire used below the edge: {offenders:?}"
+    );
+}
+
+/// Handlers translate and call the domain: what a request reads and writes is the domain's to
+/// decide (and its round trips are counted there), so no handler names the store.
+#[test]
+fn handlers_call_the_domain_never_the_store() {
+    let mut offenders = Vec::new();
+    for (name, text) in crate_files() {
+        if !under(&name, &["handlers/"]) {
+            continue;
+        }
+        for word in ["crate::store", "store::", "store,"] {
+            for line in naming(&text, word) {
+                offenders.push(format!("{name}:{line}"));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the store used by a handler: {offenders:?}"
     );
 }
 

@@ -649,6 +649,16 @@ pub async fn handle_by(
     worker::process_batch(event, |message| worker.process(message, start_by)).await
 }
 
+/// The organization's latest deliveries in `status`, at most `limit` (≤ 100: one Query).
+pub async fn list(
+    app: &App,
+    org_id: &str,
+    status: DeliveryStatus,
+    limit: i32,
+) -> Result<Vec<Delivery>, Error> {
+    store::deliveries::by_status(&app.table, org_id, status, limit).await
+}
+
 /// Replays a settled delivery: pending again, the schedule starts over, and its next attempt
 /// is written with it (the relay queues it).
 pub async fn replay(

@@ -20,7 +20,6 @@ use crate::{
         lifecycle,
     },
     model::Invitation,
-    store,
     wire::Family,
 };
 
@@ -82,15 +81,7 @@ fn refuse_closed(inv: &Invitation, now: DateTime<Utc>) -> Result<(), Error> {
 
 /// The names the page shows, in one BatchGetItem.
 async fn details(app: &App, inv: &Invitation) -> Result<Details, Error> {
-    let (org, flow, inviter) = store::orgs::org_flow_and_user(
-        &app.table,
-        &inv.org_id,
-        inv.flow_id.as_deref(),
-        inv.creator_user_id.as_deref(),
-    )
-    .await?;
-    let org =
-        org.ok_or_else(|| Error::not_found(crate::error::Resource::Organization, &inv.org_id))?;
+    let (org, flow, inviter) = lifecycle::names(app, inv).await?;
     Ok(Details {
         kind: inv.kind,
         create_organization: inv.create_organization,

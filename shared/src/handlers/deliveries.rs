@@ -9,7 +9,6 @@ use crate::{
     delivery,
     error::{Error, Resource},
     http::{serve, Auth, Endpoint, Reply},
-    store,
     wire::{deliveries as wire, Family},
 };
 
@@ -20,8 +19,7 @@ async fn list_webhook_deliveries(app: &App, req: Request, endpoint: &Endpoint) -
             ctx.query("status").as_deref(),
             ctx.query("limit").as_deref(),
         )?;
-        let found =
-            store::deliveries::by_status(&ctx.app.table, &ctx.caller.org_id, status, limit).await?;
+        let found = delivery::list(ctx.app, &ctx.caller.org_id, status, limit).await?;
         Ok(Reply::json(200, wire::list(&found)))
     })
     .await

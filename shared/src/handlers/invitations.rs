@@ -21,7 +21,7 @@ use crate::{
         lifecycle,
     },
     model::Flow,
-    store, validate,
+    validate,
     wire::{invitations as wire, Family},
 };
 
@@ -54,7 +54,7 @@ fn prefetch<'a>(app: &'a App, req: &Request) -> impl Future<Output = Option<Pref
     };
     async move {
         let (org_id, flow) = wanted?;
-        let found = store::orgs::flow_by_slug(&app.table, &org_id, &flow).await;
+        let found = create::flow_by_slug(app, &org_id, &flow).await;
         Some(Prefetched { org_id, found })
     }
 }

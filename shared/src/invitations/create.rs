@@ -31,9 +31,15 @@ pub async fn resolve_flow(
     if validate::slug("flow", flow_slug).is_err() {
         return Err(Error::not_found(Resource::Flow, flow_slug));
     }
-    store::orgs::flow_by_slug(&app.table, &caller.org_id, flow_slug)
+    flow_by_slug(app, &caller.org_id, flow_slug)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Flow, flow_slug))
+}
+
+/// The organization's training flow with this slug, if any (one GetItem, whoever asks: the
+/// caller checks whose organization it is).
+pub async fn flow_by_slug(app: &App, org_id: &str, flow_slug: &str) -> Result<Option<Flow>, Error> {
+    store::orgs::flow_by_slug(&app.table, org_id, flow_slug).await
 }
 
 /// An invitation as sent (the wire module checked the JSON types).

@@ -85,6 +85,23 @@ pub async fn view_parts(app: &App, invitation: &Invitation) -> Result<ViewParts,
     Ok(ViewParts { org, users })
 }
 
+/// What the hosted page names: the organization, the training flow and the inviter, in one
+/// BatchGetItem.
+pub async fn names(
+    app: &App,
+    inv: &Invitation,
+) -> Result<(Organization, Option<Flow>, Option<User>), Error> {
+    let (org, flow, inviter) = store::orgs::org_flow_and_user(
+        &app.table,
+        &inv.org_id,
+        inv.flow_id.as_deref(),
+        inv.creator_user_id.as_deref(),
+    )
+    .await?;
+    let org = org.ok_or_else(|| Error::not_found(Resource::Organization, &inv.org_id))?;
+    Ok((org, flow, inviter))
+}
+
 pub fn assemble(invitation: Invitation, parts: ViewParts) -> Result<FlowView, Error> {
     let ViewParts { org, users } = parts;
     let organization =
