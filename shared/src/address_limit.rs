@@ -13,10 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{DateTime, Utc};
-use lambda_http::{request::RequestContext, Request, RequestExt};
-
 use crate::{app::App, error::Error, ratelimit, refusals::Refusals, store};
+use chrono::{DateTime, Utc};
 
 /// Requests one client address may make per minute on one publishable key, or on the accept
 /// page. An invitee makes a few; an office behind one NAT accepting at once waits a minute
@@ -25,15 +23,9 @@ use crate::{app::App, error::Error, ratelimit, refusals::Refusals, store};
 /// for an enterprise key.
 pub const PER_ADDRESS_PER_MINUTE: u32 = 20;
 
-/// The address a request is counted under.
-pub fn client_address(req: &Request) -> String {
-    let source = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-        _ => None,
-    };
-    source
-        .as_deref()
-        .map_or_else(|| "unknown".to_owned(), bucket)
+/// The address a request is counted under, from API Gateway's `sourceIp`.
+pub fn client_address(source_ip: Option<&str>) -> String {
+    source_ip.map_or_else(|| "unknown".to_owned(), bucket)
 }
 
 /// IPv4 as it is; IPv6 by its /64 (IPv4-mapped ones as the IPv4 address); anything else as
@@ -58,8 +50,8 @@ static REFUSED: Refusals = Refusals::new();
 /// Refuses, with no I/O, an address this container already refused in its current window of
 /// `scope`: the pipelines ask before anything else starts (a prefetch included), so a flood from
 /// one address costs one DynamoDB write per container and minute, however fast it comes.
-pub fn refused_lately(scope: &str, req: &Request, now: DateTime<Utc>) -> Result<(), Error> {
-    match REFUSED.holds(&remembered(scope, req), Instant::now()) {
+pub fn refused_lately(scope: &str, address: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    match REFUSED.holds(&remembered(scope, address), Instant::now()) {
         Some(_) => Err(refused(now)),
         None => Ok(()),
     }
@@ -67,12 +59,12 @@ pub fn refused_lately(scope: &str, req: &Request, now: DateTime<Utc>) -> Result<
 
 /// Counts the request in its address's window of `scope` (a key's hash, or a route's name);
 /// a 429 once the window is full, remembered for the rest of the window.
-pub async fn admit(app: &App, scope: &str, req: &Request, now: DateTime<Utc>) -> Result<(), Error> {
-    refused_lately(scope, req, now)?;
+pub async fn admit(app: &App, scope: &str, address: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    refused_lately(scope, address, now)?;
     let counted = store::address_limits::count(
         &app.table,
         scope,
-        &client_address(req),
+        address,
         ratelimit::window_of(now),
         PER_ADDRESS_PER_MINUTE,
     )
@@ -82,14 +74,14 @@ pub async fn admit(app: &App, scope: &str, req: &Request, now: DateTime<Utc>) ->
         None => {
             let left = Duration::from_secs(ratelimit::seconds_to_reset(now));
             let at = Instant::now();
-            REFUSED.remember(&remembered(scope, req), at + left, at);
+            REFUSED.remember(&remembered(scope, address), at + left, at);
             Err(refused(now))
         }
     }
 }
 
-fn remembered(scope: &str, req: &Request) -> String {
-    format!("{scope}\n{}", client_address(req))
+fn remembered(scope: &str, address: &str) -> String {
+    format!("{scope}\n{address}")
 }
 
 fn refused(now: DateTime<Utc>) -> Error {

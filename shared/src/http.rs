@@ -334,7 +334,13 @@ impl PublicCtx<'_> {
     /// Counts the request in its client address's window of this route ([`address_limit`]);
     /// a 429 once it is full.
     pub async fn admit(&self) -> Result<(), Error> {
-        address_limit::admit(self.app, self.endpoint, &self.req, self.now).await
+        address_limit::admit(
+            self.app,
+            self.endpoint,
+            &client_address(&self.req),
+            self.now,
+        )
+        .await
     }
 }
 
@@ -368,8 +374,9 @@ where
         req,
     };
     let work = async move {
-        let checked = address_limit::refused_lately(endpoint.name, &ctx.req, ctx.now)
-            .and_then(|()| check_body(&ctx.req, endpoint));
+        let checked =
+            address_limit::refused_lately(endpoint.name, &client_address(&ctx.req), ctx.now)
+                .and_then(|()| check_body(&ctx.req, endpoint));
         let result = match checked {
             Ok(()) => handler(ctx).await,
             Err(err) => Err(err),
@@ -454,7 +461,9 @@ where
     tracing::Span::current().record("org_id", caller.org_id.as_str());
     let mut outcome = match check_body(&req, endpoint) {
         Err(err) => Served::failure(family, err),
-        Ok(()) => match idempotency::begin(app, &caller, endpoint.idempotent, &req, now).await {
+        Ok(()) => match idempotency::begin(app, &caller, endpoint.idempotent, presented(&req), now)
+            .await
+        {
             Err(err) => Served::failure(family, err),
             Ok(Begin::Replay(stored)) => Served {
                 status: stored.status,
@@ -512,7 +521,7 @@ fn presented_key_hash(app: &App, req: &Request, endpoint: &Endpoint) -> Result<S
         return Err(Error::Unauthenticated);
     }
     if let Auth::User = endpoint.auth {
-        address_limit::refused_lately(&hash, req, Utc::now())?;
+        address_limit::refused_lately(&hash, &client_address(req), Utc::now())?;
     }
     Ok(hash)
 }
@@ -526,9 +535,31 @@ async fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<(Caller, RateState), Error> {
     if let Auth::User = endpoint.auth {
-        address_limit::admit(app, hash, req, now).await?;
+        address_limit::admit(app, hash, &client_address(req), now).await?;
     }
     auth::authenticate(app, hash, now).await
+}
+
+/// What the idempotency check reads of a request.
+fn presented(req: &Request) -> idempotency::Presented<'_> {
+    idempotency::Presented {
+        key: req.headers().get(idempotency::HEADER).map(|v| v.as_bytes()),
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        body: req.body().as_ref(),
+    }
+}
+
+/// The client address a request is counted under ([`address_limit`]): API Gateway's
+/// `requestContext.http.sourceIp`, which a client cannot set.
+fn client_address(req: &Request) -> String {
+    let source = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref()
+        }
+        _ => None,
+    };
+    address_limit::client_address(source)
 }
 
 /// What the event check found it could not pass on as sent (`crate::gateway`), as a 400

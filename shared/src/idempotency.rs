@@ -6,7 +6,6 @@
 //! new, and so is its mark).
 
 use chrono::{DateTime, Utc};
-use lambda_http::Request;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -83,21 +82,28 @@ pub enum Begin {
     Replay(Replayed),
 }
 
+/// What a request presents: its `Idempotency-Key` as sent, and what its fingerprint covers.
+pub struct Presented<'a> {
+    pub key: Option<&'a [u8]>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: &'a [u8],
+}
+
 pub async fn begin(
     app: &App,
     caller: &Caller,
     honoured: bool,
-    req: &Request,
+    req: Presented<'_>,
     now: DateTime<Utc>,
 ) -> Result<Begin, Error> {
-    let Some(raw) = req.headers().get(HEADER) else {
+    let Some(raw) = req.key else {
         return Ok(Begin::Proceed(None));
     };
     if !honoured {
         return Ok(Begin::Proceed(None));
     }
-    let key = raw
-        .to_str()
+    let key = std::str::from_utf8(raw)
         .ok()
         .filter(|k| {
             !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
@@ -108,7 +114,7 @@ pub async fn begin(
                 "must be 1-255 printable ASCII characters",
             )
         })?;
-    let fingerprint = fingerprint(req.method().as_str(), req.uri().path(), req.body().as_ref());
+    let fingerprint = fingerprint(req.method, req.path, req.body);
     let claim = records::claim(
         &app.table,
         &caller.org_id,

@@ -13,7 +13,7 @@ const EDGE: &[&str] = &[
     "accept_page.rs",
 ];
 
-/// Each SDK crate and the only places that may name it.
+/// Each AWS crate (the SDK's, and lambda_http's requests) and the only places that may name it.
 const SDK_OWNERS: &[(&str, &[&str])] = &[
     ("aws_sdk_dynamodb", &["store/"]),
     // The queue port, and the operator's set-up that creates the queues.
@@ -32,6 +32,12 @@ const SDK_OWNERS: &[(&str, &[&str])] = &[
     (
         "aws_config",
         &["app.rs", "queue.rs", "bootstrap.rs", "store/"],
+    ),
+    // API Gateway's requests and responses: the edge (the event check, the pipeline, the
+    // handlers) and the functions' `main` (lib.rs); the domain sees what they read of them.
+    (
+        "lambda_http",
+        &["gateway.rs", "http.rs", "handlers/", "lib.rs"],
     ),
 ];
 
