@@ -93,6 +93,22 @@ pub async fn revoke_key(
     store::keys::revoke(&app.table, org_id, key_id, now).await
 }
 
+pub use crate::store::keys::KeyRecord;
+
+/// An organization's keys, oldest first (never a key, nor its hash). An unknown organization is
+/// NOT_FOUND, not an empty list.
+pub async fn keys(app: &App, org_id: &str) -> Result<Vec<store::keys::KeyRecord>, Error> {
+    crate::org_settings::get(app, org_id).await?;
+    store::keys::of_org(&app.table, org_id).await
+}
+
+/// Every organization, by slug (a Scan: see `store::orgs::all`).
+pub async fn organizations(app: &App) -> Result<Vec<Organization>, Error> {
+    let mut found = store::orgs::all(&app.table).await?;
+    found.sort_by(|a, b| a.slug.cmp(&b.slug));
+    Ok(found)
+}
+
 /// Raises or lowers an organization's tier; its keys' limits follow at once.
 pub async fn set_tier(app: &App, org_id: &str, tier: Tier) -> Result<usize, Error> {
     store::orgs::set_org_tier(&app.table, org_id, tier).await?;

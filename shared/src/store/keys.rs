@@ -200,6 +200,47 @@ pub async fn revoke(
     Ok(())
 }
 
+/// A key as the table keeps it, for an operator's listing: never the key, nor its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: String,
+    pub kind: String,
+    pub tier: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+fn record(item: &Item) -> KeyRecord {
+    let text = |name: &str| get_s(item, name).unwrap_or_default().to_owned();
+    KeyRecord {
+        id: text("key_id"),
+        kind: text("kind"),
+        tier: text("tier"),
+        created_at: text("created_at"),
+        revoked_at: get_s(item, "revoked_at").map(str::to_owned),
+    }
+}
+
+/// An organization's keys, oldest id first (ids sort by time): one query on GSI1 (`KEYS#<org>`),
+/// paged (an operator's read: an organization has a handful of keys).
+pub async fn of_org(table: &Table, org_id: &str) -> Result<Vec<KeyRecord>, Error> {
+    let mut pages = table
+        .ddb
+        .query()
+        .table_name(&table.name)
+        .index_name(GSI1)
+        .key_condition_expression("GSI1PK = :pk")
+        .expression_attribute_values(":pk", s(keys_of_org(org_id)))
+        .into_paginator()
+        .items()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(item) = pages.next().await {
+        keys.push(record(&item?));
+    }
+    Ok(keys)
+}
+
 /// Changes the tier (and so the limit) of every key of an organization.
 pub async fn set_tier(table: &Table, org_id: &str, tier: Tier) -> Result<usize, Error> {
     let tier_name = match tier {

@@ -303,3 +303,24 @@ pub async fn org_flow_and_user(
     }
     Ok((org, flow, user))
 }
+
+/// Every organization: a Scan of the table filtered to the organization items. An operator's
+/// occasional read, whose cost grows with the whole table (no request path scans; no index
+/// lists organizations, and none is kept for this).
+pub async fn all(table: &Table) -> Result<Vec<Organization>, Error> {
+    let mut pages = table
+        .ddb
+        .scan()
+        .table_name(&table.name)
+        .filter_expression("SK = :org AND begins_with(PK, :prefix)")
+        .expression_attribute_values(":org", s("ORG"))
+        .expression_attribute_values(":prefix", s(org_pk("")))
+        .into_paginator()
+        .items()
+        .send();
+    let mut found = Vec::new();
+    while let Some(item) = pages.next().await {
+        found.push(from_item(item?)?);
+    }
+    Ok(found)
+}
