@@ -1,5 +1,5 @@
 //! One list of endpoints: `inflow::handlers::ENDPOINTS` names the same routes as template.yaml
-//! (what AWS and `make dev` serve; scripts/check-routes.py holds openapi.yaml to it), each
+//! (what AWS and `make dev` serve; inflow_dev.check_routes holds openapi.yaml to it), each
 //! binary calls the handler the list names, and the tests' `Function` names every entry.
 
 use std::collections::BTreeSet;

@@ -46,7 +46,7 @@ macro_rules! endpoint {
 
 /// Every HTTP function, the one list the tests (which call handlers in-process by name), the
 /// bench and the route checks read. tests/it/routes.rs holds it equal to template.yaml's
-/// routes and to the binaries; scripts/check-routes.py holds template.yaml equal to
+/// routes and to the binaries; inflow_dev.check_routes holds template.yaml equal to
 /// openapi.yaml. A binary calls its handler directly, so it links no other.
 pub const ENDPOINTS: &[Endpoint] = &[
     endpoint!(
