@@ -29,7 +29,7 @@ export WEBHOOK_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks"
 export EMAIL_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-email"
 # The webhook worker: its dead-letter queue; local mode may call loopback and private targets.
 export WEBHOOK_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks-dlq"
-# The relay's event source gives up on stream batches into this queue (local_workers.py).
+# The relay's event source gives up on stream batches into this queue (inflow_dev.sources).
 export RELAY_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-relay-dlq"
 export ALLOW_PRIVATE_WEBHOOK_TARGETS="${ALLOW_PRIVATE_WEBHOOK_TARGETS:-true}"
 # The email worker: the From address (dev.sh makes its domain an SES identity in the emulator)

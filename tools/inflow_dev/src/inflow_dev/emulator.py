@@ -52,7 +52,7 @@ list of {id, source, destinations, subject, body}. moto's own /moto-api/data.jso
 but it dumps every model of every service (megabytes with many test tables) and fails outright
 once some DynamoDB items are in memory ("keys must be str ..., not DynamoType").
 
-Usage: python emulator.py HOST PORT
+Usage: .venv/bin/python -m inflow_dev.emulator HOST PORT   (scripts/moto.sh start PORT runs it)
 """
 
 import collections
