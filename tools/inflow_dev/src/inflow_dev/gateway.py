@@ -81,7 +81,7 @@ from inflow_dev.lambda_api import (
     ACCOUNT, INVOKE_PAYLOAD_QUOTA, INVOKE_PREFIX, IDLE_SECONDS, Function, _end_with_parent, invoke_api, log,
     trace_id,
 )
-from inflow_dev.template import _bool, load_template
+from inflow_dev.template import load_template
 
 HEADER_QUOTA = 10240  # HTTP API quota: request line and header values, in bytes
 INTEGRATION_TIMEOUT = 30.0  # HTTP API: the longest an integration may take
@@ -106,6 +106,10 @@ HOP_BY_HOP = {
     "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
     "proxy-connection",
 }
+
+
+def _bool(value):
+    return value is True or str(value).lower() == "true"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,10 +90,6 @@ class FunctionSpec:
         self.environment = environment or {}
 
 
-def _bool(value):
-    return value is True or str(value).lower() == "true"
-
-
 class Template:
     """What the local stack takes from template.yaml: the functions by binary name, the HTTP
     routes, the HttpApi's CORS settings (or None) and its throttles."""
