@@ -376,8 +376,12 @@ def main():
     invoke_url = args.invoke_url.rstrip("/")
 
     stop = threading.Event()
+    # The handler only records the signal: Event.set() there could deadlock, when the signal
+    # lands while the main thread holds the event's own lock (seen once: a `make dev` stopped
+    # with SIGTERM left this process running). The main thread sets `stop` itself.
+    signalled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _: signalled.append(signum))
 
     threads = []
     for function in STREAM_WORKERS:
@@ -404,7 +408,9 @@ def main():
         thread.start()
     log(f"reading the table's stream for {', '.join(STREAM_WORKERS)}; polling {', '.join(QUEUE_WORKERS.values())}; "
         f"{', '.join(SCHEDULES)} every minute; invoking via {invoke_url}")
-    stop.wait()
+    while not signalled:
+        time.sleep(0.2)
+    stop.set()
     # Daemon threads end with the process; an unfinished batch simply comes back later.
     log("stopped")
     return 0
