@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make bench: builds every function as it ships (cargo lambda build --release, the pinned
 # profile) beside a hello-world Lambda, starts its own emulator and a TLS front for it, then
-# runs the harness (bench/src/main.rs), which also starts the local stack (scripts/gateway.py,
+# runs the harness (bench/src/main.rs), which also starts the local stack (inflow_dev.gateway,
 # as `make dev` serves, with the release binaries) per scenario and sets the emulator's latency
-# model (scripts/latency_model.py, from docs/cost-inputs.toml). Writes docs/bench/benchmarks.md and
-# docs/bench-measurements.json, then the cost and capacity models (scripts/cost.py -> docs/bench/cost.md,
-# scripts/capacity.py -> docs/bench/capacity.md).
+# model (inflow_dev.latency_model, from docs/cost-inputs.toml). Writes docs/bench/benchmarks.md and
+# docs/bench-measurements.json, then the cost and capacity models (inflow_dev.cost -> docs/bench/cost.md,
+# inflow_dev.capacity -> docs/bench/capacity.md).
 # Not part of make test: slow (a cold release build takes many minutes) and machine-dependent.
 # Bounded: every load is a fixed list of requests with a time limit, on loopback only.
 #   BENCH_RUNS=15 BENCH_REQUESTS=150 make bench
@@ -51,7 +51,7 @@ done
 
 # The latency model: docs/cost-inputs.toml's per-operation figures.
 mkdir -p .dev
-python3 scripts/latency_model.py docs/cost-inputs.toml >.dev/bench-model.json
+.venv/bin/python -m inflow_dev.latency_model docs/cost-inputs.toml >.dev/bench-model.json
 
 # The handlers' own log lines go to the run's log; the table is printed from the file.
 echo "bench: measuring (about 10 minutes; progress on stderr)"
@@ -60,9 +60,9 @@ AWS_CA_BUNDLE="$tls/ca.pem" "$harness" run --lambda-dir "$lambda_dir" --out docs
   --runs "${BENCH_RUNS:-15}" --requests "${BENCH_REQUESTS:-150}" \
   --tls-endpoint "https://127.0.0.1:$tls_port" \
   --full-trust-store "$tls/bundle.pem" >.dev/bench-run.log
-.venv/bin/python scripts/cost.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
+.venv/bin/python -m inflow_dev.cost --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
   --template template.yaml --out docs/bench/cost.md
-.venv/bin/python scripts/capacity.py --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
+.venv/bin/python -m inflow_dev.capacity --measurements docs/bench-measurements.json --inputs docs/cost-inputs.toml \
   --template template.yaml --out docs/bench/capacity.md
 cat docs/bench/benchmarks.md
 echo "bench: written to docs/bench/benchmarks.md, docs/bench-measurements.json, docs/bench/cost.md and docs/bench/capacity.md"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The hosted accept page in headless Chromium, over the real local path, started the way
-# scripts/smoke.sh starts it: the local API Gateway (scripts/gateway.py, routes of template.yaml)
+# scripts/smoke.sh starts it: the local API Gateway (inflow_dev.gateway, routes of template.yaml)
 # -> the functions -> the emulator already running on 127.0.0.1:MOTO_PORT, with
-# scripts/local_workers.py feeding the relay and the email worker. scripts/browser_test.py then opens the link of an email the stack
+# inflow_dev.sources feeding the relay and the email worker. tools/inflow_dev/tests/stack/browser_test.py then opens the link of an email the stack
 # sent, accepts, and checks the flow COMPLETED through the API.
 #   scripts/browser.sh MOTO_PORT [--screenshots DIR]    (make test runs it without screenshots;
 #                                                        docs/accept-page holds docs/api.md's)
@@ -35,12 +35,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 start_gateway "$api_port" "$log"
-.venv/bin/python scripts/local_workers.py --invoke-url "$base" >".dev/browser-workers-$api_port.log" 2>&1 </dev/null &
+.venv/bin/python -m inflow_dev.sources --invoke-url "$base" >".dev/browser-workers-$api_port.log" 2>&1 </dev/null &
 workers_pid=$!
 
 echo "browser: API at $base (log $log)"
 status=0
-.venv/bin/python scripts/browser_test.py --base "$base" --emulator "$AWS_ENDPOINT_URL" \
+.venv/bin/python tools/inflow_dev/tests/stack/browser_test.py --base "$base" --emulator "$AWS_ENDPOINT_URL" \
   --admin-key "$(json_get adminKey <<<"$seed")" --org-slug "$(json_get slug <<<"$seed")" "$@" || status=$?
 if ((status != 0)); then
   echo "browser: last lines of $log:"

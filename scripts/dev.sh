@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # make dev: the whole stack on this machine, no AWS account needed.
 #   emulator (moto) on 127.0.0.1:4566 -> bootstrap -> demo org -> every HTTP function at
-#   http://127.0.0.1:9000 on the routes of template.yaml (scripts/gateway.py: API Gateway's HTTP
+#   http://127.0.0.1:9000 on the routes of template.yaml (inflow_dev.gateway: API Gateway's HTTP
 #   API with several instances per function, CORS for any origin unless CORS_ALLOW_ORIGINS says
 #   otherwise, rebuilds and swaps in the functions when their sources change), with the relay,
-#   the queue workers and the sweeper fed by scripts/local_workers.py.
+#   the queue workers and the sweeper fed by inflow_dev.sources.
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,12 +60,12 @@ email=$(json_get userEmail <<<"$seed")
 base=http://127.0.0.1:$API_PORT
 # Every function is built (above) and initialised (one instance each) before the port opens, so
 # the first request to each is answered in normal time.
-echo "dev: starting the local API Gateway (scripts/gateway.py) on $base"
+echo "dev: starting the local API Gateway (inflow_dev.gateway) on $base"
 start_gateway "$API_PORT" - --rebuild --access-log
 
 # Lambda's event sources, locally: the relay on the table's stream, the queues' workers and the
 # sweeper's schedule.
-.venv/bin/python scripts/local_workers.py --invoke-url "$base" </dev/null &
+.venv/bin/python -m inflow_dev.sources --invoke-url "$base" </dev/null &
 workers_pid=$!
 
 cat <<EOF

@@ -29,7 +29,7 @@ export WEBHOOK_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks"
 export EMAIL_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/inflow-email"
 # The webhook worker: its dead-letter queue; local mode may call loopback and private targets.
 export WEBHOOK_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-webhooks-dlq"
-# The relay's event source gives up on stream batches into this queue (local_workers.py).
+# The relay's event source gives up on stream batches into this queue (inflow_dev.sources).
 export RELAY_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/inflow-relay-dlq"
 export ALLOW_PRIVATE_WEBHOOK_TARGETS="${ALLOW_PRIVATE_WEBHOOK_TARGETS:-true}"
 # The email worker: the From address (dev.sh makes its domain an SES identity in the emulator)
@@ -38,7 +38,7 @@ export SENDER_EMAIL="${SENDER_EMAIL:-noreply@inflow.example.com}"
 export ACCEPT_URL_TEMPLATE="${ACCEPT_URL_TEMPLATE:-http://127.0.0.1:${API_PORT:-9000}/accept?secret={secret}}"
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:${API_PORT:-9000}}"
 
-# start_gateway PORT LOG [gateway options...]: the local API Gateway (scripts/gateway.py) with
+# start_gateway PORT LOG [gateway options...]: the local API Gateway (inflow_dev.gateway) with
 # every function of template.yaml (built binaries in target/debug), on 127.0.0.1:PORT, in its own
 # session and process group (so that `kill -- -$GATEWAY_PID` stops it and every function process).
 # Returns once it answers: every function has one initialised instance by then. The functions
@@ -47,9 +47,9 @@ start_gateway() {
   local port=$1 log=$2
   shift 2
   if [[ $log == - ]]; then
-    setsid "$ROOT/.venv/bin/python" "$ROOT/scripts/gateway.py" --port "$port" "$@" </dev/null &
+    setsid "$ROOT/.venv/bin/python" -m inflow_dev.gateway --port "$port" "$@" </dev/null &
   else
-    setsid "$ROOT/.venv/bin/python" "$ROOT/scripts/gateway.py" --port "$port" "$@" >"$log" 2>&1 </dev/null &
+    setsid "$ROOT/.venv/bin/python" -m inflow_dev.gateway --port "$port" "$@" >"$log" 2>&1 </dev/null &
   fi
   GATEWAY_PID=$!
   local _

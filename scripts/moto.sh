@@ -18,7 +18,7 @@ start)
     exit 1
   fi
   # Own session, so a Ctrl-C aimed at the caller does not reach it; the caller stops it.
-  setsid .venv/bin/python scripts/emulator.py 127.0.0.1 "$port" >"$log" 2>&1 </dev/null &
+  setsid .venv/bin/python -m inflow_dev.emulator 127.0.0.1 "$port" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
   for _ in $(seq 1 60); do

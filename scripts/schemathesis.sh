@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Schema-driven tests: schemathesis generates requests from openapi.yaml and sends them through
-# the real local path (the local API Gateway, scripts/gateway.py, with the routes of template.yaml
+# the real local path (the local API Gateway, inflow_dev.gateway, with the routes of template.yaml
 # -> the function binaries -> the emulator already running on 127.0.0.1:MOTO_PORT), checking
 # every response against the document.
 #   scripts/schemathesis.sh MOTO_PORT            (make test runs it)
@@ -26,11 +26,11 @@
 #                                 `current_token` is empty), an address on a domain without a dot.
 #   unsupported_method, allow_header_conformance
 #                                 an unrouted method never reaches a function: API Gateway answers
-#                                 404 (in AWS, and scripts/gateway.py here), not 405.
+#                                 404 (in AWS, and inflow_dev.gateway here), not 405.
 #   object_level_authorization    needs a second identity configured in schemathesis; tenancy (another
 #                                 organization's key gets 404) is tested in tests/it/*.rs.
 # The gateway hands every generated request over as API Gateway would: non-ASCII header values
-# and non-UTF-8 bodies included (scripts/schemathesis_hooks.py says what it changes, and why).
+# and non-UTF-8 bodies included (inflow_dev.schemathesis_hooks says what it changes, and why).
 set -euo pipefail
 export MOTO_PORT=${1:?usage: scripts/schemathesis.sh MOTO_PORT}
 # shellcheck source=scripts/env.sh

@@ -7,7 +7,7 @@
 #   PROFILE, REGION  the AWS profile and region (else the usual chain: AWS_PROFILE, AWS_REGION)
 #   WEBHOOK_URL      optional: a receiver of your choice (public https for a real stack), subscribed
 #                    to flow.assigned; the stack must record its 2xx answer to a signed delivery
-#   WEBHOOK_LOG      optional, with WEBHOOK_URL: the JSON-lines file scripts/webhook_receiver.py
+#   WEBHOOK_LOG      optional, with WEBHOOK_URL: the JSON-lines file inflow_dev.webhook_receiver
 #                    writes, when that is the receiver: each delivery's signature is verified
 #   DRY_RUN=1        resolve the stack and print the plan; create nothing
 #

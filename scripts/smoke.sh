@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# HTTP smoke test over the real local path: curl -> the local API Gateway (scripts/gateway.py,
+# HTTP smoke test over the real local path: curl -> the local API Gateway (inflow_dev.gateway,
 # the routes of template.yaml) -> the function binaries -> the emulator already running on
 # 127.0.0.1:MOTO_PORT.
 # Then the jobs' path, as make dev runs it: the table's stream -> the relay -> the queues ->
-# the webhook and email workers (scripts/local_workers.py) -> a local webhook receiver, whose
+# the webhook and email workers (inflow_dev.sources) -> a local webhook receiver, whose
 # deliveries are verified with the Standard Webhooks library, and the emulator's sent mail.
 #   scripts/smoke.sh MOTO_PORT
 # A deployed stack instead (make smoke): scripts/smoke.sh --url URL | --stack NAME, which runs
@@ -123,7 +123,7 @@ fi
 
 # The jobs' path. A receiver, subscribed to flow.assigned; the event sources of make dev.
 recv_port=$(free_port)
-.venv/bin/python scripts/webhook_receiver.py "$recv_port" "$tmp/deliveries.jsonl" &
+.venv/bin/python -m inflow_dev.webhook_receiver "$recv_port" "$tmp/deliveries.jsonl" &
 receiver_pid=$!
 whsec=$(target/debug/inflowctl webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
   --events flow.assigned | json_get secret)
@@ -133,7 +133,7 @@ if json_get endpoints <<<"$listed" | grep -q "127.0.0.1:$recv_port/hook"; then
 else
   failed=$((failed + 1)); echo "  FAIL  inflowctl webhook list: $listed"
 fi
-.venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
+.venv/bin/python -m inflow_dev.sources --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
 workers_pid=$!
 call POST /v1/flows/assign "${auth[@]}" "${json[@]}" -H "X-Request-ID: smoke-stream-1" \
   -d "{\"flowId\":\"$flow_id\",\"userEmail\":\"$email\"}"

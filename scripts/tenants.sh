@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Many tenants, one stack, through the local stack as `make dev` runs it: the local API Gateway
-# (scripts/gateway.py) -> the functions -> the emulator on 127.0.0.1:MOTO_PORT, with
-# scripts/local_workers.py feeding the relay and the workers. scripts/test_tenants.py then has one
+# (inflow_dev.gateway) -> the functions -> the emulator on 127.0.0.1:MOTO_PORT, with
+# inflow_dev.sources feeding the relay and the workers. tools/inflow_dev/tests/stack/test_tenants.py then has one
 # organization import 5,000 addresses and another invite one person (see there).
 #   scripts/tenants.sh MOTO_PORT        (make test runs it)
 # The bulk lane's pace is raised to the emulator's (BULK_EMAILS_PER_SECOND): at the template's
@@ -35,11 +35,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 start_gateway "$api_port" "$log" --quiet
-.venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$workers_log" 2>&1 </dev/null &
+.venv/bin/python -m inflow_dev.sources --invoke-url "$base" >"$workers_log" 2>&1 </dev/null &
 workers_pid=$!
 
 status=0
-.venv/bin/python scripts/test_tenants.py --base "$base" --emulator "$AWS_ENDPOINT_URL" \
+.venv/bin/python tools/inflow_dev/tests/stack/test_tenants.py --base "$base" --emulator "$AWS_ENDPOINT_URL" \
   --a "$a" --b "$b" || status=$?
 if ((status != 0)); then
   tail -n 30 "$log"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack under a 200-request burst, hostile input and browsers, through the local API
-# Gateway (scripts/test_local_stack.py says what it checks), against the emulator already running
+# Gateway (tools/inflow_dev/tests/stack/test_local_stack.py says what it checks), against the emulator already running
 # on 127.0.0.1:MOTO_PORT.
 #   scripts/test_local_stack.sh MOTO_PORT        (make test runs it)
 set -euo pipefail
@@ -14,4 +14,4 @@ curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
 # The gateway runs the built binaries.
 cargo build --workspace --quiet
 mkdir -p .dev
-.venv/bin/python scripts/test_local_stack.py
+.venv/bin/python tools/inflow_dev/tests/stack/test_local_stack.py

@@ -38,9 +38,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 start_gateway "$api_port" "$log"
-.venv/bin/python scripts/local_workers.py --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
+.venv/bin/python -m inflow_dev.sources --invoke-url "$base" >"$tmp/workers.log" 2>&1 </dev/null &
 workers_pid=$!
-.venv/bin/python scripts/webhook_receiver.py "$recv_port" "$tmp/deliveries.jsonl" &
+.venv/bin/python -m inflow_dev.webhook_receiver "$recv_port" "$tmp/deliveries.jsonl" &
 receiver_pid=$!
 
 # The stack: its outputs name this emulator's resources and the local API, as a deploy's would.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the project-local tools when missing; a re-run with nothing to do is instant.
 #   .venv      moto[server] + cargo-lambda      (scripts/requirements-dev.txt)
+#              + the local platform, inflow_dev (tools/inflow_dev: gateway, emulator, checks…)
 #   .venv-sam  aws-sam-cli + cfn-lint + cargo-lambda (scripts/requirements-sam.txt)
+#              + inflow_dev without its dependencies (the deploy test reads template.yaml with it)
 #   chromium + chromedriver (Debian packages), for the accept page's browser test
 # Two venvs because aws-sam-cli would downgrade the boto3 that moto wants.
 set -euo pipefail
@@ -15,20 +17,26 @@ if [ "$(uname -s)" != Linux ] || [ "${BASH_VERSINFO[0]:-0}" -lt 4 ]; then
   exit 1
 fi
 
-# ensure_venv DIR REQUIREMENTS: (re)installs when the requirements file changed.
+# ensure_venv DIR REQUIREMENTS: (re)installs when the requirements file or the package's
+# pyproject.toml changed, or the package is not importable from DIR (a venv made before it, or a
+# checkout moved). The package is installed editable: a change of its code needs no re-run.
+PACKAGE=tools/inflow_dev
 ensure_venv() {
   local dir=$1 req=$2 hash marker
-  hash=$(sha256sum "$req" | cut -c1-16)
+  hash=$(cat "$req" "$PACKAGE/pyproject.toml" | sha256sum | cut -c1-16)
   marker="$dir/.installed-$hash"
-  if [[ -f $marker && -x $dir/bin/python3 ]] && "$dir/bin/python3" -c '' 2>/dev/null; then
+  if [[ -f $marker && -x $dir/bin/python3 ]] &&
+    "$dir/bin/python3" -c 'import inflow_dev, sys; sys.exit(not inflow_dev.ROOT.samefile(sys.argv[1]))' "$PWD" 2>/dev/null; then
     return 0
   fi
-  echo "tools: installing $dir from $req (once; about a minute)"
+  echo "tools: installing $dir from $req and $PACKAGE (once; about a minute)"
   if ! "$dir/bin/python3" -c '' 2>/dev/null; then
     rm -rf "$dir"
     python3 -m venv "$dir"
   fi
   "$dir/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$req"
+  # Its dependencies are the pins just installed (requirements-dev.txt); none are resolved again.
+  "$dir/bin/python3" -m pip install --quiet --disable-pip-version-check --no-deps -e "$PACKAGE"
   rm -f "$dir"/.installed-*
   touch "$marker"
 }
@@ -43,7 +51,7 @@ ensure_venv .venv scripts/requirements-dev.txt
 ensure_venv .venv-sam scripts/requirements-sam.txt
 
 # Headless Chromium and its driver, from Debian, for the accept page's browser test
-# (scripts/browser_test.py). As root on a fresh machine this installs them; otherwise it says how.
+# (tools/inflow_dev/tests/stack/browser_test.py). As root on a fresh machine this installs them; otherwise it says how.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "tools: installing chromium and chromium-driver from Debian (once)"

@@ -7,7 +7,7 @@ use std::{collections::HashMap, time::Instant};
 
 pub use inflow_tests::calls::{sequential, shape, span, Call, Recorder};
 
-/// Per-operation latencies of the model, in ms (scripts/latency_model.py writes them from
+/// Per-operation latencies of the model, in ms (inflow_dev.latency_model writes them from
 /// docs/cost-inputs.toml; the emulator takes the same JSON).
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 pub struct Model {

@@ -1,4 +1,4 @@
-//! The bench's hold on scripts/emulator.py: its latency model (`/_inflow/delays`) and its
+//! The bench's hold on inflow_dev.emulator: its latency model (`/_inflow/delays`) and its
 //! DynamoDB capacity counter (`/_inflow/capacity`).
 
 use std::collections::{BTreeMap, HashMap};

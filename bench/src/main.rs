@@ -1,7 +1,7 @@
 //! `make bench` (scripts/bench.sh runs this after the release build, with the emulator up).
 //! Measures every function binary beside a hello-world Lambda; every endpoint in-process, then
 //! under a latency model (the emulator answers each AWS call in its operation's modelled time)
-//! in-process and through the local stack (scripts/gateway.py, as `make dev` serves); invitations
+//! in-process and through the local stack (inflow_dev.gateway, as `make dev` serves); invitations
 //! end to end and API-to-webhook latency; a capacity simulation (imports through the stack, the
 //! write units each partition key takes); and imports of 100 to 5,000 addresses. Writes the
 //! tables to docs/bench/benchmarks.md and the figures the cost model reads to a JSON file.
@@ -371,7 +371,7 @@ async fn run(options: &Options) -> Result<(), String> {
         return std::fs::write(&out, report.render()).map_err(|e| format!("{out}: {e}"));
     }
 
-    // 4. Through the local stack, as `make dev` serves it (scripts/gateway.py), under the model.
+    // 4. Through the local stack, as `make dev` serves it (inflow_dev.gateway), under the model.
     let bins = stack::bin_dir(&lambda_dir)?;
     stack_phase(&bins, &scenarios, &mut report).await?;
 
@@ -552,7 +552,7 @@ async fn gateway_env(env: &Env) -> Vec<(String, String)> {
     vars
 }
 
-/// Each endpoint through scripts/gateway.py (one gateway per scenario, one instance of each
+/// Each endpoint through inflow_dev.gateway (one gateway per scenario, one instance of each
 /// function), its requests sent one at a time from a second process.
 async fn stack_phase(
     bins: &Path,

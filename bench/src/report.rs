@@ -299,7 +299,7 @@ impl Report {
              trips (the longest chain of calls each sent after the previous answered; the \"shape\" shows it, `+` joins \
              concurrent calls), the model's time for that chain (\"critical path\"), and the DynamoDB units the emulator's \
              counter billed (reads; table writes + index writes). Then {r} requests one at a time from a second process \
-             through scripts/gateway.py (the local API Gateway of `make dev`, one instance per function, release binaries) \
+             through inflow_dev.gateway (the local API Gateway of `make dev`, one instance per function, release binaries) \
              under the model, after {w} not counted; \"in the function\" is the latency each function logs for itself; \
              CPU is the function process's over its load, per request.",
             n = self.in_process, r = self.requests, w = crate::WARM_UP
@@ -575,7 +575,7 @@ impl Report {
                 &mut out,
                 "## Capacity simulation (through the stack, under the latency model)\n".into(),
             );
-            line(&mut out, "Imports sent through scripts/gateway.py at once (loopback, bounded), every DynamoDB call billed by the \
+            line(&mut out, "Imports sent through inflow_dev.gateway at once (loopback, bounded), every DynamoDB call billed by the \
                  emulator's counter; the hottest partition keys by write units (table keys and index keys), in all and in their \
                  busiest second. docs/bench/capacity.md reads these against the 1,000 WCU/s a partition takes.\n".into());
             line(&mut out, "| run | seconds (calls span) | WCU table + index | most WCU in one second on any one key | hottest partitions: total WCU (peak WCU/s) |".into());
@@ -751,7 +751,7 @@ impl Report {
         )
     }
 
-    /// Every measured figure the cost model (scripts/cost.py) reads, as JSON.
+    /// Every measured figure the cost model (inflow_dev.cost) reads, as JSON.
     pub fn measurements(&self) -> String {
         let hello = self.hello();
         let endpoints: serde_json::Map<String, serde_json::Value> = self
@@ -797,7 +797,7 @@ impl Report {
             })
             .collect();
         let doc = serde_json::json!({
-            "written_by": "make bench (bench/src/main.rs); read by scripts/cost.py",
+            "written_by": "make bench (bench/src/main.rs); read by inflow_dev.cost",
             "date": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             "commit": commit(),
             "machine": machine(),

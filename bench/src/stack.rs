@@ -1,4 +1,4 @@
-//! The local stack as `make dev` serves it: scripts/gateway.py (API Gateway's HTTP API and the
+//! The local stack as `make dev` serves it: inflow_dev.gateway (API Gateway's HTTP API and the
 //! Lambda Runtime API) in front of the release binaries, one gateway per scenario (each has
 //! its own table, queues and secret, which the functions read from their environment).
 
@@ -35,7 +35,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts scripts/gateway.py on a free loopback port with `env` (the functions inherit it)
+    /// Starts inflow_dev.gateway on a free loopback port with `env` (the functions inherit it)
     /// and waits until every function has an initialised instance (the gateway opens its port
     /// then).
     pub async fn start(
@@ -51,7 +51,7 @@ impl Gateway {
         let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut command = tokio::process::Command::new(".venv/bin/python");
         command
-            .args(["scripts/gateway.py", "--cors-origins", "none"])
+            .args(["-m", "inflow_dev.gateway", "--cors-origins", "none"])
             .arg("--port")
             .arg(port.to_string())
             .arg("--bin-dir")
@@ -67,7 +67,7 @@ impl Gateway {
             .kill_on_drop(true);
         let mut child = command
             .spawn()
-            .map_err(|e| format!("scripts/gateway.py: {e}"))?;
+            .map_err(|e| format!("inflow_dev.gateway: {e}"))?;
         let started = Instant::now();
         loop {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -78,13 +78,13 @@ impl Gateway {
             }
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!(
-                    "scripts/gateway.py exited ({status}); see {}",
+                    "inflow_dev.gateway exited ({status}); see {}",
                     log.display()
                 ));
             }
             if started.elapsed() > Duration::from_secs(120) {
                 return Err(format!(
-                    "scripts/gateway.py: no answer in 120 s; see {}",
+                    "inflow_dev.gateway: no answer in 120 s; see {}",
                     log.display()
                 ));
             }

@@ -1,6 +1,6 @@
 //! The hosted accept page (`GET` / `POST /accept`) against the emulator: what it shows, that a
 //! form post accepts exactly once, a page per state with its status, its safety headers, and
-//! the bounded cost of unauthenticated requests. (`scripts/browser_test.py` drives it in
+//! the bounded cost of unauthenticated requests. (`tools/inflow_dev/tests/stack/browser_test.py` drives it in
 //! Chromium through the local stack.)
 
 use inflow::App;

@@ -1,7 +1,7 @@
 //! The events the code delivers validate against openapi.yaml's `webhooks:` section: every event
 //! type is caused through the real paths (requests, the sweeper, a test event), relayed from the
 //! table's stream, delivered by the webhook worker to a real receiver, and each delivery (body and
-//! signature headers) is checked by scripts/validate_events.py against the document.
+//! signature headers) is checked by inflow_dev.validate_events against the document.
 
 use std::{io::Write, process::Command, time::Duration};
 
@@ -145,12 +145,12 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
     }
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut child = Command::new(format!("{root}/.venv/bin/python"))
-        .args(["scripts/validate_events.py", "--all"])
+        .args(["-m", "inflow_dev.validate_events", "--all"])
         .current_dir(root)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("the project's venv (scripts/tools.sh) runs scripts/validate_events.py");
+        .expect("the project's venv (scripts/tools.sh) runs inflow_dev.validate_events");
     child
         .stdin
         .take()

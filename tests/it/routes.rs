@@ -1,5 +1,5 @@
 //! One list of endpoints: `inflow::handlers::all()` (each family's `Endpoint` entries) names
-//! the same routes as template.yaml (what AWS and `make dev` serve; scripts/check-routes.py
+//! the same routes as template.yaml (what AWS and `make dev` serve; inflow_dev.check_routes
 //! holds openapi.yaml to it), and each binary runs its own entry. The tests name endpoints by
 //! those entries (`inflow::handlers::endpoints`), so they have no list of their own.
 

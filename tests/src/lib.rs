@@ -1084,7 +1084,7 @@ impl Env {
     }
 }
 
-/// Every mail the emulator has sent to `recipient`, from scripts/emulator.py's sent-mail
+/// Every mail the emulator has sent to `recipient`, from inflow_dev.emulator's sent-mail
 /// endpoint (moto's own /moto-api/data.json has it under `ses` → `Message`, but dumps every
 /// model and fails once the suite's DynamoDB items are in memory). Tests share one emulator
 /// and its sent mail, so each looks only at its own recipients.
@@ -1109,7 +1109,7 @@ pub async fn sent_mail_to(recipient: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Registers a fault the emulator then answers in place of a service (scripts/emulator.py,
+/// Registers a fault the emulator then answers in place of a service (inflow_dev.emulator,
 /// `Faults`): a rule must match something the test owns, since tests share the emulator.
 pub async fn inject_fault(rule: Value) {
     let base = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");

@@ -5,7 +5,7 @@
 //! starts at the first of them (ReportBatchItemFailures); a batch still failing after the
 //! template's MaximumRetryAttempts (-1: never) is given up and described to the on-failure
 //! destination.
-//! `scripts/local_workers.py` does the same for `make dev`.
+//! `inflow_dev.sources` does the same for `make dev`.
 
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;

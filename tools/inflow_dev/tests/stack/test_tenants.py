@@ -5,7 +5,7 @@ one more person of its own. Both single emails are sent while most of A's import
 waiting (an ordering, read from the emulator's sent mail: how many of A's import mails had gone
 out when each single one did), and every one of A's 5,000 mails arrives, exactly once.
 
-    .venv/bin/python scripts/test_tenants.py --base URL --emulator URL --a JSON --b JSON
+    .venv/bin/python tools/inflow_dev/tests/stack/test_tenants.py --base URL --emulator URL --a JSON --b JSON
 (--a and --b: scripts/seed.sh's line for each organization; scripts/tenants.sh runs it.)
 """
 

@@ -2,7 +2,7 @@
 (its headers and body) to a JSON-lines file, for the test to verify with a Standard Webhooks
 library afterwards.
 
-    .venv/bin/python scripts/webhook_receiver.py PORT FILE
+    .venv/bin/python -m inflow_dev.webhook_receiver PORT FILE
 """
 
 import json

@@ -7,7 +7,7 @@ flow is then COMPLETED through the API. The other states (already accepted, expi
 unknown) are opened too, each checked for its message and HTTP status. With --screenshots DIR,
 each state is saved as DIR/<state>.png (docs/accept-page holds docs/api.md's).
 
-    .venv/bin/python scripts/browser_test.py --base URL --emulator URL --admin-key sk_… \\
+    .venv/bin/python tools/inflow_dev/tests/stack/browser_test.py --base URL --emulator URL --admin-key sk_… \\
         --org-slug SLUG [--screenshots DIR]
 
 Prints one line per check and `N passed, N failed`; exits 1 when any failed.

@@ -7,7 +7,7 @@ write units), docs/cost-inputs.toml `[limits]` (DynamoDB, Lambda, SQS, SES, API 
 with sources) and template.yaml's parameters (the stage throttles, the workers' concurrency),
 and writes docs/bench/capacity.md.
 
-    .venv/bin/python scripts/capacity.py [--measurements F] [--inputs F] [--template F] [--out F]
+    .venv/bin/python -m inflow_dev.capacity [--measurements F] [--inputs F] [--template F] [--out F]
 """
 
 import argparse
@@ -16,9 +16,8 @@ import math
 import tomllib
 from pathlib import Path
 
-import yaml
+from inflow_dev import ROOT, template
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def constant(path, name, default):
@@ -36,20 +35,12 @@ WRITES_IN_FLIGHT = constant("shared/src/store/mod.rs", "WRITES_IN_FLIGHT", 8)
 KEY_LIMITS = {"standard": 100, "enterprise": 1000}  # requests per key per minute (PRODUCT.md, shared/src/ratelimit.rs)
 
 
-class Loader(yaml.SafeLoader):
-    pass
-
-
-Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def parameters(path):
     """The template's parameter defaults, and the import function's Timeout as `_import_timeout`."""
-    doc = yaml.load(Path(path).read_text(), Loader=Loader)
-    out = {k: v.get("Default") for k, v in (doc.get("Parameters") or {}).items()}
-    for res in (doc.get("Resources") or {}).values():
-        build = ((res or {}).get("Metadata") or {}).get("BuildProperties") or {}
-        if build.get("Binary") == "import-invitations":
+    doc = template.load(path)
+    out = template.parameter_defaults(doc)
+    for binary, _, res in template.functions_of(doc):
+        if binary == "import-invitations":
             out["_import_timeout"] = (res.get("Properties") or {}).get("Timeout", 29)
     return out
 
@@ -90,7 +81,7 @@ def render(m, inputs, params, out):
     lines = []
     w = lines.append
     w("# Capacity model\n")
-    w("Written by `make bench` (scripts/capacity.py, from docs/bench-measurements.json of the same run, docs/cost-inputs.toml")
+    w("Written by `make bench` (inflow_dev.capacity, from docs/bench-measurements.json of the same run, docs/cost-inputs.toml")
     w("`[limits]` and template.yaml's parameters); do not edit by hand. It answers: how many requests a second one API key,")
     w("one tenant and the whole stack take before each limit bites, which bites first, and what the design does about it.\n")
     w(f"- **Measured:** {m['date']}, commit {m['commit']}.")
@@ -223,7 +214,7 @@ def render(m, inputs, params, out):
     w("## The check: imports through the local stack\n")
     runs = m.get("capacity") or []
     if runs:
-        w("The bench sent imports through scripts/gateway.py under the latency model (loopback, bounded: one request per")
+        w("The bench sent imports through inflow_dev.gateway under the latency model (loopback, bounded: one request per")
         w("tenant), and the emulator's counter billed every write with its partition key. Hottest partitions:\n")
         w("| run | seconds | WCU table + index | hottest partition keys: WCU in all (most in one second) |")
         w("|---|--:|--:|---|")

@@ -1,7 +1,9 @@
 """The local API Gateway of `make dev` and the tests: an HTTP API (payload format 2.0) in front of
-the function binaries, with the Lambda Runtime API that runs them, read from template.yaml.
+the function binaries, read from template.yaml. The functions' processes, the Lambda Runtime API
+they poll and the Invoke API are inflow_dev.lambda_api's; the wire format is inflow_dev.http1's;
+template.yaml is read by inflow_dev.template.
 
-    .venv/bin/python scripts/gateway.py [--port 9000] [--concurrency 4] [--cors-origins '*'] [--rebuild]
+    .venv/bin/python -m inflow_dev.gateway [--port 9000] [--concurrency 4] [--cors-origins '*'] [--rebuild]
 
 What it does (docs/local-stack.md, "The local front"):
 
@@ -46,7 +48,7 @@ What it does (docs/local-stack.md, "The local front"):
   are dropped. The allowed origins are --cors-origins (default: CORS_ALLOW_ORIGINS, else `*`);
   `none` turns CORS off, as a deployed stack without CorsAllowOrigins has it.
 - The Lambda Invoke API, `POST /2015-03-31/functions/{name}/invocations`, for every function of
-  the template (scripts/local_workers.py feeds the relay, the workers and the sweeper through it);
+  the template (inflow_dev.sources feeds the relay, the workers and the sweeper through it);
   a function error answers 200 with `X-Amz-Function-Error: Unhandled`, as Lambda does.
   It and `/_gateway/*` answer a browser's request (one with Origin or Sec-Fetch-* headers) 403,
   preflights included, so no web page open beside `make dev` can invoke a function.
@@ -61,8 +63,6 @@ import argparse
 import asyncio
 import base64
 import collections
-import ctypes
-import http
 import json
 import os
 import pathlib
@@ -75,13 +75,15 @@ import urllib.parse
 
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-ACCOUNT = "123456789012"  # moto's account
-REGION = os.environ.get("AWS_REGION", "us-east-1")
+from inflow_dev import ROOT
+from inflow_dev.http1 import HttpError, encode_response, message, read_request
+from inflow_dev.lambda_api import (
+    ACCOUNT, INVOKE_PAYLOAD_QUOTA, INVOKE_PREFIX, IDLE_SECONDS, Function, _end_with_parent, invoke_api, log,
+    trace_id,
+)
+from inflow_dev.template import load_template
 
 HEADER_QUOTA = 10240  # HTTP API quota: request line and header values, in bytes
-PAYLOAD_QUOTA = 10 * 1024 * 1024  # HTTP API quota: the body
-INVOKE_PAYLOAD_QUOTA = 6 * 1024 * 1024  # Lambda: a synchronous invocation's request and response
 INTEGRATION_TIMEOUT = 30.0  # HTTP API: the longest an integration may take
 MAX_HEAD = 64 * 1024  # what is read of a request head before it is refused
 # A client's time: a request must arrive whole (head and body) within READ_SECONDS of its first
@@ -93,9 +95,6 @@ CLIENT_IDLE_SECONDS = 60.0
 # for its request (idle, or still sending it); only when every connection awaits a function's
 # answer is the new one refused (503). So a flood of slow connections cannot lock others out.
 MAX_CONNECTIONS = 512
-IDLE_SECONDS = 60.0  # an instance beyond the first, idle this long, is stopped
-RUNTIME = "/2018-06-01/runtime"
-INVOKE_PREFIX = "/2015-03-31/functions/"
 GATEWAY_PREFIX = "/_gateway/"
 STATUS_PATH = GATEWAY_PREFIX + "status"
 
@@ -107,167 +106,14 @@ HOP_BY_HOP = {
     "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
     "proxy-connection",
 }
-TCHAR = set(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def log(message):
-    print(f"gateway: {message}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# template.yaml
-
-
-class TemplateLoader(yaml.SafeLoader):
-    pass
-
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-# CloudFormation short forms: `!Ref X` is {"Ref": "X"}, `!If [...]` is {"Fn::If": [...]}, ...
-TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
-class Route:
-    def __init__(self, method, path, function):
-        self.method = method.upper()
-        self.path = path
-        self.function = function
-        self.segments = path.strip("/").split("/") if path.strip("/") else []
-
-    @property
-    def key(self):
-        return f"{self.method} {self.path}"
-
-    def match(self, segments):
-        """The raw (still percent-encoded) path parameters, with the match's specificity, or None."""
-        params, rank = {}, []
-        for i, pattern in enumerate(self.segments):
-            if pattern.startswith("{") and pattern.endswith("+}"):
-                rest = segments[i:]
-                if not rest or rest == [""]:
-                    return None
-                params[pattern[1:-2]] = "/".join(rest)
-                rank.append(0)
-                return params, rank
-            if i >= len(segments):
-                return None
-            if pattern.startswith("{") and pattern.endswith("}"):
-                if segments[i] == "":
-                    return None
-                params[pattern[1:-1]] = segments[i]
-                rank.append(1)
-            elif pattern == segments[i]:
-                rank.append(2)
-            else:
-                return None
-        if len(segments) != len(self.segments):
-            return None
-        return params, rank
-
-
-class FunctionSpec:
-    def __init__(self, name, logical_id, timeout, memory, environment=None):
-        self.name = name
-        self.logical_id = logical_id
-        self.timeout = timeout
-        self.memory = memory
-        # The template's environment variables that are settings, not resources: literals and
-        # parameters (their defaults). The local stack's own environment wins over them.
-        self.environment = environment or {}
 
 
 def _bool(value):
     return value is True or str(value).lower() == "true"
 
 
-class Template:
-    """What the local stack takes from template.yaml: the functions by binary name, the HTTP
-    routes, the HttpApi's CORS settings (or None) and its throttles."""
-
-    def __init__(self, functions, routes, cors, throttles):
-        self.functions = functions
-        self.routes = routes
-        self.cors = cors
-        self.throttles = throttles
-
-
-def load_template(path):
-    with open(path) as f:
-        template = yaml.load(f, Loader=TemplateLoader)
-    globals_ = (template.get("Globals") or {}).get("Function") or {}
-    parameters = template.get("Parameters") or {}
-    functions, routes = {}, []
-    cors = None
-    throttles = Throttles({}, {})
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        kind = resource.get("Type")
-        props = resource.get("Properties") or {}
-        if kind == "AWS::Serverless::HttpApi":
-            cors = cors_settings(props.get("CorsConfiguration"))
-            throttles = throttle_settings(props, parameters)
-        if kind != "AWS::Serverless::Function":
-            continue
-        name = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary", logical_id)
-        timeout = props.get("Timeout", globals_.get("Timeout", 3))
-        memory = props.get("MemorySize", globals_.get("MemorySize", 128))
-        variables = {**((globals_.get("Environment") or {}).get("Variables") or {}),
-                     **((props.get("Environment") or {}).get("Variables") or {})}
-        functions[name] = FunctionSpec(
-            name, logical_id, float(timeout) if isinstance(timeout, (int, float)) else 3.0,
-            int(memory) if isinstance(memory, int) else 128,
-            settings_of(variables, parameters),
-        )
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") == "HttpApi":
-                p = event.get("Properties") or {}
-                routes.append(Route(p.get("Method", "ANY"), p.get("Path", "/"), name))
-    return Template(functions, routes, cors, throttles)
-
-
-def settings_of(variables, parameters):
-    """The environment variables whose value a deploy without overrides knows without creating
-    anything: a literal, or a parameter's default (a resource's name or URL is the local
-    stack's own, from its environment)."""
-    settings = {}
-    for name, value in variables.items():
-        if isinstance(value, dict) and "Ref" in value:
-            parameter = parameters.get(value["Ref"])
-            if parameter is None or "Default" not in parameter:
-                continue
-            value = parameter["Default"]
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            settings[name] = str(value)
-    return settings
-
-
-def parameter_value(value, parameters):
-    """A number written directly or as `!Ref` to a parameter (its default: what a deploy without
-    overrides gets)."""
-    if isinstance(value, dict) and "Ref" in value:
-        value = (parameters.get(value["Ref"]) or {}).get("Default")
-    return float(value) if isinstance(value, (int, float, str)) and str(value).strip() else None
-
-
-def throttle_settings(props, parameters):
-    """The HttpApi's DefaultRouteSettings and RouteSettings as (rate, burst) pairs."""
-    def pair(settings):
-        settings = settings or {}
-        rate = parameter_value(settings.get("ThrottlingRateLimit"), parameters)
-        burst = parameter_value(settings.get("ThrottlingBurstLimit"), parameters)
-        return (rate, burst) if rate is not None and burst is not None else None
-
-    per_route = {key: pair(s) for key, s in (props.get("RouteSettings") or {}).items()}
-    return Throttles(pair(props.get("DefaultRouteSettings")),
-                     {k: v for k, v in per_route.items() if v is not None})
+# ---------------------------------------------------------------------------------------------
+# Throttling (the HttpApi's settings come from inflow_dev.template)
 
 
 class TokenBucket:
@@ -320,29 +166,10 @@ class Throttles:
         self.default, self.routes = other.default, other.routes
 
 
-def cors_settings(config):
-    """The HttpApi's CorsConfiguration: True, a mapping, or `!If [cond, mapping, AWS::NoValue]`
-    (the origins are the deployment's; locally they are --cors-origins)."""
-    if config is None or config is False:
-        return None
-    if config is True:
-        return {"AllowOrigins": ["*"]}
-    if isinstance(config, dict) and "Fn::If" in config:
-        branches = [b for b in config["Fn::If"][1:] if isinstance(b, dict) and "Ref" not in b]
-        return branches[0] if branches else None
-    return config if isinstance(config, dict) else None
-
-
 # ---------------------------------------------------------------------------------------------
-# API Gateway's event and response mapping (pure functions; scripts/test_gateway.py tests them)
+# API Gateway's event and response mapping (pure functions; tests/test_gateway.py tests them)
 
 
-def decode_text(raw):
-    """Bytes from the wire as text: UTF-8 when they are, else Latin-1 (one character a byte)."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 def percent_decode(text, plus=False):
@@ -375,9 +202,6 @@ def is_text(content_type):
 def request_id():
     return base64.b64encode(secrets.token_bytes(11)).decode()
 
-
-def trace_id():
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
 def build_event(route, params, method, raw_path, raw_query, header_pairs, body, context):
@@ -578,17 +402,6 @@ def choose_route(routes, method, raw_path):
     return (best[1], best[2]) if best else (None, None)
 
 
-# ---------------------------------------------------------------------------------------------
-# HTTP/1.1 on the wire (the front and the Runtime API share it)
-
-
-class HttpError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 class Connections:
     """The open client connections, oldest first, each `waiting` (for its request) or `busy`
     (its request is being answered)."""
@@ -616,486 +429,6 @@ class Connections:
     def forget(self, writer):
         self.open.pop(writer, None)
 
-
-class Request:
-    def __init__(self, method, target, version, headers, body, request_line):
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers  # [(name, value)], names as sent
-        self.body = body
-        self.request_line = request_line
-
-    def header(self, name):
-        name = name.lower()
-        values = [v for n, v in self.headers if n.lower() == name]
-        return ",".join(values) if values else None
-
-    @property
-    def keep_alive(self):
-        connection = (self.header("connection") or "").lower()
-        if self.version == "HTTP/1.0":
-            return "keep-alive" in connection
-        return "close" not in connection
-
-
-async def read_request(reader, writer, quota=None, body_limit=PAYLOAD_QUOTA, first=b""):
-    """The next request on a connection (whose first byte, if already read, is `first`), or None
-    at its end. Raises HttpError for what cannot be taken (the connection is then closed)."""
-    try:
-        head = first + await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as err:
-        if (first + err.partial).strip():
-            raise HttpError(400, "Bad Request") from None
-        return None
-    except asyncio.LimitOverrunError:
-        raise HttpError(431, "Request Header Fields Too Large") from None
-    lines = head[:-4].lstrip(b"\r\n").split(b"\r\n")
-    request_line = lines[0]
-    words = request_line.split(b" ")
-    if len(words) < 3 or not words[-1].startswith(b"HTTP/1.") or not words[0]:
-        raise HttpError(400, "Bad Request")
-    method = words[0].decode("latin-1")
-    if any(c not in TCHAR for c in words[0]):
-        raise HttpError(400, "Bad Request")
-    # Everything between the method and the version, raw spaces included (API Gateway passes them).
-    target = decode_text(b" ".join(words[1:-1]))
-    version = words[-1].decode("latin-1")
-    headers = []
-    size = len(request_line)
-    for line in lines[1:]:
-        if not line or line[:1] in (b" ", b"\t"):
-            raise HttpError(400, "Bad Request")
-        name, sep, value = line.partition(b":")
-        if not sep or not name or any(c not in TCHAR for c in name):
-            raise HttpError(400, "Bad Request")
-        value = value.strip(b" \t")
-        if any((c < 0x20 and c != 0x09) or c == 0x7F for c in value):
-            raise HttpError(400, "Bad Request")
-        size += len(value)
-        headers.append((name.decode("latin-1"), decode_text(value)))
-    if quota is not None and size > quota:
-        raise HttpError(431, "Request Header Fields Too Large")
-    request = Request(method, target, version, headers, b"", request_line)
-    coding = request.header("transfer-encoding")
-    chunked = coding is not None
-    if chunked and coding.strip().lower() != "chunked":  # the only coding taken: no gzip, no lists
-        raise HttpError(400, "Bad Request")
-    length = request.header("content-length")
-    if chunked and length is not None:
-        raise HttpError(400, "Bad Request")
-    if length is not None:
-        values = {v.strip(" \t") for v in length.split(",")}
-        # ASCII digits only: str.isdigit() and int() also take "²" or "١٢".
-        if len(values) != 1 or not all(v and all(c in "0123456789" for c in v) for v in values):
-            raise HttpError(400, "Bad Request")
-        length = int(values.pop())
-        if length > body_limit:
-            raise HttpError(413, "Request Entity Too Large")
-    if (request.header("expect") or "").lower() == "100-continue" and (chunked or length):
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if chunked:
-        request.body = await read_chunked(reader, body_limit)
-    elif length:
-        try:
-            request.body = await reader.readexactly(length)
-        except asyncio.IncompleteReadError:
-            return None
-    return request
-
-
-async def read_chunked(reader, limit):
-    body = bytearray()
-    try:
-        while True:
-            line = await reader.readuntil(b"\r\n")
-            size_text = line.split(b";", 1)[0].strip(b" \t\r\n")
-            # Hex digits only: int(…, 16) also takes "-5", "0x10" and "1_0".
-            if not size_text or len(size_text) > 16 or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
-                raise HttpError(400, "Bad Request")
-            size = int(size_text, 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return bytes(body)
-            if len(body) + size > limit:
-                raise HttpError(413, "Request Entity Too Large")
-            body += await reader.readexactly(size)
-            if await reader.readexactly(2) != b"\r\n":
-                raise HttpError(400, "Bad Request")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-        raise HttpError(400, "Bad Request") from None
-
-
-def _header_bytes(text):
-    text = str(text).replace("\r", " ").replace("\n", " ")
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
-
-
-def encode_response(status, headers, body, keep_alive=True, head=False):
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Unknown"
-    lines = [f"HTTP/1.1 {status} {reason}".encode()]
-    for name, value in headers:
-        lines.append(_header_bytes(name) + b": " + _header_bytes(value))
-    lines.append(b"content-length: " + str(len(body)).encode())
-    lines.append(b"connection: " + (b"keep-alive" if keep_alive else b"close"))
-    return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head else body)
-
-
-def message(status, text, extra=()):
-    body = json.dumps({"message": text}, separators=(",", ":")).encode()
-    return status, [("content-type", "application/json"), *extra], body
-
-
-# ---------------------------------------------------------------------------------------------
-# Functions: processes of a binary, each with its own Lambda Runtime API endpoint
-
-
-def _end_with_parent():
-    """In the child: SIGTERM when the gateway dies, however it dies (Linux prctl)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-class Invocation:
-    def __init__(self, payload, function):
-        self.id = f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(6)}"
-        self.payload = payload
-        self.future = asyncio.get_running_loop().create_future()
-        self.cancelled = False
-        self.deadline_ms = 0
-        self.function = function
-
-    def finish(self, ok, payload, kind=None):
-        if not self.future.done():
-            self.future.set_result((ok, payload, kind))
-
-
-class Instance:
-    def __init__(self, function, number):
-        self.function = function
-        self.number = number
-        self.generation = function.generation
-        self.proc = None
-        self.server = None
-        self.current = None
-        self.waiter = None
-        self.idle_since = time.monotonic()
-        self.ready = False
-        self.stopping = False
-        self.dead = False
-        self.timer = None
-
-    @property
-    def label(self):
-        return f"{self.function.name}#{self.number}"
-
-    async def start(self, binary):
-        self.server = await asyncio.start_server(self.serve_runtime, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        spec = self.function.spec
-        env = {**spec.environment, **os.environ}
-        env.update({
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{secrets.token_hex(16)}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "_HANDLER": "bootstrap",
-        })
-        self.proc = await asyncio.create_subprocess_exec(
-            str(binary), env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_end_with_parent,
-        )
-        loop = asyncio.get_running_loop()
-        loop.create_task(self.pump_output())
-        loop.create_task(self.watch_exit())
-
-    async def pump_output(self):
-        quiet = self.function.gateway.quiet
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                return
-            if not quiet:
-                sys.stdout.write(f"{self.function.name}: {line.decode('utf-8', 'replace').rstrip()}\n")
-                sys.stdout.flush()
-
-    async def watch_exit(self):
-        code = await self.proc.wait()
-        self.dead = True
-        fn = self.function
-        fn.instances.discard(self)
-        if not self.ready:
-            fn.starting = max(0, fn.starting - 1)
-            # As in Lambda, the invocation that waited for this init gets its failure.
-            while fn.pending and not fn.instances:
-                inv = fn.pending.popleft()
-                if not inv.cancelled:
-                    inv.finish(False, json.dumps({
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"{fn.name}: the process exited during init ({code})",
-                    }).encode(), "crash")
-                    break
-        if self.waiter in fn.waiters:
-            fn.waiters.remove(self.waiter)
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-        if self.timer:
-            self.timer.cancel()
-        self.server.close()
-        if not self.stopping:
-            fn.stats["crashes"] += 1
-            log(f"{self.label} exited ({code}){' during an invocation' if self.current else ''}")
-        if self.current is not None:
-            inv, self.current = self.current, None
-            kind = "timeout" if self.stopping == "timeout" else "crash"
-            error = {"errorType": "Runtime.ExitError" if kind == "crash" else "Sandbox.Timedout",
-                     "errorMessage": f"{fn.name}: the process exited ({code})" if kind == "crash"
-                     else f"Task timed out after {fn.spec.timeout:.2f} seconds"}
-            inv.finish(False, json.dumps(error).encode(), kind)
-        fn.scale()
-
-    def stop(self, reason=True):
-        if self.stopping or self.proc is None or self.proc.returncode is not None:
-            return
-        self.stopping = reason
-        try:
-            self.proc.terminate()
-        except ProcessLookupError:
-            return
-        asyncio.get_running_loop().call_later(2.0, self._kill)
-
-    def _kill(self):
-        if self.proc.returncode is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-
-    def timed_out(self):
-        self.function.stats["timeouts"] += 1
-        log(f"{self.label}: invocation timed out after {self.function.spec.timeout:g} s; stopping the instance")
-        self.stop("timeout")
-
-    async def next_invocation(self):
-        fn = self.function
-        if not self.ready:
-            self.ready = True
-            fn.starting = max(0, fn.starting - 1)
-            fn.ready_event.set()
-        while True:
-            if self.generation != fn.generation or self.stopping or self.dead:
-                self.stop()
-                raise ConnectionResetError("instance retired")
-            self.idle_since = time.monotonic()
-            self.waiter = asyncio.get_running_loop().create_future()
-            fn.waiters.append(self.waiter)
-            fn.dispatch()
-            try:
-                inv = await self.waiter
-            finally:
-                self.waiter = None
-            if inv is None:  # retired while idle
-                continue
-            return inv
-
-    async def serve_runtime(self, reader, writer):
-        try:
-            while True:
-                try:
-                    req = await read_request(reader, writer, body_limit=INVOKE_PAYLOAD_QUOTA + 1024 * 1024)
-                except HttpError as err:
-                    writer.write(encode_response(*message(err.status, err.message), keep_alive=False))
-                    break
-                if req is None:
-                    break
-                path = req.target.split("?", 1)[0]
-                if req.method == "GET" and path == f"{RUNTIME}/invocation/next":
-                    inv = await self.next_invocation()
-                    self.current = inv
-                    spec = self.function.spec
-                    inv.deadline_ms = int((time.time() + spec.timeout) * 1000)
-                    headers = [
-                        ("content-type", "application/json"),
-                        ("lambda-runtime-aws-request-id", inv.id),
-                        ("lambda-runtime-deadline-ms", str(inv.deadline_ms)),
-                        ("lambda-runtime-invoked-function-arn", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{spec.name}"),
-                        ("lambda-runtime-trace-id", f"{trace_id()};Parent={secrets.token_hex(8)};Sampled=0"),
-                    ]
-                    try:
-                        writer.write(encode_response(200, headers, inv.payload))
-                        await writer.drain()
-                    except ConnectionError:
-                        self.current = None
-                        self.function.requeue(inv)
-                        break
-                    self.timer = asyncio.get_running_loop().call_later(spec.timeout, self.timed_out)
-                    continue
-                parts = path[len(RUNTIME):].strip("/").split("/")
-                if req.method == "POST" and len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-                    inv = self.current
-                    if inv is not None and inv.id == parts[1]:
-                        if self.timer:
-                            self.timer.cancel()
-                            self.timer = None
-                        self.current = None
-                        ok = parts[2] == "response"
-                        if ok and len(req.body) > INVOKE_PAYLOAD_QUOTA:
-                            ok, req.body = False, json.dumps({
-                                "errorType": "Function.ResponseSizeTooLarge",
-                                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
-                            }).encode()
-                        if not ok:
-                            self.function.stats["errors"] += 1
-                        inv.finish(ok, req.body, None if ok else "function")
-                        writer.write(encode_response(202, [("content-type", "application/json")], b'{"status":"OK"}'))
-                    else:
-                        writer.write(encode_response(*message(400, "Invalid request ID")))
-                    await writer.drain()
-                    continue
-                if req.method == "POST" and path == f"{RUNTIME}/init/error":
-                    log(f"{self.label}: init error: {req.body[:500].decode('utf-8', 'replace')}")
-                    self.function.stats["init_errors"] += 1
-                    writer.write(encode_response(202, [("content-type", "application/json")], b'{"status":"OK"}'))
-                    await writer.drain()
-                    continue
-                writer.write(encode_response(*message(404, "Not Found")))
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-
-class Function:
-    def __init__(self, gateway, spec):
-        self.gateway = gateway
-        self.spec = spec
-        self.name = spec.name
-        self.instances = set()
-        self.pending = collections.deque()
-        self.waiters = collections.deque()
-        self.starting = 0
-        self.generation = 0
-        self.numbers = 0
-        self.binary_sig = self.signature()
-        self.ready_event = asyncio.Event()
-        self.removed = False
-        self.stats = collections.Counter(invocations=0, errors=0, crashes=0, timeouts=0,
-                                         init_errors=0, started=0)
-
-    @property
-    def binary(self):
-        return self.gateway.bin_dir / self.name
-
-    def signature(self):
-        try:
-            st = self.binary.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_ino, st.st_size)
-
-    def spawn(self):
-        if self.gateway.stopping or self.removed:
-            return
-        if not self.binary.is_file():
-            log(f"{self.name}: no binary at {self.binary} (run `cargo build --workspace`)")
-            while self.pending and not self.instances and not self.starting:
-                self.pending.popleft().finish(False, json.dumps({
-                    "errorType": "Runtime.InvalidEntrypoint", "errorMessage": f"no binary {self.binary}",
-                }).encode(), "crash")
-            return
-        self.numbers += 1
-        instance = Instance(self, self.numbers)
-        self.instances.add(instance)
-        self.starting += 1
-        self.stats["started"] += 1
-
-        async def go():
-            try:
-                await instance.start(self.binary)
-            except OSError as err:
-                log(f"{instance.label}: cannot start: {err}")
-                self.instances.discard(instance)
-                self.starting = max(0, self.starting - 1)
-                if instance.server:
-                    instance.server.close()
-
-        asyncio.get_running_loop().create_task(go())
-
-    def scale(self):
-        """Starts instances for waiting invocations, up to the concurrency limit."""
-        if self.gateway.stopping or self.removed:
-            return
-        wanted = len(self.pending) - self.starting
-        room = self.gateway.concurrency - len(self.instances)
-        for _ in range(max(0, min(wanted, room))):
-            self.spawn()
-
-    def dispatch(self):
-        while self.pending and self.waiters:
-            inv = self.pending.popleft()
-            if inv.cancelled:
-                continue
-            waiter = self.waiters.popleft()
-            if waiter.done():
-                self.pending.appendleft(inv)
-                continue
-            waiter.set_result(inv)
-
-    def requeue(self, inv):
-        self.pending.appendleft(inv)
-        self.dispatch()
-        self.scale()
-
-    async def invoke(self, payload, wait=None):
-        """(ok, payload, kind): kind is None, 'function', 'crash', 'timeout' or 'integration'."""
-        inv = Invocation(payload, self)
-        self.stats["invocations"] += 1
-        self.pending.append(inv)
-        self.dispatch()
-        self.scale()
-        try:
-            return await asyncio.wait_for(asyncio.shield(inv.future), wait)
-        except asyncio.TimeoutError:
-            inv.cancelled = True
-            return False, b'{"errorType":"Integration.Timeout"}', "integration"
-
-    def retire_idle(self, older_than=None):
-        """Stops idle instances: those of an older binary, or idle too long beyond the first."""
-        now = time.monotonic()
-        for instance in list(self.instances):
-            if instance.waiter is None or instance.stopping:
-                continue
-            stale = instance.generation != self.generation
-            idle = older_than is not None and now - instance.idle_since > older_than and len(self.instances) > 1
-            if stale or idle:
-                if instance.waiter in self.waiters:
-                    self.waiters.remove(instance.waiter)
-                instance.stop()
-                if not instance.waiter.done():
-                    instance.waiter.set_result(None)
-
-    def status(self):
-        return {
-            "instances": len(self.instances),
-            "busy": sum(1 for i in self.instances if i.current is not None),
-            "queued": sum(1 for i in self.pending if not i.cancelled),
-            "pids": sorted(i.proc.pid for i in self.instances if i.proc is not None),
-            **self.stats,
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1131,7 +464,7 @@ class Gateway:
         loaded = load_template(self.template)
         specs, routes, cors = loaded.functions, loaded.routes, loaded.cors
         if self.throttles is None:
-            self.throttles = loaded.throttles
+            self.throttles = Throttles(loaded.throttles.default, loaded.throttles.routes)
         else:
             self.throttles.renew(loaded.throttles)
         self.template_sig = self.template.stat().st_mtime_ns
@@ -1359,22 +692,7 @@ class Gateway:
         return status, [*headers, *extra], body, route.function
 
     async def invoke_api(self, req, path):
-        name = urllib.parse.unquote(path[len(INVOKE_PREFIX):-len("/invocations")]).split(":")[-1]
-        fn = self.functions.get(name)
-        if fn is None:
-            body = json.dumps({"Type": "User", "message": f"Function not found: arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"}).encode()
-            return 404, [("content-type", "application/json"), ("x-amzn-errortype", "ResourceNotFoundException")], body, name
-        payload = req.body or b"{}"
-        if len(payload) > INVOKE_PAYLOAD_QUOTA:
-            return 413, [("content-type", "application/json")], b'{"Type":"User","message":"Request must be smaller than 6291456 bytes for the InvokeFunction operation"}', name
-        if (req.header("x-amz-invocation-type") or "").lower() == "event":
-            asyncio.get_running_loop().create_task(fn.invoke(payload))
-            return 202, [], b"", name
-        ok, answer, kind = await fn.invoke(payload)
-        headers = [("content-type", "application/json"), ("x-amz-executed-version", "$LATEST")]
-        if not ok:
-            headers.append(("x-amz-function-error", "Unhandled"))
-        return 200, headers, answer, name
+        return await invoke_api(self.functions, req, path)
 
     # -- life ---------------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
-"""Tests of scripts/check-routes.py itself: it passes on the repository as it is, and FAILS when a
+"""Tests of inflow_dev.check_routes itself: it passes on the repository as it is, and FAILS when a
 route is added to only one of the two places (template.yaml, which the local front also serves
 from, and openapi.yaml), when they disagree on a route's binary, when a route's binary does not
 exist, or when template.yaml gives one route to two functions. Each case runs the checker on
 altered copies in a temporary directory; the real files are never touched.
 
-    python3 scripts/test_check_routes.py        (make test runs it)
+    .venv/bin/python -m pytest tools/inflow_dev/tests/test_check_routes.py        (make test runs it)
 """
 import shutil
 import subprocess
@@ -13,8 +13,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CHECKER = REPO / "scripts" / "check-routes.py"
+from inflow_dev import ROOT as REPO
+
+CHECKER = ["-m", "inflow_dev.check_routes"]
 
 NEW_PATH = "/v1/extra/{extraId}"
 
@@ -78,7 +79,7 @@ class CheckRoutes(unittest.TestCase):
 
     def check(self) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, str(CHECKER), "--root", str(self.root)], capture_output=True, text=True
+            [sys.executable, *CHECKER, "--root", str(self.root)], capture_output=True, text=True
         )
 
     def assert_fails_naming(self, *words: str):
@@ -106,7 +107,7 @@ class CheckRoutes(unittest.TestCase):
         run = self.check()
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
         # One more than the repository has.
-        repo = subprocess.run([sys.executable, str(CHECKER)], capture_output=True, text=True)
+        repo = subprocess.run([sys.executable, *CHECKER], capture_output=True, text=True)
         count = int(repo.stdout.split(" in openapi.yaml")[0].rsplit(" ", 1)[-1])
         self.assertIn(f"{count + 1} in template.yaml, {count + 1} in openapi.yaml", run.stdout)
 

@@ -7,7 +7,7 @@ header parameters (webhook-id, webhook-timestamp, webhook-signature); its `webho
 event's id. With --all, every event type the document lists must have been seen, so a type added
 to the document (or the code) without the other fails too.
 
-    .venv/bin/python scripts/validate_events.py [--all] [--spec openapi.yaml] < deliveries.jsonl
+    .venv/bin/python -m inflow_dev.validate_events [--all] [--spec openapi.yaml] < deliveries.jsonl
 
 Exit 0 when every delivery validates; else 1, naming each failure. tests/it/event_schemas.rs
 runs it on what the real code delivered.

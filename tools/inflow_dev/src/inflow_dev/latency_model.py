@@ -4,12 +4,14 @@ same region, warm connection; each with its source there) as the JSON that the e
     {"operations": {"GetItem": 4.0, ...}, "default": 0, "mode": "pad"}
 Operations the table names no figure for take no modelled time (the emulator's own).
 
-    python3 scripts/latency_model.py [docs/cost-inputs.toml] > model.json
+    .venv/bin/python -m inflow_dev.latency_model [docs/cost-inputs.toml] > model.json
 """
 import json
 import sys
 import tomllib
 from pathlib import Path
+
+from inflow_dev import ROOT
 
 # cost-inputs.toml key -> the AWS operation (as the SDK and the emulator name it).
 OPERATIONS = {
@@ -38,7 +40,7 @@ def model(inputs):
 
 
 def main():
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs/cost-inputs.toml")
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs/cost-inputs.toml")
     with open(path, "rb") as f:
         print(json.dumps(model(tomllib.load(f)), indent=2, sort_keys=True))
 

@@ -1,4 +1,4 @@
-"""Tests of scripts/emulator.py's changes to moto, against moto's in-process backend with the
+"""Tests of inflow_dev.emulator's changes to moto, against moto's in-process backend with the
 emulator's patches applied:
 - a TransactWriteItems that fails leaves every item as it was (all or nothing), one that
   succeeds applies every write, and neither copies the table;
@@ -15,23 +15,20 @@ emulator's patches applied:
 - the capacity counter bills read and write units as on-demand DynamoDB does, index writes
   and the partition keys they land on included.
 
-    .venv/bin/python scripts/test_emulator.py        (make test runs it)
+    .venv/bin/python -m pytest tools/inflow_dev/tests/test_emulator.py        (make test runs it)
 """
 import copy
 import json
 import os
 import random
-import sys
 import time
 import unittest
-from pathlib import Path
 from unittest import mock
 
 import boto3
 from moto import mock_aws
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import emulator  # noqa: E402
+from inflow_dev import emulator
 
 emulator.cheap_transaction_rollback()
 emulator.queries_read_one_partition()
@@ -455,8 +452,6 @@ class DirectAttributeValues(unittest.TestCase):
         status, got = self.call("GetItem", {"TableName": TABLE, "Key": key})
         self.assertEqual(status, 200)
         self.assertEqual({k: v for k, v in got["Item"].items() if k != "extra"}, self.ITEM)
-
-
 
 
 def wsgi_call(app, path, method="POST", body=b"", target=None, headers=None):

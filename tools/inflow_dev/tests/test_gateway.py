@@ -1,27 +1,22 @@
-"""Tests of scripts/gateway.py's API Gateway mapping, without processes: routes read from
+"""Tests of inflow_dev.gateway's API Gateway mapping, without processes: routes read from
 template.yaml and matched as API Gateway matches them, payload-2.0 events built from raw requests,
 responses mapped back, CORS answered from the template's settings, and the HTTP parser's
-refusals. The same gateway is driven end to end by scripts/test_local_stack.py and the smoke test.
+refusals. The same gateway is driven end to end by tools/inflow_dev/tests/stack/test_local_stack.py and the smoke test.
 
-    .venv/bin/python scripts/test_gateway.py        (make test runs it)
+    .venv/bin/python -m pytest tools/inflow_dev/tests/test_gateway.py        (make test runs it)
 """
 import argparse
 import asyncio
 import base64
 import json
-import pathlib
-import sys
 import unittest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import gateway  # noqa: E402
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from inflow_dev import ROOT, gateway, http1, template
 CONTEXT = {"sourceIp": "192.0.2.7", "protocol": "HTTP/1.1", "requestId": "rid=", "domain": "127.0.0.1", "port": 9000}
 
 
 def route(method, path, function="f"):
-    return gateway.Route(method, path, function)
+    return template.Route(method, path, function)
 
 
 def event(method="GET", target="/x", headers=(), body=b"", routes=None):
@@ -33,7 +28,7 @@ def event(method="GET", target="/x", headers=(), body=b"", routes=None):
 
 class Template(unittest.TestCase):
     def test_every_http_route_of_the_template_with_its_binary(self):
-        loaded = gateway.load_template(ROOT / "template.yaml")
+        loaded = template.load_template(ROOT / "template.yaml")
         functions, routes = loaded.functions, loaded.routes
         keys = {(r.method, r.path): r.function for r in routes}
         self.assertEqual(keys[("GET", "/admin/v1/flows/{flowId}")], "get-flow")
@@ -54,19 +49,19 @@ class Template(unittest.TestCase):
         self.assertNotIn("EMAIL_QUEUE_URL", email)
 
     def test_cors_settings_are_the_if_branch_of_the_http_api(self):
-        cors = gateway.load_template(ROOT / "template.yaml").cors
+        cors = template.load_template(ROOT / "template.yaml").cors
         for header in ("userhub-api-key", "authorization", "content-type", "idempotency-key", "x-request-id"):
             self.assertIn(header, cors["AllowHeaders"])
         for header in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after",
                        "x-request-id", "idempotent-replayed", "link"):
             self.assertIn(header, cors["ExposeHeaders"])
-        self.assertIsNone(gateway.cors_settings({"Fn::If": ["C", {"Ref": "AWS::NoValue"}, {"Ref": "AWS::NoValue"}]}))
-        self.assertEqual(gateway.cors_settings(True), {"AllowOrigins": ["*"]})
+        self.assertIsNone(template.cors_settings({"Fn::If": ["C", {"Ref": "AWS::NoValue"}, {"Ref": "AWS::NoValue"}]}))
+        self.assertEqual(template.cors_settings(True), {"AllowOrigins": ["*"]})
 
 
 class Throttling(unittest.TestCase):
     def test_the_template_s_stage_and_route_throttles_are_read_with_their_parameters(self):
-        t = gateway.load_template(ROOT / "template.yaml").throttles
+        t = template.load_template(ROOT / "template.yaml").throttles
         self.assertEqual(t.default, (500.0, 1000.0))
         public = t.routes["POST /accept"]
         self.assertEqual(public, t.routes["POST /user/v1/flows/{flowId}"])
@@ -173,8 +168,8 @@ class Events(unittest.TestCase):
         self.assertEqual((e["body"], e["isBase64Encoded"]), ("hi", False))
 
     def test_header_values_that_are_not_utf8_are_read_as_latin1(self):
-        self.assertEqual(gateway.decode_text(b"sk_\xe9"), "sk_é")
-        self.assertEqual(gateway.decode_text("sk_é".encode()), "sk_é")
+        self.assertEqual(http1.decode_text(b"sk_\xe9"), "sk_é")
+        self.assertEqual(http1.decode_text("sk_é".encode()), "sk_é")
 
 
 class Responses(unittest.TestCase):
@@ -236,7 +231,7 @@ class Wire(unittest.TestCase):
             class Writer:
                 def write(self, data):
                     pass
-            return await gateway.read_request(reader, Writer(), quota=quota)
+            return await http1.read_request(reader, Writer(), quota=quota)
         return asyncio.run(go())
 
     def test_raw_spaces_quotes_and_latin1_are_taken(self):
@@ -261,7 +256,7 @@ class Wire(unittest.TestCase):
             (b"GET /x HTTP/1.1\r\n" + b"X: a\r\n" * 20000 + b"\r\n", 431),
         ]:
             with self.subTest(raw=raw[:40]):
-                with self.assertRaises(gateway.HttpError) as caught:
+                with self.assertRaises(http1.HttpError) as caught:
                     self.parse(raw)
                 self.assertEqual(caught.exception.status, status)
 
@@ -284,7 +279,7 @@ class Wire(unittest.TestCase):
             b"POST /x HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n3" + bodies,
         ]:
             with self.subTest(raw=raw):
-                with self.assertRaises(gateway.HttpError) as caught:
+                with self.assertRaises(http1.HttpError) as caught:
                     self.parse(raw)
                 self.assertEqual(caught.exception.status, 400)
         self.assertEqual(self.parse(b"POST /x HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc").body, b"abc")
@@ -389,7 +384,7 @@ class Clients(unittest.TestCase):
 
 class Browsers(unittest.TestCase):
     def request(self, headers):
-        return gateway.Request("POST", "/2015-03-31/functions/relay/invocations", "HTTP/1.1",
+        return http1.Request("POST", "/2015-03-31/functions/relay/invocations", "HTTP/1.1",
                                headers, b"{}", b"")
 
     def test_a_browser_is_known_by_origin_or_sec_fetch_headers(self):

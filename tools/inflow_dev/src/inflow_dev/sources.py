@@ -3,7 +3,7 @@
 In AWS, Lambda reads the table's stream and hands batches to the relay, polls each queue and
 hands batches to its worker function, and EventBridge runs the sweeper every minute. Locally,
 this script does all three against the emulator and invokes the functions through the local
-API Gateway's Lambda Invoke endpoint (scripts/gateway.py, `POST /2015-03-31/functions/{name}/
+API Gateway's Lambda Invoke endpoint (inflow_dev.gateway, `POST /2015-03-31/functions/{name}/
 invocations`), so they run exactly as the binaries deployed:
 
 - the table's stream is read with DynamoDB Streams' API from where the last run stopped (the
@@ -23,7 +23,7 @@ invocations`), so they run exactly as the binaries deployed:
 A function whose binary (functions/src/bin/<name>.rs) does not exist is skipped.
 
 Usage (run with the project venv's python; scripts/env.sh provides the environment):
-    .venv/bin/python scripts/local_workers.py [--invoke-url http://127.0.0.1:9000]
+    .venv/bin/python -m inflow_dev.sources [--invoke-url http://127.0.0.1:9000]
 Stops on SIGINT or SIGTERM.
 """
 
@@ -32,7 +32,6 @@ import base64
 import datetime
 import json
 import os
-import pathlib
 import signal
 import sys
 import threading
@@ -42,7 +41,9 @@ import urllib.request
 import uuid
 
 import boto3
-import yaml
+
+from inflow_dev import ROOT
+from inflow_dev.template import BATCH_SIZE, queue_settings, stream_settings
 
 # Environment variable holding the queue URL -> the function (binary) fed from that queue;
 # the same pairs as the SQS events in template.yaml.
@@ -56,15 +57,13 @@ SCHEDULES = {
 }
 # Functions fed from the table's stream (template.yaml's DynamoDB events).
 STREAM_WORKERS = ["relay"]
-BATCH_SIZE = 10  # Lambda's default BatchSize for SQS, where the template states none
 # Pollers per queue at most, whatever MaximumConcurrency says: the local gateway runs at most
-# --concurrency instances of a function anyway (scripts/gateway.py).
+# --concurrency instances of a function anyway (inflow_dev.gateway).
 MAX_POLLERS = 4
 WAIT_SECONDS = 5  # long poll; short enough to stop promptly
 # Longer than any function's Timeout in template.yaml (the gateway ends an invocation there).
 INVOKE_TIMEOUT = 300
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 
 
@@ -186,58 +185,6 @@ def poll(stop, invoke_url, env_name, function, batch_size=BATCH_SIZE):
         except Exception as err:  # keep polling: the emulator may restart, a function may be rebuilt
             log(f"{function}: {type(err).__name__}: {err}")
             stop.wait(2)
-
-
-class TemplateLoader(yaml.SafeLoader):
-    pass
-
-
-# CloudFormation short forms: `!Ref X` becomes {"Ref": "X"}; the other tags keep nothing.
-TemplateLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
-TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def load_template():
-    with open(ROOT / "template.yaml") as f:
-        return yaml.load(f, Loader=TemplateLoader)
-
-
-def queue_settings(function):
-    """The function's SQS event in template.yaml: (batch size, MaximumConcurrency), parameters
-    at their defaults; Lambda's own defaults where the template says nothing."""
-    template = load_template()
-    for resource in template["Resources"].values():
-        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
-        if binary != function:
-            continue
-        for event in (resource["Properties"].get("Events") or {}).values():
-            if event.get("Type") != "SQS":
-                continue
-            props = event.get("Properties") or {}
-
-            def value(v, default):
-                if isinstance(v, dict) and "Ref" in v:
-                    v = template["Parameters"][v["Ref"]].get("Default")
-                return int(v) if v is not None else default
-
-            scaling = props.get("ScalingConfig") or {}
-            return value(props.get("BatchSize"), 10), value(scaling.get("MaximumConcurrency"), 1000)
-    return BATCH_SIZE, 1
-
-
-def stream_settings(function):
-    """The function's DynamoDB stream event in template.yaml: batch size, retries, filters."""
-    template = load_template()
-    props = template["Resources"]["RelayFunction"]["Properties"]["Events"]["Stream"]["Properties"]
-
-    def value(name):
-        v = props[name]
-        if isinstance(v, dict) and "Ref" in v:
-            v = template["Parameters"][v["Ref"]]["Default"]
-        return int(v)
-
-    filters = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
-    return value("BatchSize"), value("MaximumRetryAttempts"), filters
 
 
 def matches(pattern, event):
@@ -429,8 +376,12 @@ def main():
     invoke_url = args.invoke_url.rstrip("/")
 
     stop = threading.Event()
+    # The handler only records the signal: Event.set() there could deadlock, when the signal
+    # lands while the main thread holds the event's own lock (seen once: a `make dev` stopped
+    # with SIGTERM left this process running). The main thread sets `stop` itself.
+    signalled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _: signalled.append(signum))
 
     threads = []
     for function in STREAM_WORKERS:
@@ -457,7 +408,9 @@ def main():
         thread.start()
     log(f"reading the table's stream for {', '.join(STREAM_WORKERS)}; polling {', '.join(QUEUE_WORKERS.values())}; "
         f"{', '.join(SCHEDULES)} every minute; invoking via {invoke_url}")
-    stop.wait()
+    while not signalled:
+        time.sleep(0.2)
+    stop.set()
     # Daemon threads end with the process; an unfinished batch simply comes back later.
     log("stopped")
     return 0

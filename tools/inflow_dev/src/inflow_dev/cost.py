@@ -19,7 +19,7 @@ in proportion to memory). The CPU was measured on this machine's x86_64 core; ar
 cores are taken as equal (an assumption, stated in the output). Free tiers are left out (they
 are per account and may be used by other things); the output says what they would take off.
 
-    .venv/bin/python scripts/cost.py [--measurements F] [--inputs F] [--template F] [--out F]
+    .venv/bin/python -m inflow_dev.cost [--measurements F] [--inputs F] [--template F] [--out F]
 """
 
 import argparse
@@ -28,9 +28,8 @@ import math
 import tomllib
 from pathlib import Path
 
-import yaml
+from inflow_dev import ROOT, template
 
-ROOT = Path(__file__).resolve().parent.parent
 FULL_VCPU_MB = 1769  # Lambda: one vCPU at 1,769 MB, CPU in proportion below it
 HOURS_A_MONTH = 730
 MINUTES_A_MONTH = HOURS_A_MONTH * 60
@@ -39,44 +38,9 @@ MINUTES_A_MONTH = HOURS_A_MONTH * 60
 HTTP_STEPS = {"create-invitation", "consume-flow"}
 
 
-class Loader(yaml.SafeLoader):
-    pass
-
-
-def _intrinsic(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-Loader.add_multi_constructor("!", _intrinsic)
-
-
 def template_facts(path):
     """Per binary: memory (MB) and architecture; and the stack's resources that cost when idle."""
-    doc = yaml.load(Path(path).read_text(), Loader=Loader)
-    glob = (doc.get("Globals") or {}).get("Function") or {}
-    default_memory = int(glob.get("MemorySize", 128))
-    default_arch = (glob.get("Architectures") or ["x86_64"])[0]
-    functions, resources = {}, {}
-    for name, res in (doc.get("Resources") or {}).items():
-        kind = res.get("Type", "")
-        resources[kind] = resources.get(kind, 0) + 1
-        if kind != "AWS::Serverless::Function":
-            continue
-        props = res.get("Properties") or {}
-        binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary", name)
-        memory = props.get("MemorySize", default_memory)
-        functions[binary] = {
-            "memory": int(memory) if isinstance(memory, (int, str)) and str(memory).isdigit() else default_memory,
-            "arch": (props.get("Architectures") or [default_arch])[0],
-            "schedules": [e["Properties"].get("Schedule") for e in (props.get("Events") or {}).values()
-                          if e.get("Type") == "Schedule"],
-            "sqs_sources": sum(1 for e in (props.get("Events") or {}).values() if e.get("Type") == "SQS"),
-        }
-    return functions, resources
+    return template.function_facts(template.load(path))
 
 
 class Prices:
@@ -163,9 +127,9 @@ def render(m, inputs, functions, resources, out):
     lines = []
     w = lines.append
     w("# Cost model\n")
-    w("Written by `make bench` (scripts/cost.py, from docs/bench-measurements.json of the same run, docs/cost-inputs.toml")
+    w("Written by `make bench` (inflow_dev.cost, from docs/bench-measurements.json of the same run, docs/cost-inputs.toml")
     w("and template.yaml); do not edit by hand. Re-run it alone after changing a price:")
-    w("`.venv/bin/python scripts/cost.py`.\n")
+    w("`.venv/bin/python -m inflow_dev.cost`.\n")
     w(f"- **Measured:** {m['date']}, commit {m['commit']}, {m['machine']}.")
     w("- **Prices:** us-east-1, USD, from docs/cost-inputs.toml (researched 2026-11-29; sources and dates there; UNVERIFIED")
     w("  figures are marked there and below). Lambda arm64 "

@@ -1,9 +1,9 @@
-"""Tests of scripts/check-links.py itself: it passes on the repository as it is, passes on good
+"""Tests of inflow_dev.check_links itself: it passes on the repository as it is, passes on good
 links in a temporary directory, and FAILS (exit 1, naming `file:line: target`) on a link to a
 file that does not exist, on an anchor that is no heading of its target, and on a bare reference
 to a missing Markdown file. Every case writes its own files in a temporary directory.
 
-    python3 scripts/test_check_links.py        (make test runs it)
+    .venv/bin/python -m pytest tools/inflow_dev/tests/test_check_links.py        (make test runs it)
 """
 import shutil
 import subprocess
@@ -12,8 +12,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CHECKER = REPO / "scripts" / "check-links.py"
+
+
+CHECKER = ["-m", "inflow_dev.check_links"]
 
 TOPIC = """# A topic
 
@@ -43,7 +44,7 @@ class CheckLinks(unittest.TestCase):
         (self.root / "README.md").write_text("# Front door\n\n" + "\n".join(lines) + "\n")
 
     def check(self, root: Path | None = None) -> subprocess.CompletedProcess:
-        args = [sys.executable, str(CHECKER)] + ([str(root)] if root else [])
+        args = [sys.executable, *CHECKER] + ([str(root)] if root else [])
         return subprocess.run(args, capture_output=True, text=True)
 
     def test_the_repository_passes(self):

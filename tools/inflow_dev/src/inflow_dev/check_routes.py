@@ -1,12 +1,12 @@
 """Route parity: template.yaml's HttpApi events (what AWS serves, and what `make dev` and the
-tests serve: scripts/gateway.py reads them from the template, with the reader used here) and
+tests serve: inflow_dev.gateway reads them from the template, with the reader used here) and
 openapi.yaml (what we document) name exactly the same set of method + path pairs, each mapped to
 the same binary, and every binary exists as functions/src/bin/<name>.rs.
 
-    python3 scripts/check-routes.py [--root DIR]
+    .venv/bin/python -m inflow_dev.check_routes [--root DIR]
 
 --root reads both files and functions/src/bin under DIR instead of the repository
-(scripts/test_check_routes.py runs it on altered copies). Exit 0 when all agree, else 1, with one
+(tools/inflow_dev/tests/test_check_routes.py runs it on altered copies). Exit 0 when all agree, else 1, with one
 line per route that is not in both places or not mapped to an existing binary.
 """
 import argparse
@@ -15,15 +15,15 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gateway  # noqa: E402  (the local front's own template reader)
+from inflow_dev import ROOT
+from inflow_dev.template import load_template  # the local front's own template reader
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
 def template_routes(root: Path) -> set:
     """The routes as the local front reads them."""
-    routes = gateway.load_template(root / "template.yaml").routes
+    routes = load_template(root / "template.yaml").routes
     return {(r.method, r.path, r.function) for r in routes}
 
 
@@ -41,7 +41,7 @@ def openapi_routes(root: Path) -> set:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--root", type=Path, default=ROOT)
     root = parser.parse_args().root
 
     places = {
@@ -52,7 +52,7 @@ def main() -> int:
 
     ok = True
     # API Gateway refuses two routes with one route key; the local front would serve only one.
-    listed = gateway.load_template(root / "template.yaml").routes
+    listed = load_template(root / "template.yaml").routes
     keys = [r.key for r in listed]
     for key in sorted({k for k in keys if keys.count(k) > 1}):
         ok = False

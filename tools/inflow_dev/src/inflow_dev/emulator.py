@@ -34,7 +34,7 @@ DynamoDB's does not. moto's own query then runs on those items, so the answer is
 Attribute values are written into a response directly. moto's response serializer looks up
 each of an AttributeValue's ten possible members, under several spellings, through the service
 model, for every value of every item it returns: most of a Query's time, and 0.15 ms per item
-of a few attributes. The JSON written is the same (scripts/test_emulator.py compares them).
+of a few attributes. The JSON written is the same (tools/inflow_dev/tests/test_emulator.py compares them).
 
 It answers POST /_inflow/faults with a rule for errors it then answers in place of a service
 (see `Faults`), so tests can show what a throttle or an outage does.
@@ -52,7 +52,7 @@ list of {id, source, destinations, subject, body}. moto's own /moto-api/data.jso
 but it dumps every model of every service (megabytes with many test tables) and fails outright
 once some DynamoDB items are in memory ("keys must be str ..., not DynamoType").
 
-Usage: python emulator.py HOST PORT
+Usage: .venv/bin/python -m inflow_dev.emulator HOST PORT   (scripts/moto.sh start PORT runs it)
 """
 
 import collections

@@ -1,6 +1,6 @@
 """Link check of the docs: every relative link in every Markdown file of the repository resolves.
 
-    python3 scripts/check-links.py [ROOT]        (make test runs it; ROOT defaults to the repository)
+    .venv/bin/python -m inflow_dev.check_links [ROOT]        (make test runs it; ROOT defaults to the repository)
 
 Reads every *.md file under ROOT (README.md, docs/**, …; not target/, .venv*, node_modules, .dev,
 .aws-sam or .git) and checks, outside code blocks and code spans:
@@ -16,7 +16,7 @@ Reads every *.md file under ROOT (README.md, docs/**, …; not target/, .venv*, 
   names files from the repository's root).
 
 Prints each broken one as `file:line: target` and exits 1 if there is any, else prints a count
-and exits 0. scripts/test_check_links.py runs it on broken files in a temporary directory.
+and exits 0. tools/inflow_dev/tests/test_check_links.py runs it on broken files in a temporary directory.
 """
 import argparse
 import re
@@ -24,6 +24,8 @@ import sys
 import unicodedata
 from pathlib import Path
 from urllib.parse import unquote
+
+from inflow_dev import ROOT
 
 SKIP_DIRS = {"target", "node_modules", ".dev", ".git", ".aws-sam"}
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -148,7 +150,7 @@ def main() -> int:
     parser.add_argument("root", nargs="?", help="the directory to check (default: the repository)")
     parser.add_argument("--root", dest="root_option", help="the same, as an option")
     args = parser.parse_args()
-    root = Path(args.root_option or args.root or Path(__file__).resolve().parent.parent).resolve()
+    root = Path(args.root_option or args.root or ROOT).resolve()
     files = list(markdown_files(root))
     broken = 0
     for path in files:

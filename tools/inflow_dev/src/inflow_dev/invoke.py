@@ -1,7 +1,7 @@
 """make invoke: an events/ sample through the running `make dev`, with real keys and ids.
 
     make invoke FN=get-assignment [EVENT=events/get-assignment.json]
-    .venv/bin/python scripts/invoke.py FN [EVENT]      (scripts/invoke.sh sets the environment)
+    .venv/bin/python -m inflow_dev.invoke FN [EVENT]      (scripts/invoke.sh sets the environment)
 
 The sample's placeholders are replaced by records of the demo organization that `make dev` seeded
 (its keys are kept in .dev/seed-<emulator port>.json; without that file, or when the emulator no
@@ -23,9 +23,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import gateway  # noqa: E402  (the functions of template.yaml)
+from inflow_dev import ROOT
+from inflow_dev.gateway import STATUS_PATH
+from inflow_dev.template import load_template
 
 BASE = f"http://127.0.0.1:{os.environ.get('API_PORT', '9000')}"
 SEED = Path(os.environ.get("INVOKE_SEED") or ROOT / ".dev" / f"seed-{os.environ.get('MOTO_PORT', '4566')}.json")
@@ -131,7 +131,7 @@ def main():
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: make invoke FN=<function> [EVENT=events/<sample>.json]")
     function = sys.argv[1]
-    specs = gateway.load_template(str(ROOT / "template.yaml")).functions
+    specs = load_template().functions
     by_logical_id = {spec.logical_id: name for name, spec in specs.items()}
     function = by_logical_id.get(function, function)
     if function not in specs:
@@ -140,7 +140,7 @@ def main():
     if not event.is_file():
         sys.exit(f"invoke: no sample {event} (pass EVENT=path)")
     try:
-        urllib.request.urlopen(BASE + gateway.STATUS_PATH, timeout=5).read()
+        urllib.request.urlopen(BASE + STATUS_PATH, timeout=5).read()
     except OSError:
         sys.exit(f"invoke: nothing answers at {BASE}: start `make dev` first (or set API_PORT)")
     text = event.read_text()

@@ -10,23 +10,19 @@
   plainly (docs/local-stack.md, "Supported platform").
 Runs with .venv-sam's python (SAM CLI and its translator are installed there).
 
-    .venv-sam/bin/python scripts/test_deploy.py        (make test runs it)
+    .venv-sam/bin/python tools/inflow_dev/tests/test_deploy.py        (make test runs it)
 """
 import copy
 import json
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-import yaml
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-import gateway  # noqa: E402  (CloudFormation's short tags)
+from inflow_dev import ROOT as REPO, template
 
 os.environ["SAM_CLI_TELEMETRY"] = "0"
 SAVED = """version = 0.1
@@ -137,8 +133,7 @@ AUTH = "      Auth:\n        EnableIamAuthorizer: false\n"
 
 
 def load_template(text=None):
-    text = text if text is not None else (REPO / "template.yaml").read_text()
-    return yaml.load(text, Loader=gateway.TemplateLoader)
+    return template.load(text=text)
 
 
 class GuidedQuestions(unittest.TestCase):

@@ -1,5 +1,5 @@
 """The local stack under load, hostile input and browsers: real requests through the local API
-Gateway (scripts/gateway.py) to the function binaries (target/debug) and the emulator.
+Gateway (inflow_dev.gateway) to the function binaries (target/debug) and the emulator.
 
 - Bursts: 200 simultaneous requests with one standard key (100 a minute) on one route, then on
   several routes at once: every request is answered, exactly 100 pass and 100 get the family's
@@ -30,10 +30,8 @@ import time
 import unittest
 import urllib.parse
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import gateway  # noqa: E402
+from inflow_dev import ROOT, gateway, template
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 CTL = ROOT / "target" / "debug" / "inflowctl"
 ORIGINS = ["http://localhost:5173", "http://127.0.0.1:3000"]
 STACK = {}
@@ -53,7 +51,7 @@ def setUpModule():
     port = free_port()
     log = open(ROOT / ".dev" / f"local-stack-gateway-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, ROOT / "scripts" / "gateway.py", "--port", str(port), "--access-log",
+        [sys.executable, "-m", "inflow_dev.gateway", "--port", str(port), "--access-log",
          "--cors-origins", ",".join(ORIGINS)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
@@ -340,7 +338,7 @@ class Floods(unittest.TestCase):
         port = free_port()
         log = open(ROOT / ".dev" / f"local-stack-low-ceiling-{port}.log", "w")
         proc = subprocess.Popen(
-            [sys.executable, ROOT / "scripts" / "gateway.py", "--port", str(port), "--template", str(low)],
+            [sys.executable, "-m", "inflow_dev.gateway", "--port", str(port), "--template", str(low)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             wait_for_port(proc, port, log)
@@ -554,7 +552,7 @@ class Browsers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.t = seed("enterprise")
-        cls.settings = gateway.load_template(ROOT / "template.yaml").cors
+        cls.settings = template.load_template(ROOT / "template.yaml").cors
 
     def preflight(self, origin, path="/user/v1/flows/x:consume", method="POST",
                   headers="userhub-api-key,content-type,idempotency-key,x-request-id,authorization"):
