@@ -24,13 +24,12 @@ else
 fi
 
 # Every AWS::Serverless::Function of the template has an aarch64 ELF executable named bootstrap.
-python3 - "$build_dir" <<'EOF'
+.venv/bin/python - "$build_dir" <<'EOF'
 import pathlib, sys
-# The template's functions as the local gateway reads them (it knows CloudFormation's short tags).
-sys.path.insert(0, "scripts")
-import gateway
+# The template's functions as the local platform reads them (it knows CloudFormation's short tags).
+from inflow_dev.template import load_template
 build = pathlib.Path(sys.argv[1])
-specs = gateway.load_template("template.yaml").functions
+specs = load_template("template.yaml").functions
 functions = [spec.logical_id for spec in specs.values()]
 bad = []
 for name in functions:

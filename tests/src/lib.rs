@@ -831,15 +831,21 @@ impl Env {
         let queue = self.queues.webhook_url.clone();
         let mut batches = 0;
         let mut quiet_since = std::time::Instant::now();
-        while quiet_since.elapsed() < idle {
+        // Quiet for `idle` and for a few polls in a row: on a loaded machine one poll of the
+        // emulator can itself take longer than `idle`.
+        let mut empty_polls = 0;
+        while quiet_since.elapsed() < idle || empty_polls < 3 {
             if self.relay_stream().await.records > 0 {
                 quiet_since = std::time::Instant::now();
+                empty_polls = 0;
             }
             let messages = self.receive(&queue).await;
             if messages.is_empty() {
+                empty_polls += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 continue;
             }
+            empty_polls = 0;
             quiet_since = std::time::Instant::now();
             let response = inflow::delivery::handle(worker, sqs_event(&messages)).await;
             batches += 1;
