@@ -64,7 +64,7 @@ impl AssignRequest {
             .map(|n| validate::text("notes", &n, MAX_NOTES_CHARS))
             .transpose()?;
         // A flow id of another shape names no flow: 404, after every 400 above.
-        ids::require("flow", Resource::Flow, &input.flow_id)?;
+        ids::require(crate::ids::Kind::Flow, &input.flow_id)?;
         Ok(Self {
             flow_id: input.flow_id,
             user_email,
@@ -129,7 +129,7 @@ pub async fn assign(
         request_id,
         now,
     ));
-    let made_id = mark.map(|m| m.id(&app.hasher, "asgn"));
+    let made_id = mark.map(|m| m.id(&app.hasher, crate::ids::Kind::Assignment));
     // Concurrent assigns of the same flow to the same person race for the pointer; the loser
     // updates the winner's assignment. Three rounds settle any realistic race.
     for _ in 0..3 {
@@ -165,7 +165,9 @@ pub async fn assign(
             }
         }
         let fresh = Assignment {
-            id: made_id.clone().unwrap_or_else(|| ids::new("asgn")),
+            id: made_id
+                .clone()
+                .unwrap_or_else(|| ids::new(crate::ids::Kind::Assignment)),
             org_id: caller.org_id.clone(),
             flow_id: flow.id,
             flow_name: flow.name,
@@ -196,7 +198,7 @@ fn made_by(a: &Assignment, mark: Option<&Mark>) -> bool {
 }
 
 pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Assignment, Error> {
-    ids::require("asgn", Resource::Assignment, id)?;
+    ids::require(crate::ids::Kind::Assignment, id)?;
     table::get(&app.table, &caller.org_id, id)
         .await?
         .ok_or_else(|| Error::not_found(Resource::Assignment, id))
@@ -211,7 +213,7 @@ pub async fn start(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    ids::require("asgn", Resource::Assignment, id)?;
+    ids::require(crate::ids::Kind::Assignment, id)?;
     let jobs = step_event(EventKind::FlowStarted, &caller.org_id, id, request_id, now);
     match table::start(&app.table, &caller.org_id, id, now, &jobs).await? {
         Step::NotFound => Err(Error::not_found(Resource::Assignment, id)),
@@ -231,7 +233,7 @@ pub async fn complete(
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Assignment, Error> {
-    ids::require("asgn", Resource::Assignment, id)?;
+    ids::require(crate::ids::Kind::Assignment, id)?;
     let jobs = step_event(
         EventKind::FlowCompleted,
         &caller.org_id,

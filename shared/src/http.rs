@@ -606,7 +606,7 @@ fn request_id_of(req: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
-        .unwrap_or_else(|| ids::new("req"))
+        .unwrap_or_else(|| ids::new(crate::ids::Kind::Request))
 }
 
 fn into_response(outcome: Served) -> Response<Body> {

@@ -40,7 +40,8 @@ impl Mark {
     }
 
     /// An id for what the request makes: the same on every retry of it.
-    pub fn id(&self, hasher: &crate::keys::Hasher, prefix: &str) -> String {
+    pub fn id(&self, hasher: &crate::keys::Hasher, kind: crate::ids::Kind) -> String {
+        let prefix = kind.prefix();
         format!("{prefix}_{}", &hasher.hash(prefix, &self.0)[..24])
     }
 
@@ -207,9 +208,18 @@ mod tests {
     fn marks_give_stable_ids_and_secrets() {
         let h = crate::keys::Hasher::from_secret(b"0123456789abcdef");
         let (a, b) = (Mark("a".into()), Mark("b".into()));
-        assert_eq!(a.id(&h, "inv"), a.id(&h, "inv"));
-        assert_ne!(a.id(&h, "inv"), b.id(&h, "inv"));
-        assert!(crate::ids::looks_like("inv", &a.id(&h, "inv")));
+        assert_eq!(
+            a.id(&h, crate::ids::Kind::Invitation),
+            a.id(&h, crate::ids::Kind::Invitation)
+        );
+        assert_ne!(
+            a.id(&h, crate::ids::Kind::Invitation),
+            b.id(&h, crate::ids::Kind::Invitation)
+        );
+        assert!(crate::ids::looks_like(
+            crate::ids::Kind::Invitation,
+            &a.id(&h, crate::ids::Kind::Invitation)
+        ));
         let secret = a.secret_chars(&h, "flow-secret", 40);
         assert_eq!(secret.len(), 40);
         assert!(secret.bytes().all(|c| c.is_ascii_alphanumeric()));

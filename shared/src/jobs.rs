@@ -168,7 +168,7 @@ pub struct EventNote {
 impl EventNote {
     pub fn new(kind: EventKind, org_id: &str, request_id: &str, now: DateTime<Utc>) -> Self {
         Self {
-            id: ids::new("evt"),
+            id: ids::new(crate::ids::Kind::Event),
             kind,
             created_at: now,
             organization_id: org_id.to_owned(),
@@ -326,7 +326,7 @@ pub struct Outbox {
 impl Outbox {
     pub fn new(jobs: Vec<Job>) -> Self {
         Self {
-            id: ids::new("obx"),
+            id: ids::new(crate::ids::Kind::Outbox),
             jobs,
         }
     }

@@ -34,7 +34,7 @@ pub async fn create_org(
     now: DateTime<Utc>,
 ) -> Result<(Organization, IssuedKey, IssuedKey), Error> {
     let org = Organization {
-        id: ids::new("org"),
+        id: ids::new(crate::ids::Kind::Organization),
         slug: validate::slug("slug", new.slug)?,
         name: validate::label("name", new.name, 200)?,
         email: new.email.map(|e| validate::email("email", e)).transpose()?,
@@ -69,7 +69,7 @@ async fn issue_key(
     now: DateTime<Utc>,
 ) -> Result<IssuedKey, Error> {
     let key = PlainKey::generate(kind);
-    let id = ids::new("key");
+    let id = ids::new(crate::ids::Kind::Key);
     let hash = app.hasher.hash_api_key(key.expose());
     let new = store::keys::NewKey {
         hash: &hash,
@@ -126,7 +126,7 @@ pub async fn create_user(
     store::orgs::get_org(&app.table, org_id).await?;
     let number = store::counters::reserve(&app.table, org_id, "user", 1).await?;
     let user = User {
-        id: ids::new("usr"),
+        id: ids::new(crate::ids::Kind::User),
         org_id: org_id.to_owned(),
         number,
         email: validate::email("email", email)?,
@@ -153,7 +153,7 @@ pub async fn create_flow(
 ) -> Result<Flow, Error> {
     store::orgs::get_org(&app.table, org_id).await?;
     let flow = Flow {
-        id: ids::new("flow"),
+        id: ids::new(crate::ids::Kind::Flow),
         org_id: org_id.to_owned(),
         slug: validate::slug("slug", new.slug)?,
         name: validate::label("name", new.name, 200)?,

@@ -122,7 +122,7 @@ pub async fn sweep(app: &App, now: DateTime<Utc>) -> Summary {
 
 /// [`sweep`] within other bounds (tests).
 pub async fn sweep_within(app: &App, now: DateTime<Utc>, bounds: Bounds) -> Summary {
-    let run_id = ids::new("sweep");
+    let run_id = ids::new(crate::ids::Kind::Sweep);
     let (overdue, expired, woken) = tokio::join!(
         sweep_overdue(app, now, &run_id, bounds),
         sweep_expired(app, now, &run_id, bounds),

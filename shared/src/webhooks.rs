@@ -195,7 +195,10 @@ pub async fn create(
         store::webhooks::all(&app.table, org_id)
     );
     let url = url?;
-    let id = mark.map_or_else(|| ids::new("whk"), |m| m.id(&app.hasher, "whk"));
+    let id = mark.map_or_else(
+        || ids::new(crate::ids::Kind::WebhookEndpoint),
+        |m| m.id(&app.hasher, crate::ids::Kind::WebhookEndpoint),
+    );
     check_host_room(&url, &existing?, &id)?;
     let events = match new.events {
         Some(events) => check_events(events)?,
@@ -246,7 +249,7 @@ pub async fn create(
 /// The organization's endpoint `id` (another organization's is not found).
 pub async fn get(app: &App, org_id: &str, id: &str) -> Result<WebhookEndpoint, Error> {
     let not_found = || Error::not_found(Resource::WebhookEndpoint, id);
-    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    ids::require(crate::ids::Kind::WebhookEndpoint, id)?;
     store::webhooks::get(&app.table, org_id, id)
         .await?
         .ok_or_else(not_found)
@@ -270,7 +273,7 @@ pub async fn update(
     if change.is_empty() {
         return get(app, org_id, id).await;
     }
-    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    ids::require(crate::ids::Kind::WebhookEndpoint, id)?;
     // Checked, then written in one conditional update: a missing endpoint is found missing
     // there, with no read before it.
     let change = EndpointChange {
@@ -300,7 +303,7 @@ pub async fn update(
 
 /// Removes an endpoint; its deliveries still pending end failed at their next attempt.
 pub async fn remove(app: &App, org_id: &str, id: &str) -> Result<(), Error> {
-    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    ids::require(crate::ids::Kind::WebhookEndpoint, id)?;
     match store::webhooks::delete(&app.table, org_id, id).await? {
         true => Ok(()),
         false => Err(Error::not_found(Resource::WebhookEndpoint, id)),
@@ -317,7 +320,7 @@ pub async fn rotate_secret(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<(WebhookEndpoint, String), Error> {
-    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    ids::require(crate::ids::Kind::WebhookEndpoint, id)?;
     let secret = signing_secret(app, mark, "webhook-secret-rotation");
     let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     let sealed = app.sealer.seal(&secret);
@@ -351,9 +354,12 @@ pub async fn send_test(
     mark: Option<&Mark>,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
-    ids::require("whk", Resource::WebhookEndpoint, id)?;
+    ids::require(crate::ids::Kind::WebhookEndpoint, id)?;
     let note = TestNote {
-        id: mark.map_or_else(|| ids::new("evt"), |m| m.id(&app.hasher, "evt")),
+        id: mark.map_or_else(
+            || ids::new(crate::ids::Kind::Event),
+            |m| m.id(&app.hasher, crate::ids::Kind::Event),
+        ),
         created_at: now,
         organization_id: org_id.to_owned(),
         request_id: Some(request_id.to_owned()),

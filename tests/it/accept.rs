@@ -157,7 +157,11 @@ async fn expired_canceled_replaced_and_unknown_links_each_get_their_page() {
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
 
     let secret = |v: &Value| v["secret"].as_str().unwrap().to_owned();
-    let forged = format!("{}.{}", inflow::ids::new("inv"), inflow::ids::random(40));
+    let forged = format!(
+        "{}.{}",
+        inflow::ids::new(inflow::ids::Kind::Invitation),
+        inflow::ids::random(40)
+    );
     for (link, status, expected) in [
         (secret(&canceled), 410, "canceled"),
         (secret(&expiring), 410, "expired"),
@@ -201,7 +205,11 @@ async fn an_unauthenticated_page_costs_no_call_for_a_malformed_link_and_one_read
         page(&counted, accept_form(junk)).await;
         assert_eq!(calls.total(), 0, "{junk:?}: {:?}", calls.touched());
     }
-    let forged = format!("{}.{}", inflow::ids::new("inv"), inflow::ids::random(40));
+    let forged = format!(
+        "{}.{}",
+        inflow::ids::new(inflow::ids::Kind::Invitation),
+        inflow::ids::random(40)
+    );
     calls.reset();
     assert_page(&page(&counted, accept_page(&forged)).await, 404, "unknown");
     // The client address's window (one UpdateItem), then the read.

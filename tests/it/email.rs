@@ -196,7 +196,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
     // Written straight to the table: the API refuses control characters in names, but the
     // worker must be safe whatever the records hold.
     let org = Organization {
-        id: inflow::ids::new("org"),
+        id: inflow::ids::new(inflow::ids::Kind::Organization),
         slug: format!("crlf-{}", inflow::ids::random(8).to_lowercase()),
         name: format!("Acme\r\nBcc: {evil}\r\nX-Injected: 1"),
         email: None,
@@ -212,7 +212,7 @@ async fn crlf_in_names_and_messages_adds_no_header() {
         .await
         .unwrap();
     let to = unique_email("victim");
-    let id = inflow::ids::new("inv");
+    let id = inflow::ids::new(inflow::ids::Kind::Invitation);
     let secret = invitations::new_secret(&env.app.hasher, &id);
     let inv = Invitation {
         id: id.clone(),

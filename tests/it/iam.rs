@@ -636,9 +636,24 @@ fn replayed(res: &Answer) -> bool {
 fn sample(t: &Tenant, f: Function) -> Call {
     match f.name {
         "assign-flow" => assign(t, &assign_body(t)),
-        "get-assignment" => on_assignment("GET", "", t, &inflow::ids::new("asgn")),
-        "start-assignment" => on_assignment("POST", "/start", t, &inflow::ids::new("asgn")),
-        "complete-assignment" => on_assignment("POST", "/complete", t, &inflow::ids::new("asgn")),
+        "get-assignment" => on_assignment(
+            "GET",
+            "",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
+        "start-assignment" => on_assignment(
+            "POST",
+            "/start",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
+        "complete-assignment" => on_assignment(
+            "POST",
+            "/complete",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
         "create-user-group" => user_group(t, &json!({"name": "n", "provided_id": "p"})),
         "list-invitations" => invitations("GET", t, ""),
         "create-invitation" => invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
@@ -647,27 +662,60 @@ fn sample(t: &Tenant, f: Function) -> Call {
         }
         "get-invitation" => invitations("GET", t, "/1"),
         "delete-invitation" => invitations("DELETE", t, "/1"),
-        "get-flow" => admin_flow("GET", t, &inflow::ids::new("inv")),
-        "cancel-flow" => admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv"))),
+        "get-flow" => admin_flow("GET", t, &inflow::ids::new(inflow::ids::Kind::Invitation)),
+        "cancel-flow" => admin_flow(
+            "POST",
+            t,
+            &format!("{}:cancel", inflow::ids::new(inflow::ids::Kind::Invitation)),
+        ),
         "create-join-organization-flow" => create_join(t, json!({"email": "a@example.com"})),
         "create-signup-flow" => create_signup(t, json!({"email": "a@example.com"})),
-        "consume-flow" => consume(t, &format!("{}:consume", inflow::ids::new("inv"))),
+        "consume-flow" => consume(
+            t,
+            &format!(
+                "{}:consume",
+                inflow::ids::new(inflow::ids::Kind::Invitation)
+            ),
+        ),
         "list-webhook-deliveries" => deliveries(t),
-        "replay-webhook-delivery" => replay(t, &inflow::ids::new("dlv")),
+        "replay-webhook-delivery" => replay(t, &inflow::ids::new(inflow::ids::Kind::Delivery)),
         "get-organization" => organization("GET", t),
         "update-organization" => organization("PATCH", t).json(&json!({"name": "x"})),
         "create-webhook-endpoint" => {
             endpoints("POST", t, None, "").json(&json!({"url": "https://hooks.acme.example/x"}))
         }
         "list-webhook-endpoints" => endpoints("GET", t, None, ""),
-        "get-webhook-endpoint" => endpoints("GET", t, Some(&inflow::ids::new("whk")), ""),
-        "update-webhook-endpoint" => endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
-            .json(&json!({"disabled": true})),
-        "delete-webhook-endpoint" => endpoints("DELETE", t, Some(&inflow::ids::new("whk")), ""),
-        "rotate-webhook-endpoint-secret" => {
-            endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
-        }
-        "test-webhook-endpoint" => endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+        "get-webhook-endpoint" => endpoints(
+            "GET",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "",
+        ),
+        "update-webhook-endpoint" => endpoints(
+            "PATCH",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "",
+        )
+        .json(&json!({"disabled": true})),
+        "delete-webhook-endpoint" => endpoints(
+            "DELETE",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "",
+        ),
+        "rotate-webhook-endpoint-secret" => endpoints(
+            "POST",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "/rotate-secret",
+        ),
+        "test-webhook-endpoint" => endpoints(
+            "POST",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "/test",
+        ),
         "accept-page" => accept_page("nonsense"),
         other => panic!("{other}: an endpoint this list does not know yet"),
     }
@@ -779,7 +827,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 404,
                 assign(
                     t,
-                    &json!({"flowId": inflow::ids::new("flow"), "userEmail": t.user.email}),
+                    &json!({"flowId": inflow::ids::new(inflow::ids::Kind::Flow), "userEmail": t.user.email}),
                 ),
             )
             .await;
@@ -809,8 +857,16 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
         "get-assignment" => {
             let id = assigned(env, t, &t.user.email).await;
             c.expect(200, on_assignment("GET", "", t, &id)).await;
-            c.expect(404, on_assignment("GET", "", t, &inflow::ids::new("asgn")))
-                .await;
+            c.expect(
+                404,
+                on_assignment(
+                    "GET",
+                    "",
+                    t,
+                    &inflow::ids::new(inflow::ids::Kind::Assignment),
+                ),
+            )
+            .await;
             c.expect(404, on_assignment("GET", "", t, "junk")).await;
         }
         "start-assignment" => {
@@ -830,7 +886,12 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             c.expect(
                 404,
-                on_assignment("POST", "/start", t, &inflow::ids::new("asgn")),
+                on_assignment(
+                    "POST",
+                    "/start",
+                    t,
+                    &inflow::ids::new(inflow::ids::Kind::Assignment),
+                ),
             )
             .await;
         }
@@ -842,7 +903,12 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             c.expect(
                 404,
-                on_assignment("POST", "/complete", t, &inflow::ids::new("asgn")),
+                on_assignment(
+                    "POST",
+                    "/complete",
+                    t,
+                    &inflow::ids::new(inflow::ids::Kind::Assignment),
+                ),
             )
             .await;
             new_user(env, t, "racer@example.com").await;
@@ -1137,8 +1203,11 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 )
                 .await;
             assert_eq!(got.body["creator"]["id"], t.user.id.as_str(), "{}", got.raw);
-            c.expect(404, admin_flow("GET", t, &inflow::ids::new("inv")))
-                .await;
+            c.expect(
+                404,
+                admin_flow("GET", t, &inflow::ids::new(inflow::ids::Kind::Invitation)),
+            )
+            .await;
         }
         "cancel-flow" => {
             let open = setup(
@@ -1181,7 +1250,11 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             c.expect(
                 404,
-                admin_flow("POST", t, &format!("{}:cancel", inflow::ids::new("inv"))),
+                admin_flow(
+                    "POST",
+                    t,
+                    &format!("{}:cancel", inflow::ids::new(inflow::ids::Kind::Invitation)),
+                ),
             )
             .await;
             // Concurrent cancels: the losers find it canceled.
@@ -1226,17 +1299,20 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             c.expect(
                 400,
-                make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new("usr")})),
+                make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new(inflow::ids::Kind::User)})),
             )
             .await;
             c.expect(
                 404,
-                make(json!({"email": "a@example.com", "organizationId": inflow::ids::new("org")})),
+                make(json!({"email": "a@example.com", "organizationId": inflow::ids::new(inflow::ids::Kind::Organization)})),
             )
             .await;
             if c.f == CREATE_JOIN_ORGANIZATION_FLOW {
-                c.expect(404, make(json!({"userId": inflow::ids::new("usr")})))
-                    .await;
+                c.expect(
+                    404,
+                    make(json!({"userId": inflow::ids::new(inflow::ids::Kind::User)})),
+                )
+                .await;
             }
         }
         "consume-flow" => {
@@ -1340,7 +1416,7 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             let forged = format!(
                 "{}.{}:consume",
-                inflow::ids::new("inv"),
+                inflow::ids::new(inflow::ids::Kind::Invitation),
                 inflow::ids::random(40)
             );
             c.expect(404, consume(t, &forged)).await;
@@ -1436,8 +1512,16 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
         "get-webhook-endpoint" => {
             let id = new_endpoint(env, t).await;
             c.expect(200, endpoints("GET", t, Some(&id), "")).await;
-            c.expect(404, endpoints("GET", t, Some(&inflow::ids::new("whk")), ""))
-                .await;
+            c.expect(
+                404,
+                endpoints(
+                    "GET",
+                    t,
+                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+                    "",
+                ),
+            )
+            .await;
             c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
         }
         "update-webhook-endpoint" => {
@@ -1455,8 +1539,13 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             c.expect(
                 404,
-                endpoints("PATCH", t, Some(&inflow::ids::new("whk")), "")
-                    .json(&json!({"disabled": false})),
+                endpoints(
+                    "PATCH",
+                    t,
+                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+                    "",
+                )
+                .json(&json!({"disabled": false})),
             )
             .await;
         }
@@ -1477,8 +1566,13 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
                 .await;
             c.expect(
                 404,
-                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/rotate-secret")
-                    .header("idempotency-key", "iam-2"),
+                endpoints(
+                    "POST",
+                    t,
+                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+                    "/rotate-secret",
+                )
+                .header("idempotency-key", "iam-2"),
             )
             .await;
         }
@@ -1505,7 +1599,12 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             .await;
             c.expect(
                 404,
-                endpoints("POST", t, Some(&inflow::ids::new("whk")), "/test"),
+                endpoints(
+                    "POST",
+                    t,
+                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+                    "/test",
+                ),
             )
             .await;
         }
@@ -1537,7 +1636,11 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             let secret = flow.body["secret"].as_str().unwrap();
             c.expect(200, accept_page(secret)).await;
             c.expect(200, accept_form(secret)).await;
-            let forged = format!("{}.{}", inflow::ids::new("inv"), inflow::ids::random(40));
+            let forged = format!(
+                "{}.{}",
+                inflow::ids::new(inflow::ids::Kind::Invitation),
+                inflow::ids::random(40)
+            );
             c.expect(404, accept_page(&forged)).await;
             c.expect(400, accept_form("")).await;
         }
@@ -1545,7 +1648,11 @@ async fn drive(c: &Counted<'_>, t: &Tenant) {
             let id = failed_delivery(env, t).await;
             c.expect(202, replay(t, &id)).await;
             c.expect(409, replay(t, &id)).await;
-            c.expect(404, replay(t, &inflow::ids::new("dlv"))).await;
+            c.expect(
+                404,
+                replay(t, &inflow::ids::new(inflow::ids::Kind::Delivery)),
+            )
+            .await;
             c.expect(404, replay(t, "junk")).await;
         }
         other => panic!("{other}: an endpoint this list does not know yet"),

@@ -684,7 +684,7 @@ async fn claims_abandoned(env: &Env) {
 /// Sends `c` with a key through a function that dies after its write, then retries it once the
 /// claim may be taken over; both answers.
 async fn died_then_retried(env: &Env, f: Function, c: Call) -> (Answer, Answer) {
-    let c = c.header("idempotency-key", &inflow::ids::new("key"));
+    let c = c.header("idempotency-key", &inflow::ids::new(inflow::ids::Kind::Key));
     let dying = env.with_faults(dies_after_its_write());
     let first = Answer::from(f.call(&dying, c.request()).await);
     claims_abandoned(env).await;

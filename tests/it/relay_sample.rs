@@ -8,7 +8,7 @@ use inflow_tests::Env;
 #[tokio::test]
 async fn the_relay_sample_runs() {
     let env = Env::new().await;
-    let event_id = inflow::ids::new("evt");
+    let event_id = inflow::ids::new(inflow::ids::Kind::Event);
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/relay.json"),
     )

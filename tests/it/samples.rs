@@ -47,7 +47,7 @@ const WORKER_SAMPLES: &[&str] = &["email-worker", "relay", "sweeper", "webhook-w
 /// A delivery that failed, for the replay sample.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
     use inflow::model::delivery::{delivery_id, Delivery, DeliveryStatus};
-    let event_id = inflow::ids::new("evt");
+    let event_id = inflow::ids::new(inflow::ids::Kind::Event);
     let now = chrono::Utc::now();
     let d = Delivery {
         id: delivery_id(&event_id, "whk_sample"),

@@ -15,7 +15,10 @@ async fn the_webhook_worker_sample_runs() {
     )
     .unwrap()
     .replace("org_placeholder", &t.org_id)
-    .replace("evt_placeholder", &inflow::ids::new("evt"));
+    .replace(
+        "evt_placeholder",
+        &inflow::ids::new(inflow::ids::Kind::Event),
+    );
     let event = serde_json::from_str(&text).expect("an SQS event");
     let worker = env.webhook_worker(&[0], false).await;
     let response = inflow::delivery::handle(&worker, event).await;

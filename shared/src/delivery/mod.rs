@@ -668,7 +668,7 @@ pub async fn replay(
     now: DateTime<Utc>,
 ) -> Result<Delivery, Error> {
     use crate::error::Resource;
-    crate::ids::require("dlv", Resource::Delivery, id)?;
+    crate::ids::require(crate::ids::Kind::Delivery, id)?;
     let jobs = Outbox::new(vec![Job::NextAttempt]);
     match store::deliveries::reopen(&app.table, org_id, id, now, &jobs).await? {
         Some(delivery) => Ok(delivery),

@@ -43,14 +43,14 @@ pub mod endpoints {
 
     pub const LIST_WEBHOOK_DELIVERIES: Endpoint = entry!(
         "list-webhook-deliveries",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("GET", "/v1/webhooks/deliveries")],
         list_webhook_deliveries
     );
     pub const REPLAY_WEBHOOK_DELIVERY: Endpoint = entry!(
         "replay-webhook-delivery",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("POST", "/v1/webhooks/deliveries/{deliveryId}/replay")],
         replay_webhook_delivery

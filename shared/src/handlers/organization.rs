@@ -37,14 +37,14 @@ pub mod endpoints {
 
     pub const GET_ORGANIZATION: Endpoint = entry!(
         "get-organization",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("GET", "/v1/organization")],
         get_organization
     );
     pub const UPDATE_ORGANIZATION: Endpoint = entry!(
         "update-organization",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("PATCH", "/v1/organization")],
         update_organization

@@ -113,7 +113,7 @@ pub mod endpoints {
 
     pub const CREATE_WEBHOOK_ENDPOINT: Endpoint = entry!(
         "create-webhook-endpoint",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("POST", "/v1/webhooks/endpoints")],
         create_webhook_endpoint
@@ -122,21 +122,21 @@ pub mod endpoints {
     .json_body();
     pub const LIST_WEBHOOK_ENDPOINTS: Endpoint = entry!(
         "list-webhook-endpoints",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("GET", "/v1/webhooks/endpoints")],
         list_webhook_endpoints
     );
     pub const GET_WEBHOOK_ENDPOINT: Endpoint = entry!(
         "get-webhook-endpoint",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("GET", "/v1/webhooks/endpoints/{endpointId}")],
         get_webhook_endpoint
     );
     pub const UPDATE_WEBHOOK_ENDPOINT: Endpoint = entry!(
         "update-webhook-endpoint",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("PATCH", "/v1/webhooks/endpoints/{endpointId}")],
         update_webhook_endpoint
@@ -144,14 +144,14 @@ pub mod endpoints {
     .json_body();
     pub const DELETE_WEBHOOK_ENDPOINT: Endpoint = entry!(
         "delete-webhook-endpoint",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("DELETE", "/v1/webhooks/endpoints/{endpointId}")],
         delete_webhook_endpoint
     );
     pub const ROTATE_WEBHOOK_ENDPOINT_SECRET: Endpoint = entry!(
         "rotate-webhook-endpoint-secret",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("POST", "/v1/webhooks/endpoints/{endpointId}/rotate-secret")],
         rotate_webhook_endpoint_secret
@@ -159,7 +159,7 @@ pub mod endpoints {
     .idempotent();
     pub const TEST_WEBHOOK_ENDPOINT: Endpoint = entry!(
         "test-webhook-endpoint",
-        Family::Webhooks,
+        Family::Inflow,
         Auth::Admin(Schemes::Bearer),
         [("POST", "/v1/webhooks/endpoints/{endpointId}/test")],
         test_webhook_endpoint

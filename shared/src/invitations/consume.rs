@@ -30,7 +30,7 @@ pub enum Proof<'a> {
 pub fn proof<'a>(id_or_secret: &'a str, bearer: Option<&'a str>) -> Result<Proof<'a>, Error> {
     if id_in_secret(id_or_secret).is_some() {
         Ok(Proof::Secret(id_or_secret))
-    } else if ids::looks_like("inv", id_or_secret) {
+    } else if ids::looks_like(crate::ids::Kind::Invitation, id_or_secret) {
         Ok(Proof::Token {
             id: id_or_secret,
             bearer,
@@ -155,7 +155,7 @@ async fn check_invitee(
         reason: Precondition::NotInvitee,
         message: "The access token's user is not the invitee of this flow.".into(),
     };
-    let user = match ids::looks_like("usr", &claims.sub) {
+    let user = match ids::looks_like(crate::ids::Kind::User, &claims.sub) {
         true => store::orgs::get_user(&app.table, &caller.org_id, &claims.sub).await?,
         false => None,
     };
@@ -200,7 +200,7 @@ async fn try_consume(
             };
             let number = store::counters::reserve(&app.table, home_org, "user", 1).await?;
             User {
-                id: ids::new("usr"),
+                id: ids::new(crate::ids::Kind::User),
                 org_id: home_org.clone(),
                 number,
                 email: inv.email.clone(),
@@ -238,7 +238,7 @@ fn new_organization(app: &App, inv: &Invitation, now: DateTime<Utc>) -> Organiza
         .clone()
         .unwrap_or_else(|| inv.email.clone());
     Organization {
-        id: ids::new("org"),
+        id: ids::new(crate::ids::Kind::Organization),
         slug: format!("org-{}", ids::random(12).to_lowercase()),
         name: format!("{owner}'s organization"),
         email: Some(inv.email.clone()),

@@ -238,10 +238,10 @@ impl FlowRequest {
             .filter(|_| kind == InvitationKind::JoinOrganization);
         // Ids are judged by their shape before any read: one no user could have is no user.
         if let Some(id) = &user_id {
-            ids::require("usr", Resource::User, id)?;
+            ids::require(crate::ids::Kind::User, id)?;
         }
         if let Some(id) = &input.creator_user_id {
-            if !ids::looks_like("usr", id) {
+            if !ids::looks_like(crate::ids::Kind::User, id) {
                 return Err(Error::invalid(
                     "creatorUserId",
                     "names no user of this organization",
@@ -318,8 +318,8 @@ pub async fn create_flow(
     };
     let (ttl_secs, expire_time) = expiry(&org, new.ttl_secs, new.expire_at, now);
     let id = match mark {
-        Some(m) => m.id(&app.hasher, "inv"),
-        None => ids::new("inv"),
+        Some(m) => m.id(&app.hasher, crate::ids::Kind::Invitation),
+        None => ids::new(crate::ids::Kind::Invitation),
     };
     let secret: Secret = match mark {
         Some(m) => marked_secret(&app.hasher, &id, m),

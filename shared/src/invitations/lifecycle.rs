@@ -30,7 +30,7 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> Result<Invitation, Err
 /// `http::serve_prefetched`); [`owned`] then keeps it only for its own organization. No read
 /// for an id that is not shaped like one of ours.
 pub async fn fetch(app: &App, id: &str) -> Result<Option<Invitation>, Error> {
-    if !ids::looks_like("inv", id) {
+    if !ids::looks_like(crate::ids::Kind::Invitation, id) {
         return Ok(None);
     }
     store::invitations::get_by_id(&app.table, id).await

@@ -76,7 +76,7 @@ pub fn hash_secret(hasher: &Hasher, secret: &str) -> String {
 /// The invitation id a presented secret names, if it is shaped like one of ours.
 pub fn id_in_secret(secret: &str) -> Option<&str> {
     let (id, rest) = secret.split_once('.')?;
-    (ids::looks_like("inv", id)
+    (ids::looks_like(crate::ids::Kind::Invitation, id)
         && rest.len() == 40
         && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
     .then_some(id)
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(a, derived_id(&h, "org_1", "flow_1", "a@B.CO"));
         assert_ne!(a, derived_id(&h, "org_1", "flow_2", "a@b.co"));
         assert_ne!(a, derived_id(&h, "org_2", "flow_1", "a@b.co"));
-        assert!(ids::looks_like("inv", &a));
+        assert!(ids::looks_like(crate::ids::Kind::Invitation, &a));
     }
 
     #[test]

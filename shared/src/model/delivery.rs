@@ -88,6 +88,9 @@ mod tests {
     fn one_id_per_event_and_endpoint() {
         assert_eq!(delivery_id("evt_1", "whk_1"), delivery_id("evt_1", "whk_1"));
         assert_ne!(delivery_id("evt_1", "whk_1"), delivery_id("evt_1", "whk_2"));
-        assert!(crate::ids::looks_like("dlv", &delivery_id("a", "b")));
+        assert!(crate::ids::looks_like(
+            crate::ids::Kind::Delivery,
+            &delivery_id("a", "b")
+        ));
     }
 }

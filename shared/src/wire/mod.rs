@@ -25,15 +25,15 @@ pub enum Family {
     Flows,
     /// Seed 002: user groups (`{"success": 0, "message": …}`).
     UserGroups,
-    /// Inflow's own v1 APIs (webhook endpoints and deliveries, organization settings). They
+    /// Inflow's own v1 APIs: webhook endpoints and deliveries, and organization settings. They
     /// extend seed 000's API, so their errors take its shape.
-    Webhooks,
+    Inflow,
 }
 
 impl Family {
     pub fn error_body(self, err: &Error) -> Value {
         match self {
-            Family::Assignment | Family::Webhooks => assign::error_body(err),
+            Family::Assignment | Family::Inflow => assign::error_body(err),
             Family::Invitations => invitations::error_body(err),
             Family::Flows => flows::error_body(err),
             Family::UserGroups => user_groups::error_body(err),
