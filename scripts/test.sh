@@ -29,6 +29,7 @@ step() {
 
 step "cargo fmt --all --check" cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+step "floors: the functions and inflowctl build with the store private (no test-support feature)" cargo check -p inflow-functions -p inflowctl
 step "deps: one crypto stack (aws-lc-rs), no ring / rsa (RUSTSEC-2023-0071) / openssl-sys" scripts/check-deps.sh
 step "deps: the check fails on a crate that is built (aws-lc-rs)" bash -c '! scripts/check-deps.sh aws-lc-rs >/dev/null'
 step "routes: template.yaml (what AWS and make dev serve) = openapi.yaml" .venv/bin/python -m inflow_dev.check_routes

@@ -47,7 +47,7 @@ pub async fn orgs(app: &App) -> Result<Vec<Value>, Error> {
     Ok(operator::organizations(app)
         .await?
         .iter()
-        .map(inflow::wire::organization::organization)
+        .map(inflow::views::organization)
         .collect())
 }
 

@@ -169,7 +169,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
         }
         Command::Org(OrgCommand::Get { org }) => {
             let found = org_settings::get(&app(&sdk, &settings).await?, &org).await?;
-            Ok(inflow::wire::organization::organization(&found))
+            Ok(inflow::views::organization(&found))
         }
         Command::Org(OrgCommand::Update {
             org,
@@ -185,7 +185,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
             };
             let change = inflow::model::SettingsChange::validate(input, &app.config)?;
             let found = org_settings::update(&app, &org, &change, now).await?;
-            Ok(inflow::wire::organization::organization(&found))
+            Ok(inflow::views::organization(&found))
         }
         Command::Org(OrgCommand::SetTier { org, tier }) => {
             let keys = operator::set_tier(&app(&sdk, &settings).await?, &org, tier.into()).await?;
@@ -267,7 +267,7 @@ async fn run(cli: Cli) -> Result<Value, Error> {
         }
         Command::Webhook(WebhookCommand::List { org }) => {
             let all = inflow::webhooks::list(&app(&sdk, &settings).await?, &org).await?;
-            let views: Vec<Value> = all.iter().map(inflow::wire::webhooks::endpoint).collect();
+            let views: Vec<Value> = all.iter().map(inflow::views::webhook_endpoint).collect();
             Ok(json!({"organization": org, "endpoints": views}))
         }
         Command::Webhook(WebhookCommand::Remove { org, id }) => {

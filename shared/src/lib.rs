@@ -28,14 +28,18 @@ pub mod queue;
 pub mod ratelimit;
 pub mod refusals;
 pub mod relay;
+#[cfg(feature = "test-support")]
 pub mod store;
+#[cfg(not(feature = "test-support"))]
+pub(crate) mod store;
 pub mod sweeper;
 pub mod telemetry;
 pub mod tls;
 pub mod user_groups;
 pub mod validate;
+pub mod views;
 pub mod webhooks;
-pub mod wire;
+pub(crate) mod wire;
 pub mod worker;
 
 pub use app::App;

@@ -11,6 +11,7 @@ const EDGE: &[&str] = &[
     "http.rs",
     "relay.rs",
     "accept_page.rs",
+    "views.rs",
 ];
 
 /// Each AWS crate (the SDK's, and lambda_http's requests) and the only places that may name it.
