@@ -17,7 +17,7 @@ curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
   { echo "browser: no emulator answers at $AWS_ENDPOINT_URL" >&2; exit 1; }
 
 cargo build --workspace --quiet
-target/debug/inflowctl bootstrap >/dev/null
+"$INFLOWCTL" bootstrap >/dev/null
 ses_identity
 seed=$(scripts/seed.sh "browser-$(date +%s)-$RANDOM")
 

@@ -43,7 +43,7 @@ fi
 
 echo "dev: building every function and inflowctl (cold: a few minutes)"
 cargo build --workspace
-target/debug/inflowctl bootstrap >/dev/null
+"$INFLOWCTL" bootstrap >/dev/null
 ses_identity
 # `demo` on a fresh emulator; a reused one already has it (and its keys are shown only once).
 seed=$(scripts/seed.sh demo 2>/dev/null) || seed=$(scripts/seed.sh "demo-$(date +%s)")

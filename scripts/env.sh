@@ -13,6 +13,9 @@ export PATH="$ROOT/.venv/bin:$ROOT/.venv-sam/bin:$PATH"
 
 export MOTO_PORT="${MOTO_PORT:-4566}"
 
+# The operator's command line as `cargo build` leaves it (CARGO_TARGET_DIR honoured).
+export INFLOWCTL="${CARGO_TARGET_DIR:-$ROOT/target}/debug/inflowctl"
+
 # Dummy credentials, always: a real profile or session must not leak into local runs.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
 export AWS_ACCESS_KEY_ID=test

@@ -44,7 +44,7 @@ curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
 [[ -x .venv/bin/st ]] || { echo "schemathesis: .venv/bin/st missing; run scripts/tools.sh" >&2; exit 1; }
 
 cargo build --workspace --quiet
-ctl=target/debug/inflowctl
+ctl=$INFLOWCTL
 "$ctl" bootstrap >/dev/null
 # An enterprise organization (1000 requests a minute), so rate limits stay out of the way.
 seed=$(scripts/seed.sh "st-$(date +%s)-$RANDOM")

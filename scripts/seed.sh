@@ -2,14 +2,14 @@
 # Seeds one organization with a user and a flow through inflowctl, and prints one JSON line:
 #   {"orgId", "slug", "adminKey", "userKey", "userEmail", "flowId"}
 #   MOTO_PORT=4566 scripts/seed.sh SLUG
-# Needs a built target/debug/inflowctl and a bootstrapped emulator.
+# Needs a built inflowctl ($INFLOWCTL, from scripts/env.sh) and a bootstrapped emulator.
 set -euo pipefail
 slug=${1:?usage: scripts/seed.sh SLUG}
 # shellcheck source=scripts/env.sh
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-ctl=target/debug/inflowctl
+ctl=$INFLOWCTL
 email=jane@example.com
 
 org=$("$ctl" org create --name "Demo Org" --slug "$slug" --tier standard)

@@ -22,7 +22,7 @@ curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
 
 # The gateway runs the built binaries.
 cargo build --workspace --quiet
-target/debug/inflowctl bootstrap >/dev/null
+"$INFLOWCTL" bootstrap >/dev/null
 ses_identity
 seed=$(scripts/seed.sh "smoke-$(date +%s)-$RANDOM")
 sk=$(json_get adminKey <<<"$seed")
@@ -125,9 +125,9 @@ fi
 recv_port=$(free_port)
 .venv/bin/python -m inflow_dev.webhook_receiver "$recv_port" "$tmp/deliveries.jsonl" &
 receiver_pid=$!
-whsec=$(target/debug/inflowctl webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
+whsec=$("$INFLOWCTL" webhook add --org "$org_id" --url "http://127.0.0.1:$recv_port/hook" \
   --events flow.assigned | json_get secret)
-listed=$(target/debug/inflowctl webhook list --org "$org_id")
+listed=$("$INFLOWCTL" webhook list --org "$org_id")
 if json_get endpoints <<<"$listed" | grep -q "127.0.0.1:$recv_port/hook"; then
   passed=$((passed + 1)); echo "  ok    inflowctl webhook list shows the endpoint"
 else
@@ -177,7 +177,7 @@ else
 fi
 
 # inflowctl's self-service commands, as an operator runs them.
-ctl=target/debug/inflowctl
+ctl=$INFLOWCTL
 # The operator's list of accept-URL hosts (template.yaml's AcceptUrlHosts) allows this one.
 ACCEPT_URL_HOSTS=join.example.com "$ctl" org update --org "$org_id" --invitation-ttl 7200s \
   --accept-url-template "https://join.example.com/accept?s={secret}" >/dev/null || true

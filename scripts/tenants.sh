@@ -15,7 +15,7 @@ cd "$ROOT"
 curl -sf -o /dev/null --max-time 5 "$AWS_ENDPOINT_URL/moto-api/" ||
   { echo "tenants: no emulator answers at $AWS_ENDPOINT_URL" >&2; exit 1; }
 cargo build --workspace --quiet
-target/debug/inflowctl bootstrap >/dev/null
+"$INFLOWCTL" bootstrap >/dev/null
 ses_identity
 a=$(scripts/seed.sh "bulk-$(date +%s)-$RANDOM")
 b=$(scripts/seed.sh "single-$(date +%s)-$RANDOM")

@@ -32,7 +32,7 @@ import urllib.parse
 
 from inflow_dev import ROOT, gateway, template
 
-CTL = ROOT / "target" / "debug" / "inflowctl"
+CTL = os.environ.get("INFLOWCTL") or ROOT / "target" / "debug" / "inflowctl"
 ORIGINS = ["http://localhost:5173", "http://127.0.0.1:3000"]
 STACK = {}
 
