@@ -30,6 +30,10 @@ step() {
 step "cargo fmt --all --check" cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "floors: the functions and inflowctl build with the store private (no test-support feature)" cargo check -p inflow-functions -p inflowctl
+step "inflowctl: installs with cargo install --path (as docs/inflowctl.md says) and reports its version" \
+  bash -c 'root=$(mktemp -d) && trap "rm -rf $root" EXIT &&
+    cargo install --quiet --locked --debug --path inflowctl --root "$root" --target-dir target &&
+    "$root/bin/inflowctl" --version'
 step "deps: one crypto stack (aws-lc-rs), no ring / rsa (RUSTSEC-2023-0071) / openssl-sys" scripts/check-deps.sh
 step "deps: the check fails on a crate that is built (aws-lc-rs)" bash -c '! scripts/check-deps.sh aws-lc-rs >/dev/null'
 step "routes: template.yaml (what AWS and make dev serve) = openapi.yaml" .venv/bin/python -m inflow_dev.check_routes

@@ -7,6 +7,7 @@ use inflow::model::Tier;
 #[derive(Parser)]
 #[command(
     name = "inflowctl",
+    version,
     about = "Operate an Inflow deployment (prints JSON)",
     after_help = "Finds the table, queues and secret from --stack's outputs, else the functions' \
 variables (TABLE_NAME, APP_SECRET_ID, WEBHOOK_QUEUE_URL, EMAIL_QUEUE_URL, RELAY_DLQ_URL), else, \
@@ -23,9 +24,10 @@ pub struct Cli {
     /// The AWS region (as AWS_REGION).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
-    /// json (the default, for scripts) or table (for people).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
+    /// json (the default, for scripts), table (for people) or text (a `path<TAB>value` line per
+    /// value, for grep and cut). As the AWS CLI's --output; --format is the same flag.
+    #[arg(long, alias = "format", global = true, value_enum, default_value_t = Format::Json)]
+    pub output: Format,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +36,7 @@ pub struct Cli {
 pub enum Format {
     Json,
     Table,
+    Text,
 }
 
 #[derive(Subcommand)]

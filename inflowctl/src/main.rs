@@ -1,7 +1,7 @@
 //! `inflowctl`: bootstrap an account or emulator and manage organizations, keys, users, flows
 //! and webhooks. Finds the table, queues and secret from a stack's outputs (`--stack`) or the
 //! same environment variables the functions use (inflowctl::settings). Prints JSON on stdout
-//! (or a table, `--format table`); errors as JSON on stderr.
+//! (or a table, `--output table`, or `path<TAB>value` lines, `--output text`); errors as JSON on stderr.
 
 use clap::{CommandFactory, Parser};
 use inflow::{
@@ -37,7 +37,7 @@ async fn main() {
         );
         return;
     }
-    let format = cli.format;
+    let format = cli.output;
     match run(cli).await {
         Ok(value) => match format {
             Format::Json => println!(
@@ -45,6 +45,7 @@ async fn main() {
                 serde_json::to_string_pretty(&value).unwrap_or_default()
             ),
             Format::Table => print!("{}", inflowctl::table::render(&value)),
+            Format::Text => print!("{}", inflowctl::table::text(&value)),
         },
         Err(err) => {
             eprintln!("{}", json!({"error": err.to_string()}));

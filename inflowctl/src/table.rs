@@ -1,8 +1,35 @@
-//! `--format table`: the JSON a command prints, laid out for people. A list (or the one list
+//! `--output table`: the JSON a command prints, laid out for people. A list (or the one list
 //! inside an object, such as `keys` or `endpoints`) becomes rows under its fields' names; any
 //! other object becomes `field  value` lines. JSON stays the default, for scripts.
 
 use serde_json::{Map, Value};
+
+/// `--output text`: one `path<TAB>value` line per value (`keys.0.id	key_…`), so a script can
+/// grep and cut what it needs without a JSON parser. Strings are printed as they are.
+pub fn text(value: &Value) -> String {
+    let mut out = String::new();
+    leaves(value, "", &mut out);
+    out
+}
+
+fn leaves(value: &Value, path: &str, out: &mut String) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Object(map) => map.iter().for_each(|(k, v)| leaves(v, &join(k), out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| leaves(v, &join(&i.to_string()), out)),
+        Value::String(s) => out.push_str(&format!("{path}\t{}\n", s.replace(['\t', '\n'], " "))),
+        other => out.push_str(&format!("{path}\t{other}\n")),
+    }
+}
 
 pub fn render(value: &Value) -> String {
     match value {
@@ -117,6 +144,18 @@ fn rows_table(rows: &[Value]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn text_is_a_path_and_a_value_per_line() {
+        let out = text(&json!({
+            "organization": "org_1",
+            "keys": [{"id": "key_1", "revoked": false}, {"id": "a\tb", "n": 3, "x": null}],
+        }));
+        assert_eq!(
+            out,
+            "keys.0.id\tkey_1\nkeys.0.revoked\tfalse\nkeys.1.id\ta b\nkeys.1.n\t3\nkeys.1.x\tnull\norganization\torg_1\n"
+        );
+    }
 
     #[test]
     fn a_list_inside_an_object_becomes_rows_under_its_fields() {

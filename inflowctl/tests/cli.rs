@@ -503,6 +503,24 @@ async fn an_sso_profile_signs() {
 }
 
 #[test]
+fn version_and_output_need_no_aws_configuration() {
+    let home = temp_home();
+    let out = run(ctl(&home).env_remove("AWS_ENDPOINT_URL").arg("--version"));
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("inflowctl {}", env!("CARGO_PKG_VERSION"))
+    );
+    // --output takes what the AWS CLI's does (less yaml); --format is the same flag.
+    for flag in ["--output", "--format"] {
+        for value in ["json", "table", "text"] {
+            let out = run(ctl(&home).args([flag, value, "completions", "bash"]));
+            assert!(out.status.success(), "{flag} {value}: {}", failed(out));
+        }
+    }
+}
+
+#[test]
 fn completions_need_no_aws_configuration() {
     let home = temp_home();
     for (shell, marker) in [
@@ -518,7 +536,7 @@ fn completions_need_no_aws_configuration() {
         let script = String::from_utf8_lossy(&out.stdout);
         assert!(script.contains(marker), "{shell}: {script:.200}");
         // The subcommands and global flags are there to complete.
-        for word in ["bootstrap", "webhook", "stack", "format", "table"] {
+        for word in ["bootstrap", "webhook", "stack", "output", "table"] {
             assert!(script.contains(word), "{shell} lacks {word}");
         }
     }

@@ -69,6 +69,7 @@ import pathlib
 import resource
 import secrets
 import signal
+import socket
 import sys
 import time
 import urllib.parse
@@ -437,7 +438,8 @@ class Connections:
 
 class Gateway:
     def __init__(self, args):
-        self.host = args.host
+        self.listen = listen_addresses(args.host)
+        self.host = self.listen[0]
         self.port = args.port
         self.template = pathlib.Path(args.template)
         self.bin_dir = pathlib.Path(args.bin_dir)
@@ -709,10 +711,11 @@ class Gateway:
             loop.add_signal_handler(sig, stopped.set)
         raise_descriptor_limit()
         await self.warm()
-        self.server = await asyncio.start_server(self.serve_client, self.host, self.port, backlog=1024,
+        self.server = await asyncio.start_server(self.serve_client, self.listen, self.port, backlog=1024,
                                                  limit=MAX_HEAD)
         cors = ("CORS off" if self.cors is None else f"CORS for {', '.join(self.cors.origins)}")
-        log(f"ready on http://{self.host}:{self.port} ({cors}; reload: "
+        where = " and ".join(f"http://{h if ':' not in h else f'[{h}]'}:{self.port}" for h in self.listen)
+        log(f"ready on {where} ({cors}; reload: "
             f"{'rebuilds on source changes' if self.rebuild else 'swaps in rebuilt binaries'})")
         keeper = loop.create_task(self.housekeeping())
         await stopped.wait()
@@ -737,6 +740,20 @@ def from_browser(req):
         name.lower().startswith("sec-fetch-") for name, _ in req.headers)
 
 
+def listen_addresses(host):
+    """Where the front listens: `host`, or for `localhost` both loopbacks, since clients resolve
+    it to either (`cargo lambda invoke` calls [::1]:9000 by default); IPv4 alone on a machine
+    without IPv6."""
+    if host != "localhost":
+        return [host]
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return ["127.0.0.1"]
+    return ["127.0.0.1", "::1"]
+
+
 def raise_descriptor_limit():
     """Room for MAX_CONNECTIONS clients beside the functions' pipes and runtime connections
     (macOS starts shells at 256 descriptors, many Linux setups at 1,024)."""
@@ -758,7 +775,8 @@ def valid_host(host):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="localhost",
+                        help="where to listen; localhost (the default): 127.0.0.1 and ::1 both")
     parser.add_argument("--port", type=int, default=int(os.environ.get("API_PORT", 9000)))
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
     target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))

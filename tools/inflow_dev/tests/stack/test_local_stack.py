@@ -502,6 +502,21 @@ class GatewayOwnPaths(unittest.TestCase):
         self.assertEqual(self.invocations(), before + 1)
 
 
+class CargoLambdaInvoke(unittest.TestCase):
+    """`cargo lambda invoke` with its default address ([::1]) reaches the gateway's Invoke API:
+    the gateway listens on both loopbacks, as `localhost` may mean either."""
+
+    def test_cargo_lambda_invoke_with_its_defaults_runs_the_function(self):
+        out = subprocess.run(
+            [ROOT / ".venv" / "bin" / "cargo-lambda", "lambda", "invoke", "--invoke-port", str(STACK["port"]),
+             "--data-file", "events/get-organization.json", "get-organization"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # The sample's key is a placeholder: the function itself answers 401 in its own shape.
+        answer = json.loads(out.stdout)
+        self.assertEqual(answer["statusCode"], 401, out.stdout)
+
+
 class SlowClients(unittest.TestCase):
     """Slowloris through the real gateway: more connections than its cap, each sending its head
     a byte a second or nothing at all. Each new client still gets in at once, the slow ones are
