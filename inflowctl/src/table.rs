@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-/// `--output text`: one `path<TAB>value` line per value (`keys.0.id	key_…`), so a script can
+/// `--output text`: one `path<TAB>value` line per value (`keys.0.id<TAB>key_…`), so a script can
 /// grep and cut what it needs without a JSON parser. Strings are printed as they are.
 pub fn text(value: &Value) -> String {
     let mut out = String::new();
