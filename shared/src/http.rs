@@ -17,6 +17,7 @@ use crate::{
     ids,
     model::Caller,
     ratelimit::RateState,
+    telemetry,
     wire::Family,
 };
 
@@ -309,8 +310,9 @@ where
 {
     let request_id = request_id_of(&req);
     let id = request_id.clone();
+    let span = request_span(&req, endpoint, &request_id);
     logged(
-        endpoint,
+        span,
         request_id,
         run(app, req, endpoint, id, prefetch, handler),
     )
@@ -366,6 +368,7 @@ where
     Fut: Future<Output = Result<Reply, Error>>,
 {
     let request_id = request_id_of(&req);
+    let span = request_span(&req, endpoint, &request_id);
     let ctx = PublicCtx {
         app,
         endpoint: endpoint.name,
@@ -392,16 +395,35 @@ where
             }
         }
     };
-    logged(endpoint, request_id, work).await
+    logged(span, request_id, work).await
+}
+
+/// The span of every line a request logs: ours (request id, function, organization once known)
+/// and Lambda's invocation (`telemetry`).
+fn request_span(req: &Request, endpoint: &Endpoint, request_id: &str) -> tracing::Span {
+    let invocation = req.lambda_context_ref().map(telemetry::Invocation::of);
+    let (function_request_id, xray_trace_id, cold_start) = match &invocation {
+        Some(at) => (Some(at.request_id), at.xray_trace_id, Some(at.cold_start)),
+        None => (None, None, None),
+    };
+    tracing::info_span!(
+        "request",
+        request_id,
+        function = endpoint.name,
+        org_id = Empty,
+        function_request_id,
+        xray_trace_id,
+        cold_start,
+        service = telemetry::SERVICE,
+    )
 }
 
 /// Logs and counts a request's outcome, and answers it with its request id.
 async fn logged(
-    endpoint: &Endpoint,
+    span: tracing::Span,
     request_id: String,
     work: impl Future<Output = Served>,
 ) -> Response<Body> {
-    let span = tracing::info_span!("request", request_id = %request_id, function = endpoint.name, org_id = Empty);
     // On the heap: a handler's future is deep, and the runtime's thread stack is not.
     let work = Box::pin(work);
     async move {

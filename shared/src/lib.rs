@@ -91,7 +91,7 @@ macro_rules! event_function {
             let context = &context;
             $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
                 move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
-                    $handler(context, event.payload)
+                    $crate::telemetry::within(&event.context, $handler(context, event.payload))
                         .await
                         .map_err($crate::lambda_runtime::Diagnostic::from)
                 },
@@ -109,8 +109,9 @@ macro_rules! event_function {
             $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
                 move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
                     let deadline = event.context.deadline();
+                    let work = $handler(context, event.payload, deadline);
                     Ok::<_, $crate::lambda_runtime::Error>(
-                        $handler(context, event.payload, deadline).await,
+                        $crate::telemetry::within(&event.context, work).await,
                     )
                 },
             ))
@@ -126,7 +127,10 @@ macro_rules! event_function {
             let context = &context;
             $crate::lambda_runtime::run($crate::lambda_runtime::service_fn(
                 move |event: $crate::lambda_runtime::LambdaEvent<_>| async move {
-                    Ok::<_, $crate::lambda_runtime::Error>($handler(context, event.payload).await)
+                    let work = $handler(context, event.payload);
+                    Ok::<_, $crate::lambda_runtime::Error>(
+                        $crate::telemetry::within(&event.context, work).await,
+                    )
                 },
             ))
             .await

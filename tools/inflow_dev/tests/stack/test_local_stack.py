@@ -502,6 +502,35 @@ class GatewayOwnPaths(unittest.TestCase):
         self.assertEqual(self.invocations(), before + 1)
 
 
+class Logs(unittest.TestCase):
+    """A request's log lines join up with its Lambda invocation and trace: Powertools' field
+    names beside ours, on the line the function itself wrote."""
+
+    def test_a_request_logs_its_lambda_request_id_trace_cold_start_and_service(self):
+        t = seed()
+        rid = f"log-{time.time_ns()}"
+        for _ in range(2):
+            a = call("GET", "/v1/organization", [("Authorization", f"Bearer {t['adminKey']}"), ("X-Request-ID", rid)])
+            self.assertEqual(a.status, 200, a)
+        spans = []
+        deadline = time.monotonic() + 10
+        while len(spans) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            spans = []
+            for line in pathlib.Path(STACK["log"].name).read_text(errors="replace").splitlines():
+                prefix, _, rest = line.partition(": ")
+                if prefix == "get-organization" and rid in rest and "request finished" in rest:
+                    spans.append(json.loads(rest)["span"])
+        self.assertEqual(len(spans), 2, "both requests' lines")
+        for span in spans:
+            self.assertEqual(span["request_id"], rid)
+            self.assertEqual(span["service"], "inflow")
+            self.assertIsInstance(span["cold_start"], bool)
+            self.assertRegex(span["function_request_id"], r"^[0-9a-f-]{36}$")
+            self.assertTrue(span["xray_trace_id"].startswith("Root=1-"), span)
+        self.assertNotEqual(spans[0]["function_request_id"], spans[1]["function_request_id"])
+
+
 class CargoLambdaInvoke(unittest.TestCase):
     """`cargo lambda invoke` with its default address ([::1]) reaches the gateway's Invoke API:
     the gateway listens on both loopbacks, as `localhost` may mean either."""
