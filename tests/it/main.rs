@@ -13,6 +13,7 @@ mod hostile_invitations;
 mod iam;
 mod idempotency;
 mod invitations;
+mod operations;
 mod organization;
 mod outbox;
 mod progress;

@@ -20,3 +20,22 @@ pub fn function_timeout(logical_id: &str) -> Option<f64> {
         .as_f64()
         .or_else(|| doc["Globals"]["Function"]["Timeout"].as_f64())
 }
+
+/// A resource of the template by its logical id (`Yaml::Null` when there is none); CloudFormation's
+/// short tags (`!Ref`, `!GetAtt`) read as tagged values.
+pub fn resource(logical_id: &str) -> Yaml {
+    let text = std::fs::read_to_string(TEMPLATE).expect("template.yaml");
+    let doc: Yaml = serde_yaml::from_str(&text).expect("template.yaml is YAML");
+    doc["Resources"][logical_id].clone()
+}
+
+/// What a `!Ref X` or `!GetAtt X.Attr` names: `X`.
+pub fn named(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::Tagged(tagged) => tagged
+            .value
+            .as_str()
+            .map(|s| s.split('.').next().unwrap_or(s).to_owned()),
+        _ => None,
+    }
+}

@@ -385,7 +385,17 @@ impl WebhookWorker {
             response_status: sent.status,
             error: sent.error.clone(),
         };
-        tracing::info!(delivery_id = %delivery.id, attempt = job.attempt, status = ?sent.status, error = ?sent.error, "webhook attempt");
+        tracing::info!(
+            delivery_id = %delivery.id,
+            endpoint_id = %delivery.endpoint_id,
+            org_id = %delivery.org_id,
+            event_type = %delivery.event_type,
+            attempt = job.attempt,
+            delivered = sent.delivered(),
+            status = ?sent.status,
+            error = ?sent.error,
+            "webhook attempt"
+        );
         crate::metrics::count(
             if sent.delivered() {
                 "DeliveriesSucceeded"
