@@ -15,7 +15,7 @@ bench:
 
 # What `sam deploy` ships: every function, release profile, arm64, into .aws-sam/build.
 build:
-	scripts/tools.sh
+	scripts/tools.sh deploy
 	scripts/sam-build.sh
 
 # Uses your real AWS credentials (no scripts/env.sh here). Guided the first time only, then

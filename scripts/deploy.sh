@@ -79,6 +79,6 @@ else
   echo "deploy: $mode ($samconfig, environment $config_env)"
   [[ $mode == guided ]] && echo "deploy: first deploy: SAM asks for the stack name, region and parameters once and saves them (see docs/operations.md, \"First deploy: a checklist\")"
 fi
-run scripts/tools.sh
+run scripts/tools.sh deploy
 run scripts/sam-build.sh
 run sam deploy "${args[@]}"

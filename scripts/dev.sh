@@ -8,7 +8,7 @@
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/tools.sh
+scripts/tools.sh dev
 
 export MOTO_PORT=${MOTO_PORT:-4566}
 API_PORT=${API_PORT:-9000}

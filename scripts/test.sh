@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 section() { printf '\n==== %s ====\n' "$*"; }
 
 section tools
-scripts/tools.sh
+scripts/tools.sh test
 
 export MOTO_PORT
 MOTO_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -56,10 +56,16 @@ step "smoke: HTTP through the local gateway" scripts/smoke.sh "$MOTO_PORT"
 step "smoke: make smoke's deployed-stack mode (--stack from a stack in the emulator, --url, DRY_RUN)" scripts/test_smoke_deployed.sh "$MOTO_PORT"
 # Its own emulator: with the one the steps above share, its email job has been held in flight
 # by a consumer not yet found (see tools/inflow_dev/tests/stack/browser_test.py), out of its worker's reach.
-step "browser: the accept page in headless Chromium, from an email the stack sent" \
-  bash -c 'port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")
-    scripts/moto.sh start "$port" >/dev/null && trap "scripts/moto.sh stop $port >/dev/null" EXIT
-    scripts/browser.sh "$port"'
+# Without Chromium (a workstation without root) it is skipped with a line saying so; never in CI,
+# where scripts/tools.sh already failed.
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  step "browser: the accept page in headless Chromium, from an email the stack sent" \
+    bash -c 'port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")
+      scripts/moto.sh start "$port" >/dev/null && trap "scripts/moto.sh stop $port >/dev/null" EXIT
+      scripts/browser.sh "$port"'
+else
+  section "browser: SKIPPED: no chromium or chromedriver here (apt-get install chromium chromium-driver to run it)"
+fi
 # Its own emulator too: 5,000 invitations and their jobs, measured by the order mail goes out.
 step "tenants: one organization's 5,000-address import holds up no other's invitation email (through the local stack)" \
   bash -c 'port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")

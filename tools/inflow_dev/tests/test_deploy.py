@@ -78,7 +78,7 @@ class DeployDryRun(unittest.TestCase):
     def test_no_saved_configuration_is_guided(self):
         for text in (None, (REPO / "samconfig.toml").read_text()):
             commands, config = dry_run(text)
-            self.assertEqual(commands[:2], [["scripts/tools.sh"], ["scripts/sam-build.sh"]])
+            self.assertEqual(commands[:2], [["scripts/tools.sh", "deploy"], ["scripts/sam-build.sh"]])
             args = sam_deploy(commands)
             self.assertIn("--guided", args)
             self.assertNotIn("--no-confirm-changeset", args)
@@ -254,6 +254,48 @@ class SupportedPlatform(unittest.TestCase):
     def test_linux_passes_the_check(self):
         out = self.run_tools("Linux")
         self.assertEqual(out.returncode, 0, out.stderr)
+
+
+class ToolsByNeed(unittest.TestCase):
+    """scripts/tools.sh installs what a target needs: `make dev` needs neither root nor Chromium,
+    and `make test` without Chromium skips the browser test, except in CI. Run with Chromium
+    hidden from PATH and `id -u` answering 1000 (stand-ins, as above)."""
+
+    def run_tools(self, need, ci=None):
+        with tempfile.TemporaryDirectory() as tmp:
+            bin_dir = Path(tmp)
+            for d in os.environ["PATH"].split(os.pathsep):
+                if not os.path.isdir(d):
+                    continue
+                for entry in os.listdir(d):
+                    link = bin_dir / entry
+                    if entry.startswith(("chromium", "chromedriver")) or link.exists() or link.is_symlink():
+                        continue
+                    link.symlink_to(Path(d) / entry)
+            (bin_dir / "id").unlink(missing_ok=True)
+            (bin_dir / "id").write_text('#!/bin/sh\n[ "$1" = -u ] && echo 1000 || echo "uid=1000(dev)"\n')
+            (bin_dir / "id").chmod(0o755)
+            env = {k: v for k, v in os.environ.items() if k != "CI"}
+            env["PATH"] = str(bin_dir)
+            if ci:
+                env["CI"] = ci
+            return subprocess.run([str(REPO / "scripts" / "tools.sh"), need], env=env, capture_output=True,
+                                  text=True, timeout=600)
+
+    def test_dev_needs_neither_root_nor_chromium(self):
+        out = self.run_tools("dev")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("chromium", out.stderr)
+
+    def test_test_without_chromium_skips_the_browser_test_locally(self):
+        out = self.run_tools("test")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("make test will skip the browser test", out.stderr)
+
+    def test_ci_never_skips_it(self):
+        out = self.run_tools("test", ci="true")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("CI needs chromium and chromedriver", out.stderr)
 
 
 if __name__ == "__main__":
