@@ -831,10 +831,10 @@ impl Env {
         let queue = self.queues.webhook_url.clone();
         let mut batches = 0;
         let mut quiet_since = std::time::Instant::now();
-        // Quiet for `idle` and for a few polls in a row: on a loaded machine one poll of the
-        // emulator can itself take longer than `idle`.
+        // Quiet for `idle` and for two polls in a row: on a loaded machine one poll of the emulator
+        // can itself take longer than `idle` (a longer wait would outlast receivers' pauses).
         let mut empty_polls = 0;
-        while quiet_since.elapsed() < idle || empty_polls < 3 {
+        while quiet_since.elapsed() < idle || empty_polls < 2 {
             if self.relay_stream().await.records > 0 {
                 quiet_since = std::time::Instant::now();
                 empty_polls = 0;

@@ -27,6 +27,8 @@ import uuid
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -150,7 +152,11 @@ def main():
         c.check("the page is 200", status_of(link) == 200)
         shot(driver, "open")
 
+        # The form posts and the answer replaces the page: read it once the old one is gone (read
+        # at once, the old page's element can go stale under the reader).
+        before = driver.find_element(By.TAG_NAME, "main")
         driver.find_element(By.ID, "accept").click()
+        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(before))
         c.check("clicking accept shows it accepted", page_state(driver) == "accepted",
                 driver.page_source[:400])
         c.check("the form posted to the page itself", driver.current_url == base + "/accept",
