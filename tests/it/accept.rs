@@ -249,16 +249,12 @@ async fn names_are_escaped_and_the_secret_is_never_logged() {
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.raw);
-    let creator = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "eve@example.com",
-        Some("<img src=x onerror=alert(1)>"),
-        inflow::model::Role::Owner,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let creator = env
+        .user(&t, "eve@example.com")
+        .name("<img src=x onerror=alert(1)>")
+        .role(inflow::model::Role::Owner)
+        .create()
+        .await;
     let flow = invite(
         &env,
         &t,

@@ -18,16 +18,7 @@ async fn assigns_with_the_seeds_success_body() {
         "dueDate": "2030-11-25T23:59:59Z", "priority": "high",
         "notes": "Please complete this onboarding flow before the team meeting"
     });
-    inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "employee@company.com",
-        None,
-        inflow::model::Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    env.user(&t, "employee@company.com").create().await;
     let res = env
         .send(
             ASSIGN_FLOW,

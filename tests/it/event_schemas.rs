@@ -46,16 +46,7 @@ async fn every_event_the_code_delivers_validates_against_the_openapi_document() 
             on_assignment("POST", "/complete", &t, id),
         )
         .await);
-    inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "late@example.com",
-        None,
-        inflow::model::Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    env.user(&t, "late@example.com").create().await;
     let due = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     ok(env
         .send(

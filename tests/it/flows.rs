@@ -1,6 +1,5 @@
 //! Seeds 003 and 004: invitation flows, and consuming them.
 
-use inflow::model::Role;
 use inflow_tests::{admin_flow, call, consume, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::{json, Value};
 
@@ -246,16 +245,7 @@ async fn consume_by_id_needs_the_invitees_access_token() {
         .await;
     assert_eq!(forged.status, 401);
     let now = chrono::Utc::now();
-    let someone = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "someone@example.com",
-        None,
-        Role::Member,
-        now,
-    )
-    .await
-    .unwrap();
+    let someone = env.user(&t, "someone@example.com").create().await;
     let wrong = inflow::invitations::tokens::mint_for(&env.app, &t.org_id, &someone.id, 600, now)
         .await
         .unwrap();

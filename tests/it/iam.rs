@@ -23,13 +23,14 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::{
     collections::{BTreeMap, BTreeSet},
+    future::Future,
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use inflow::{
     email::{self, EmailWorker},
-    model::Role,
     sweeper::{self, Sweeper},
     App,
 };
@@ -109,41 +110,16 @@ async fn compare() -> (BTreeMap<String, BTreeSet<Permission>>, Vec<[String; 4]>)
     let granted = template_policies();
     let init = init_calls().await;
     let scenarios = futures::future::join_all(
-        vec![
-            run(ASSIGN_FLOW),
-            run(GET_ASSIGNMENT),
-            run(START_ASSIGNMENT),
-            run(COMPLETE_ASSIGNMENT),
-            run(CREATE_USER_GROUP),
-            run(LIST_INVITATIONS),
-            run(CREATE_INVITATION),
-            run(IMPORT_INVITATIONS),
-            run(GET_INVITATION),
-            run(DELETE_INVITATION),
-            run(GET_FLOW),
-            run(CANCEL_FLOW),
-            run(CREATE_JOIN_ORGANIZATION_FLOW),
-            run(CREATE_SIGNUP_FLOW),
-            run(CONSUME_FLOW),
-            run(LIST_WEBHOOK_DELIVERIES),
-            run(REPLAY_WEBHOOK_DELIVERY),
-            run(GET_ORGANIZATION),
-            run(UPDATE_ORGANIZATION),
-            run(CREATE_WEBHOOK_ENDPOINT),
-            run(LIST_WEBHOOK_ENDPOINTS),
-            run(GET_WEBHOOK_ENDPOINT),
-            run(UPDATE_WEBHOOK_ENDPOINT),
-            run(DELETE_WEBHOOK_ENDPOINT),
-            run(ROTATE_WEBHOOK_ENDPOINT_SECRET),
-            run(TEST_WEBHOOK_ENDPOINT),
-            run(ACCEPT_PAGE),
-            boxed(webhook_worker()),
-            boxed(email_worker()),
-            boxed(sweeper()),
-            boxed(relay()),
-        ]
-        .into_iter()
-        .map(tokio::spawn),
+        DRIVES
+            .iter()
+            .map(|(f, _)| run(*f))
+            .chain([
+                boxed(webhook_worker()),
+                boxed(email_worker()),
+                boxed(sweeper()),
+                boxed(relay()),
+            ])
+            .map(tokio::spawn),
     )
     .await;
     let mut used: BTreeMap<String, BTreeSet<Permission>> = BTreeMap::new();
@@ -750,16 +726,7 @@ fn replay(t: &Tenant, id: &str) -> Call {
 }
 
 async fn new_user(env: &Env, t: &Tenant, email: &str) -> inflow::model::User {
-    inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        email,
-        Some("Someone"),
-        Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("a user")
+    env.user(t, email).name("Someone").create().await
 }
 
 /// A new endpoint of the tenant, made through the uncounted app; its id.
@@ -800,871 +767,999 @@ async fn only_secret(env: &Env) -> String {
     env.secret_in(&jobs[0])
 }
 
+/// How each HTTP function is driven, after the unknown-key call `run` makes: one entry per
+/// endpoint of `inflow::handlers::all()` (`drives_name_every_endpoint_once` checks it).
+type Driver =
+    for<'a> fn(&'a Counted<'a>, &'a Tenant) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// A `Driver` of an `async fn(&Counted, &Tenant)`.
+macro_rules! driver {
+    ($drive:ident) => {
+        |c, t| Box::pin($drive(c, t))
+    };
+}
+
+const DRIVES: &[(Function, Driver)] = &[
+    (ASSIGN_FLOW, driver!(drive_assign_flow)),
+    (GET_ASSIGNMENT, driver!(drive_get_assignment)),
+    (START_ASSIGNMENT, driver!(drive_start_assignment)),
+    (COMPLETE_ASSIGNMENT, driver!(drive_complete_assignment)),
+    (CREATE_USER_GROUP, driver!(drive_create_user_group)),
+    (LIST_INVITATIONS, driver!(drive_list_invitations)),
+    (CREATE_INVITATION, driver!(drive_create_invitation)),
+    (IMPORT_INVITATIONS, driver!(drive_import_invitations)),
+    (GET_INVITATION, driver!(drive_get_invitation)),
+    (DELETE_INVITATION, driver!(drive_delete_invitation)),
+    (GET_FLOW, driver!(drive_get_flow)),
+    (CANCEL_FLOW, driver!(drive_cancel_flow)),
+    (CREATE_JOIN_ORGANIZATION_FLOW, driver!(drive_create_flow)),
+    (CREATE_SIGNUP_FLOW, driver!(drive_create_flow)),
+    (CONSUME_FLOW, driver!(drive_consume_flow)),
+    (
+        LIST_WEBHOOK_DELIVERIES,
+        driver!(drive_list_webhook_deliveries),
+    ),
+    (
+        REPLAY_WEBHOOK_DELIVERY,
+        driver!(drive_replay_webhook_delivery),
+    ),
+    (GET_ORGANIZATION, driver!(drive_get_organization)),
+    (UPDATE_ORGANIZATION, driver!(drive_update_organization)),
+    (
+        CREATE_WEBHOOK_ENDPOINT,
+        driver!(drive_create_webhook_endpoint),
+    ),
+    (
+        LIST_WEBHOOK_ENDPOINTS,
+        driver!(drive_list_webhook_endpoints),
+    ),
+    (GET_WEBHOOK_ENDPOINT, driver!(drive_get_webhook_endpoint)),
+    (
+        UPDATE_WEBHOOK_ENDPOINT,
+        driver!(drive_update_webhook_endpoint),
+    ),
+    (
+        DELETE_WEBHOOK_ENDPOINT,
+        driver!(drive_delete_webhook_endpoint),
+    ),
+    (
+        ROTATE_WEBHOOK_ENDPOINT_SECRET,
+        driver!(drive_rotate_webhook_endpoint_secret),
+    ),
+    (TEST_WEBHOOK_ENDPOINT, driver!(drive_test_webhook_endpoint)),
+    (ACCEPT_PAGE, driver!(drive_accept_page)),
+];
+
+/// The driver of `f` (the entry of `DRIVES` with its name).
+fn driver(f: Function) -> Driver {
+    match DRIVES.iter().find(|(e, _)| e.name == f.name) {
+        Some((_, d)) => *d,
+        None => panic!("{}: an endpoint this list does not know yet", f.name),
+    }
+}
+
 async fn drive(c: &Counted<'_>, t: &Tenant) {
+    driver(c.f)(c, t).await
+}
+
+#[test]
+fn drives_name_every_endpoint_once() {
+    for e in inflow::handlers::all() {
+        let n = DRIVES.iter().filter(|(d, _)| d.name == e.name).count();
+        assert_eq!(n, 1, "{}: {n} entries in DRIVES", e.name);
+    }
+    let all: BTreeSet<&str> = inflow::handlers::all().map(|e| e.name).collect();
+    for (d, _) in DRIVES {
+        assert!(
+            all.contains(d.name),
+            "{}: in DRIVES, not an endpoint",
+            d.name
+        );
+    }
+}
+
+async fn drive_assign_flow(c: &Counted<'_>, t: &Tenant) {
     let env = c.env;
     let in_future = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
-    match c.f.name {
-        "assign-flow" => {
-            let body = assign_body(t);
-            let first = c
-                .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
-                .await;
-            let again = c
-                .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
-                .await;
-            assert!(replayed(&again) && again.raw == first.raw);
-            // A failed request gives its key back.
-            c.expect(
-                400,
-                assign(t, &json!({"flowId": t.flow.id})).header("idempotency-key", "iam-2"),
-            )
-            .await;
-            // Re-assigning updates the unfinished assignment.
-            let re = json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": in_future, "priority": "high"});
-            let re = c.expect(200, assign(t, &re)).await;
-            assert_eq!(re.body["assignmentId"], first.body["assignmentId"]);
-            c.expect(
-                404,
-                assign(
-                    t,
-                    &json!({"flowId": inflow::ids::new(inflow::ids::Kind::Flow), "userEmail": t.user.email}),
-                ),
-            )
-            .await;
-            c.expect(
-                404,
-                assign(
-                    t,
-                    &json!({"flowId": t.flow.id, "userEmail": "nobody@example.com"}),
-                ),
-            )
-            .await;
-            // Concurrent first assigns race for the pointer; the losers update the winner's.
-            new_user(env, t, "racer@example.com").await;
-            let body = json!({"flowId": t.flow.id, "userEmail": "racer@example.com"});
-            let all = futures::future::join_all((0..5).map(|_| c.send(assign(t, &body)))).await;
-            let ids: BTreeSet<String> = all
-                .iter()
-                .map(|a| {
-                    a.body["assignmentId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            assert_eq!(ids.len(), 1, "{all:?}");
-        }
-        "get-assignment" => {
-            let id = assigned(env, t, &t.user.email).await;
-            c.expect(200, on_assignment("GET", "", t, &id)).await;
-            c.expect(
-                404,
-                on_assignment(
-                    "GET",
-                    "",
-                    t,
-                    &inflow::ids::new(inflow::ids::Kind::Assignment),
-                ),
-            )
-            .await;
-            c.expect(404, on_assignment("GET", "", t, "junk")).await;
-        }
-        "start-assignment" => {
-            let id = assigned(env, t, &t.user.email).await;
-            c.expect(200, on_assignment("POST", "/start", t, &id)).await;
-            c.expect(200, on_assignment("POST", "/start", t, &id)).await;
-            new_user(env, t, "done@example.com").await;
-            let done = assigned(env, t, "done@example.com").await;
-            setup(
-                env,
-                COMPLETE_ASSIGNMENT,
-                on_assignment("POST", "/complete", t, &done),
-                200,
-            )
-            .await;
-            c.expect(409, on_assignment("POST", "/start", t, &done))
-                .await;
-            c.expect(
-                404,
-                on_assignment(
-                    "POST",
-                    "/start",
-                    t,
-                    &inflow::ids::new(inflow::ids::Kind::Assignment),
-                ),
-            )
-            .await;
-        }
-        "complete-assignment" => {
-            let id = assigned(env, t, &t.user.email).await;
-            c.expect(200, on_assignment("POST", "/complete", t, &id))
-                .await;
-            c.expect(200, on_assignment("POST", "/complete", t, &id))
-                .await;
-            c.expect(
-                404,
-                on_assignment(
-                    "POST",
-                    "/complete",
-                    t,
-                    &inflow::ids::new(inflow::ids::Kind::Assignment),
-                ),
-            )
-            .await;
-            new_user(env, t, "racer@example.com").await;
-            let raced = assigned(env, t, "racer@example.com").await;
-            let all = futures::future::join_all(
-                (0..4).map(|_| c.send(on_assignment("POST", "/complete", t, &raced))),
-            )
-            .await;
-            assert!(all.iter().all(|a| a.status == 200), "{all:?}");
-        }
-        "create-user-group" => {
-            let body = json!({"name": "Team", "provided_id": "team-1", "current_token": ""});
-            let first = c
-                .expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
-                .await;
-            assert!(replayed(
-                &c.expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
-                    .await
-            ));
-            c.expect(
-                400,
-                user_group(t, &json!({"name": "", "provided_id": "x"}))
-                    .header("idempotency-key", "iam-2"),
-            )
-            .await;
-            c.expect(
-                409,
-                user_group(t, &json!({"name": "Other", "provided_id": "team-1"})),
-            )
-            .await;
-            let token = first.body["user_group"]["token"]
+    let body = assign_body(t);
+    let first = c
+        .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
+        .await;
+    let again = c
+        .expect(200, assign(t, &body).header("idempotency-key", "iam-1"))
+        .await;
+    assert!(replayed(&again) && again.raw == first.raw);
+    // A failed request gives its key back.
+    c.expect(
+        400,
+        assign(t, &json!({"flowId": t.flow.id})).header("idempotency-key", "iam-2"),
+    )
+    .await;
+    // Re-assigning updates the unfinished assignment.
+    let re = json!({"flowId": t.flow.id, "userEmail": t.user.email, "dueDate": in_future, "priority": "high"});
+    let re = c.expect(200, assign(t, &re)).await;
+    assert_eq!(re.body["assignmentId"], first.body["assignmentId"]);
+    c.expect(
+        404,
+        assign(
+            t,
+            &json!({"flowId": inflow::ids::new(inflow::ids::Kind::Flow), "userEmail": t.user.email}),
+        ),
+    )
+    .await;
+    c.expect(
+        404,
+        assign(
+            t,
+            &json!({"flowId": t.flow.id, "userEmail": "nobody@example.com"}),
+        ),
+    )
+    .await;
+    // Concurrent first assigns race for the pointer; the losers update the winner's.
+    new_user(env, t, "racer@example.com").await;
+    let body = json!({"flowId": t.flow.id, "userEmail": "racer@example.com"});
+    let all = futures::future::join_all((0..5).map(|_| c.send(assign(t, &body)))).await;
+    let ids: BTreeSet<String> = all
+        .iter()
+        .map(|a| {
+            a.body["assignmentId"]
                 .as_str()
-                .unwrap()
-                .to_owned();
-            let rotated = c
-                .expect(200, user_group(t, &json!({"current_token": token})))
-                .await;
-            c.expect(404, user_group(t, &json!({"current_token": token})))
-                .await;
-            // Concurrent rotations of one token: one wins.
-            let token = rotated.body["user_group"]["token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            let all = futures::future::join_all(
-                (0..4).map(|_| c.send(user_group(t, &json!({"current_token": token})))),
-            )
-            .await;
-            assert!(
-                all.iter().any(|a| a.status == 200)
-                    && all.iter().all(|a| [200, 404, 409].contains(&a.status)),
-                "{all:?}"
-            );
-        }
-        "list-invitations" => {
-            for e in ["a@example.com", "b@example.com", "c@example.com"] {
-                setup(
-                    env,
-                    CREATE_INVITATION,
-                    invitations("POST", t, "").json(&json!({"email": e})),
-                    201,
-                )
-                .await;
-            }
-            let page = c
-                .expect(200, invitations("GET", t, "").query("limit", "2"))
-                .await;
-            assert!(page.header("link").is_some());
-            c.expect(
-                200,
-                invitations("GET", t, "")
-                    .query("limit", "2")
-                    .query("after", "2"),
-            )
-            .await;
-            c.expect(400, invitations("GET", t, "").query("limit", "0"))
-                .await;
-            c.expect(404, invitations("GET", t, "").param("flow", "no-such-flow"))
-                .await;
-        }
-        "create-invitation" => {
-            let body = json!({"email": "a@example.com", "message": "Welcome"});
-            let first = c
-                .expect(
-                    201,
-                    invitations("POST", t, "")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1"),
-                )
-                .await;
-            assert!(replayed(
-                &c.expect(
-                    201,
-                    invitations("POST", t, "")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1")
-                )
-                .await
-            ));
-            c.expect(
-                400,
-                invitations("POST", t, "")
-                    .json(&json!({"email": "nope"}))
-                    .header("idempotency-key", "iam-2"),
-            )
-            .await;
-            // A resend: the same record, a new secret.
-            let again = c
-                .expect(
-                    201,
-                    invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-                )
-                .await;
-            assert_eq!(again.body["id"], first.body["id"]);
-            // Accepted (by the resend's link; the first one is dead).
-            let mut accepted = false;
-            for job in env.email_jobs().await {
-                let res = env
-                    .send(
-                        CONSUME_FLOW,
-                        consume(t, &format!("{}:consume", env.secret_in(&job))),
-                    )
-                    .await;
-                accepted |= res.status == 200;
-            }
-            assert!(accepted);
-            c.expect(
-                409,
-                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-            )
-            .await;
-            c.expect(
-                404,
-                invitations("POST", t, "")
-                    .param("flow", "no-such-flow")
-                    .json(&json!({"email": "b@example.com"})),
-            )
-            .await;
-            // Concurrent invites of one email: one writes, the others read what it wrote.
-            let all = futures::future::join_all((0..5).map(|_| {
-                c.send(invitations("POST", t, "").json(&json!({"email": "same@example.com"})))
-            }))
-            .await;
-            assert!(all.iter().all(|a| a.status == 201), "{all:?}");
-        }
-        "import-invitations" => {
-            new_user(env, t, "member@example.com").await;
-            let list = "member@example.com, new1@example.com, \"New Two\" <new2@example.com>\nbad@example.invalid";
-            let body = json!({"list": list, "message": "Welcome"});
-            let first = c
-                .expect(
-                    200,
-                    invitations("POST", t, "/import")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1"),
-                )
-                .await;
-            assert_eq!(
-                first.body["invitations"].as_array().map(Vec::len),
-                Some(2),
-                "{}",
-                first.raw
-            );
-            assert!(replayed(
-                &c.expect(
-                    200,
-                    invitations("POST", t, "/import")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1")
-                )
-                .await
-            ));
-            // The biggest import's answer is kept in parts beside its record, read back by a
-            // Query when it is replayed.
-            let big: Vec<String> = (0..5000).map(|i| format!("p{i}@example.com")).collect();
-            let big = json!({"list": big.join("\n")});
-            c.expect(
-                200,
-                invitations("POST", t, "/import")
-                    .json(&big)
-                    .header("idempotency-key", "iam-big"),
-            )
-            .await;
-            assert!(replayed(
-                &c.expect(
-                    200,
-                    invitations("POST", t, "/import")
-                        .json(&big)
-                        .header("idempotency-key", "iam-big")
-                )
-                .await
-            ));
-            let long = json!({"list": "x@example.com", "message": "m".repeat(2001)});
-            c.expect(
-                400,
-                invitations("POST", t, "/import")
-                    .json(&long)
-                    .header("idempotency-key", "iam-2"),
-            )
-            .await;
-            let again = c
-                .expect(
-                    200,
-                    invitations("POST", t, "/import").json(&json!({"list": "new1@example.com"})),
-                )
-                .await;
-            assert_eq!(again.body["invitations"], json!([]));
-            c.expect(
-                404,
-                invitations("POST", t, "/import")
-                    .param("flow", "no-such-flow")
-                    .json(&json!({"list": "a@example.com"})),
-            )
-            .await;
-        }
-        "get-invitation" => {
-            setup(
-                env,
-                CREATE_INVITATION,
-                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-                201,
-            )
-            .await;
-            c.expect(200, invitations("GET", t, "/1")).await;
-            c.expect(404, invitations("GET", t, "/99")).await;
-            c.expect(404, invitations("GET", t, "/x1")).await;
-            c.expect(
-                404,
-                invitations("GET", t, "/1").param("flow", "no-such-flow"),
-            )
-            .await;
-        }
-        "delete-invitation" => {
-            setup(
-                env,
-                CREATE_INVITATION,
-                invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
-                201,
-            )
-            .await;
-            env.email_jobs().await;
-            setup(
-                env,
-                CREATE_INVITATION,
-                invitations("POST", t, "").json(&json!({"email": "b@example.com"})),
-                201,
-            )
-            .await;
-            let secret = only_secret(env).await;
-            setup(
-                env,
-                CONSUME_FLOW,
-                consume(t, &format!("{secret}:consume")),
-                200,
-            )
-            .await;
-            c.expect(204, invitations("DELETE", t, "/1")).await;
-            c.expect(404, invitations("DELETE", t, "/1")).await;
-            c.expect(409, invitations("DELETE", t, "/2")).await;
-            c.expect(404, invitations("DELETE", t, "/99")).await;
-        }
-        "get-flow" => {
-            let join = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(
-                    t,
-                    json!({"email": "j@example.com", "creatorUserId": t.user.id}),
-                ),
-                200,
-            )
-            .await;
-            c.expect(200, admin_flow("GET", t, join.body["id"].as_str().unwrap()))
-                .await;
-            // A consumed signup that made an organization: the creator is read from the inviting one.
-            let body = json!({"email": "founder@example.com", "createOrganization": true, "creatorUserId": t.user.id});
-            let signup = setup(env, CREATE_SIGNUP_FLOW, create_signup(t, body), 200).await;
-            setup(
-                env,
-                CONSUME_FLOW,
-                consume(
-                    t,
-                    &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
-                ),
-                200,
-            )
-            .await;
-            let got = c
-                .expect(
-                    200,
-                    admin_flow("GET", t, signup.body["id"].as_str().unwrap()),
-                )
-                .await;
-            assert_eq!(got.body["creator"]["id"], t.user.id.as_str(), "{}", got.raw);
-            c.expect(
-                404,
-                admin_flow("GET", t, &inflow::ids::new(inflow::ids::Kind::Invitation)),
-            )
-            .await;
-        }
-        "cancel-flow" => {
-            let open = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": "a@example.com"})),
-                200,
-            )
-            .await;
-            let id = open.body["id"].as_str().unwrap();
-            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
-                .await;
-            c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
-                .await;
-            let done = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": "b@example.com"})),
-                200,
-            )
-            .await;
-            setup(
-                env,
-                CONSUME_FLOW,
-                consume(
-                    t,
-                    &format!("{}:consume", done.body["secret"].as_str().unwrap()),
-                ),
-                200,
-            )
-            .await;
-            c.expect(
-                400,
-                admin_flow(
-                    "POST",
-                    t,
-                    &format!("{}:cancel", done.body["id"].as_str().unwrap()),
-                ),
-            )
-            .await;
-            c.expect(
-                404,
-                admin_flow(
-                    "POST",
-                    t,
-                    &format!("{}:cancel", inflow::ids::new(inflow::ids::Kind::Invitation)),
-                ),
-            )
-            .await;
-            // Concurrent cancels: the losers find it canceled.
-            let raced = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": "c@example.com"})),
-                200,
-            )
-            .await;
-            let path = format!("{}:cancel", raced.body["id"].as_str().unwrap());
-            let all =
-                futures::future::join_all((0..4).map(|_| c.send(admin_flow("POST", t, &path))))
-                    .await;
-            assert!(all.iter().all(|a| a.status == 200), "{all:?}");
-        }
-        "create-join-organization-flow" | "create-signup-flow" => {
-            let make = |body: Value| {
-                if c.f == CREATE_SIGNUP_FLOW {
-                    create_signup(t, body)
-                } else {
-                    create_join(t, body)
-                }
-            };
-            let body = json!({"email": "a@example.com", "creatorUserId": t.user.id, "createOrganization": true});
-            let body = if c.f == CREATE_SIGNUP_FLOW {
-                body
-            } else {
-                json!({"userId": t.user.id, "creatorUserId": t.user.id, "roleId": "GUEST"})
-            };
-            let first = c
-                .expect(200, make(body.clone()).header("idempotency-key", "iam-1"))
-                .await;
-            let again = c
-                .expect(200, make(body).header("idempotency-key", "iam-1"))
-                .await;
-            assert!(replayed(&again) && again.raw == first.raw);
-            c.expect(
-                400,
-                make(json!({"email": "nope"})).header("idempotency-key", "iam-2"),
-            )
-            .await;
-            c.expect(
-                400,
-                make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new(inflow::ids::Kind::User)})),
-            )
-            .await;
-            c.expect(
-                404,
-                make(json!({"email": "a@example.com", "organizationId": inflow::ids::new(inflow::ids::Kind::Organization)})),
-            )
-            .await;
-            if c.f == CREATE_JOIN_ORGANIZATION_FLOW {
-                c.expect(
-                    404,
-                    make(json!({"userId": inflow::ids::new(inflow::ids::Kind::User)})),
-                )
-                .await;
-            }
-        }
-        "consume-flow" => {
-            // An invitations-API invitation by its link's secret: a new user joins the flow.
-            setup(
-                env,
-                CREATE_INVITATION,
-                invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
-                201,
-            )
-            .await;
-            let secret = only_secret(env).await;
-            c.expect(200, consume(t, &format!("{secret}:consume")))
-                .await;
-            c.expect(200, consume(t, &format!("{secret}:consume")))
-                .await;
-            // A signup that makes an organization, and one that joins the inviting one.
-            let signup = setup(
-                env,
-                CREATE_SIGNUP_FLOW,
-                create_signup(
-                    t,
-                    json!({"email": "f@example.com", "createOrganization": true}),
-                ),
-                200,
-            )
-            .await;
-            c.expect(
-                200,
-                consume(
-                    t,
-                    &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
-                ),
-            )
-            .await;
-            let plain = setup(
-                env,
-                CREATE_SIGNUP_FLOW,
-                create_signup(t, json!({"email": "g@example.com"})),
-                200,
-            )
-            .await;
-            c.expect(
-                200,
-                consume(
-                    t,
-                    &format!("{}:consume", plain.body["secret"].as_str().unwrap()),
-                ),
-            )
-            .await;
-            // By id, with the invitee's access token (an existing user).
-            let by_id = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": t.user.email, "roleId": "OWNER"})),
-                200,
-            )
-            .await;
-            let path = format!("{}:consume", by_id.body["id"].as_str().unwrap());
-            c.expect(401, consume(t, &path)).await;
-            let token = inflow::invitations::tokens::mint_for(
-                &env.app,
-                &t.org_id,
-                &t.user.id,
-                600,
-                chrono::Utc::now(),
-            )
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{all:?}");
+}
+
+async fn drive_get_assignment(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = assigned(env, t, &t.user.email).await;
+    c.expect(200, on_assignment("GET", "", t, &id)).await;
+    c.expect(
+        404,
+        on_assignment(
+            "GET",
+            "",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
+    )
+    .await;
+    c.expect(404, on_assignment("GET", "", t, "junk")).await;
+}
+
+async fn drive_start_assignment(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = assigned(env, t, &t.user.email).await;
+    c.expect(200, on_assignment("POST", "/start", t, &id)).await;
+    c.expect(200, on_assignment("POST", "/start", t, &id)).await;
+    new_user(env, t, "done@example.com").await;
+    let done = assigned(env, t, "done@example.com").await;
+    setup(
+        env,
+        COMPLETE_ASSIGNMENT,
+        on_assignment("POST", "/complete", t, &done),
+        200,
+    )
+    .await;
+    c.expect(409, on_assignment("POST", "/start", t, &done))
+        .await;
+    c.expect(
+        404,
+        on_assignment(
+            "POST",
+            "/start",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
+    )
+    .await;
+}
+
+async fn drive_complete_assignment(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = assigned(env, t, &t.user.email).await;
+    c.expect(200, on_assignment("POST", "/complete", t, &id))
+        .await;
+    c.expect(200, on_assignment("POST", "/complete", t, &id))
+        .await;
+    c.expect(
+        404,
+        on_assignment(
+            "POST",
+            "/complete",
+            t,
+            &inflow::ids::new(inflow::ids::Kind::Assignment),
+        ),
+    )
+    .await;
+    new_user(env, t, "racer@example.com").await;
+    let raced = assigned(env, t, "racer@example.com").await;
+    let all = futures::future::join_all(
+        (0..4).map(|_| c.send(on_assignment("POST", "/complete", t, &raced))),
+    )
+    .await;
+    assert!(all.iter().all(|a| a.status == 200), "{all:?}");
+}
+
+async fn drive_create_user_group(c: &Counted<'_>, t: &Tenant) {
+    let body = json!({"name": "Team", "provided_id": "team-1", "current_token": ""});
+    let first = c
+        .expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
+        .await;
+    assert!(replayed(
+        &c.expect(200, user_group(t, &body).header("idempotency-key", "iam-1"))
             .await
-            .unwrap();
-            c.expect(
-                200,
-                consume(t, &path).header("authorization", &format!("Bearer {token}")),
-            )
-            .await;
-            // Canceled, and unknown.
-            let canceled = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": "c@example.com"})),
-                200,
-            )
-            .await;
-            setup(
-                env,
-                CANCEL_FLOW,
-                admin_flow(
-                    "POST",
-                    t,
-                    &format!("{}:cancel", canceled.body["id"].as_str().unwrap()),
-                ),
-                200,
-            )
-            .await;
-            c.expect(
-                400,
-                consume(
-                    t,
-                    &format!("{}:consume", canceled.body["secret"].as_str().unwrap()),
-                ),
-            )
-            .await;
-            let forged = format!(
-                "{}.{}:consume",
-                inflow::ids::new(inflow::ids::Kind::Invitation),
-                inflow::ids::random(40)
-            );
-            c.expect(404, consume(t, &forged)).await;
-            // Concurrent consumes: one transition, the others read it.
-            let raced = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(t, json!({"email": "racer@example.com"})),
-                200,
-            )
-            .await;
-            let path = format!("{}:consume", raced.body["secret"].as_str().unwrap());
-            let all = futures::future::join_all((0..5).map(|_| c.send(consume(t, &path)))).await;
-            assert!(all.iter().all(|a| a.status == 200), "{all:?}");
-        }
-        "list-webhook-deliveries" => {
-            failed_delivery(env, t).await;
-            let res = c.expect(200, deliveries(t).query("status", "failed")).await;
-            assert_eq!(
-                res.body["deliveries"].as_array().map(Vec::len),
-                Some(1),
-                "{}",
-                res.raw
-            );
-            c.expect(
-                200,
-                deliveries(t).query("status", "pending").query("limit", "5"),
-            )
-            .await;
-            c.expect(400, deliveries(t).query("status", "lost")).await;
-        }
-        "get-organization" => {
-            c.expect(200, organization("GET", t)).await;
-        }
-        "update-organization" => {
-            let body = json!({"name": "Acme Corp", "acceptUrlTemplate": "https://join.acme.example/{secret}", "invitationTtl": "3600s"});
-            c.expect(200, organization("PATCH", t).json(&body)).await;
-            let reset = json!({"acceptUrlTemplate": null, "invitationTtl": null});
-            c.expect(200, organization("PATCH", t).json(&reset)).await;
-            // Nothing to change: a read.
-            c.expect(200, organization("PATCH", t).json(&json!({})))
-                .await;
-            c.expect(
-                400,
-                organization("PATCH", t).json(&json!({"invitationTtl": "forever"})),
-            )
-            .await;
-        }
-        "create-webhook-endpoint" => {
-            let body = json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned"]});
-            let first = c
-                .expect(
-                    201,
-                    endpoints("POST", t, None, "")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1"),
-                )
-                .await;
-            let again = c
-                .expect(
-                    201,
-                    endpoints("POST", t, None, "")
-                        .json(&body)
-                        .header("idempotency-key", "iam-1"),
-                )
-                .await;
-            assert!(replayed(&again) && again.raw == first.raw);
-            c.expect(
-                400,
-                endpoints("POST", t, None, "")
-                    .json(&json!({"url": "https://hooks.acme.example/a", "events": ["nope"]}))
-                    .header("idempotency-key", "iam-2"),
-            )
-            .await;
-            // Up to the organization's limit, then 409.
-            for i in 1..inflow::webhooks::MAX_ENDPOINTS {
-                let url = format!("https://hooks{i}.acme.example/");
-                c.expect(
-                    201,
-                    endpoints("POST", t, None, "").json(&json!({ "url": url })),
-                )
-                .await;
-            }
-            c.expect(409, endpoints("POST", t, None, "").json(&body))
-                .await;
-        }
-        "list-webhook-endpoints" => {
-            new_endpoint(env, t).await;
-            new_endpoint(env, t).await;
-            let res = c.expect(200, endpoints("GET", t, None, "")).await;
-            assert_eq!(res.body["endpoints"].as_array().map(Vec::len), Some(2));
-        }
-        "get-webhook-endpoint" => {
-            let id = new_endpoint(env, t).await;
-            c.expect(200, endpoints("GET", t, Some(&id), "")).await;
-            c.expect(
-                404,
-                endpoints(
-                    "GET",
-                    t,
-                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
-                    "",
-                ),
-            )
-            .await;
-            c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
-        }
-        "update-webhook-endpoint" => {
-            let id = new_endpoint(env, t).await;
-            let change =
-                json!({"events": ["flow.completed"], "description": "d", "disabled": true});
-            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&change))
-                .await;
-            c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&json!({})))
-                .await;
-            c.expect(
-                400,
-                endpoints("PATCH", t, Some(&id), "").json(&json!({"url": "ftp://x"})),
-            )
-            .await;
-            c.expect(
-                404,
-                endpoints(
-                    "PATCH",
-                    t,
-                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
-                    "",
-                )
-                .json(&json!({"disabled": false})),
-            )
-            .await;
-        }
-        "delete-webhook-endpoint" => {
-            let id = new_endpoint(env, t).await;
-            c.expect(204, endpoints("DELETE", t, Some(&id), "")).await;
-            c.expect(404, endpoints("DELETE", t, Some(&id), "")).await;
-        }
-        "rotate-webhook-endpoint-secret" => {
-            let id = new_endpoint(env, t).await;
-            let rotate = || {
-                endpoints("POST", t, Some(&id), "/rotate-secret").header("idempotency-key", "iam-1")
-            };
-            let first = c.expect(200, rotate()).await;
-            let again = c.expect(200, rotate()).await;
-            assert!(replayed(&again) && again.raw == first.raw);
-            c.expect(200, endpoints("POST", t, Some(&id), "/rotate-secret"))
-                .await;
-            c.expect(
-                404,
-                endpoints(
-                    "POST",
-                    t,
-                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
-                    "/rotate-secret",
-                )
-                .header("idempotency-key", "iam-2"),
-            )
-            .await;
-        }
-        "test-webhook-endpoint" => {
-            let id = new_endpoint(env, t).await;
-            c.expect(
-                202,
-                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-1"),
-            )
-            .await;
-            c.expect(202, endpoints("POST", t, Some(&id), "/test"))
-                .await;
-            setup(
-                env,
-                UPDATE_WEBHOOK_ENDPOINT,
-                endpoints("PATCH", t, Some(&id), "").json(&json!({"disabled": true})),
-                200,
-            )
-            .await;
-            c.expect(
-                409,
-                endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-2"),
-            )
-            .await;
-            c.expect(
-                404,
-                endpoints(
-                    "POST",
-                    t,
-                    Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
-                    "/test",
-                ),
-            )
-            .await;
-        }
-        "accept-page" => {
-            // An invitations-API invitation (its flow), as the email links to it: shown, accepted
-            // (a new user joins the flow), then used up.
-            setup(
-                env,
-                CREATE_INVITATION,
-                invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
-                201,
-            )
-            .await;
-            let secret = only_secret(env).await;
-            c.expect(200, accept_page(&secret)).await;
-            c.expect(200, accept_form(&secret)).await;
-            c.expect(409, accept_form(&secret)).await;
-            // An existing user accepts a flows-API invitation from its creator.
-            let flow = setup(
-                env,
-                CREATE_JOIN_ORGANIZATION_FLOW,
-                create_join(
-                    t,
-                    json!({"email": t.user.email, "creatorUserId": t.user.id}),
-                ),
-                200,
-            )
-            .await;
-            let secret = flow.body["secret"].as_str().unwrap();
-            c.expect(200, accept_page(secret)).await;
-            c.expect(200, accept_form(secret)).await;
-            let forged = format!(
-                "{}.{}",
-                inflow::ids::new(inflow::ids::Kind::Invitation),
-                inflow::ids::random(40)
-            );
-            c.expect(404, accept_page(&forged)).await;
-            c.expect(400, accept_form("")).await;
-        }
-        "replay-webhook-delivery" => {
-            let id = failed_delivery(env, t).await;
-            c.expect(202, replay(t, &id)).await;
-            c.expect(409, replay(t, &id)).await;
-            c.expect(
-                404,
-                replay(t, &inflow::ids::new(inflow::ids::Kind::Delivery)),
-            )
-            .await;
-            c.expect(404, replay(t, "junk")).await;
-        }
-        other => panic!("{other}: an endpoint this list does not know yet"),
+    ));
+    c.expect(
+        400,
+        user_group(t, &json!({"name": "", "provided_id": "x"})).header("idempotency-key", "iam-2"),
+    )
+    .await;
+    c.expect(
+        409,
+        user_group(t, &json!({"name": "Other", "provided_id": "team-1"})),
+    )
+    .await;
+    let token = first.body["user_group"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated = c
+        .expect(200, user_group(t, &json!({"current_token": token})))
+        .await;
+    c.expect(404, user_group(t, &json!({"current_token": token})))
+        .await;
+    // Concurrent rotations of one token: one wins.
+    let token = rotated.body["user_group"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let all = futures::future::join_all(
+        (0..4).map(|_| c.send(user_group(t, &json!({"current_token": token})))),
+    )
+    .await;
+    assert!(
+        all.iter().any(|a| a.status == 200)
+            && all.iter().all(|a| [200, 404, 409].contains(&a.status)),
+        "{all:?}"
+    );
+}
+
+async fn drive_list_invitations(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    for e in ["a@example.com", "b@example.com", "c@example.com"] {
+        setup(
+            env,
+            CREATE_INVITATION,
+            invitations("POST", t, "").json(&json!({"email": e})),
+            201,
+        )
+        .await;
     }
+    let page = c
+        .expect(200, invitations("GET", t, "").query("limit", "2"))
+        .await;
+    assert!(page.header("link").is_some());
+    c.expect(
+        200,
+        invitations("GET", t, "")
+            .query("limit", "2")
+            .query("after", "2"),
+    )
+    .await;
+    c.expect(400, invitations("GET", t, "").query("limit", "0"))
+        .await;
+    c.expect(404, invitations("GET", t, "").param("flow", "no-such-flow"))
+        .await;
+}
+
+async fn drive_create_invitation(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let body = json!({"email": "a@example.com", "message": "Welcome"});
+    let first = c
+        .expect(
+            201,
+            invitations("POST", t, "")
+                .json(&body)
+                .header("idempotency-key", "iam-1"),
+        )
+        .await;
+    assert!(replayed(
+        &c.expect(
+            201,
+            invitations("POST", t, "")
+                .json(&body)
+                .header("idempotency-key", "iam-1")
+        )
+        .await
+    ));
+    c.expect(
+        400,
+        invitations("POST", t, "")
+            .json(&json!({"email": "nope"}))
+            .header("idempotency-key", "iam-2"),
+    )
+    .await;
+    // A resend: the same record, a new secret.
+    let again = c
+        .expect(
+            201,
+            invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+        )
+        .await;
+    assert_eq!(again.body["id"], first.body["id"]);
+    // Accepted (by the resend's link; the first one is dead).
+    let mut accepted = false;
+    for job in env.email_jobs().await {
+        let res = env
+            .send(
+                CONSUME_FLOW,
+                consume(t, &format!("{}:consume", env.secret_in(&job))),
+            )
+            .await;
+        accepted |= res.status == 200;
+    }
+    assert!(accepted);
+    c.expect(
+        409,
+        invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+    )
+    .await;
+    c.expect(
+        404,
+        invitations("POST", t, "")
+            .param("flow", "no-such-flow")
+            .json(&json!({"email": "b@example.com"})),
+    )
+    .await;
+    // Concurrent invites of one email: one writes, the others read what it wrote.
+    let all =
+        futures::future::join_all((0..5).map(|_| {
+            c.send(invitations("POST", t, "").json(&json!({"email": "same@example.com"})))
+        }))
+        .await;
+    assert!(all.iter().all(|a| a.status == 201), "{all:?}");
+}
+
+async fn drive_import_invitations(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    new_user(env, t, "member@example.com").await;
+    let list =
+        "member@example.com, new1@example.com, \"New Two\" <new2@example.com>\nbad@example.invalid";
+    let body = json!({"list": list, "message": "Welcome"});
+    let first = c
+        .expect(
+            200,
+            invitations("POST", t, "/import")
+                .json(&body)
+                .header("idempotency-key", "iam-1"),
+        )
+        .await;
+    assert_eq!(
+        first.body["invitations"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        first.raw
+    );
+    assert!(replayed(
+        &c.expect(
+            200,
+            invitations("POST", t, "/import")
+                .json(&body)
+                .header("idempotency-key", "iam-1")
+        )
+        .await
+    ));
+    // The biggest import's answer is kept in parts beside its record, read back by a
+    // Query when it is replayed.
+    let big: Vec<String> = (0..5000).map(|i| format!("p{i}@example.com")).collect();
+    let big = json!({"list": big.join("\n")});
+    c.expect(
+        200,
+        invitations("POST", t, "/import")
+            .json(&big)
+            .header("idempotency-key", "iam-big"),
+    )
+    .await;
+    assert!(replayed(
+        &c.expect(
+            200,
+            invitations("POST", t, "/import")
+                .json(&big)
+                .header("idempotency-key", "iam-big")
+        )
+        .await
+    ));
+    let long = json!({"list": "x@example.com", "message": "m".repeat(2001)});
+    c.expect(
+        400,
+        invitations("POST", t, "/import")
+            .json(&long)
+            .header("idempotency-key", "iam-2"),
+    )
+    .await;
+    let again = c
+        .expect(
+            200,
+            invitations("POST", t, "/import").json(&json!({"list": "new1@example.com"})),
+        )
+        .await;
+    assert_eq!(again.body["invitations"], json!([]));
+    c.expect(
+        404,
+        invitations("POST", t, "/import")
+            .param("flow", "no-such-flow")
+            .json(&json!({"list": "a@example.com"})),
+    )
+    .await;
+}
+
+async fn drive_get_invitation(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    setup(
+        env,
+        CREATE_INVITATION,
+        invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+        201,
+    )
+    .await;
+    c.expect(200, invitations("GET", t, "/1")).await;
+    c.expect(404, invitations("GET", t, "/99")).await;
+    c.expect(404, invitations("GET", t, "/x1")).await;
+    c.expect(
+        404,
+        invitations("GET", t, "/1").param("flow", "no-such-flow"),
+    )
+    .await;
+}
+
+async fn drive_delete_invitation(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    setup(
+        env,
+        CREATE_INVITATION,
+        invitations("POST", t, "").json(&json!({"email": "a@example.com"})),
+        201,
+    )
+    .await;
+    env.email_jobs().await;
+    setup(
+        env,
+        CREATE_INVITATION,
+        invitations("POST", t, "").json(&json!({"email": "b@example.com"})),
+        201,
+    )
+    .await;
+    let secret = only_secret(env).await;
+    setup(
+        env,
+        CONSUME_FLOW,
+        consume(t, &format!("{secret}:consume")),
+        200,
+    )
+    .await;
+    c.expect(204, invitations("DELETE", t, "/1")).await;
+    c.expect(404, invitations("DELETE", t, "/1")).await;
+    c.expect(409, invitations("DELETE", t, "/2")).await;
+    c.expect(404, invitations("DELETE", t, "/99")).await;
+}
+
+async fn drive_get_flow(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let join = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(
+            t,
+            json!({"email": "j@example.com", "creatorUserId": t.user.id}),
+        ),
+        200,
+    )
+    .await;
+    c.expect(200, admin_flow("GET", t, join.body["id"].as_str().unwrap()))
+        .await;
+    // A consumed signup that made an organization: the creator is read from the inviting one.
+    let body = json!({"email": "founder@example.com", "createOrganization": true, "creatorUserId": t.user.id});
+    let signup = setup(env, CREATE_SIGNUP_FLOW, create_signup(t, body), 200).await;
+    setup(
+        env,
+        CONSUME_FLOW,
+        consume(
+            t,
+            &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
+        ),
+        200,
+    )
+    .await;
+    let got = c
+        .expect(
+            200,
+            admin_flow("GET", t, signup.body["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(got.body["creator"]["id"], t.user.id.as_str(), "{}", got.raw);
+    c.expect(
+        404,
+        admin_flow("GET", t, &inflow::ids::new(inflow::ids::Kind::Invitation)),
+    )
+    .await;
+}
+
+async fn drive_cancel_flow(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let open = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": "a@example.com"})),
+        200,
+    )
+    .await;
+    let id = open.body["id"].as_str().unwrap();
+    c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
+        .await;
+    c.expect(200, admin_flow("POST", t, &format!("{id}:cancel")))
+        .await;
+    let done = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": "b@example.com"})),
+        200,
+    )
+    .await;
+    setup(
+        env,
+        CONSUME_FLOW,
+        consume(
+            t,
+            &format!("{}:consume", done.body["secret"].as_str().unwrap()),
+        ),
+        200,
+    )
+    .await;
+    c.expect(
+        400,
+        admin_flow(
+            "POST",
+            t,
+            &format!("{}:cancel", done.body["id"].as_str().unwrap()),
+        ),
+    )
+    .await;
+    c.expect(
+        404,
+        admin_flow(
+            "POST",
+            t,
+            &format!("{}:cancel", inflow::ids::new(inflow::ids::Kind::Invitation)),
+        ),
+    )
+    .await;
+    // Concurrent cancels: the losers find it canceled.
+    let raced = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": "c@example.com"})),
+        200,
+    )
+    .await;
+    let path = format!("{}:cancel", raced.body["id"].as_str().unwrap());
+    let all = futures::future::join_all((0..4).map(|_| c.send(admin_flow("POST", t, &path)))).await;
+    assert!(all.iter().all(|a| a.status == 200), "{all:?}");
+}
+
+/// `create-join-organization-flow` and `create-signup-flow`: one scenario, its requests made by the function under test.
+async fn drive_create_flow(c: &Counted<'_>, t: &Tenant) {
+    let make = |body: Value| {
+        if c.f == CREATE_SIGNUP_FLOW {
+            create_signup(t, body)
+        } else {
+            create_join(t, body)
+        }
+    };
+    let body =
+        json!({"email": "a@example.com", "creatorUserId": t.user.id, "createOrganization": true});
+    let body = if c.f == CREATE_SIGNUP_FLOW {
+        body
+    } else {
+        json!({"userId": t.user.id, "creatorUserId": t.user.id, "roleId": "GUEST"})
+    };
+    let first = c
+        .expect(200, make(body.clone()).header("idempotency-key", "iam-1"))
+        .await;
+    let again = c
+        .expect(200, make(body).header("idempotency-key", "iam-1"))
+        .await;
+    assert!(replayed(&again) && again.raw == first.raw);
+    c.expect(
+        400,
+        make(json!({"email": "nope"})).header("idempotency-key", "iam-2"),
+    )
+    .await;
+    c.expect(
+        400,
+        make(json!({"email": "a@example.com", "creatorUserId": inflow::ids::new(inflow::ids::Kind::User)})),
+    )
+    .await;
+    c.expect(
+        404,
+        make(json!({"email": "a@example.com", "organizationId": inflow::ids::new(inflow::ids::Kind::Organization)})),
+    )
+    .await;
+    if c.f == CREATE_JOIN_ORGANIZATION_FLOW {
+        c.expect(
+            404,
+            make(json!({"userId": inflow::ids::new(inflow::ids::Kind::User)})),
+        )
+        .await;
+    }
+}
+
+async fn drive_consume_flow(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    // An invitations-API invitation by its link's secret: a new user joins the flow.
+    setup(
+        env,
+        CREATE_INVITATION,
+        invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
+        201,
+    )
+    .await;
+    let secret = only_secret(env).await;
+    c.expect(200, consume(t, &format!("{secret}:consume")))
+        .await;
+    c.expect(200, consume(t, &format!("{secret}:consume")))
+        .await;
+    // A signup that makes an organization, and one that joins the inviting one.
+    let signup = setup(
+        env,
+        CREATE_SIGNUP_FLOW,
+        create_signup(
+            t,
+            json!({"email": "f@example.com", "createOrganization": true}),
+        ),
+        200,
+    )
+    .await;
+    c.expect(
+        200,
+        consume(
+            t,
+            &format!("{}:consume", signup.body["secret"].as_str().unwrap()),
+        ),
+    )
+    .await;
+    let plain = setup(
+        env,
+        CREATE_SIGNUP_FLOW,
+        create_signup(t, json!({"email": "g@example.com"})),
+        200,
+    )
+    .await;
+    c.expect(
+        200,
+        consume(
+            t,
+            &format!("{}:consume", plain.body["secret"].as_str().unwrap()),
+        ),
+    )
+    .await;
+    // By id, with the invitee's access token (an existing user).
+    let by_id = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": t.user.email, "roleId": "OWNER"})),
+        200,
+    )
+    .await;
+    let path = format!("{}:consume", by_id.body["id"].as_str().unwrap());
+    c.expect(401, consume(t, &path)).await;
+    let token = inflow::invitations::tokens::mint_for(
+        &env.app,
+        &t.org_id,
+        &t.user.id,
+        600,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    c.expect(
+        200,
+        consume(t, &path).header("authorization", &format!("Bearer {token}")),
+    )
+    .await;
+    // Canceled, and unknown.
+    let canceled = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": "c@example.com"})),
+        200,
+    )
+    .await;
+    setup(
+        env,
+        CANCEL_FLOW,
+        admin_flow(
+            "POST",
+            t,
+            &format!("{}:cancel", canceled.body["id"].as_str().unwrap()),
+        ),
+        200,
+    )
+    .await;
+    c.expect(
+        400,
+        consume(
+            t,
+            &format!("{}:consume", canceled.body["secret"].as_str().unwrap()),
+        ),
+    )
+    .await;
+    let forged = format!(
+        "{}.{}:consume",
+        inflow::ids::new(inflow::ids::Kind::Invitation),
+        inflow::ids::random(40)
+    );
+    c.expect(404, consume(t, &forged)).await;
+    // Concurrent consumes: one transition, the others read it.
+    let raced = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(t, json!({"email": "racer@example.com"})),
+        200,
+    )
+    .await;
+    let path = format!("{}:consume", raced.body["secret"].as_str().unwrap());
+    let all = futures::future::join_all((0..5).map(|_| c.send(consume(t, &path)))).await;
+    assert!(all.iter().all(|a| a.status == 200), "{all:?}");
+}
+
+async fn drive_list_webhook_deliveries(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    failed_delivery(env, t).await;
+    let res = c.expect(200, deliveries(t).query("status", "failed")).await;
+    assert_eq!(
+        res.body["deliveries"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        res.raw
+    );
+    c.expect(
+        200,
+        deliveries(t).query("status", "pending").query("limit", "5"),
+    )
+    .await;
+    c.expect(400, deliveries(t).query("status", "lost")).await;
+}
+
+async fn drive_get_organization(c: &Counted<'_>, t: &Tenant) {
+    c.expect(200, organization("GET", t)).await;
+}
+
+async fn drive_update_organization(c: &Counted<'_>, t: &Tenant) {
+    let body = json!({"name": "Acme Corp", "acceptUrlTemplate": "https://join.acme.example/{secret}", "invitationTtl": "3600s"});
+    c.expect(200, organization("PATCH", t).json(&body)).await;
+    let reset = json!({"acceptUrlTemplate": null, "invitationTtl": null});
+    c.expect(200, organization("PATCH", t).json(&reset)).await;
+    // Nothing to change: a read.
+    c.expect(200, organization("PATCH", t).json(&json!({})))
+        .await;
+    c.expect(
+        400,
+        organization("PATCH", t).json(&json!({"invitationTtl": "forever"})),
+    )
+    .await;
+}
+
+async fn drive_create_webhook_endpoint(c: &Counted<'_>, t: &Tenant) {
+    let body = json!({"url": "https://hooks.acme.example/a", "events": ["flow.assigned"]});
+    let first = c
+        .expect(
+            201,
+            endpoints("POST", t, None, "")
+                .json(&body)
+                .header("idempotency-key", "iam-1"),
+        )
+        .await;
+    let again = c
+        .expect(
+            201,
+            endpoints("POST", t, None, "")
+                .json(&body)
+                .header("idempotency-key", "iam-1"),
+        )
+        .await;
+    assert!(replayed(&again) && again.raw == first.raw);
+    c.expect(
+        400,
+        endpoints("POST", t, None, "")
+            .json(&json!({"url": "https://hooks.acme.example/a", "events": ["nope"]}))
+            .header("idempotency-key", "iam-2"),
+    )
+    .await;
+    // Up to the organization's limit, then 409.
+    for i in 1..inflow::webhooks::MAX_ENDPOINTS {
+        let url = format!("https://hooks{i}.acme.example/");
+        c.expect(
+            201,
+            endpoints("POST", t, None, "").json(&json!({ "url": url })),
+        )
+        .await;
+    }
+    c.expect(409, endpoints("POST", t, None, "").json(&body))
+        .await;
+}
+
+async fn drive_list_webhook_endpoints(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    new_endpoint(env, t).await;
+    new_endpoint(env, t).await;
+    let res = c.expect(200, endpoints("GET", t, None, "")).await;
+    assert_eq!(res.body["endpoints"].as_array().map(Vec::len), Some(2));
+}
+
+async fn drive_get_webhook_endpoint(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = new_endpoint(env, t).await;
+    c.expect(200, endpoints("GET", t, Some(&id), "")).await;
+    c.expect(
+        404,
+        endpoints(
+            "GET",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "",
+        ),
+    )
+    .await;
+    c.expect(404, endpoints("GET", t, Some("junk"), "")).await;
+}
+
+async fn drive_update_webhook_endpoint(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = new_endpoint(env, t).await;
+    let change = json!({"events": ["flow.completed"], "description": "d", "disabled": true});
+    c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&change))
+        .await;
+    c.expect(200, endpoints("PATCH", t, Some(&id), "").json(&json!({})))
+        .await;
+    c.expect(
+        400,
+        endpoints("PATCH", t, Some(&id), "").json(&json!({"url": "ftp://x"})),
+    )
+    .await;
+    c.expect(
+        404,
+        endpoints(
+            "PATCH",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "",
+        )
+        .json(&json!({"disabled": false})),
+    )
+    .await;
+}
+
+async fn drive_delete_webhook_endpoint(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = new_endpoint(env, t).await;
+    c.expect(204, endpoints("DELETE", t, Some(&id), "")).await;
+    c.expect(404, endpoints("DELETE", t, Some(&id), "")).await;
+}
+
+async fn drive_rotate_webhook_endpoint_secret(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = new_endpoint(env, t).await;
+    let rotate =
+        || endpoints("POST", t, Some(&id), "/rotate-secret").header("idempotency-key", "iam-1");
+    let first = c.expect(200, rotate()).await;
+    let again = c.expect(200, rotate()).await;
+    assert!(replayed(&again) && again.raw == first.raw);
+    c.expect(200, endpoints("POST", t, Some(&id), "/rotate-secret"))
+        .await;
+    c.expect(
+        404,
+        endpoints(
+            "POST",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "/rotate-secret",
+        )
+        .header("idempotency-key", "iam-2"),
+    )
+    .await;
+}
+
+async fn drive_test_webhook_endpoint(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = new_endpoint(env, t).await;
+    c.expect(
+        202,
+        endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-1"),
+    )
+    .await;
+    c.expect(202, endpoints("POST", t, Some(&id), "/test"))
+        .await;
+    setup(
+        env,
+        UPDATE_WEBHOOK_ENDPOINT,
+        endpoints("PATCH", t, Some(&id), "").json(&json!({"disabled": true})),
+        200,
+    )
+    .await;
+    c.expect(
+        409,
+        endpoints("POST", t, Some(&id), "/test").header("idempotency-key", "iam-2"),
+    )
+    .await;
+    c.expect(
+        404,
+        endpoints(
+            "POST",
+            t,
+            Some(&inflow::ids::new(inflow::ids::Kind::WebhookEndpoint)),
+            "/test",
+        ),
+    )
+    .await;
+}
+
+async fn drive_accept_page(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    // An invitations-API invitation (its flow), as the email links to it: shown, accepted
+    // (a new user joins the flow), then used up.
+    setup(
+        env,
+        CREATE_INVITATION,
+        invitations("POST", t, "").json(&json!({"email": "newbie@example.com"})),
+        201,
+    )
+    .await;
+    let secret = only_secret(env).await;
+    c.expect(200, accept_page(&secret)).await;
+    c.expect(200, accept_form(&secret)).await;
+    c.expect(409, accept_form(&secret)).await;
+    // An existing user accepts a flows-API invitation from its creator.
+    let flow = setup(
+        env,
+        CREATE_JOIN_ORGANIZATION_FLOW,
+        create_join(
+            t,
+            json!({"email": t.user.email, "creatorUserId": t.user.id}),
+        ),
+        200,
+    )
+    .await;
+    let secret = flow.body["secret"].as_str().unwrap();
+    c.expect(200, accept_page(secret)).await;
+    c.expect(200, accept_form(secret)).await;
+    let forged = format!(
+        "{}.{}",
+        inflow::ids::new(inflow::ids::Kind::Invitation),
+        inflow::ids::random(40)
+    );
+    c.expect(404, accept_page(&forged)).await;
+    c.expect(400, accept_form("")).await;
+}
+
+async fn drive_replay_webhook_delivery(c: &Counted<'_>, t: &Tenant) {
+    let env = c.env;
+    let id = failed_delivery(env, t).await;
+    c.expect(202, replay(t, &id)).await;
+    c.expect(409, replay(t, &id)).await;
+    c.expect(
+        404,
+        replay(t, &inflow::ids::new(inflow::ids::Kind::Delivery)),
+    )
+    .await;
+    c.expect(404, replay(t, "junk")).await;
 }
 
 /// A delivery that failed for good (the receiver answered 410); its id.
 async fn failed_delivery(env: &Env, t: &Tenant) -> String {
     let receiver = Receiver::start(vec![], 410).await;
-    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
-        .await
-        .unwrap();
+    env.webhook(t, &receiver.url).create().await;
     assigned(env, t, &t.user.email).await;
     env.pump_webhooks(
         &env.webhook_worker(&[0], false).await,
@@ -1692,9 +1787,7 @@ async fn webhook_worker() -> (String, BTreeSet<Permission>) {
     let flaky = Receiver::start(vec![(500, vec![])], 200).await;
     let gone = Receiver::start(vec![], 410).await;
     for r in [&flaky, &gone] {
-        inflow::operator::add_webhook(&env.app, &t.org_id, &r.url, None, chrono::Utc::now())
-            .await
-            .unwrap();
+        env.webhook(&t, &r.url).create().await;
     }
     let (app, ddb) = env.counted();
     let (queues, sqs) = env.counted_queues();

@@ -1,7 +1,6 @@
 //! Seed 001: invitations of a flow.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use inflow::model::Role;
 use inflow_tests::{admin_flow, consume, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::{json, Value};
 
@@ -368,16 +367,7 @@ async fn other_organizations_and_unknown_paths_get_404() {
 async fn import_invites_adds_existing_users_and_reports_bad_entries() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "tide@nodeta.fi",
-        Some("Steve"),
-        Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    env.user(&t, "tide@nodeta.fi").name("Steve").create().await;
     let list = "someone@example.com, \"Joe Smith\" <person@example.com>\nTIDE@nodeta.fi\ntest@example.invalid, Someone@Example.com";
     let res = env
         .send(

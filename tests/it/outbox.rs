@@ -18,7 +18,6 @@ use chrono::Utc;
 use inflow::{
     aws_lambda_events::event::dynamodb::EventRecord,
     jobs::{EmailJob, EventKind},
-    model::Role,
     relay::{self, Ready},
 };
 use inflow_tests::{
@@ -54,9 +53,7 @@ async fn sent(env: &Env, f: Function, c: Call, status: u16) -> Answer {
 }
 
 async fn subscribe(env: &Env, t: &Tenant, receiver: &Receiver) {
-    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, Utc::now())
-        .await
-        .unwrap();
+    env.webhook(t, &receiver.url).create().await;
 }
 
 /// (webhook-id, event type) of every delivery a receiver got.
@@ -109,16 +106,7 @@ async fn each_event_type_reaches_each_endpoint_once_from_duplicated_and_reordere
     ] {
         sent(&env, f, on_assignment("POST", step, &t, &id), 200).await;
     }
-    let sam = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "sam@example.com",
-        None,
-        Role::Member,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let sam = env.user(&t, "sam@example.com").create().await;
     let due = (Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     assigned(
         &env,
@@ -474,16 +462,7 @@ async fn an_unreadable_record_is_set_aside_at_once_and_the_rest_go_through() {
     .await;
     // Between two good writes.
     write_poison(&env, &t).await;
-    let sam = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "sam@example.com",
-        None,
-        Role::Member,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let sam = env.user(&t, "sam@example.com").create().await;
     assigned(
         &env,
         &t,
@@ -700,16 +679,7 @@ async fn a_creating_request_that_died_after_its_write_is_answered_the_same_by_it
     let t = env.tenant().await;
     let tag = inflow::ids::random(8).to_lowercase();
     let address = |name: &str| format!("{name}-{tag}@example.com");
-    let sam = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        &address("sam"),
-        None,
-        Role::Member,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let sam = env.user(&t, &address("sam")).create().await;
     // Re-assigning: the first assign stands, the dying one re-assigns it.
     assigned(
         &env,

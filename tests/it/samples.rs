@@ -1,6 +1,5 @@
 //! Every file in `events/` runs through its function, so the samples never rot.
 
-use inflow::model::Role;
 use inflow_tests::{assign, assign_body, call, endpoints::*, invitations, Answer, Env, Tenant};
 use serde_json::json;
 
@@ -78,16 +77,7 @@ async fn every_sample_event_runs_through_its_function() {
     let env = Env::new().await;
     // Four requests per sample: more than a standard key's minute allows as samples grow.
     let t = env.tenant_with(inflow::model::Tier::Enterprise).await;
-    inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "employee@company.com",
-        None,
-        Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    env.user(&t, "employee@company.com").create().await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -112,10 +102,7 @@ async fn every_sample_event_runs_through_its_function() {
         if text.contains("whk_placeholder") {
             let url = format!("https://{name}.hooks.acme.example/sample");
             let url = url.as_str();
-            let (endpoint, _) =
-                inflow::operator::add_webhook(&env.app, &t.org_id, url, None, chrono::Utc::now())
-                    .await
-                    .unwrap();
+            let (endpoint, _) = env.webhook(&t, url).create().await;
             text = text.replace("whk_placeholder", &endpoint.id);
         }
         let req = lambda_http::request::from_str(&text)

@@ -6,15 +6,7 @@ use inflow_tests::{assign, assign_body, endpoints::*, Env};
 async fn no_plaintext_key_or_secret_in_the_table() {
     let env = Env::new().await;
     let t = env.tenant().await;
-    let (_, webhook_secret) = inflow::operator::add_webhook(
-        &env.app,
-        &t.org_id,
-        "https://example.com/hook",
-        None,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let (_, webhook_secret) = env.webhook(&t, "https://example.com/hook").create().await;
     assert_eq!(
         env.send(ASSIGN_FLOW, assign(&t, &assign_body(&t)))
             .await

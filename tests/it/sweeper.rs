@@ -343,16 +343,7 @@ async fn an_entry_the_sweeper_cannot_act_on_is_quarantined_and_holds_up_nothing(
         .send()
         .await
         .unwrap();
-    let sam = inflow::operator::create_user(
-        &env.app,
-        &t.org_id,
-        "sam@example.com",
-        None,
-        inflow::model::Role::Member,
-        chrono::Utc::now(),
-    )
-    .await
-    .unwrap();
+    let sam = env.user(&t, "sam@example.com").create().await;
     let due = chrono::Utc::now() + chrono::Duration::days(365);
     let body = json!({"flowId": t.flow.id, "userEmail": sam.email, "dueDate": due.to_rfc3339()});
     let res = env.send(ASSIGN_FLOW, assign(&t, &body)).await;

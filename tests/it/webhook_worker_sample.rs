@@ -7,9 +7,7 @@ async fn the_webhook_worker_sample_runs() {
     let env = Env::new().await;
     let t = env.tenant().await;
     let receiver = Receiver::start(vec![], 200).await;
-    inflow::operator::add_webhook(&env.app, &t.org_id, &receiver.url, None, chrono::Utc::now())
-        .await
-        .unwrap();
+    env.webhook(&t, &receiver.url).create().await;
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/webhook-worker.json"),
     )

@@ -14,10 +14,7 @@ use sha2::Sha256;
 const IDLE: Duration = Duration::from_millis(1500);
 
 async fn subscribe(env: &Env, t: &Tenant, url: &str, events: Option<&str>) -> String {
-    let (_, secret) =
-        inflow::operator::add_webhook(&env.app, &t.org_id, url, events, chrono::Utc::now())
-            .await
-            .unwrap();
+    let (_, secret) = env.webhook(t, url).events(events).create().await;
     secret
 }
 

@@ -145,49 +145,43 @@ impl Env {
         pumped
     }
 
+    /// A new organization (standard tier) with its admin and user keys, a member and a flow.
     pub async fn tenant(&self) -> Tenant {
-        self.tenant_with(Tier::Standard).await
+        self.org().create().await
     }
 
     pub async fn tenant_with(&self, tier: Tier) -> Tenant {
-        let now = chrono::Utc::now();
-        let slug = format!("org-{}", inflow::ids::random(8).to_lowercase());
-        let new = NewOrg {
-            name: "Acme Inc",
-            slug: &slug,
-            email: Some("admin@acme.example"),
-            tier,
-        };
-        let (org, admin, user_key) = operator::create_org(&self.app, new, now)
-            .await
-            .expect("create org");
-        let user = operator::create_user(
-            &self.app,
-            &org.id,
-            "jane@example.com",
-            Some("Jane Doe"),
-            Role::Member,
-            now,
-        )
-        .await
-        .expect("create user");
-        let flow = NewFlow {
-            slug: "onboarding",
-            name: "Customer Onboarding",
-            module_count: 5,
-            estimated_duration: "2 hours",
-        };
-        let flow = operator::create_flow(&self.app, &org.id, flow, now)
-            .await
-            .expect("create flow");
-        Tenant {
-            org_slug: org.slug,
-            org_id: org.id,
-            admin_key: admin.key.expose().to_owned(),
-            admin_key_id: admin.id,
-            user_key: user_key.key.expose().to_owned(),
-            user,
-            flow,
+        self.org().tier(tier).create().await
+    }
+
+    /// A new organization, built: `env.org().tier(Tier::Enterprise).create().await`.
+    pub fn org(&self) -> OrgBuilder<'_> {
+        OrgBuilder {
+            env: self,
+            tier: Tier::Standard,
+        }
+    }
+
+    /// A new user of `t`'s organization, built: `env.user(&t, "sam@example.com").create()`
+    /// (no name, a member, unless `.name(…)` / `.role(…)` say otherwise).
+    pub fn user<'a>(&'a self, t: &'a Tenant, email: &'a str) -> UserBuilder<'a> {
+        UserBuilder {
+            env: self,
+            org_id: &t.org_id,
+            email,
+            name: None,
+            role: Role::Member,
+        }
+    }
+
+    /// A new webhook endpoint of `t`'s organization, made as the operator makes one (all
+    /// events unless `.events(…)`); `.create()` gives it and its signing secret.
+    pub fn webhook<'a>(&'a self, t: &'a Tenant, url: &'a str) -> WebhookBuilder<'a> {
+        WebhookBuilder {
+            env: self,
+            org_id: &t.org_id,
+            url,
+            events: None,
         }
     }
 
@@ -1154,4 +1148,124 @@ pub fn email_event(
 /// A string attribute value (for tests that write to the table directly).
 pub fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
+}
+
+/// See [`Env::org`].
+pub struct OrgBuilder<'a> {
+    env: &'a Env,
+    tier: Tier,
+}
+
+impl OrgBuilder<'_> {
+    pub fn tier(mut self, tier: Tier) -> Self {
+        self.tier = tier;
+        self
+    }
+
+    /// The organization "Acme Inc" with its admin and user keys, the member jane@example.com
+    /// and the flow "onboarding".
+    pub async fn create(self) -> Tenant {
+        let app = &self.env.app;
+        let now = chrono::Utc::now();
+        let slug = format!("org-{}", inflow::ids::random(8).to_lowercase());
+        let new = NewOrg {
+            name: "Acme Inc",
+            slug: &slug,
+            email: Some("admin@acme.example"),
+            tier: self.tier,
+        };
+        let (org, admin, user_key) = operator::create_org(app, new, now)
+            .await
+            .expect("create org");
+        let user = operator::create_user(
+            app,
+            &org.id,
+            "jane@example.com",
+            Some("Jane Doe"),
+            Role::Member,
+            now,
+        )
+        .await
+        .expect("create user");
+        let flow = NewFlow {
+            slug: "onboarding",
+            name: "Customer Onboarding",
+            module_count: 5,
+            estimated_duration: "2 hours",
+        };
+        let flow = operator::create_flow(app, &org.id, flow, now)
+            .await
+            .expect("create flow");
+        Tenant {
+            org_slug: org.slug,
+            org_id: org.id,
+            admin_key: admin.key.expose().to_owned(),
+            admin_key_id: admin.id,
+            user_key: user_key.key.expose().to_owned(),
+            user,
+            flow,
+        }
+    }
+}
+
+/// See [`Env::user`].
+pub struct UserBuilder<'a> {
+    env: &'a Env,
+    org_id: &'a str,
+    email: &'a str,
+    name: Option<&'a str>,
+    role: Role,
+}
+
+impl<'a> UserBuilder<'a> {
+    pub fn name(mut self, name: &'a str) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
+    pub async fn create(self) -> User {
+        operator::create_user(
+            &self.env.app,
+            self.org_id,
+            self.email,
+            self.name,
+            self.role,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("create user")
+    }
+}
+
+/// See [`Env::webhook`].
+pub struct WebhookBuilder<'a> {
+    env: &'a Env,
+    org_id: &'a str,
+    url: &'a str,
+    events: Option<&'a str>,
+}
+
+impl<'a> WebhookBuilder<'a> {
+    /// The events it subscribes to, as `POST /v1/webhooks/endpoints` names them.
+    pub fn events(mut self, events: Option<&'a str>) -> Self {
+        self.events = events;
+        self
+    }
+
+    pub async fn create(self) -> (inflow::model::WebhookEndpoint, String) {
+        operator::add_webhook(
+            &self.env.app,
+            self.org_id,
+            self.url,
+            self.events,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("add webhook")
+    }
 }
